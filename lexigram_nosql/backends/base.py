@@ -1,0 +1,841 @@
+"""What every backend shares, written once: lifecycle, validation, transactions, health,
+error translation, redaction, and engine fallbacks.
+
+A backend subclasses ``BaseDocumentStore`` and ``BaseCollection`` and implements the ``_``
+primitives. Public methods validate their arguments here (``FilterQuery``/``FindQuery``,
+``parse_update``...), so a backend only ever sees valid, parsed input alongside the raw
+documents. Defaults built on the engine (``aggregate``, ``distinct``, ``bulk_write``...) can
+be overridden where the server does better.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, TypeVar
+
+from lexigram_nosql.config.base import StoreSettingsBase
+from lexigram_nosql.contracts import (
+    BulkWriteResult,
+    Capabilities,
+    DeleteMany,
+    DeleteOne,
+    DeleteResult,
+    IndexInfo,
+    InsertManyResult,
+    InsertOne,
+    InsertOneResult,
+    ReplaceOne,
+    ReturnDocument,
+    StoreHealth,
+    UpdateMany,
+    UpdateOne,
+    UpdateResult,
+    WriteOperation,
+)
+from lexigram_nosql.errors import (
+    InvalidQueryError,
+    NoSQLConnectionError,
+    NoSQLError,
+    StoreStateError,
+)
+from lexigram_nosql.query.aggregate import parse_pipeline, run_pipeline
+from lexigram_nosql.query.ast import FilterNode, ParsedPipeline, ReplacementUpdate, Update
+from lexigram_nosql.query.paths import MISSING, get_values
+from lexigram_nosql.query.projection import Projection, parse_projection
+from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
+from lexigram_nosql.query.update import parse_replacement, parse_update
+from lexigram_nosql.redaction import Redactor
+from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
+
+__all__ = [
+    "BaseCollection",
+    "BaseDocumentStore",
+    "IndexSpec",
+    "StoreState",
+    "ErrorMapper",
+]
+
+logger = logging.getLogger("lexigram_nosql")
+
+SettingsT = TypeVar("SettingsT", bound=StoreSettingsBase)
+StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
+
+ErrorMapper = Callable[[BaseException], NoSQLError | None]
+"""Turns a driver exception into ours, or returns None when it is not the driver's."""
+
+# Each store's open transaction handle in this context, keyed by id(store).
+_NO_TRANSACTIONS: Mapping[int, Any] = MappingProxyType({})
+_transactions: ContextVar[Mapping[int, Any]] = ContextVar(
+    "lexigram_nosql_transactions", default=_NO_TRANSACTIONS
+)
+
+
+class StoreState(enum.Enum):
+    """Where a store is in its life; using it in the wrong state is a ``StoreStateError``."""
+
+    UNOPENED = "unopened"
+    CONNECTED = "connected"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    """A validated ``create_index`` request."""
+
+    keys: tuple[tuple[str, int], ...]
+    name: str
+    unique: bool = False
+    sparse: bool = False
+    expire_after_seconds: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        keys: str | Sequence[tuple[str, int]],
+        *,
+        unique: bool,
+        sparse: bool,
+        name: str | None,
+        expire_after_seconds: int | None,
+    ) -> IndexSpec:
+        pairs = parse_sort([(keys, 1)] if isinstance(keys, str) else keys)
+        if not pairs:
+            raise InvalidQueryError("create_index needs at least one key", operator="create_index")
+        if expire_after_seconds is not None and (
+            isinstance(expire_after_seconds, bool)
+            or not isinstance(expire_after_seconds, int)
+            or expire_after_seconds < 0
+        ):
+            raise InvalidQueryError(
+                "expire_after_seconds must be a non-negative integer", operator="create_index"
+            )
+        default_name = "_".join(f"{path}_{direction}" for path, direction in pairs)
+        return cls(pairs, name or default_name, unique, sparse, expire_after_seconds)
+
+
+class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
+    """Lifecycle, transactions, health and redaction for one store; backends fill in the ``_``
+    methods."""
+
+    driver_name: ClassVar[str]
+
+    def __init__(self, settings: SettingsT) -> None:
+        self._settings = settings
+        self._state = StoreState.UNOPENED
+        self._redactor = Redactor(settings.secrets())
+        self._collections: dict[str, BaseCollection[Any]] = {}
+        self._connect_lock = asyncio.Lock()
+        self._next_connect_attempt = 0.0
+        self._connect_backoff_s = 0.0
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._settings.name
+
+    @property
+    def driver(self) -> str:
+        return self.driver_name
+
+    @property
+    def settings(self) -> SettingsT:
+        return self._settings
+
+    @property
+    def state(self) -> StoreState:
+        return self._state
+
+    @property
+    def is_connected(self) -> bool:
+        return self._state is StoreState.CONNECTED
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} name={self.name!r} driver={self.driver!r} "
+            f"state={self._state.value} address={self.redact(self._settings.address())!r}>"
+        )
+
+    def redact(self, text: str) -> str:
+        """``text`` with this store's secrets and any URI password removed."""
+        return self._redactor.scrub(text)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect, bounded by ``connect_timeout_s``; idempotent while connected."""
+        async with self._connect_lock:
+            if self._state is StoreState.CONNECTED:
+                return
+            if self._state is StoreState.CLOSED:
+                raise StoreStateError(
+                    f"Store {self.name!r} was disconnected; create a new store to reconnect.",
+                    store=self.name,
+                )
+            timeout = self._settings.connect_timeout_s
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._connect()
+            except TimeoutError as exc:
+                await self._safe_close()
+                raise self._connection_error(f"timed out after {timeout:g}s") from exc
+            except NoSQLError:
+                await self._safe_close()
+                raise
+            except Exception as exc:
+                await self._safe_close()
+                mapped = self.map_exception(exc)
+                if isinstance(mapped, NoSQLConnectionError) or mapped is None:
+                    raise self._connection_error(self.redact(str(exc))) from exc
+                raise mapped from exc
+            self._state = StoreState.CONNECTED
+            self._connect_backoff_s = 0.0
+            logger.info(
+                "Connected store %s (%s) at %s",
+                self.name,
+                self.driver,
+                self.redact(self._settings.address()),
+            )
+
+    async def disconnect(self) -> None:
+        """Release the connection. Never raises: problems are logged, and the store is closed."""
+        if self._state is StoreState.CLOSED:
+            return
+        was_connected = self._state is StoreState.CONNECTED
+        self._state = StoreState.CLOSED
+        if was_connected:
+            await self._safe_close()
+            logger.info("Disconnected store %s (%s)", self.name, self.driver)
+
+    async def __aenter__(self: StoreT) -> StoreT:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.disconnect()
+
+    def __del__(self) -> None:
+        if getattr(self, "_state", None) is StoreState.CONNECTED:
+            warnings.warn(
+                f"Store {self._settings.name!r} was garbage-collected while connected; "
+                "call `await store.disconnect()` (or use `async with store:`).",
+                ResourceWarning,
+                stacklevel=2,
+            )
+
+    async def ensure_connected(self) -> None:
+        """Called before every operation: lazy stores connect here, with backoff after a failure."""
+        if self._state is StoreState.CONNECTED:
+            return
+        if self._state is StoreState.CLOSED:
+            raise StoreStateError(
+                f"Store {self.name!r} is closed; it cannot be used after disconnect().",
+                store=self.name,
+            )
+        if not self._settings.lazy:
+            raise StoreStateError(
+                f"Store {self.name!r} is not connected; call `await store.connect()` first "
+                "(or set `lazy: true` to connect on first use).",
+                store=self.name,
+            )
+        now = time.monotonic()
+        if now < self._next_connect_attempt:
+            raise self._connection_error("not reachable (retrying with backoff)")
+        try:
+            await self.connect()
+        except NoSQLConnectionError:
+            self._connect_backoff_s = min(max(self._connect_backoff_s * 2, 0.5), 30.0)
+            self._next_connect_attempt = time.monotonic() + self._connect_backoff_s
+            raise
+
+    async def _safe_close(self) -> None:
+        try:
+            await self._close()
+        except Exception as exc:  # shutdown never raises
+            logger.warning("Error while closing store %s: %s", self.name, self.redact(repr(exc)))
+
+    def _connection_error(self, reason: str) -> NoSQLConnectionError:
+        address = self.redact(self._settings.address())
+        return NoSQLConnectionError(
+            f"Could not connect store {self.name!r} ({self.driver}) at {address}: {reason}",
+            store=self.name,
+            driver=self.driver,
+            address=address,
+        )
+
+    # -- collections ---------------------------------------------------------------------
+
+    def collection(self, name: str) -> BaseCollection[Any]:
+        """The handle on collection ``name`` (created on first write where the backend needs)."""
+        if not isinstance(name, str) or not name or name.startswith("$") or "\x00" in name:
+            raise InvalidQueryError(
+                f"Invalid collection name {name!r} for store {self.name!r}", store=self.name
+            )
+        coll = self._collections.get(name)
+        if coll is None:
+            coll = self._collections[name] = self._make_collection(name)
+        return coll
+
+    async def list_collections(self) -> list[str]:
+        await self.ensure_connected()
+        with self.translate_errors():
+            return sorted(await self._list_collections())
+
+    async def drop_collection(self, name: str) -> None:
+        coll = self.collection(name)
+        await self.ensure_connected()
+        with self.translate_errors(collection=name):
+            await self._drop_collection(coll.name)
+
+    # -- transactions --------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Every operation of this store inside the block joins one transaction (a context
+        variable, so it follows the task); commit on exit, roll back on exception. A nested
+        block joins the outer transaction."""
+        if self.current_transaction() is not None:
+            yield
+            return
+        await self.ensure_connected()
+        with self.translate_errors():
+            handle = await self._begin_transaction()
+        token = _transactions.set({**_transactions.get(), id(self): handle})
+        try:
+            yield
+        except BaseException:
+            _transactions.reset(token)
+            try:
+                with self.translate_errors():
+                    await self._abort_transaction(handle)
+            except Exception as abort_exc:
+                logger.warning(
+                    "Rolling back a transaction on store %s failed: %s",
+                    self.name,
+                    self.redact(repr(abort_exc)),
+                )
+            raise
+        _transactions.reset(token)
+        with self.translate_errors():
+            await self._commit_transaction(handle)
+
+    def current_transaction(self) -> Any:
+        """This store's transaction handle in the current context, or None."""
+        return _transactions.get().get(id(self))
+
+    # -- health --------------------------------------------------------------------------
+
+    async def health_check(self) -> StoreHealth:
+        """Ping the server, bounded by ``health_timeout_s``; never raises."""
+        started = time.perf_counter()
+        checked_at = datetime.now(UTC)
+        try:
+            async with asyncio.timeout(self._settings.health_timeout_s):
+                await self.ensure_connected()
+                with self.translate_errors():
+                    details = await self._ping()
+        except TimeoutError:
+            error = f"health check timed out after {self._settings.health_timeout_s:g}s"
+            return self._health("fail", started, checked_at, {}, error)
+        except Exception as exc:
+            return self._health("fail", started, checked_at, {}, self.redact(str(exc)))
+        return self._health("pass", started, checked_at, details, None)
+
+    def _health(
+        self,
+        status: Any,
+        started: float,
+        checked_at: datetime,
+        details: dict[str, Any],
+        error: str | None,
+    ) -> StoreHealth:
+        return StoreHealth(
+            store=self.name,
+            driver=self.driver,
+            status=status,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            checked_at=checked_at,
+            details=details,
+            error=error,
+        )
+
+    # -- error translation ---------------------------------------------------------------
+
+    def map_exception(self, exc: BaseException) -> NoSQLError | None:
+        """Translate a driver exception; backends override with their mapping table."""
+        return None
+
+    @contextlib.contextmanager
+    def translate_errors(self, *, collection: str | None = None) -> Iterator[None]:
+        """Re-raise driver exceptions as ours (redacted), with the store and collection named."""
+        try:
+            yield
+        except NoSQLError:
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except Exception as exc:
+            mapped = self.map_exception(exc)
+            if mapped is None:
+                raise
+            mapped.store = mapped.store or self.name
+            mapped.collection = mapped.collection or collection
+            raise mapped from exc
+
+    # -- backend primitives --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _connect(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _ping(self) -> dict[str, Any]:
+        """A cheap round trip; returns details for the health report (version...)."""
+
+    @abc.abstractmethod
+    def _make_collection(self, name: str) -> BaseCollection[Any]: ...
+
+    @abc.abstractmethod
+    async def _list_collections(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def _drop_collection(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    async def _begin_transaction(self) -> Any: ...
+
+    @abc.abstractmethod
+    async def _commit_transaction(self, handle: Any) -> None: ...
+
+    @abc.abstractmethod
+    async def _abort_transaction(self, handle: Any) -> None: ...
+
+
+class BaseCollection(abc.ABC, Generic[StoreT]):
+    """Validation and engine-backed defaults for one collection; backends implement the
+    ``_`` primitives and override defaults where the server does better."""
+
+    def __init__(self, store: StoreT, name: str) -> None:
+        self._store = store
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def store(self) -> StoreT:
+        return self._store
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} store={self._store.name!r} name={self._name!r}>"
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        with self._store.translate_errors(collection=self._name):
+            yield
+
+    async def _ready(self) -> None:
+        await self._store.ensure_connected()
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def insert_one(self, document: Document) -> InsertOneResult:
+        doc = self._check_document(document)
+        await self._ready()
+        with self._errors():
+            ids = await self._insert([doc])
+        return InsertOneResult(ids[0])
+
+    async def insert_many(self, documents: Sequence[Document]) -> InsertManyResult:
+        if isinstance(documents, Mapping) or not isinstance(documents, Sequence):
+            raise InvalidQueryError("insert_many takes a list of documents", collection=self._name)
+        docs = [self._check_document(d) for d in documents]
+        if not docs:
+            return InsertManyResult([])
+        await self._ready()
+        with self._errors():
+            ids = await self._insert(docs)
+        return InsertManyResult(ids)
+
+    async def update_one(
+        self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
+    ) -> UpdateResult:
+        query, parsed = FilterQuery.build(self._need_filter(filter)), parse_update(update)
+        await self._ready()
+        with self._errors():
+            return await self._update(query, parsed, update, multi=False, upsert=upsert)
+
+    async def update_many(
+        self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
+    ) -> UpdateResult:
+        query, parsed = FilterQuery.build(self._need_filter(filter)), parse_update(update)
+        if isinstance(parsed, ReplacementUpdate):
+            raise InvalidQueryError(
+                "update_many needs update operators; use replace_one to replace a document",
+                collection=self._name,
+            )
+        await self._ready()
+        with self._errors():
+            return await self._update(query, parsed, update, multi=True, upsert=upsert)
+
+    async def replace_one(
+        self, filter: FilterDocument, replacement: Document, *, upsert: bool = False
+    ) -> UpdateResult:
+        query, parsed = FilterQuery.build(self._need_filter(filter)), parse_replacement(replacement)
+        await self._ready()
+        with self._errors():
+            return await self._update(query, parsed, replacement, multi=False, upsert=upsert)
+
+    async def delete_one(self, filter: FilterDocument) -> DeleteResult:
+        query = FilterQuery.build(self._need_filter(filter))
+        await self._ready()
+        with self._errors():
+            return await self._delete(query, multi=False)
+
+    async def delete_many(self, filter: FilterDocument) -> DeleteResult:
+        query = FilterQuery.build(self._need_filter(filter))
+        await self._ready()
+        with self._errors():
+            return await self._delete(query, multi=True)
+
+    async def find_one_and_update(
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        upsert: bool = False,
+        return_document: ReturnDocument = ReturnDocument.BEFORE,
+    ) -> Document | None:
+        query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
+        parsed = parse_update(update)
+        await self._ready()
+        with self._errors():
+            return await self._find_one_and_modify(
+                query, parsed, update, upsert=upsert, return_document=return_document
+            )
+
+    async def find_one_and_replace(
+        self,
+        filter: FilterDocument,
+        replacement: Document,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        upsert: bool = False,
+        return_document: ReturnDocument = ReturnDocument.BEFORE,
+    ) -> Document | None:
+        query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
+        parsed = parse_replacement(replacement)
+        await self._ready()
+        with self._errors():
+            return await self._find_one_and_modify(
+                query, parsed, replacement, upsert=upsert, return_document=return_document
+            )
+
+    async def find_one_and_delete(
+        self,
+        filter: FilterDocument,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+    ) -> Document | None:
+        query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
+        await self._ready()
+        with self._errors():
+            return await self._find_one_and_modify(
+                query, None, None, upsert=False, return_document=ReturnDocument.BEFORE
+            )
+
+    async def bulk_write(
+        self, operations: Sequence[WriteOperation], *, ordered: bool = True
+    ) -> BulkWriteResult:
+        """Run the operations in order (each atomic on its own; inside ``transaction()``
+        all together). With ``ordered=False`` every operation is attempted and the first
+        error is raised at the end."""
+        known = (InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany)
+        for index, op in enumerate(operations):
+            if not isinstance(op, known):
+                raise InvalidQueryError(
+                    f"bulk_write operation {index} is a {type(op).__name__}, not one of "
+                    "InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany",
+                    collection=self._name,
+                )
+        inserted = matched = modified = deleted = 0
+        upserted: dict[int, Any] = {}
+        first_error: NoSQLError | None = None
+        for index, op in enumerate(operations):
+            try:
+                if isinstance(op, InsertOne):
+                    await self.insert_one(op.document)
+                    inserted += 1
+                    continue
+                if isinstance(op, (DeleteOne, DeleteMany)):
+                    method = self.delete_one if isinstance(op, DeleteOne) else self.delete_many
+                    deleted += (await method(op.filter)).deleted_count
+                    continue
+                if isinstance(op, ReplaceOne):
+                    result = await self.replace_one(op.filter, op.replacement, upsert=op.upsert)
+                else:
+                    update_method = (
+                        self.update_one if isinstance(op, UpdateOne) else self.update_many
+                    )
+                    result = await update_method(op.filter, op.update, upsert=op.upsert)
+                matched += result.matched_count
+                modified += result.modified_count
+                if result.upserted_id is not None:
+                    upserted[index] = result.upserted_id
+            except NoSQLError as exc:
+                if ordered:
+                    raise
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+        return BulkWriteResult(inserted, matched, modified, deleted, upserted)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def find_one(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+    ) -> Document | None:
+        query = FindQuery.build(filter, projection=projection, sort=sort, limit=1)
+        await self._ready()
+        with self._errors():
+            return await self._find_one(query)
+
+    def find(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int | None = None,
+    ) -> AsyncIterator[Document]:
+        """Stream matching documents. Arguments are validated here, before iteration starts."""
+        query = FindQuery.build(
+            filter, projection=projection, sort=sort, skip=skip, limit=limit, batch_size=batch_size
+        )
+        return self._stream(lambda: self._find(query))
+
+    async def count_documents(self, filter: FilterDocument | None = None) -> int:
+        query = FilterQuery.build(filter)
+        await self._ready()
+        with self._errors():
+            return await self._count(query)
+
+    async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]:
+        if not isinstance(key, str) or not key or key.startswith("$"):
+            raise InvalidQueryError(
+                f"distinct key must be a field path, got {key!r}", path=str(key)
+            )
+        query = FilterQuery.build(filter)
+        await self._ready()
+        with self._errors():
+            return await self._distinct(key, query)
+
+    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]:
+        """Stream the pipeline's output. The pipeline is validated here, before iteration."""
+        parsed = parse_pipeline(pipeline)
+        return self._stream(lambda: self._aggregate(parsed))
+
+    async def _stream(
+        self, open_stream: Callable[[], AsyncIterator[Document]]
+    ) -> AsyncIterator[Document]:
+        await self._ready()
+        iterator = open_stream()
+        try:
+            while True:
+                with self._errors():
+                    try:
+                        document = await anext(iterator)
+                    except StopAsyncIteration:
+                        return
+                yield document
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    # -- indexes -------------------------------------------------------------------------
+
+    async def create_index(
+        self,
+        keys: str | Sequence[tuple[str, int]],
+        *,
+        unique: bool = False,
+        sparse: bool = False,
+        name: str | None = None,
+        expire_after_seconds: int | None = None,
+    ) -> str:
+        spec = IndexSpec.build(
+            keys, unique=unique, sparse=sparse, name=name, expire_after_seconds=expire_after_seconds
+        )
+        await self._ready()
+        with self._errors():
+            return await self._create_index(spec)
+
+    async def list_indexes(self) -> list[IndexInfo]:
+        await self._ready()
+        with self._errors():
+            return await self._list_indexes()
+
+    async def drop_index(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise InvalidQueryError(f"index name must be a non-empty string, got {name!r}")
+        await self._ready()
+        with self._errors():
+            await self._drop_index(name)
+
+    # -- validation helpers --------------------------------------------------------------
+
+    def _check_document(self, document: Any) -> Document:
+        if not isinstance(document, Mapping):
+            raise InvalidQueryError(
+                f"A document must be a mapping, got {type(document).__name__}",
+                collection=self._name,
+            )
+        # A document is a replacement without operators: one validation for both.
+        parse_replacement(dict(document))
+        return dict(document)
+
+    def _need_filter(self, filter: FilterDocument | None) -> FilterDocument:
+        if filter is None:
+            return {}
+        if not isinstance(filter, Mapping):
+            raise InvalidQueryError(
+                f"A filter must be a mapping, got {type(filter).__name__}", collection=self._name
+            )
+        return filter
+
+    # -- engine-backed defaults ----------------------------------------------------------
+
+    async def _find_one(self, query: FindQuery) -> Document | None:
+        iterator = self._find(query)
+        try:
+            async for document in iterator:
+                return document
+            return None
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _count(self, query: FilterQuery) -> int:
+        count = 0
+        async for _ in self._find(FindQuery(query, _ID_ONLY)):
+            count += 1
+        return count
+
+    async def _distinct(self, key: str, query: FilterQuery) -> list[Any]:
+        from lexigram_nosql.query.ordering import sort_key
+
+        seen: dict[Any, Any] = {}
+        async for document in self._find(FindQuery(query, parse_projection({key: 1}))):
+            for value in get_values(document, key):
+                if value is MISSING:
+                    continue
+                values = value if isinstance(value, list) else [value]
+                for item in values:
+                    seen.setdefault(_hashable(item), item)
+        return sorted(seen.values(), key=sort_key)
+
+    def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
+        """Push a leading ``$match`` into ``find``, run the rest on the engine."""
+        stages = pipeline.stages
+        node: FilterNode | None = None
+        raw: Mapping[str, Any] = {}
+        if stages and stages[0].name == "$match":
+            node, raw = stages[0].parsed, stages[0].raw["$match"]
+            stages = stages[1:]
+        source = self._find(FindQuery(FilterQuery(node, raw) if node else FilterQuery.build(None)))
+        return run_pipeline(ParsedPipeline(stages), source, lookup=self._lookup_source)
+
+    def _lookup_source(self, name: str) -> AsyncIterator[Document]:
+        return self._store.collection(name)._find(FindQuery.build(None))
+
+    # -- backend primitives --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _insert(self, documents: list[Document]) -> list[Any]:
+        """Insert (documents are validated copies; assign ``_id`` where missing); return ids.
+        A duplicate ``_id`` or unique key raises ``DuplicateKeyError``."""
+
+    @abc.abstractmethod
+    def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        """Stream matching documents, honouring projection, sort, skip and limit."""
+
+    @abc.abstractmethod
+    async def _update(
+        self,
+        query: FilterQuery,
+        update: Update,
+        raw: Mapping[str, Any],
+        *,
+        multi: bool,
+        upsert: bool,
+    ) -> UpdateResult: ...
+
+    @abc.abstractmethod
+    async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult: ...
+
+    @abc.abstractmethod
+    async def _find_one_and_modify(
+        self,
+        query: FindQuery,
+        update: Update | None,
+        raw: Mapping[str, Any] | None,
+        *,
+        upsert: bool,
+        return_document: ReturnDocument,
+    ) -> Document | None:
+        """Atomically update (or, with ``update=None``, delete) the first match in sort order
+        and return it before or after, projected."""
+
+    @abc.abstractmethod
+    async def _create_index(self, spec: IndexSpec) -> str: ...
+
+    @abc.abstractmethod
+    async def _list_indexes(self) -> list[IndexInfo]: ...
+
+    @abc.abstractmethod
+    async def _drop_index(self, name: str) -> None: ...
+
+
+_ID_ONLY = Projection(paths=(), include=True, include_id=True, raw={"_id": 1})
+
+
+def _hashable(value: Any) -> Any:
+    """A hashable stand-in for a value, for de-duplication in ``distinct``."""
+    if isinstance(value, dict):
+        return ("__doc__", tuple((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("__list__", tuple(_hashable(v) for v in value))
+    if isinstance(value, bool):
+        return ("__bool__", value)
+    return value

@@ -1,0 +1,31 @@
+"""Configuration models of the ``nosql`` section."""
+
+from lexigram_nosql.config.base import StoreSettingsBase, StrictModel
+from lexigram_nosql.config.dynamodb import (
+    DynamoDBCollection,
+    DynamoDBIndex,
+    DynamoDBSection,
+    DynamoDBStoreSettings,
+)
+from lexigram_nosql.config.firestore import FirestoreSection, FirestoreStoreSettings
+from lexigram_nosql.config.memory import MemorySection, MemoryStoreSettings
+from lexigram_nosql.config.mongodb import MongoDBSection, MongoDBStoreSettings
+from lexigram_nosql.config.stores import DRIVERS, StoreSettings, parse_store_settings
+
+__all__ = [
+    "DRIVERS",
+    "DynamoDBCollection",
+    "DynamoDBIndex",
+    "DynamoDBSection",
+    "DynamoDBStoreSettings",
+    "FirestoreSection",
+    "FirestoreStoreSettings",
+    "MemorySection",
+    "MemoryStoreSettings",
+    "MongoDBSection",
+    "MongoDBStoreSettings",
+    "StoreSettings",
+    "StoreSettingsBase",
+    "StrictModel",
+    "parse_store_settings",
+]

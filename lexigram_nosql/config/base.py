@@ -1,0 +1,32 @@
+"""Settings every store entry has, whatever its driver."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["StoreSettingsBase", "StrictModel"]
+
+
+class StrictModel(BaseModel):
+    """A settings model that refuses unknown keys, so a typo is an error, not a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettingsBase(StrictModel):
+    """Per-store keys shared by all drivers (``name``, ``primary``, timeouts, ``lazy``...)."""
+
+    name: str = Field(default="primary", min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    primary: bool = False
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    health_timeout_s: float = Field(default=2.0, gt=0)
+    lazy: bool = False
+    critical: bool = True
+
+    def secrets(self) -> list[str]:
+        """Secret values in these settings, for scrubbing text before it is shown."""
+        return []
+
+    def address(self) -> str:
+        """Where the store lives, safe to show (credentials removed)."""
+        return "-"

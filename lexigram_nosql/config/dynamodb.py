@@ -1,0 +1,63 @@
+"""Settings of the DynamoDB driver (aioboto3)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from lexigram_nosql.config.base import StoreSettingsBase, StrictModel
+
+__all__ = ["DynamoDBCollection", "DynamoDBIndex", "DynamoDBSection", "DynamoDBStoreSettings"]
+
+
+class DynamoDBIndex(StrictModel):
+    """A global secondary index of one table."""
+
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    partition_key_type: Literal["S", "N", "B"] = "S"
+    sort_key_type: Literal["S", "N", "B"] = "S"
+
+
+class DynamoDBCollection(StrictModel):
+    """The key schema of one collection's table."""
+
+    partition_key: str = "_id"
+    partition_key_type: Literal["S", "N", "B"] = "S"
+    sort_key: str | None = None
+    sort_key_type: Literal["S", "N", "B"] = "S"
+    indexes: list[DynamoDBIndex] = Field(default_factory=list)
+
+
+class DynamoDBSection(StrictModel):
+    """The ``dynamodb:`` section, in boto3's own words."""
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    table_prefix: str = ""
+    create_tables: bool = True
+    allow_scan: bool = True
+    collections: dict[str, DynamoDBCollection] = Field(default_factory=dict)
+
+
+class DynamoDBStoreSettings(StoreSettingsBase):
+    """A store on DynamoDB (or DynamoDB Local)."""
+
+    driver: Literal["dynamodb"]
+    dynamodb: DynamoDBSection = DynamoDBSection()
+
+    def secrets(self) -> list[str]:
+        section = self.dynamodb
+        return [
+            s.get_secret_value()
+            for s in (section.access_key_id, section.secret_access_key, section.session_token)
+            if s is not None
+        ]
+
+    def address(self) -> str:
+        return self.dynamodb.endpoint_url or f"dynamodb://{self.dynamodb.region}"

@@ -1,0 +1,321 @@
+"""The contracts every backend implements and every user codes against.
+
+``CollectionProtocol`` is shaped like pymongo's ``Collection`` so it needs no introduction;
+the result and bulk-operation types are this package's own (no driver type leaks out).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
+
+__all__ = [
+    "Capabilities",
+    "CollectionProtocol",
+    "DeleteMany",
+    "DeleteOne",
+    "DeleteResult",
+    "DocumentStoreProtocol",
+    "BulkWriteResult",
+    "IndexInfo",
+    "InsertManyResult",
+    "InsertOne",
+    "InsertOneResult",
+    "ReplaceOne",
+    "ReturnDocument",
+    "StoreHealth",
+    "UpdateMany",
+    "UpdateOne",
+    "UpdateResult",
+    "WriteOperation",
+]
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InsertOneResult:
+    """What ``insert_one`` wrote: the ``_id`` as callers use it (ObjectIds as 24-hex strings)."""
+
+    inserted_id: Any
+
+
+@dataclass(frozen=True, slots=True)
+class InsertManyResult:
+    """The ``_id`` of each inserted document, in input order."""
+
+    inserted_ids: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    """Counts of an update or replace; ``upserted_id`` is set when an upsert inserted."""
+
+    matched_count: int
+    modified_count: int
+    upserted_id: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """How many documents a delete removed."""
+
+    deleted_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BulkWriteResult:
+    """Totals of a ``bulk_write``; ``upserted_ids`` maps operation index to the new ``_id``."""
+
+    inserted_count: int = 0
+    matched_count: int = 0
+    modified_count: int = 0
+    deleted_count: int = 0
+    upserted_ids: dict[int, Any] = field(default_factory=dict)
+
+
+class ReturnDocument(enum.Enum):
+    """Which version of the document the ``find_one_and_*`` methods return."""
+
+    BEFORE = "before"
+    AFTER = "after"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    """An index as ``list_indexes`` reports it; ``keys`` is a list of ``(field, 1 | -1)``."""
+
+    name: str
+    keys: list[tuple[str, int]]
+    unique: bool = False
+    sparse: bool = False
+    expire_after_seconds: int | None = None
+
+
+# -- bulk operations ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InsertOne:
+    """Bulk operation: insert one document."""
+
+    document: Document
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOne:
+    """Bulk operation: update the first matching document."""
+
+    filter: FilterDocument
+    update: UpdateDocument
+    upsert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateMany:
+    """Bulk operation: update every matching document."""
+
+    filter: FilterDocument
+    update: UpdateDocument
+    upsert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOne:
+    """Bulk operation: replace the first matching document."""
+
+    filter: FilterDocument
+    replacement: Document
+    upsert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOne:
+    """Bulk operation: delete the first matching document."""
+
+    filter: FilterDocument
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMany:
+    """Bulk operation: delete every matching document."""
+
+    filter: FilterDocument
+
+
+WriteOperation = InsertOne | UpdateOne | UpdateMany | ReplaceOne | DeleteOne | DeleteMany
+
+
+# -- capabilities and health -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend runs on the server, and what it refuses instead of guessing.
+
+    ``pushdown`` and ``refused`` hold query-language operator names (``"$regex"``,
+    ``"$lookup"``...). Anything in neither set is evaluated exactly by the shared engine.
+    """
+
+    driver: str
+    pushdown: frozenset[str] = frozenset()
+    refused: frozenset[str] = frozenset()
+    transactions: bool = True
+    unique_indexes: bool = True
+    native_sort: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """One store's answer to a health check; ``error`` is already redacted."""
+
+    store: str
+    driver: str
+    status: Literal["pass", "fail"]
+    latency_ms: float
+    checked_at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+# -- protocols ---------------------------------------------------------------------------
+
+
+@runtime_checkable
+class CollectionProtocol(Protocol):
+    """CRUD, indexing and aggregation on one collection (a MongoDB collection, a DynamoDB
+    table, a Firestore collection)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def insert_one(self, document: Document) -> InsertOneResult: ...
+
+    async def insert_many(self, documents: Sequence[Document]) -> InsertManyResult: ...
+
+    async def find_one(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+    ) -> Document | None: ...
+
+    def find(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int | None = None,
+    ) -> AsyncIterator[Document]: ...
+
+    async def count_documents(self, filter: FilterDocument | None = None) -> int: ...
+
+    async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]: ...
+
+    async def update_one(
+        self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
+    ) -> UpdateResult: ...
+
+    async def update_many(
+        self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
+    ) -> UpdateResult: ...
+
+    async def replace_one(
+        self, filter: FilterDocument, replacement: Document, *, upsert: bool = False
+    ) -> UpdateResult: ...
+
+    async def delete_one(self, filter: FilterDocument) -> DeleteResult: ...
+
+    async def delete_many(self, filter: FilterDocument) -> DeleteResult: ...
+
+    async def find_one_and_update(
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        upsert: bool = False,
+        return_document: ReturnDocument = ReturnDocument.BEFORE,
+    ) -> Document | None: ...
+
+    async def find_one_and_replace(
+        self,
+        filter: FilterDocument,
+        replacement: Document,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        upsert: bool = False,
+        return_document: ReturnDocument = ReturnDocument.BEFORE,
+    ) -> Document | None: ...
+
+    async def find_one_and_delete(
+        self,
+        filter: FilterDocument,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+    ) -> Document | None: ...
+
+    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]: ...
+
+    async def create_index(
+        self,
+        keys: str | Sequence[tuple[str, int]],
+        *,
+        unique: bool = False,
+        sparse: bool = False,
+        name: str | None = None,
+        expire_after_seconds: int | None = None,
+    ) -> str: ...
+
+    async def list_indexes(self) -> list[IndexInfo]: ...
+
+    async def drop_index(self, name: str) -> None: ...
+
+    async def bulk_write(
+        self, operations: Sequence[WriteOperation], *, ordered: bool = True
+    ) -> BulkWriteResult: ...
+
+
+@runtime_checkable
+class DocumentStoreProtocol(Protocol):
+    """A connected handle on one database: lifecycle, collections, transactions, health."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def driver(self) -> str: ...
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    def collection(self, name: str) -> CollectionProtocol: ...
+
+    async def list_collections(self) -> list[str]: ...
+
+    async def drop_collection(self, name: str) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def health_check(self) -> StoreHealth: ...

@@ -1,0 +1,190 @@
+"""The exceptions this package raises.
+
+Every error leaving the package is one of these; driver exceptions are translated at the
+backend boundary (``raise Ours(...) from exc``) so callers never catch a driver type::
+
+    NoSQLError
+    ├── NoSQLConnectionError
+    ├── ConfigurationError
+    ├── StoreStateError
+    ├── QueryError
+    │   ├── InvalidQueryError
+    │   └── UnsupportedQueryError
+    ├── WriteError
+    │   ├── DuplicateKeyError
+    │   ├── DocumentNotFoundError
+    │   ├── ConcurrencyError
+    │   └── DocumentTooLargeError
+    └── TransactionError
+
+Context (store, collection, key path, operator) is attached as attributes as well as being
+named in the message, so handlers can act on it without parsing text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConcurrencyError",
+    "ConfigurationError",
+    "DocumentNotFoundError",
+    "DocumentTooLargeError",
+    "DuplicateKeyError",
+    "InvalidQueryError",
+    "NoSQLConnectionError",
+    "NoSQLError",
+    "QueryError",
+    "StoreStateError",
+    "TransactionError",
+    "UnsupportedQueryError",
+    "WriteError",
+]
+
+
+class NoSQLError(Exception):
+    """Base class of every error raised by lexigram-nosql."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        store: str | None = None,
+        collection: str | None = None,
+        code: int | str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.store = store
+        self.collection = collection
+        self.code = code
+
+
+class NoSQLConnectionError(NoSQLError):
+    """A store could not be reached, or lost its connection (network, timeout, selection)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        store: str | None = None,
+        collection: str | None = None,
+        code: int | str | None = None,
+        driver: str | None = None,
+        address: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, collection=collection, code=code)
+        self.driver = driver
+        self.address = address
+
+
+class ConfigurationError(NoSQLError):
+    """The ``nosql`` configuration is invalid; ``path`` names the offending key."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class StoreStateError(NoSQLError):
+    """A store was used in a state that does not allow it (not connected, already closed)."""
+
+
+class QueryError(NoSQLError):
+    """Base class of errors about a filter, update, projection or pipeline document."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        operator: str | None = None,
+        store: str | None = None,
+        collection: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, collection=collection)
+        self.path = path
+        self.operator = operator
+
+
+class InvalidQueryError(QueryError):
+    """A query document is malformed: unknown operator, wrong operand type, forbidden JavaScript."""
+
+
+class UnsupportedQueryError(QueryError):
+    """A valid query that this backend cannot run exactly; ``backend`` names it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str,
+        path: str | None = None,
+        operator: str | None = None,
+        store: str | None = None,
+        collection: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, operator=operator, store=store, collection=collection)
+        self.backend = backend
+
+
+class WriteError(NoSQLError):
+    """Base class of errors raised when a write is refused."""
+
+
+class DuplicateKeyError(WriteError):
+    """A write would break a unique index (``_id`` included); names the index and key."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: str | None = None,
+        key: Any = None,
+        store: str | None = None,
+        collection: str | None = None,
+        code: int | str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, collection=collection, code=code)
+        self.index = index
+        self.key = key
+
+
+class DocumentNotFoundError(WriteError):
+    """An operation required a document that does not exist."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: Any = None,
+        store: str | None = None,
+        collection: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, collection=collection)
+        self.key = key
+
+
+class ConcurrencyError(WriteError):
+    """An optimistic check failed: the document changed since it was read."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: Any = None,
+        expected_version: Any = None,
+        store: str | None = None,
+        collection: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, collection=collection)
+        self.key = key
+        self.expected_version = expected_version
+
+
+class DocumentTooLargeError(WriteError):
+    """A document exceeds the backend's size limit; raised before any request is sent."""
+
+
+class TransactionError(NoSQLError):
+    """A transaction could not be started, committed or rolled back."""

@@ -1,0 +1,216 @@
+"""The validated form of filter, update and pipeline documents.
+
+Parsers (``filter.py``, ``update.py``, ``aggregate.py``) turn user documents into these nodes
+once; the Python engine evaluates them and each backend compiles them. Nodes are frozen, so a
+parsed query can be cached and shared. Paths are dotted strings exactly as the user wrote them
+(``"a.0.b"``); ``""`` is the element itself inside ``$elemMatch`` and ``$pull`` conditions.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "And",
+    "Condition",
+    "ElemMatch",
+    "Expr",
+    "FieldOp",
+    "FieldUpdate",
+    "FilterNode",
+    "MatchAll",
+    "Nor",
+    "Not",
+    "OperatorUpdate",
+    "Or",
+    "ParsedPipeline",
+    "PullCondition",
+    "PushSpec",
+    "ReplacementUpdate",
+    "Stage",
+    "Update",
+    "UpdateOp",
+]
+
+
+# -- filters -----------------------------------------------------------------------------
+
+
+class FilterNode:
+    """Base of every filter node."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MatchAll(FilterNode):
+    """The empty filter ``{}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class And(FilterNode):
+    """``$and``, and the implicit conjunction of a filter document's keys."""
+
+    clauses: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or(FilterNode):
+    """``$or``."""
+
+    clauses: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Nor(FilterNode):
+    """``$nor``: no clause matches."""
+
+    clauses: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not(FilterNode):
+    """``$not`` on a field: the negation of ``clause`` (conditions on the same path).
+
+    ``$ne`` and ``$nin`` are not expressed with this node (they are ``FieldOp.NE``/``NIN``),
+    but they have exactly these semantics: no element of an array may match.
+    """
+
+    clause: FilterNode
+
+
+class FieldOp(enum.Enum):
+    """Operators that test the value(s) at one path. ``operand`` types are noted."""
+
+    EQ = "$eq"  # any value
+    NE = "$ne"  # any value
+    GT = "$gt"  # any value (MongoDB compares within a type bracket)
+    GTE = "$gte"
+    LT = "$lt"
+    LTE = "$lte"
+    IN = "$in"  # tuple of values (may contain compiled regexes: re.Pattern)
+    NIN = "$nin"  # tuple of values
+    EXISTS = "$exists"  # bool
+    TYPE = "$type"  # tuple of canonical BSON type names ("string", "int", "number", ...)
+    REGEX = "$regex"  # re.Pattern (flags from $options applied)
+    ALL = "$all"  # tuple of values
+    SIZE = "$size"  # int
+    MOD = "$mod"  # (divisor, remainder) ints
+
+
+@dataclass(frozen=True, slots=True)
+class Condition(FilterNode):
+    """One operator applied at one path, with MongoDB's array semantics."""
+
+    path: str
+    op: FieldOp
+    operand: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ElemMatch(FilterNode):
+    """``$elemMatch``: some array element at ``path`` satisfies ``clause``.
+
+    In the document form (``{"$elemMatch": {"b": 1}}``) ``clause`` tests element documents;
+    in the operator form (``{"$elemMatch": {"$gt": 1}}``) its conditions use path ``""``.
+    """
+
+    path: str
+    clause: FilterNode
+
+
+@dataclass(frozen=True, slots=True)
+class Expr(FilterNode):
+    """``$expr``: an aggregation expression, already parsed by ``expressions.py``."""
+
+    expression: Any
+
+
+# -- updates -----------------------------------------------------------------------------
+
+
+class UpdateOp(enum.Enum):
+    """Update operators."""
+
+    SET = "$set"
+    UNSET = "$unset"
+    INC = "$inc"
+    MUL = "$mul"
+    MIN = "$min"
+    MAX = "$max"
+    RENAME = "$rename"  # operand: the new path (str)
+    SET_ON_INSERT = "$setOnInsert"
+    CURRENT_DATE = "$currentDate"  # operand: "date" or "timestamp"
+    PUSH = "$push"  # operand: PushSpec
+    ADD_TO_SET = "$addToSet"  # operand: tuple of values ($each, or one value)
+    PULL = "$pull"  # operand: PullCondition
+    PULL_ALL = "$pullAll"  # operand: tuple of values
+    POP = "$pop"  # operand: 1 (last) or -1 (first)
+
+
+@dataclass(frozen=True, slots=True)
+class PushSpec:
+    """``$push`` with its modifiers; a plain ``$push: {a: v}`` is ``each=(v,)``."""
+
+    each: tuple[Any, ...]
+    position: int | None = None
+    slice: int | None = None
+    sort: Any = None  # None, 1/-1, or a tuple of (field, 1 | -1)
+
+
+@dataclass(frozen=True, slots=True)
+class PullCondition:
+    """``$pull`` operand: elements equal to ``value``, or matching ``clause`` when set."""
+
+    value: Any = None
+    clause: FilterNode | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldUpdate:
+    """One operator applied to one path."""
+
+    op: UpdateOp
+    path: str
+    operand: Any
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorUpdate:
+    """An update document made of operators, in document order."""
+
+    fields: tuple[FieldUpdate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplacementUpdate:
+    """A replacement document (no operators); ``_id`` is kept from the stored document."""
+
+    document: Mapping[str, Any]
+
+
+Update = OperatorUpdate | ReplacementUpdate
+
+
+# -- pipelines ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One validated pipeline stage. ``name`` is the operator (``"$match"``), ``raw`` the
+    user's stage document (what MongoDB receives), ``parsed`` the engine's form of it
+    (for ``$match``, a ``FilterNode``)."""
+
+    name: str
+    raw: Mapping[str, Any]
+    parsed: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPipeline:
+    """A validated pipeline."""
+
+    stages: tuple[Stage, ...] = field(default_factory=tuple)

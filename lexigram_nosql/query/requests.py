@@ -1,0 +1,105 @@
+"""Validated requests: what a collection method hands its backend after parsing.
+
+Public collection methods (``backends/base.py``) build these once from the user's arguments,
+so every backend receives input that is already valid, and the raw documents stay alongside
+the parsed form for backends (MongoDB) that pass them to the server as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.query.ast import FilterNode, MatchAll
+from lexigram_nosql.query.filter import parse_filter
+from lexigram_nosql.query.projection import Projection, parse_projection
+
+__all__ = ["FilterQuery", "FindQuery", "parse_sort"]
+
+
+@dataclass(frozen=True, slots=True)
+class FilterQuery:
+    """A validated filter with the document it came from."""
+
+    node: FilterNode
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, filter: Mapping[str, Any] | None) -> FilterQuery:
+        if filter is None:
+            return cls(MatchAll(), {})
+        return cls(parse_filter(filter), filter)
+
+
+@dataclass(frozen=True, slots=True)
+class FindQuery:
+    """A validated ``find``: filter, projection, sort, skip, limit, batch size."""
+
+    filter: FilterQuery
+    projection: Projection | None = None
+    sort: tuple[tuple[str, int], ...] = ()
+    skip: int = 0
+    limit: int = 0
+    batch_size: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: Sequence[tuple[str, int]] | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int | None = None,
+    ) -> FindQuery:
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise InvalidQueryError(f"skip must be a non-negative integer, got {skip!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
+        ):
+            raise InvalidQueryError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return cls(
+            filter=FilterQuery.build(filter),
+            projection=parse_projection(projection),
+            sort=parse_sort(sort),
+            skip=skip,
+            limit=limit,
+            batch_size=batch_size,
+        )
+
+
+def parse_sort(sort: Sequence[tuple[str, int]] | None) -> tuple[tuple[str, int], ...]:
+    """Validate a sort specification: a list of ``(field, 1 | -1)`` pairs."""
+    if sort is None:
+        return ()
+    if isinstance(sort, (str, bytes, Mapping)):
+        raise InvalidQueryError(
+            f"sort must be a list of (field, 1 | -1) pairs, got {type(sort).__name__}",
+            operator="sort",
+        )
+    pairs: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for item in sort:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise InvalidQueryError(
+                f"sort entries must be (field, 1 | -1) pairs, got {item!r}", operator="sort"
+            )
+        path, direction = item
+        if not isinstance(path, str) or not path or path.startswith("$"):
+            raise InvalidQueryError(
+                f"sort field must be a field path, got {path!r}", path=str(path)
+            )
+        if isinstance(direction, bool) or direction not in (1, -1):
+            raise InvalidQueryError(
+                f"sort direction for {path!r} must be 1 or -1, got {direction!r}", path=path
+            )
+        if path in seen:
+            raise InvalidQueryError(f"sort names {path!r} twice", path=path)
+        seen.add(path)
+        pairs.append((path, int(direction)))
+    return tuple(pairs)

@@ -1,0 +1,23 @@
+"""Type aliases shared across the package."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+__all__ = ["Document", "FilterDocument", "Pipeline", "SortSpec", "UpdateDocument"]
+
+Document: TypeAlias = dict[str, Any]
+"""A JSON-like document as users read and write it."""
+
+FilterDocument: TypeAlias = Mapping[str, Any]
+"""A MongoDB-style filter document, e.g. ``{"age": {"$gte": 25}}``."""
+
+UpdateDocument: TypeAlias = Mapping[str, Any]
+"""A MongoDB-style update document (``{"$set": {...}}``)."""
+
+Pipeline: TypeAlias = Sequence[Mapping[str, Any]]
+"""A MongoDB-style aggregation pipeline: a list of one-key stage documents."""
+
+SortSpec: TypeAlias = Sequence[tuple[str, int]]
+"""A sort order: ``[("field", 1), ("other", -1)]``."""

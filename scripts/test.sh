@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole gate: servers up, the suite (requiring every server), mypy --strict, ruff; servers down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+trap 'bash scripts/services.sh down >/dev/null 2>&1 || true' EXIT
+bash scripts/services.sh up
+export LEXIGRAM_NOSQL_REQUIRE_SERVICES=1
+status=0
+.venv/bin/python -m pytest tests -q -p no:cacheprovider "$@" || status=$?
+.venv/bin/mypy || status=$?
+.venv/bin/ruff check lexigram_nosql tests benchmarks || status=$?
+.venv/bin/ruff format --check lexigram_nosql || status=$?
+exit $status

@@ -1,0 +1,1 @@
+"""Test support: how each backend's store is made, reset and described for the suite."""

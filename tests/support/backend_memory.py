@@ -1,0 +1,21 @@
+"""The embedded memory store: always available, nothing to reset but the store itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ID = "memory"
+KNOWN_GAPS: dict[str, str] = {}
+
+
+def unavailable() -> str | None:
+    return None
+
+
+def settings(name: str) -> dict[str, Any]:
+    return {"name": name, "driver": "memory"}
+
+
+async def reset(store: Any) -> None:
+    for collection in await store.list_collections():
+        await store.drop_collection(collection)
