@@ -25,7 +25,7 @@ def create_store(config: StoreSettingsBase | dict[str, Any]) -> DocumentStorePro
     """Build an unconnected store from one store entry, e.g.
     ``create_store({"name": "t", "driver": "memory"})``."""
     settings = parse_store_settings(config)
-    driver: str = settings.driver
+    driver = str(getattr(settings, "driver"))  # noqa: B009 (each model narrows it)
     target, extra = SUPPORTED_BACKENDS[driver]
     module_name, _, class_name = target.partition(":")
     try:
