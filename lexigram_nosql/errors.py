@@ -13,9 +13,11 @@ backend boundary (``raise Ours(...) from exc``) so callers never catch a driver 
     ├── WriteError
     │   ├── DuplicateKeyError
     │   ├── DocumentNotFoundError
+    │   │   └── DocumentDeletedError
     │   ├── ConcurrencyError
     │   └── DocumentTooLargeError
-    └── TransactionError
+    ├── TransactionError
+    └── MigrationError
 
 Context (store, collection, key path, operator) is attached as attributes as well as being
 named in the message, so handlers can act on it without parsing text.
@@ -28,10 +30,12 @@ from typing import Any
 __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
+    "DocumentDeletedError",
     "DocumentNotFoundError",
     "DocumentTooLargeError",
     "DuplicateKeyError",
     "InvalidQueryError",
+    "MigrationError",
     "NoSQLConnectionError",
     "NoSQLError",
     "QueryError",
@@ -165,6 +169,10 @@ class DocumentNotFoundError(WriteError):
         self.key = key
 
 
+class DocumentDeletedError(DocumentNotFoundError):
+    """A repository write targeted a soft-deleted document; ``restore()`` it first."""
+
+
 class ConcurrencyError(WriteError):
     """An optimistic check failed: the document changed since it was read."""
 
@@ -188,3 +196,19 @@ class DocumentTooLargeError(WriteError):
 
 class TransactionError(NoSQLError):
     """A transaction could not be started, committed or rolled back."""
+
+
+class MigrationError(NoSQLError):
+    """A migration failed, changed after it was applied, cannot be rolled back, or the
+    migration lock could not be taken; ``migration_id`` names it when there is one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration_id: str | None = None,
+        store: str | None = None,
+        collection: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, collection=collection)
+        self.migration_id = migration_id
