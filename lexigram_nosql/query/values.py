@@ -1,0 +1,226 @@
+"""What kind of BSON value a Python value is, and which documents may be stored.
+
+The engine never imports a driver: BSON classes (``bson.ObjectId``, ``Decimal128``...) are
+recognised by their module and class name, so documents read through pymongo work in the
+engine whether or not pymongo is installed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from lexigram_nosql.errors import InvalidQueryError
+
+__all__ = [
+    "BSON_TYPE_NAMES",
+    "bson_class",
+    "canonical_type_name",
+    "check_document",
+    "check_field_name",
+    "is_nan",
+    "is_number",
+    "to_python_number",
+    "type_name",
+]
+
+#: ``$type`` names with their BSON numbers (MongoDB's alias table), plus ``"number"``.
+BSON_TYPE_NAMES: Final[dict[str, int]] = {
+    "double": 1,
+    "string": 2,
+    "object": 3,
+    "array": 4,
+    "binData": 5,
+    "undefined": 6,
+    "objectId": 7,
+    "bool": 8,
+    "date": 9,
+    "null": 10,
+    "regex": 11,
+    "dbPointer": 12,
+    "javascript": 13,
+    "symbol": 14,
+    "javascriptWithScope": 15,
+    "int": 16,
+    "timestamp": 17,
+    "long": 18,
+    "decimal": 19,
+    "minKey": -1,
+    "maxKey": 127,
+}
+_NAME_BY_NUMBER: Final = {number: name for name, number in BSON_TYPE_NAMES.items()}
+
+_INT32_MIN: Final = -(2**31)
+_INT32_MAX: Final = 2**31 - 1
+
+
+def bson_class(value: Any) -> str | None:
+    """The class name of a ``bson`` value (``"ObjectId"``, ``"Int64"``...), else ``None``."""
+    cls = type(value)
+    if cls.__module__.split(".", 1)[0] == "bson":
+        return cls.__name__
+    return None
+
+
+_BSON_NAMES: Final = {
+    "ObjectId": "objectId",
+    "Int64": "long",
+    "Decimal128": "decimal",
+    "Binary": "binData",
+    "Timestamp": "timestamp",
+    "Regex": "regex",
+    "MinKey": "minKey",
+    "MaxKey": "maxKey",
+    "Code": "javascript",
+    "DBRef": "object",
+    "DatetimeMS": "date",
+}
+
+
+def type_name(value: Any) -> str | None:
+    """The BSON type name of ``value`` as ``$type`` spells it; ``None`` for a missing value."""
+    cls = type(value)
+    if cls is str:
+        return "string"
+    if cls is bool:
+        return "bool"
+    if cls is int:
+        return "int" if _INT32_MIN <= value <= _INT32_MAX else "long"
+    if cls is float:
+        return "double"
+    if cls is dict:
+        return "object"
+    if cls is list:
+        return "array"
+    if value is None:
+        return "null"
+    bson_name = bson_class(value)
+    if bson_name is not None and bson_name in _BSON_NAMES:
+        return _BSON_NAMES[bson_name]
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int" if _INT32_MIN <= value <= _INT32_MAX else "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, Decimal):
+        return "decimal"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (bytes, bytearray)):
+        return "binData"
+    if isinstance(value, datetime):
+        return "date"
+    if isinstance(value, re.Pattern):
+        return "regex"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return None
+
+
+def canonical_type_name(spec: Any, *, path: str) -> str:
+    """A ``$type`` operand (a name, a BSON number or ``"number"``) as its canonical name."""
+    if isinstance(spec, str):
+        if spec == "number" or spec in BSON_TYPE_NAMES:
+            return spec
+        raise InvalidQueryError(
+            f"$type on {path!r} names an unknown BSON type {spec!r}", path=path, operator="$type"
+        )
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        if isinstance(spec, float) and not spec.is_integer():
+            raise InvalidQueryError(
+                f"$type on {path!r} needs an integral type number, got {spec!r}",
+                path=path,
+                operator="$type",
+            )
+        number = int(spec)
+        if number in _NAME_BY_NUMBER:
+            return _NAME_BY_NUMBER[number]
+    raise InvalidQueryError(
+        f"$type on {path!r} needs a BSON type name or number, got {spec!r}",
+        path=path,
+        operator="$type",
+    )
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is in MongoDB's number bracket (int, long, double, decimal; not bool)."""
+    cls = type(value)
+    if cls is int or cls is float:
+        return True
+    if cls is bool:
+        return False
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return True
+    return bson_class(value) == "Decimal128"
+
+
+def to_python_number(value: Any) -> int | float | Decimal:
+    """A number as a Python ``int``, ``float`` or ``Decimal`` (``Decimal128`` unwrapped)."""
+    if bson_class(value) == "Decimal128":
+        result: Decimal = value.to_decimal()
+        return result
+    if isinstance(value, bool):
+        raise TypeError("bool is not a number here")
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, (float, Decimal)):
+        return value
+    raise TypeError(f"{type(value).__name__} is not a number")
+
+
+def is_nan(value: Any) -> bool:
+    """Whether a number is NaN (float or Decimal)."""
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, Decimal):
+        return value.is_nan()
+    if bson_class(value) == "Decimal128":
+        return bool(value.to_decimal().is_nan())
+    return False
+
+
+def check_field_name(name: Any, *, where: str, path: str | None = None) -> None:
+    """Refuse a stored field name that is not a non-empty string free of ``$`` prefix and dots."""
+    location = f"{path}.{name}" if path else str(name)
+    if not isinstance(name, str):
+        raise InvalidQueryError(
+            f"Field names must be strings; {where} has the key {name!r}", path=location
+        )
+    if not name:
+        raise InvalidQueryError(
+            f"Field names must not be empty; {where} has an empty key"
+            + (f" under {path!r}" if path else ""),
+            path=location,
+        )
+    if name[0] == "$":
+        raise InvalidQueryError(
+            f"Field name {name!r} in {where} starts with '$': operators are not allowed in "
+            "field position",
+            path=location,
+            operator=name,
+        )
+    if "." in name:
+        raise InvalidQueryError(
+            f"Field name {name!r} in {where} contains '.', which paths would read as nesting",
+            path=location,
+        )
+
+
+def check_document(value: Any, *, where: str, path: str | None = None) -> None:
+    """Validate every field name inside ``value`` (documents nested in documents and arrays)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            check_field_name(name, where=where, path=path)
+            if isinstance(item, (dict, list)):
+                check_document(item, where=where, path=f"{path}.{name}" if path else name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, (dict, list)):
+                check_document(item, where=where, path=f"{path}.{index}" if path else str(index))
