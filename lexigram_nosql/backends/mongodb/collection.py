@@ -1,0 +1,229 @@
+"""``MongoCollection``: validated requests passed to the server as they are (ids converted).
+
+The base class has already parsed every filter, update, projection and pipeline; here the
+user's raw documents go to MongoDB, which evaluates them itself. Nothing MongoDB does is redone
+in Python. Inside ``store.transaction()`` every call carries the transaction's session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from bson import ObjectId
+
+from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.mongodb.ids import (
+    document_from_server,
+    filter_to_server,
+    id_from_server,
+    id_to_server,
+    pipeline_to_server,
+    update_to_server,
+)
+from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
+from lexigram_nosql.query.ast import ParsedPipeline, ReplacementUpdate, Update
+from lexigram_nosql.query.requests import FilterQuery, FindQuery
+from lexigram_nosql.types import Document
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.mongodb.store import MongoDocumentStore
+
+__all__ = ["MongoCollection"]
+
+
+class MongoCollection(BaseCollection["MongoDocumentStore"]):
+    """One MongoDB collection of a ``MongoDocumentStore``."""
+
+    def __init__(self, store: MongoDocumentStore, name: str) -> None:
+        super().__init__(store, name)
+        self._handle: Any = None
+        self._handle_database: Any = None
+
+    @property
+    def _collection(self) -> Any:
+        """The driver's collection, cached for the store's current database handle."""
+        database = self._store.database
+        if self._handle_database is not database:
+            self._handle = database.get_collection(self._name)
+            self._handle_database = database
+        return self._handle
+
+    def _find_options(self, query: FindQuery) -> dict[str, Any]:
+        options: dict[str, Any] = {"session": self._store.current_transaction()}
+        if query.projection is not None:
+            options["projection"] = dict(query.projection.raw)
+        if query.sort:
+            options["sort"] = list(query.sort)
+        return options
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def _insert(self, documents: list[Document]) -> list[Any]:
+        # The documents are the base class's copies; ids are made here so that the result
+        # lists them in input order whatever the server does.
+        for document in documents:
+            document["_id"] = id_to_server(document["_id"]) if "_id" in document else ObjectId()
+        session = self._store.current_transaction()
+        if len(documents) == 1:
+            await self._collection.insert_one(documents[0], session=session)
+        else:
+            await self._collection.insert_many(documents, ordered=True, session=session)
+        return [id_from_server(document["_id"]) for document in documents]
+
+    async def _update(
+        self,
+        query: FilterQuery,
+        update: Update,
+        raw: Mapping[str, Any],
+        *,
+        multi: bool,
+        upsert: bool,
+    ) -> UpdateResult:
+        collection = self._collection
+        session = self._store.current_transaction()
+        filter = filter_to_server(query.raw)
+        replacement = isinstance(update, ReplacementUpdate)
+        document = update_to_server(raw, replacement=replacement)
+        if replacement:
+            result = await collection.replace_one(filter, document, upsert=upsert, session=session)
+        elif multi:
+            result = await collection.update_many(filter, document, upsert=upsert, session=session)
+        else:
+            result = await collection.update_one(filter, document, upsert=upsert, session=session)
+        return UpdateResult(
+            result.matched_count, result.modified_count, id_from_server(result.upserted_id)
+        )
+
+    async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
+        session = self._store.current_transaction()
+        filter = filter_to_server(query.raw)
+        if multi:
+            result = await self._collection.delete_many(filter, session=session)
+        else:
+            result = await self._collection.delete_one(filter, session=session)
+        return DeleteResult(result.deleted_count)
+
+    async def _find_one_and_modify(
+        self,
+        query: FindQuery,
+        update: Update | None,
+        raw: Mapping[str, Any] | None,
+        *,
+        upsert: bool,
+        return_document: ReturnDocument,
+    ) -> Document | None:
+        collection = self._collection
+        filter = filter_to_server(query.filter.raw)
+        options = self._find_options(query)
+        if update is None or raw is None:
+            found = await collection.find_one_and_delete(filter, **options)
+        else:
+            replacement = isinstance(update, ReplacementUpdate)
+            document = update_to_server(raw, replacement=replacement)
+            method = (
+                collection.find_one_and_replace if replacement else collection.find_one_and_update
+            )
+            found = await method(
+                filter,
+                document,
+                upsert=upsert,
+                return_document=return_document is ReturnDocument.AFTER,
+                **options,
+            )
+        return None if found is None else document_from_server(found)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        options = self._find_options(query)
+        if query.skip:
+            options["skip"] = query.skip
+        if query.limit:
+            options["limit"] = query.limit
+        if query.batch_size:
+            options["batch_size"] = query.batch_size
+        cursor = self._collection.find(filter_to_server(query.filter.raw), **options)
+        try:
+            async for document in cursor:
+                yield document_from_server(document)
+        finally:
+            await cursor.close()
+
+    async def _find_one(self, query: FindQuery) -> Document | None:
+        found = await self._collection.find_one(
+            filter_to_server(query.filter.raw), **self._find_options(query)
+        )
+        return None if found is None else document_from_server(found)
+
+    async def _count(self, query: FilterQuery) -> int:
+        count: int = await self._collection.count_documents(
+            filter_to_server(query.raw), session=self._store.current_transaction()
+        )
+        return count
+
+    async def _distinct(self, key: str, query: FilterQuery) -> list[Any]:
+        from lexigram_nosql.query.ordering import sort_key
+
+        values = await self._collection.distinct(
+            key, filter_to_server(query.raw), session=self._store.current_transaction()
+        )
+        if key == "_id":
+            values = [id_from_server(v) for v in values]
+        # MongoDB does not promise an order; every backend returns distinct values sorted.
+        return sorted(values, key=sort_key)
+
+    async def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
+        stages = pipeline_to_server([stage.raw for stage in pipeline.stages])
+        cursor = await self._store._driver.aggregate(
+            self._collection, stages, session=self._store.current_transaction()
+        )
+        try:
+            async for document in cursor:
+                yield document_from_server(document)
+        finally:
+            await cursor.close()
+
+    # -- indexes -------------------------------------------------------------------------
+
+    async def _create_index(self, spec: IndexSpec) -> str:
+        options: dict[str, Any] = {"name": spec.name}
+        if spec.unique:
+            options["unique"] = True
+        if spec.sparse:
+            options["sparse"] = True
+        if spec.expire_after_seconds is not None:
+            options["expireAfterSeconds"] = spec.expire_after_seconds
+        name: str = await self._collection.create_index(
+            list(spec.keys), session=self._store.current_transaction(), **options
+        )
+        return name
+
+    async def _list_indexes(self) -> list[IndexInfo]:
+        cursor = await self._store._driver.list_indexes(
+            self._collection, session=self._store.current_transaction()
+        )
+        indexes = []
+        async for index in cursor:
+            name = str(index["name"])
+            expire = index.get("expireAfterSeconds")
+            indexes.append(
+                IndexInfo(
+                    name=name,
+                    keys=[(str(k), _direction(v)) for k, v in index["key"].items()],
+                    unique=bool(index.get("unique")) or name == "_id_",
+                    sparse=bool(index.get("sparse")),
+                    expire_after_seconds=None if expire is None else int(expire),
+                )
+            )
+        return indexes
+
+    async def _drop_index(self, name: str) -> None:
+        await self._collection.drop_index(name, session=self._store.current_transaction())
+
+
+def _direction(value: Any) -> Any:
+    """1 or -1 for ordinary indexes; special kinds (``"text"``, ``"2dsphere"``) as named."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return 1 if value >= 0 else -1
+    return value

@@ -1,0 +1,196 @@
+"""PyMongo's exceptions (Motor raises the same ones) translated into ours.
+
+``EXCEPTION_MAP`` names every exception class of ``pymongo.errors`` and ``bson.errors``
+explicitly (a test walks both modules), so a class added by a new driver version is a
+decision, not an accident. The most specific class in an exception's MRO wins. Server error
+codes refine the result where the class alone says too little.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import bson.errors
+import pymongo.errors as pm
+
+from lexigram_nosql import errors as ours
+
+__all__ = ["EXCEPTION_MAP", "map_mongo_exception"]
+
+Redact = Callable[[str], str]
+Factory = Callable[[Any, str], ours.NoSQLError]
+
+# Server codes: https://github.com/mongodb/mongo/blob/master/src/mongo/base/error_codes.yml
+_DUPLICATE_KEY_CODES: Final = frozenset({11000, 11001, 12582})
+_TOO_LARGE_CODES: Final = frozenset({10334, 17419, 17420})
+_AUTH_FAILED: Final = 18
+_TRANSACTION_CODES: Final = frozenset(
+    {
+        112,  # WriteConflict (reported inside transactions)
+        244,  # TransactionTooOld
+        251,  # NoSuchTransaction
+        256,  # TransactionCommitted
+        257,  # TransactionTooLarge
+        263,  # OperationNotSupportedInTransaction
+        267,  # PreparedTransactionInProgress
+        290,  # TransactionExceededLifetimeLimitSeconds
+    }
+)
+
+# "E11000 duplicate key error collection: db.c index: email_1 dup key: { email: "a" }"
+_INDEX_IN_MESSAGE: Final = re.compile(r"index: (?P<index>\S+)")
+
+
+def _code(exc: Any) -> int | None:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) else None
+
+
+def _duplicate_key(details: Mapping[str, Any] | None, message: str) -> ours.DuplicateKeyError:
+    details = details or {}
+    key_value = details.get("keyValue")
+    key_pattern = details.get("keyPattern")
+    found = _INDEX_IN_MESSAGE.search(str(details.get("errmsg", "")))
+    if found:
+        index: str | None = found.group("index")
+    elif isinstance(key_pattern, Mapping):
+        index = "_".join(f"{k}_{v}" for k, v in key_pattern.items())
+    else:
+        index = None
+    key = dict(key_value) if isinstance(key_value, Mapping) else key_value
+    return ours.DuplicateKeyError(
+        f"Duplicate key: a document with {key!r} already exists (unique index {index!r}); "
+        f"server said: {message}",
+        index=index,
+        key=key,
+        code=11000,
+    )
+
+
+def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
+    code = _code(exc)
+    labels = getattr(exc, "_error_labels", ()) or ()
+    if code in _DUPLICATE_KEY_CODES:
+        return _duplicate_key(exc.details, message)
+    if code in _TOO_LARGE_CODES:
+        return ours.DocumentTooLargeError(f"Document too large: {message}", code=code)
+    if code == _AUTH_FAILED:
+        return ours.NoSQLConnectionError(f"Authentication failed: {message}", code=code)
+    if "TransientTransactionError" in labels:
+        return ours.TransactionError(
+            f"The transaction was aborted by a transient error; running the whole "
+            f"transaction block again is safe: {message}",
+            code=code,
+        )
+    if code in _TRANSACTION_CODES:
+        return ours.TransactionError(f"Transaction failed: {message}", code=code)
+    return ours.NoSQLError(f"MongoDB error {code}: {message}", code=code)
+
+
+def _write_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
+    mapped = _server_error(exc, message)
+    if type(mapped) is ours.NoSQLError:
+        return ours.WriteError(f"Write refused: {message}", code=_code(exc))
+    return mapped
+
+
+def _bulk_write_error(exc: pm.BulkWriteError, message: str) -> ours.NoSQLError:
+    """``insert_many``'s error: the first write error decides (the batch is ordered)."""
+    write_errors = (exc.details or {}).get("writeErrors") or []
+    first = write_errors[0] if write_errors else {}
+    code = first.get("code")
+    first_message = str(first.get("errmsg", message))
+    if code in _DUPLICATE_KEY_CODES:
+        return _duplicate_key(first, first_message)
+    if write_errors:
+        return ours.WriteError(f"Write refused: {first_message}", code=code)
+    return _write_error(exc, message)
+
+
+def _connection(exc: Any, message: str) -> ours.NoSQLError:
+    return ours.NoSQLConnectionError(f"MongoDB connection failed: {message}")
+
+
+def _invalid_query(exc: Any, message: str) -> ours.NoSQLError:
+    return ours.InvalidQueryError(f"MongoDB refused the request: {message}")
+
+
+def _invalid_operation(exc: Any, message: str) -> ours.NoSQLError:
+    if "after close" in message:
+        return ours.StoreStateError(f"The MongoDB client was closed: {message}")
+    return ours.NoSQLError(f"MongoDB refused the operation: {message}")
+
+
+def _configuration(exc: Any, message: str) -> ours.NoSQLError:
+    return ours.ConfigurationError(f"Invalid MongoDB configuration: {message}", path="mongodb")
+
+
+def _too_large(exc: Any, message: str) -> ours.NoSQLError:
+    return ours.DocumentTooLargeError(f"Document too large for MongoDB: {message}")
+
+
+def _write_concern(exc: Any, message: str) -> ours.NoSQLError:
+    return ours.WriteError(f"Write concern not satisfied: {message}", code=_code(exc))
+
+
+def _generic(exc: Any, message: str) -> ours.NoSQLError:
+    code = _code(exc)
+    prefix = f"MongoDB error {code}" if code is not None else "MongoDB error"
+    return ours.NoSQLError(f"{prefix}: {message}", code=code)
+
+
+def _operation(exc: Any, message: str) -> ours.NoSQLError:
+    return _server_error(exc, message)
+
+
+def _write(exc: Any, message: str) -> ours.NoSQLError:
+    return _write_error(exc, message)
+
+
+def _bulk(exc: Any, message: str) -> ours.NoSQLError:
+    return _bulk_write_error(exc, message)
+
+
+EXCEPTION_MAP: Final[Mapping[type[BaseException], Factory]] = {
+    pm.PyMongoError: _generic,
+    pm.ProtocolError: _connection,
+    pm.ConnectionFailure: _connection,
+    pm.AutoReconnect: _connection,
+    pm.NetworkTimeout: _connection,
+    pm.NotPrimaryError: _connection,
+    pm.ServerSelectionTimeoutError: _connection,
+    pm.WaitQueueTimeoutError: _connection,
+    pm.ConfigurationError: _configuration,
+    pm.InvalidURI: _configuration,
+    pm.OperationFailure: _operation,
+    pm.CursorNotFound: _operation,
+    pm.ExecutionTimeout: _operation,
+    pm.WriteError: _write,
+    pm.DuplicateKeyError: _write,
+    pm.WriteConcernError: _write_concern,
+    pm.WTimeoutError: _write_concern,
+    pm.BulkWriteError: _bulk,
+    pm.ClientBulkWriteException: _generic,
+    pm.InvalidOperation: _invalid_operation,
+    pm.InvalidName: _invalid_query,
+    pm.CollectionInvalid: _generic,
+    pm.EncryptionError: _generic,
+    pm.EncryptedCollectionError: _generic,
+    pm.DocumentTooLarge: _too_large,
+    bson.errors.BSONError: _generic,
+    bson.errors.InvalidBSON: _generic,
+    bson.errors.InvalidDocument: _invalid_query,
+    bson.errors.InvalidStringData: _invalid_query,
+    bson.errors.InvalidId: _invalid_query,
+}
+
+
+def map_mongo_exception(exc: BaseException, redact: Redact) -> ours.NoSQLError | None:
+    """Our error for a driver exception (message redacted), or None when it is not one."""
+    for cls in type(exc).__mro__:
+        factory = EXCEPTION_MAP.get(cls)
+        if factory is not None:
+            return factory(exc, redact(str(exc)))
+    return None

@@ -1,0 +1,16 @@
+"""MongoDB through Motor (deprecated by MongoDB, still supported)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support import mongodb_server
+
+ID = "mongodb-motor"
+KNOWN_GAPS: dict[str, str] = mongodb_server.known_gaps()
+unavailable = mongodb_server.unavailable
+reset = mongodb_server.reset
+
+
+def settings(name: str) -> dict[str, Any]:
+    return mongodb_server.settings(name, "motor")
