@@ -6,6 +6,7 @@ backend boundary (``raise Ours(...) from exc``) so callers never catch a driver 
     NoSQLError
     ├── NoSQLConnectionError
     ├── ConfigurationError
+    ├── ResolutionError
     ├── StoreStateError
     ├── QueryError
     │   ├── InvalidQueryError
@@ -39,6 +40,7 @@ __all__ = [
     "NoSQLConnectionError",
     "NoSQLError",
     "QueryError",
+    "ResolutionError",
     "StoreStateError",
     "TransactionError",
     "UnsupportedQueryError",
@@ -88,6 +90,25 @@ class ConfigurationError(NoSQLError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class ResolutionError(NoSQLError):
+    """The container cannot build what was asked: unknown store name, unannotated or
+    uninjectable constructor parameter, abstract class, or a dependency cycle."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: Any = None,
+        parameter: str | None = None,
+        annotation: Any = None,
+        store: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store)
+        self.target = target
+        self.parameter = parameter
+        self.annotation = annotation
 
 
 class StoreStateError(NoSQLError):
