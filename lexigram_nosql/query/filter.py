@@ -31,7 +31,7 @@ from lexigram_nosql.query.paths import check_path
 from lexigram_nosql.query.values import canonical_type_name, is_number, to_python_number
 from lexigram_nosql.types import FilterDocument
 
-__all__ = ["compile_regex", "matches", "parse_filter"]
+__all__ = ["compile_regex", "matches", "parse_element_filter", "parse_filter"]
 
 _JAVASCRIPT: Final = frozenset({"$where", "$function", "$accumulator"})
 _LOGICAL: Final = {"$and": And, "$or": Or, "$nor": Nor}
@@ -52,6 +52,21 @@ def matches(node: FilterNode, document: Any) -> bool:
     from lexigram_nosql.query.matching import compile_filter
 
     return compile_filter(node)(document)
+
+
+def parse_element_filter(path: str, operand: Any) -> FilterNode | None:
+    """The condition a ``$pull`` operand puts on array elements, or ``None`` for a plain value.
+
+    Operators (``{"$gte": 6}``) and regexes test the element itself (path ``""``); a document
+    of fields (``{"score": 8}``) is a filter that element documents must match.
+    """
+    if isinstance(operand, re.Pattern):
+        return Condition("", FieldOp.REGEX, operand)
+    if _is_operator_document(path, operand):
+        return _conjunction(_parse_operators("", operand))
+    if isinstance(operand, Mapping) and operand:
+        return _parse_document(operand, prefix=path, operator="$pull")
+    return None
 
 
 # -- documents and logical operators -----------------------------------------------------

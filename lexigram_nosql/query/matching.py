@@ -37,7 +37,7 @@ from lexigram_nosql.query.ordering import NULL, NUMBER, is_nan_key, sort_key
 from lexigram_nosql.query.paths import MISSING, path_getter
 from lexigram_nosql.query.values import is_nan, is_number, to_python_number, type_name
 
-__all__ = ["compile_filter"]
+__all__ = ["compile_filter", "tests_element_itself"]
 
 Matcher = Callable[[Any], bool]
 ValueTest = Callable[[Any], bool]
@@ -115,7 +115,7 @@ def _any_of(matchers: list[Matcher]) -> Matcher:
 def _compile_elem_match(node: ElemMatch) -> Matcher:
     getter = path_getter(node.path)
     inner = _compile(node.clause)
-    documents_only = not _tests_element_itself(node.clause)
+    documents_only = not tests_element_itself(node.clause)
 
     def elem_match(document: Any) -> bool:
         for value in getter(document):
@@ -130,14 +130,14 @@ def _compile_elem_match(node: ElemMatch) -> Matcher:
     return elem_match
 
 
-def _tests_element_itself(node: FilterNode) -> bool:
+def tests_element_itself(node: FilterNode) -> bool:
     """Whether an ``$elemMatch`` clause is the operator form (conditions on path ``""``)."""
     if isinstance(node, (Condition, ElemMatch)):
         return node.path == ""
     if isinstance(node, (And, Or, Nor)):
-        return any(_tests_element_itself(clause) for clause in node.clauses)
+        return any(tests_element_itself(clause) for clause in node.clauses)
     if isinstance(node, Not):
-        return _tests_element_itself(node.clause)
+        return tests_element_itself(node.clause)
     return False
 
 

@@ -1,23 +1,323 @@
-"""Parsing update documents, and applying them to documents."""
+"""Parsing update documents, and applying them to documents.
+
+Parsing checks what MongoDB checks before touching data: known operators, operand types, and
+that no two paths of one update overlap (``a`` and ``a.b``), which would make the result
+depend on the order of operators. Applying works on a copy and checks what depends on the
+stored document: ``_id`` cannot change, ``$inc`` needs a number, ``$push`` an array.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
 
-from lexigram_nosql.query.ast import FilterNode, ReplacementUpdate, Update
+from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.query.ast import (
+    And,
+    Condition,
+    FieldOp,
+    FieldUpdate,
+    FilterNode,
+    OperatorUpdate,
+    PullCondition,
+    PushSpec,
+    ReplacementUpdate,
+    Update,
+    UpdateOp,
+)
+from lexigram_nosql.query.filter import matches, parse_element_filter
+from lexigram_nosql.query.ordering import compare_values, document_sort_key, sort_key, values_equal
+from lexigram_nosql.query.paths import (
+    MISSING,
+    check_path,
+    get_path,
+    set_path,
+    split_path,
+    unset_path,
+)
+from lexigram_nosql.query.values import (
+    check_document,
+    check_field_name,
+    copy_value,
+    is_number,
+    to_python_number,
+    type_name,
+)
 from lexigram_nosql.types import Document, UpdateDocument
 
 __all__ = ["apply_update", "parse_replacement", "parse_update", "upsert_seed"]
 
+logger = logging.getLogger("lexigram_nosql")
+
+_OPERATORS: Final = {op.value: op for op in UpdateOp}
+_PUSH_MODIFIERS: Final = frozenset({"$each", "$position", "$slice", "$sort"})
+# Operators that may name _id: only to set it to the value it already has (checked on apply).
+_ID_SETTABLE: Final = frozenset({UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX})
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
 
 def parse_update(update: UpdateDocument) -> Update:
-    """Validate an update: operators (``OperatorUpdate``) or a replacement document."""
-    raise NotImplementedError
+    """Validate an update: operators (``OperatorUpdate``) or a replacement document.
+
+    Raises ``InvalidQueryError`` naming the operator and path: unknown operators, wrong
+    operand types, positional paths, two paths that overlap, operators mixed with fields.
+    """
+    if isinstance(update, (list, tuple)):
+        raise InvalidQueryError(
+            "Pipeline-style updates (a list of stages) are not supported; use update operators"
+        )
+    if not isinstance(update, Mapping):
+        raise InvalidQueryError(f"An update must be a document, got {type(update).__name__}")
+    if not update:
+        raise InvalidQueryError("An update document must not be empty; use $set to change fields")
+    dollar = [isinstance(key, str) and key.startswith("$") for key in update]
+    if not any(dollar):
+        return parse_replacement(dict(update))
+    if not all(dollar):
+        fields = [key for key, d in zip(update, dollar, strict=True) if not d]
+        raise InvalidQueryError(
+            f"An update mixes operators with plain fields {fields!r}; put fields under $set",
+            path=str(fields[0]),
+        )
+    parsed: list[FieldUpdate] = []
+    for name, fields_spec in update.items():
+        op = _OPERATORS.get(name)
+        if op is None:
+            raise InvalidQueryError(f"Unknown update operator {name!r}", operator=name)
+        if not isinstance(fields_spec, Mapping):
+            raise InvalidQueryError(
+                f"{name} needs a document of field paths, got {fields_spec!r}", operator=name
+            )
+        for path, operand in fields_spec.items():
+            _check_update_path(path, name)
+            parsed.append(FieldUpdate(op, path, _operand(op, path, operand)))
+    _check_conflicts(parsed)
+    return OperatorUpdate(tuple(parsed))
 
 
 def parse_replacement(document: Document) -> ReplacementUpdate:
     """Validate a replacement document (operators are refused)."""
-    raise NotImplementedError
+    if not isinstance(document, Mapping):
+        raise InvalidQueryError(f"A replacement must be a document, got {type(document).__name__}")
+    for name, value in document.items():
+        if isinstance(name, str) and name.startswith("$"):
+            raise InvalidQueryError(
+                f"A replacement document cannot contain the operator {name!r}; use update_one "
+                "for operators",
+                path=name,
+                operator=name,
+            )
+        check_field_name(name, where="the document")
+        if isinstance(value, (dict, list)):
+            check_document(value, where="the document", path=name)
+    return ReplacementUpdate(dict(document))
+
+
+def _check_update_path(path: Any, operator: str) -> None:
+    if isinstance(path, str):
+        for segment in path.split("."):
+            if segment == "$" or (segment.startswith("$[") and segment.endswith("]")):
+                raise InvalidQueryError(
+                    f"{operator} on {path!r} uses the positional operator {segment!r}, which is "
+                    "not supported; address array elements by index ('a.0') or use $pull/$push",
+                    path=path,
+                    operator=operator,
+                )
+    check_path(path, operator=operator, where=f"The {operator} field path")
+
+
+def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
+    name = op.value
+    if (path == "_id" or path.startswith("_id.")) and op not in _ID_SETTABLE:
+        raise InvalidQueryError(
+            f"{name} on {path!r} would modify the immutable field '_id'", path=path, operator=name
+        )
+    if op in (UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX):
+        check_document(operand, where=f"the {name} value of {path!r}", path=path)
+        return operand
+    if op is UpdateOp.UNSET:
+        return operand
+    if op in (UpdateOp.INC, UpdateOp.MUL):
+        if not is_number(operand):
+            raise InvalidQueryError(
+                f"{name} on {path!r} needs a number, got {type(operand).__name__} {operand!r}",
+                path=path,
+                operator=name,
+            )
+        return operand
+    if op is UpdateOp.RENAME:
+        return _rename_target(path, operand)
+    if op is UpdateOp.CURRENT_DATE:
+        return _current_date_type(path, operand)
+    if op is UpdateOp.PUSH:
+        return _push_spec(path, operand)
+    if op is UpdateOp.ADD_TO_SET:
+        if isinstance(operand, Mapping) and "$each" in operand:
+            if set(operand) != {"$each"}:
+                raise InvalidQueryError(
+                    f"$addToSet on {path!r} accepts only the $each modifier, got "
+                    f"{sorted(operand)!r}",
+                    path=path,
+                    operator=name,
+                )
+            return _each(path, name, operand["$each"])
+        check_document(operand, where=f"the {name} value of {path!r}", path=path)
+        return (operand,)
+    if op is UpdateOp.PULL:
+        return PullCondition(value=operand, clause=parse_element_filter(path, operand))
+    if op is UpdateOp.PULL_ALL:
+        if not isinstance(operand, (list, tuple)):
+            raise InvalidQueryError(
+                f"$pullAll on {path!r} needs a list of values, got {operand!r}",
+                path=path,
+                operator=name,
+            )
+        return tuple(operand)
+    if op is UpdateOp.POP:
+        if is_number(operand) and to_python_number(operand) in (1, -1):
+            return int(to_python_number(operand))
+        raise InvalidQueryError(
+            f"$pop on {path!r} needs 1 (last element) or -1 (first element), got {operand!r}",
+            path=path,
+            operator=name,
+        )
+    raise InvalidQueryError(  # pragma: no cover - every UpdateOp is handled above
+        f"Unknown update operator {name!r}", path=path, operator=name
+    )
+
+
+def _rename_target(path: str, operand: Any) -> str:
+    target = check_path(operand, operator="$rename", where=f"The $rename target of {path!r}")
+    if target == "_id" or target.startswith("_id."):
+        raise InvalidQueryError(
+            f"$rename of {path!r} to {target!r} would modify the immutable field '_id'",
+            path=path,
+            operator="$rename",
+        )
+    if _overlap(path, target):
+        raise InvalidQueryError(
+            f"$rename source {path!r} and target {target!r} must not be the same field or "
+            "contain one another",
+            path=path,
+            operator="$rename",
+        )
+    return target
+
+
+def _current_date_type(path: str, operand: Any) -> str:
+    if isinstance(operand, bool):
+        return "date"
+    if isinstance(operand, Mapping) and set(operand) == {"$type"}:
+        kind = operand["$type"]
+        if kind in ("date", "timestamp"):
+            return str(kind)
+    raise InvalidQueryError(
+        f"$currentDate on {path!r} needs true or {{'$type': 'date' | 'timestamp'}}, got "
+        f"{operand!r}",
+        path=path,
+        operator="$currentDate",
+    )
+
+
+def _each(path: str, operator: str, values: Any) -> tuple[Any, ...]:
+    if not isinstance(values, (list, tuple)):
+        raise InvalidQueryError(
+            f"$each in {operator} on {path!r} needs a list, got {values!r}",
+            path=path,
+            operator=operator,
+        )
+    check_document(list(values), where=f"the {operator} values of {path!r}", path=path)
+    return tuple(values)
+
+
+def _push_spec(path: str, operand: Any) -> PushSpec:
+    if not (isinstance(operand, Mapping) and any(str(k).startswith("$") for k in operand)):
+        check_document(operand, where=f"the $push value of {path!r}", path=path)
+        return PushSpec(each=(operand,))
+    unknown = sorted(str(k) for k in operand if k not in _PUSH_MODIFIERS)
+    if "$each" not in operand or unknown:
+        raise InvalidQueryError(
+            f"$push on {path!r}: modifiers need $each and may be $position, $slice, $sort"
+            + (f"; unknown: {unknown!r}" if unknown else ""),
+            path=path,
+            operator="$push",
+        )
+    position = _integer(path, "$position", operand.get("$position"))
+    slice_ = _integer(path, "$slice", operand.get("$slice"))
+    return PushSpec(
+        each=_each(path, "$push", operand["$each"]),
+        position=position,
+        slice=slice_,
+        sort=_push_sort(path, operand.get("$sort")),
+    )
+
+
+def _integer(path: str, modifier: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if is_number(value):
+        number = to_python_number(value)
+        if number == int(number):
+            return int(number)
+    raise InvalidQueryError(
+        f"{modifier} in $push on {path!r} needs an integer, got {value!r}",
+        path=path,
+        operator="$push",
+    )
+
+
+def _push_sort(path: str, sort: Any) -> Any:
+    if sort is None:
+        return None
+    if not isinstance(sort, bool) and sort in (1, -1):
+        return int(sort)
+    if isinstance(sort, Mapping) and sort:
+        pairs: list[tuple[str, int]] = []
+        for field, direction in sort.items():
+            check_path(field, operator="$push", where="A $sort field of $push")
+            if isinstance(direction, bool) or direction not in (1, -1):
+                break
+            pairs.append((field, int(direction)))
+        else:
+            return tuple(pairs)
+    raise InvalidQueryError(
+        f"$sort in $push on {path!r} needs 1, -1 or a document of fields with 1 or -1, got "
+        f"{sort!r}",
+        path=path,
+        operator="$push",
+    )
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two paths are the same field or one contains the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _check_conflicts(updates: list[FieldUpdate]) -> None:
+    claimed: list[tuple[str, str]] = []
+    for update in updates:
+        paths = [update.path]
+        if update.op is UpdateOp.RENAME:
+            paths.append(update.operand)
+        for path in paths:
+            for other, other_op in claimed:
+                if _overlap(path, other):
+                    raise InvalidQueryError(
+                        f"Updating the path {path!r} ({update.op.value}) would create a conflict "
+                        f"at {other!r} ({other_op}); one update cannot change a field and "
+                        "its parts",
+                        path=path,
+                        operator=update.op.value,
+                    )
+            claimed.append((path, update.op.value))
+
+
+# -- applying --------------------------------------------------------------------------------
 
 
 def apply_update(
@@ -27,10 +327,282 @@ def apply_update(
     inserting: bool = False,
     now: datetime | None = None,
 ) -> Document:
-    """Return a new document with ``update`` applied; ``inserting`` enables ``$setOnInsert``."""
-    raise NotImplementedError
+    """Return a new document with ``update`` applied; ``inserting`` enables ``$setOnInsert``.
+
+    ``document`` is left untouched. Raises ``InvalidQueryError`` when the stored values do not
+    allow the update (``$inc`` on a string, ``$push`` on a non-array, a changed ``_id``).
+    """
+    if isinstance(update, ReplacementUpdate):
+        return _replace(update, document)
+    result: Document = copy_value(document)
+    moment: datetime | None = now
+    for field in update.fields:
+        op = field.op
+        if op is UpdateOp.SET:
+            set_path(result, field.path, copy_value(field.operand), operator="$set")
+        elif op is UpdateOp.SET_ON_INSERT:
+            if inserting:
+                set_path(result, field.path, copy_value(field.operand), operator="$setOnInsert")
+        elif op is UpdateOp.UNSET:
+            unset_path(result, field.path)
+        elif op is UpdateOp.CURRENT_DATE:
+            if moment is None:
+                moment = _now()
+            set_path(result, field.path, _date_value(field.operand, moment), operator=op.value)
+        else:
+            _APPLY[op](result, field)
+    if "_id" in document and not inserting:
+        new_id = result.get("_id", MISSING)
+        if new_id is MISSING or not values_equal(new_id, document["_id"]):
+            raise InvalidQueryError(
+                f"The update would change the immutable field '_id' from {document['_id']!r} "
+                f"to {new_id!r}",
+                path="_id",
+            )
+    return result
+
+
+def _replace(update: ReplacementUpdate, document: Document) -> Document:
+    replacement = copy_value(update.document)
+    if "_id" not in document:
+        return replacement  # type: ignore[no-any-return]
+    stored_id = document["_id"]
+    if "_id" in replacement and not values_equal(replacement["_id"], stored_id):
+        raise InvalidQueryError(
+            f"The replacement would change the immutable field '_id' from {stored_id!r} to "
+            f"{replacement['_id']!r}",
+            path="_id",
+        )
+    replacement.pop("_id", None)
+    return {"_id": copy_value(stored_id), **replacement}
+
+
+def _now() -> datetime:
+    # MongoDB dates have millisecond precision; storing more would not round-trip on a server.
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _date_value(kind: str, moment: datetime) -> Any:
+    if kind == "timestamp":
+        try:
+            from bson.timestamp import Timestamp
+        except ImportError:  # pragma: no cover - pymongo is an optional extra
+            return moment
+        return Timestamp(moment, 0)
+    return moment
+
+
+def _value_error(field: FieldUpdate, current: Any, wanted: str) -> InvalidQueryError:
+    return InvalidQueryError(
+        f"Cannot apply {field.op.value} to {field.path!r}: it needs {wanted}, but the document "
+        f"holds a {type_name(current) or type(current).__name__} ({current!r})",
+        path=field.path,
+        operator=field.op.value,
+    )
+
+
+def _arithmetic(a: Any, b: Any, multiply: bool) -> Any:
+    x: Any = to_python_number(a)
+    y: Any = to_python_number(b)
+    if isinstance(x, Decimal) or isinstance(y, Decimal):
+        # MongoDB widens to decimal; floats go through their shortest repr to stay exact.
+        x = _as_decimal(x)
+        y = _as_decimal(y)
+    return x * y if multiply else x + y
+
+
+def _as_decimal(number: int | float | Decimal) -> Decimal:
+    if isinstance(number, Decimal):
+        return number
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+
+
+def _apply_inc(result: Document, field: FieldUpdate) -> None:
+    current = get_path(result, field.path)
+    multiply = field.op is UpdateOp.MUL
+    if current is MISSING:
+        value = field.operand
+        if multiply:
+            value = _arithmetic(field.operand, 0, multiply=True)
+        set_path(result, field.path, value, operator=field.op.value)
+        return
+    if not is_number(current):
+        raise _value_error(field, current, "a number")
+    set_path(
+        result,
+        field.path,
+        _arithmetic(current, field.operand, multiply=multiply),
+        operator=field.op.value,
+    )
+
+
+def _apply_min_max(result: Document, field: FieldUpdate) -> None:
+    current = get_path(result, field.path)
+    wanted = -1 if field.op is UpdateOp.MIN else 1
+    if current is MISSING or compare_values(field.operand, current) == wanted:
+        set_path(result, field.path, copy_value(field.operand), operator=field.op.value)
+
+
+def _apply_rename(result: Document, field: FieldUpdate) -> None:
+    for path in (field.path, field.operand):
+        _refuse_array_on_path(result, path, field)
+    value = get_path(result, field.path)
+    if value is MISSING:
+        return
+    unset_path(result, field.path)
+    set_path(result, field.operand, value, operator="$rename")
+
+
+def _refuse_array_on_path(document: Document, path: str, field: FieldUpdate) -> None:
+    container: Any = document
+    for segment in split_path(path)[:-1]:
+        if not isinstance(container, dict):
+            return
+        container = container.get(segment, MISSING)
+        if isinstance(container, list):
+            raise InvalidQueryError(
+                f"$rename cannot move {field.path!r} to {field.operand!r}: {path!r} goes through "
+                f"an array at {segment!r}",
+                path=field.path,
+                operator="$rename",
+            )
+
+
+def _array_at(result: Document, field: FieldUpdate, *, create: bool) -> list[Any] | None:
+    current = get_path(result, field.path)
+    if current is MISSING:
+        if not create:
+            return None
+        current = []
+        set_path(result, field.path, current, operator=field.op.value)
+        # set_path may have stored the list itself; read back what the document holds.
+        stored = get_path(result, field.path)
+        return stored if isinstance(stored, list) else current
+    if not isinstance(current, list):
+        raise _value_error(field, current, "an array")
+    return current
+
+
+def _apply_push(result: Document, field: FieldUpdate) -> None:
+    spec: PushSpec = field.operand
+    array = _array_at(result, field, create=True)
+    if array is None:  # pragma: no cover - create=True always yields an array
+        return
+    items = [copy_value(item) for item in spec.each]
+    position = spec.position
+    if position is None:
+        array.extend(items)
+    else:
+        if position < 0:
+            position = max(len(array) + position, 0)
+        array[position:position] = items
+    if spec.sort is not None:
+        if isinstance(spec.sort, int):
+            array.sort(key=sort_key, reverse=spec.sort < 0)
+        else:
+            array.sort(key=document_sort_key(spec.sort))
+    if spec.slice is not None:
+        kept = array[: spec.slice] if spec.slice >= 0 else array[spec.slice :]
+        array[:] = kept
+
+
+def _apply_add_to_set(result: Document, field: FieldUpdate) -> None:
+    array = _array_at(result, field, create=True)
+    if array is None:  # pragma: no cover - create=True always yields an array
+        return
+    present = {sort_key(item) for item in array}
+    for item in field.operand:
+        key = sort_key(item)
+        if key not in present:
+            present.add(key)
+            array.append(copy_value(item))
+
+
+def _apply_pull(result: Document, field: FieldUpdate) -> None:
+    array = _array_at(result, field, create=False)
+    if array is None:
+        return
+    condition: PullCondition = field.operand
+    clause = condition.clause
+    if clause is None:
+        key = sort_key(condition.value)
+        array[:] = [item for item in array if sort_key(item) != key]
+        return
+    documents_only = not _tests_element(clause)
+    array[:] = [
+        item
+        for item in array
+        if not ((not documents_only or isinstance(item, dict)) and matches(clause, item))
+    ]
+
+
+def _tests_element(clause: FilterNode) -> bool:
+    from lexigram_nosql.query.matching import tests_element_itself
+
+    return tests_element_itself(clause)
+
+
+def _apply_pull_all(result: Document, field: FieldUpdate) -> None:
+    array = _array_at(result, field, create=False)
+    if array is None:
+        return
+    keys = {sort_key(item) for item in field.operand}
+    array[:] = [item for item in array if sort_key(item) not in keys]
+
+
+def _apply_pop(result: Document, field: FieldUpdate) -> None:
+    array = _array_at(result, field, create=False)
+    if array:
+        array.pop(-1 if field.operand == 1 else 0)
+
+
+_APPLY: Final = {
+    UpdateOp.INC: _apply_inc,
+    UpdateOp.MUL: _apply_inc,
+    UpdateOp.MIN: _apply_min_max,
+    UpdateOp.MAX: _apply_min_max,
+    UpdateOp.RENAME: _apply_rename,
+    UpdateOp.PUSH: _apply_push,
+    UpdateOp.ADD_TO_SET: _apply_add_to_set,
+    UpdateOp.PULL: _apply_pull,
+    UpdateOp.PULL_ALL: _apply_pull_all,
+    UpdateOp.POP: _apply_pop,
+}
+
+
+# -- upserts ---------------------------------------------------------------------------------
 
 
 def upsert_seed(node: FilterNode) -> Document:
-    """The document an upsert starts from: the equality conditions of its filter."""
-    raise NotImplementedError
+    """The document an upsert starts from: the equality conditions of its filter.
+
+    Equalities at the top level and under ``$and`` (``{"a": 1}``, ``{"a": {"$eq": 1}}``) are
+    copied in, as MongoDB does; ranges, ``$or`` and regexes contribute nothing. Two equalities
+    on overlapping paths are refused, since the seed would be ambiguous.
+    """
+    seed: Document = {}
+    claimed: list[str] = []
+    for condition in _equalities(node):
+        for other in claimed:
+            if _overlap(condition.path, other):
+                raise InvalidQueryError(
+                    f"Cannot build the upserted document: the filter sets both {other!r} and "
+                    f"{condition.path!r}",
+                    path=condition.path,
+                    operator="$eq",
+                )
+        claimed.append(condition.path)
+        set_path(seed, condition.path, copy_value(condition.operand), operator="$eq")
+    return seed
+
+
+def _equalities(node: FilterNode) -> list[Condition]:
+    if isinstance(node, Condition):
+        return [node] if node.op is FieldOp.EQ and node.path else []
+    if isinstance(node, And):
+        found: list[Condition] = []
+        for clause in node.clauses:
+            found.extend(_equalities(clause))
+        return found
+    return []

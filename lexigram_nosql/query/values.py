@@ -22,6 +22,7 @@ __all__ = [
     "canonical_type_name",
     "check_document",
     "check_field_name",
+    "copy_value",
     "is_nan",
     "is_number",
     "to_python_number",
@@ -224,3 +225,24 @@ def check_document(value: Any, *, where: str, path: str | None = None) -> None:
         for index, item in enumerate(value):
             if isinstance(item, (dict, list)):
                 check_document(item, where=where, path=f"{path}.{index}" if path else str(index))
+
+
+def copy_value(value: Any) -> Any:
+    """A deep copy of a JSON-like value; immutable leaves (str, numbers, datetimes) are shared."""
+    cls = type(value)
+    if cls is dict:
+        return {key: copy_value(item) for key, item in value.items()}
+    if cls is list:
+        return [copy_value(item) for item in value]
+    if cls in _IMMUTABLE:
+        return value
+    if isinstance(value, Mapping):
+        return {key: copy_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [copy_value(item) for item in value]
+    if isinstance(value, bytearray):
+        return bytes(value)
+    return value  # BSON scalars (ObjectId, Decimal128...) and patterns are immutable
+
+
+_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None), bytes, Decimal, datetime})
