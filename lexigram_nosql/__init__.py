@@ -42,6 +42,7 @@ from lexigram_nosql.errors import (
     UnsupportedQueryError,
     WriteError,
 )
+from lexigram_nosql.pipeline import AggregationOp, AggregationPipeline
 from lexigram_nosql.repository import DocumentRepository
 from lexigram_nosql.specification import (
     AndExpr,
@@ -65,6 +66,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SUPPORTED_BACKENDS",
+    "AggregationOp",
+    "AggregationPipeline",
     "AndExpr",
     "BulkWriteResult",
     "Capabilities",

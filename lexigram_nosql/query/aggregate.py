@@ -49,6 +49,7 @@ __all__ = [
     "LookupSource",
     "UnwindSpec",
     "parse_pipeline",
+    "parse_stage",
     "run_pipeline",
 ]
 
@@ -96,10 +97,16 @@ def parse_pipeline(pipeline: Pipeline) -> ParsedPipeline:
     return _parse_pipeline(pipeline, in_facet=False)
 
 
+def parse_stage(stage: Any, index: int = 0) -> Stage:
+    """Validate one stage document; ``index`` is its position, named in errors."""
+    return _parse_stage(index, stage, in_facet=False)
+
+
 def _parse_pipeline(pipeline: Any, *, in_facet: bool) -> ParsedPipeline:
     if isinstance(pipeline, (str, bytes, Mapping)) or not isinstance(pipeline, Sequence):
         raise InvalidQueryError(
-            f"A pipeline must be a list of stage documents, got {type(pipeline).__name__}."
+            f"A pipeline must be a list of stage documents, got {type(pipeline).__name__} "
+            "(an AggregationPipeline gives one with .build())."
         )
     return ParsedPipeline(
         tuple(_parse_stage(index, stage, in_facet) for index, stage in enumerate(pipeline))
