@@ -203,6 +203,11 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
                 if isinstance(mapped, NoSQLConnectionError) or mapped is None:
                     raise self._connection_error(self.redact(str(exc))) from exc
                 raise mapped from exc
+            except BaseException:
+                # Cancelled mid-connect (e.g. another store failed at startup): release
+                # whatever the driver opened before passing the cancellation on.
+                await self._safe_close()
+                raise
             self._state = StoreState.CONNECTED
             self._connect_backoff_s = 0.0
             logger.info(
