@@ -5,6 +5,8 @@ Everything public is importable from here; importing this package imports no dat
 """
 
 from lexigram_nosql.backends import SUPPORTED_BACKENDS, create_store
+from lexigram_nosql.config.loader import load_config
+from lexigram_nosql.config.settings import HealthSettings, NoSQLSettings
 from lexigram_nosql.contracts import (
     BulkWriteResult,
     Capabilities,
@@ -25,6 +27,7 @@ from lexigram_nosql.contracts import (
     UpdateResult,
     WriteOperation,
 )
+from lexigram_nosql.di import Container, Named, Resolution
 from lexigram_nosql.errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -37,12 +40,15 @@ from lexigram_nosql.errors import (
     NoSQLConnectionError,
     NoSQLError,
     QueryError,
+    ResolutionError,
     StoreStateError,
     TransactionError,
     UnsupportedQueryError,
     WriteError,
 )
+from lexigram_nosql.health import HealthReport, HealthService, health_app
 from lexigram_nosql.pipeline import AggregationOp, AggregationPipeline
+from lexigram_nosql.providers import Application, NoSQLModule
 from lexigram_nosql.repository import DocumentRepository
 from lexigram_nosql.specification import (
     AndExpr,
@@ -69,11 +75,13 @@ __all__ = [
     "AggregationOp",
     "AggregationPipeline",
     "AndExpr",
+    "Application",
     "BulkWriteResult",
     "Capabilities",
     "CollectionProtocol",
     "ConcurrencyError",
     "ConfigurationError",
+    "Container",
     "DeleteMany",
     "DeleteOne",
     "DeleteResult",
@@ -94,18 +102,26 @@ __all__ = [
     "FieldNe",
     "FieldNotIn",
     "FieldRegex",
+    "HealthReport",
+    "HealthService",
+    "HealthSettings",
     "IndexInfo",
     "InsertManyResult",
     "InsertOne",
     "InsertOneResult",
     "InvalidQueryError",
     "MigrationError",
+    "Named",
     "NoSQLConnectionError",
     "NoSQLError",
+    "NoSQLModule",
+    "NoSQLSettings",
     "NotExpr",
     "OrExpr",
     "QueryError",
     "ReplaceOne",
+    "Resolution",
+    "ResolutionError",
     "ReturnDocument",
     "Specification",
     "StoreHealth",
@@ -118,4 +134,6 @@ __all__ = [
     "WriteError",
     "WriteOperation",
     "create_store",
+    "health_app",
+    "load_config",
 ]

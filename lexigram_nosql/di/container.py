@@ -1,0 +1,295 @@
+"""``Container``: type-based resolution and constructor autowiring on top of a
+dependency-injector container.
+
+dependency-injector resolves by provider *name* and has no qualifiers or autowiring of its own;
+this adds them without replacing it. Bindings map a type (plus an optional ``Named`` qualifier)
+to a provider of the wrapped container, and each class resolved by type gets a
+``providers.Factory`` whose keyword arguments are the providers of its constructor's
+parameters. That factory is the class's cached *plan*: computed once from its type hints,
+then resolution is one call into dependency-injector.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from collections.abc import Generator
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin, overload
+
+from dependency_injector import containers
+from dependency_injector.providers import Factory, Object, Provider
+
+from lexigram_nosql.contracts import DocumentStoreProtocol
+from lexigram_nosql.di.markers import Named
+from lexigram_nosql.errors import ResolutionError
+
+__all__ = ["Container", "Resolution"]
+
+logger = logging.getLogger("lexigram_nosql")
+
+T = TypeVar("T")
+
+_Key = tuple[Any, str | None]
+
+
+class Resolution(Generic[T]):
+    """What ``Container.resolve`` returns: ``await`` it, or use it as ``async with ... as x``.
+
+    The container keeps ownership of what it hands out (stores stay connected until the
+    application shuts down), so leaving the ``async with`` block releases nothing.
+    """
+
+    __slots__ = ("_provider",)
+
+    def __init__(self, provider: Provider[Any]) -> None:
+        self._provider = provider
+
+    async def get(self) -> T:
+        """Build (or fetch) the instance; awaits async providers."""
+        value = self._provider()
+        if inspect.isawaitable(value):
+            value = await value
+        return typing.cast(T, value)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.get().__await__()
+
+    async def __aenter__(self) -> T:
+        return await self.get()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+class Container:
+    """Resolves types to instances: bound types through their providers, other classes by
+    building them from their constructor's type hints.
+
+    Args:
+        wrapped: the dependency-injector container to hold the providers; a new
+            ``DynamicContainer`` by default. Pass your own to share it with ``@inject`` code.
+    """
+
+    def __init__(self, wrapped: containers.Container | None = None) -> None:
+        self._providers: containers.Container = (
+            wrapped if wrapped is not None else containers.DynamicContainer()
+        )
+        self._bindings: dict[_Key, Provider[Any]] = {}
+        self._plans: dict[Any, Provider[Any]] = {}
+
+    @property
+    def providers(self) -> containers.Container:
+        """The wrapped dependency-injector container (every binding's provider is on it)."""
+        return self._providers
+
+    # -- registration ---------------------------------------------------------------------
+
+    def bind(
+        self,
+        key: Any,
+        provider: Provider[Any],
+        *,
+        name: str | None = None,
+        provider_name: str | None = None,
+    ) -> None:
+        """Resolve ``key`` (qualified by ``Named(name)`` when given) through ``provider``,
+        set on the wrapped container as ``provider_name`` when given."""
+        if provider_name is not None:
+            setattr(self._providers, provider_name, provider)
+        self._bindings[(key, name)] = provider
+        self._plans.clear()  # plans hold providers: a new binding may change them
+
+    def bind_instance(self, key: Any, value: Any, *, name: str | None = None) -> None:
+        """Resolve ``key`` to this very object."""
+        self.bind(key, Object(value), name=name)
+
+    def names(self, key: Any) -> list[str]:
+        """The ``Named`` qualifiers bound for ``key``."""
+        return sorted(n for k, n in self._bindings if k is key and n is not None)
+
+    def is_bound(self, key: Any, name: str | None = None) -> bool:
+        return (key, name) in self._bindings
+
+    # -- resolution -----------------------------------------------------------------------
+
+    @overload
+    def resolve(self, target: type[T], *, name: str | None = None) -> Resolution[T]: ...
+
+    @overload
+    def resolve(self, target: Any, *, name: str | None = None) -> Resolution[Any]: ...
+
+    def resolve(self, target: Any, *, name: str | None = None) -> Resolution[Any]:
+        """The instance of ``target``: ``await c.resolve(T)`` or ``async with c.resolve(T) as x``.
+
+        ``target`` may be ``Annotated[T, Named("analytics")]``, or pass ``name=``.
+
+        Raises:
+            ResolutionError: naming the class, parameter and type that cannot be provided.
+        """
+        return Resolution(self.provider_for(target, name=name))
+
+    def provider_for(self, target: Any, *, name: str | None = None) -> Provider[Any]:
+        """The dependency-injector provider that builds ``target`` (its cached plan)."""
+        base, qualifier = _split(target)
+        return self._provider(base, name or qualifier, (), None)
+
+    def _provider(
+        self, base: Any, name: str | None, chain: tuple[Any, ...], needed_by: _Need | None
+    ) -> Provider[Any]:
+        bound = self._bindings.get((base, name))
+        if bound is not None:
+            return bound
+        if name is not None:
+            raise self._unknown_name(base, name, needed_by)
+        plan = self._plans.get(base)
+        if plan is not None:
+            return plan
+        plan = self._plan(base, chain, needed_by)
+        self._plans[base] = plan
+        return plan
+
+    def _plan(self, cls: Any, chain: tuple[Any, ...], needed_by: _Need | None) -> Provider[Any]:
+        if cls in chain:
+            cycle = " -> ".join(_name(c) for c in (*chain[chain.index(cls) :], cls))
+            raise ResolutionError(f"Dependency cycle: {cycle}", target=cls)
+        why = _not_buildable(cls)
+        if why is not None:
+            where = f" for {needed_by}" if needed_by is not None else ""
+            raise ResolutionError(
+                f"Cannot provide {_name(cls)}{where}: {why}; bind it with "
+                "container.bind(...) or give the parameter a default",
+                target=needed_by.owner if needed_by else cls,
+                parameter=needed_by.parameter if needed_by else None,
+                annotation=cls,
+            )
+        hints = _hints(cls)
+        store_name = _repository_store_name(cls)
+        args: list[Provider[Any]] = []
+        kwargs: dict[str, Provider[Any]] = {}
+        for param in inspect.signature(cls).parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            need = _Need(cls, param.name, hints.get(param.name, param.annotation))
+            has_default = param.default is not param.empty
+            if need.annotation is param.empty:
+                if has_default:
+                    continue
+                raise ResolutionError(
+                    f"Cannot build {_name(cls)}: parameter {param.name!r} has no type "
+                    "annotation, so the container cannot tell what to inject",
+                    target=cls,
+                    parameter=param.name,
+                )
+            base, qualifier = _split(need.annotation)
+            if qualifier is None and store_name is not None and base is DocumentStoreProtocol:
+                qualifier = store_name
+            if has_default and qualifier is None and (base, None) not in self._bindings:
+                continue  # optional and nothing registered for it: keep the default
+            provider = self._provider(base, qualifier, (*chain, cls), need)
+            if param.kind is param.POSITIONAL_ONLY:
+                args.append(provider)
+            else:
+                kwargs[param.name] = provider
+        logger.debug("Planned %s: %s", _name(cls), ", ".join(kwargs) or "(no parameters)")
+        return Factory(cls, *args, **kwargs)
+
+    def _unknown_name(self, base: Any, name: str, needed_by: _Need | None) -> ResolutionError:
+        known = self.names(base)
+        where = f" for {needed_by}" if needed_by is not None else ""
+        if base is DocumentStoreProtocol:
+            what = f"No store named {name!r}{where}"
+            listing = f"known stores: {', '.join(known) or '(none)'}"
+        else:
+            what = f"Nothing bound as {_name(base)} named {name!r}{where}"
+            listing = f"known names for {_name(base)}: {', '.join(known) or '(none)'}"
+        return ResolutionError(
+            f"{what}; {listing}",
+            target=needed_by.owner if needed_by else base,
+            parameter=needed_by.parameter if needed_by else None,
+            annotation=base,
+            store=name if base is DocumentStoreProtocol else None,
+        )
+
+
+class _Need:
+    """One constructor parameter being resolved, to name it in errors."""
+
+    __slots__ = ("annotation", "owner", "parameter")
+
+    def __init__(self, owner: Any, parameter: str, annotation: Any) -> None:
+        self.owner = owner
+        self.parameter = parameter
+        self.annotation = annotation
+
+    def __str__(self) -> str:
+        return (
+            f"parameter {self.parameter!r} of {_name(self.owner)} ({_type_text(self.annotation)})"
+        )
+
+
+def _split(annotation: Any) -> tuple[Any, str | None]:
+    """``Annotated[T, Named(n)]`` -> ``(T, n)``; ``T | None`` -> ``(T, None)``."""
+    name = None
+    if get_origin(annotation) is Annotated:
+        base, *extras = get_args(annotation)
+        for extra in extras:
+            if isinstance(extra, Named):
+                name = extra.name
+        annotation = base
+    args = get_args(annotation)
+    if type(None) in args and len(args) == 2:
+        inner = next(a for a in args if a is not type(None))
+        inner_base, inner_name = _split(inner)
+        return inner_base, name or inner_name
+    return annotation, name
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    init = cls.__init__
+    if init is object.__init__:
+        return {}
+    try:
+        return typing.get_type_hints(init, include_extras=True)
+    except NameError as exc:
+        raise ResolutionError(
+            f"Cannot build {_name(cls)}: a type hint of its constructor does not resolve "
+            f"({exc}); import that name at module level (not under TYPE_CHECKING)",
+            target=cls,
+        ) from None
+
+
+def _not_buildable(cls: Any) -> str | None:
+    if not isinstance(cls, type):
+        return f"{_type_text(cls)} is not a class"
+    if getattr(cls, "_is_protocol", False):
+        return "it is a protocol, and nothing is bound to it"
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        return f"it is abstract (does not implement {missing})"
+    if cls.__module__ == "builtins":
+        return "builtin types are not built by the container"
+    return None
+
+
+def _repository_store_name(cls: type[Any]) -> str | None:
+    """The ``store_name`` of a ``DocumentRepository`` subclass (found lazily, so the container
+    works without the repository package)."""
+    try:
+        from lexigram_nosql.repository import DocumentRepository
+    except ImportError:
+        is_repository = hasattr(cls, "collection_name")
+    else:
+        is_repository = issubclass(cls, DocumentRepository)
+    name = getattr(cls, "store_name", None) if is_repository else None
+    return name if isinstance(name, str) and name else None
+
+
+def _name(cls: Any) -> str:
+    return getattr(cls, "__qualname__", None) or repr(cls)
+
+
+def _type_text(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__qualname__
+    return repr(annotation).replace("typing.", "")

@@ -1,0 +1,277 @@
+"""Health of the configured stores: ``HealthService`` (injectable), its ``HealthReport`` in the
+IETF "Health Check Response Format for HTTP APIs" (``application/health+json``), and
+``health_app``, a dependency-free ASGI app serving it.
+
+Made to be polled: each store's check is bounded by a timeout, a report is reused for
+``cache_ttl_s``, and concurrent callers share the one check in flight, so an endpoint polled a
+thousand times a second still pings each backend at most once per TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from lexigram_nosql.contracts import DocumentStoreProtocol, StoreHealth
+from lexigram_nosql.redaction import redact_uri
+
+__all__ = ["HEALTH_CONTENT_TYPE", "HealthReport", "HealthService", "health_app"]
+
+logger = logging.getLogger("lexigram_nosql")
+
+HEALTH_CONTENT_TYPE = "application/health+json"
+
+Status = Literal["pass", "warn", "fail"]
+
+_DEFAULT_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """The overall status and each store's check.
+
+    ``status`` is ``fail`` when a critical store fails, ``warn`` when only non-critical ones
+    do, ``pass`` otherwise.
+    """
+
+    status: Status
+    checks: tuple[StoreHealth, ...]
+    critical: Mapping[str, bool]
+    checked_at: datetime
+
+    @property
+    def http_status(self) -> int:
+        """200 for pass and warn, 503 for fail (what load balancers expect)."""
+        return 503 if self.status == "fail" else 200
+
+    def check(self, store: str) -> StoreHealth:
+        """The check of the store named ``store``."""
+        for check in self.checks:
+            if check.store == store:
+                return check
+        raise KeyError(store)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``application/health+json`` body: ``status`` and ``checks`` keyed
+        ``"<store>:responseTime"``."""
+        checks: dict[str, list[dict[str, Any]]] = {}
+        for check in self.checks:
+            entry: dict[str, Any] = {
+                "componentId": check.store,
+                "componentType": "datastore",
+                "observedValue": check.latency_ms,
+                "observedUnit": "ms",
+                "status": check.status,
+                "time": _iso(check.checked_at),
+                "driver": check.driver,
+                "critical": self.critical.get(check.store, True),
+            }
+            if check.error is not None:
+                entry["output"] = check.error
+            checks[f"{check.store}:responseTime"] = [entry]
+        return {
+            "status": self.status,
+            "description": "lexigram-nosql document stores",
+            "checks": checks,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_text(self) -> str:
+        """One line per store, for terminals."""
+        lines = [f"status: {self.status}"]
+        for check in self.checks:
+            critical = "" if self.critical.get(check.store, True) else " (non-critical)"
+            line = (
+                f"  {check.store} [{check.driver}]{critical}: {check.status} "
+                f"{check.latency_ms:.1f} ms"
+            )
+            if check.error:
+                line += f" - {check.error}"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+class HealthService:
+    """Checks every store, bounded, cached and single-flight.
+
+    Args:
+        stores: the stores to check (or zero-argument callables returning them, such as the
+            container's providers, so stores are created only when checked).
+        critical: store name -> whether its failure fails the whole report (default True).
+        timeouts: store name -> seconds a check may take (default 2 s).
+        cache_ttl_s: how long a report is reused; 0 disables the cache (single flight stays).
+    """
+
+    def __init__(
+        self,
+        stores: Sequence[DocumentStoreProtocol | Callable[[], DocumentStoreProtocol]],
+        *,
+        critical: Mapping[str, bool] | None = None,
+        timeouts: Mapping[str, float] | None = None,
+        cache_ttl_s: float = 1.0,
+    ) -> None:
+        self._stores = list(stores)
+        self._critical = dict(critical or {})
+        self._timeouts = dict(timeouts or {})
+        self._ttl = cache_ttl_s
+        self._cached: HealthReport | None = None
+        self._cached_at = 0.0
+        self._inflight: asyncio.Future[HealthReport] | None = None
+
+    async def check(self, *, fresh: bool = False) -> HealthReport:
+        """The report, from the cache when younger than the TTL (unless ``fresh``)."""
+        if (
+            not fresh
+            and self._cached is not None
+            and time.monotonic() - self._cached_at < self._ttl
+        ):
+            return self._cached
+        inflight = self._inflight
+        if inflight is None or inflight.done():
+            inflight = self._inflight = asyncio.ensure_future(self._run())
+        # shield: a caller giving up must not cancel the check the others are waiting on
+        return await asyncio.shield(inflight)
+
+    async def _run(self) -> HealthReport:
+        try:
+            stores = [s() if callable(s) else s for s in self._stores]
+            checks = await asyncio.gather(*(self._check_one(s) for s in stores))
+            report = _report(tuple(checks), self._critical)
+            self._cached, self._cached_at = report, time.monotonic()
+            return report
+        finally:
+            self._inflight = None
+
+    async def _check_one(self, store: DocumentStoreProtocol) -> StoreHealth:
+        timeout = self._timeouts.get(store.name, _DEFAULT_TIMEOUT_S)
+        started = time.perf_counter()
+        checked_at = datetime.now(UTC)
+        try:
+            # The store bounds its own ping; this bound also covers stores that do not.
+            async with asyncio.timeout(timeout + 0.5):
+                return await store.health_check()
+        except TimeoutError:
+            error = f"health check timed out after {timeout:g}s"
+        except Exception as exc:  # a store's health_check must not raise; report if it does
+            redact = getattr(store, "redact", redact_uri)
+            error = redact(f"{type(exc).__name__}: {exc}")
+            logger.warning("Health check of store %s raised: %s", store.name, error)
+        return StoreHealth(
+            store=store.name,
+            driver=store.driver,
+            status="fail",
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            checked_at=checked_at,
+            error=error,
+        )
+
+
+def _report(checks: tuple[StoreHealth, ...], critical: Mapping[str, bool]) -> HealthReport:
+    failing = [c for c in checks if c.status != "pass"]
+    status: Status
+    if any(critical.get(c.store, True) for c in failing):
+        status = "fail"
+    elif failing:
+        status = "warn"
+    else:
+        status = "pass"
+    return HealthReport(
+        status=status,
+        checks=checks,
+        critical={c.store: critical.get(c.store, True) for c in checks},
+        checked_at=datetime.now(UTC),
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- ASGI ------------------------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def health_app(
+    health: HealthService | Callable[[], Awaitable[HealthService]],
+    *,
+    path: str = "/health",
+) -> ASGIApp:
+    """An ASGI app answering ``GET``/``HEAD`` ``path`` with the report as
+    ``application/health+json``: 200 for pass and warn, 503 for fail.
+
+    Mount it in any ASGI server or framework; ``health`` may be the service or an async
+    callable returning it (e.g. ``lambda: app.container.resolve(HealthService).get()``).
+    """
+
+    async def get_service() -> HealthService:
+        if isinstance(health, HealthService):
+            return health
+        return await health()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope.get("path") != path:
+            await _respond(send, 404, b'{"error": "not found"}', "application/json")
+            return
+        method = scope.get("method", "GET")
+        if method not in ("GET", "HEAD"):
+            await _respond(
+                send,
+                405,
+                b'{"error": "method not allowed"}',
+                "application/json",
+                extra=[(b"allow", b"GET, HEAD")],
+            )
+            return
+        service = await get_service()
+        report = await service.check()
+        body = json.dumps(report.to_dict()).encode()
+        await _respond(send, report.http_status, body, HEALTH_CONTENT_TYPE, head=method == "HEAD")
+
+    return app
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str,
+    *,
+    head: bool = False,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
