@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from lexigram_nosql.redaction import redact_uri
 
 __all__ = ["StoreSettingsBase", "StrictModel"]
 
@@ -11,6 +16,11 @@ class StrictModel(BaseModel):
     """A settings model that refuses unknown keys, so a typo is an error, not a default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Settings end up in logs and tracebacks: never show a URI's password there.
+        for key, value in super().__repr_args__():
+            yield key, redact_uri(value) if isinstance(value, str) else value
 
 
 class StoreSettingsBase(StrictModel):
