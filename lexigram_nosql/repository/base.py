@@ -3,9 +3,9 @@ optimistic concurrency, written against the contracts only so it runs on every b
 
 The repository owns three kinds of fields in the stored document:
 
-- ``_id``: the key. ``save()`` of an entity without one assigns ``new_id()`` (a UUID4 hex
-  string by default) *before* writing, so the id handed back is exactly the stored one and
-  ``get(id)`` finds it on every backend.
+- ``_id``: the key. ``save()`` of an entity without one assigns ``new_id()`` (an
+  ObjectId-shaped 24-hex string by default) *before* writing, so the id handed back is
+  exactly the stored one and ``get(id)`` finds it on every backend.
 - the soft-delete markers (``_deleted: true`` and ``_deleted_at``, names configurable): set
   by ``delete()``, removed by ``restore()``, and stripped from documents before
   ``_document_to_entity`` sees them, so entities never have to declare them.
@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import abc
 import copy
+import itertools
 import logging
-import uuid
+import os
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
@@ -133,8 +135,10 @@ class DocumentRepository(abc.ABC, Generic[TEntity, TKey]):
         """The document to store for ``entity``; ``_id`` may be absent for a new entity."""
 
     def new_id(self) -> Any:
-        """The key given to an entity saved without one; override for another scheme."""
-        return uuid.uuid4().hex
+        """The key given to an entity saved without one: a 24-hex string laid out like a
+        MongoDB ObjectId (creation second, random, counter), so ids sort by creation time
+        and are valid ObjectIds where the backend uses them. Override for another scheme."""
+        return _object_id_hex()
 
     # -- handles and views ---------------------------------------------------------------
 
@@ -477,6 +481,16 @@ class DocumentRepository(abc.ABC, Generic[TEntity, TKey]):
                 "repository with soft_delete=True (or set `soft_delete = True` on the class).",
                 path="soft_delete",
             )
+
+
+_id_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+_id_process = os.urandom(5)
+
+
+def _object_id_hex() -> str:
+    seconds = int(time.time()) & 0xFFFFFFFF
+    counter = next(_id_counter) & 0xFFFFFF
+    return (seconds.to_bytes(4, "big") + _id_process + counter.to_bytes(3, "big")).hex()
 
 
 def _spec_filter(spec: Specification) -> dict[str, Any]:
