@@ -39,10 +39,24 @@ class DynamoDBSection(StrictModel):
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
-    table_prefix: str = ""
+    table_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.\-]*$")
     create_tables: bool = True
     allow_scan: bool = True
     collections: dict[str, DynamoDBCollection] = Field(default_factory=dict)
+    consistent_read: bool = True
+    """Strongly consistent reads on tables (indexes are always eventually consistent)."""
+    conflict_retries: int = Field(default=8, ge=0)
+    """How often a conditional write is re-read and retried after a concurrent change."""
+    batch_retries: int = Field(default=8, ge=0)
+    """How often unprocessed items of a batch are resent, with exponential backoff."""
+    max_pool_connections: int = Field(default=50, ge=1)
+    read_timeout_s: float = Field(default=30.0, gt=0)
+    table_wait_s: float = Field(default=120.0, gt=0)
+    """How long to wait for a new table or index to become ACTIVE."""
+
+    def collection(self, name: str) -> DynamoDBCollection:
+        """The key schema of collection ``name`` (partition key ``_id`` unless configured)."""
+        return self.collections.get(name) or DynamoDBCollection()
 
 
 class DynamoDBStoreSettings(StoreSettingsBase):

@@ -1,0 +1,319 @@
+"""Documents to DynamoDB attribute values and back, checked before any request is sent.
+
+DynamoDB numbers are decimals of up to 38 significant digits, so ints and floats are sent as
+their exact decimal text (``repr`` of a float is the shortest text that reads back as the same
+float: no binary noise). DynamoDB does not keep the int/float distinction of an integral value:
+``2.0`` reads back as ``2`` (equal in every comparison). Datetimes are stored as ISO-8601 UTC
+strings with a fixed width (microseconds), so string order is time order; they read back as
+strings. Key attributes of type ``S`` also accept ints, floats, booleans, None and bytes through
+a tagged text form (``"\\x00i42"``), so ``_id`` keeps MongoDB's freedom of type.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from itertools import count
+from typing import Any
+
+from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
+
+__all__ = [
+    "ITEM_SIZE_LIMIT",
+    "KEY_TAG",
+    "AttributeValue",
+    "decode_item",
+    "decode_key",
+    "decode_value",
+    "encode_item",
+    "encode_key",
+    "encode_scalar",
+    "encode_value",
+    "format_datetime",
+    "item_size",
+    "new_object_id",
+    "normalize_value",
+]
+
+AttributeValue = dict[str, Any]
+"""The low-level client's typed value: ``{"S": "x"}``, ``{"N": "1.5"}``, ``{"M": {...}}``."""
+
+ITEM_SIZE_LIMIT = 400 * 1024
+"""DynamoDB's item size limit (attribute names and values, UTF-8)."""
+
+KEY_TAG = "\x00"
+"""First character of a non-string value stored in an ``S`` key attribute."""
+
+_MAX_DEPTH = 32
+_counter = count(int.from_bytes(os.urandom(3), "big"))
+_PROCESS_RANDOM = os.urandom(5)
+
+
+def new_object_id() -> str:
+    """A fresh ObjectId as 24 hex digits (time, process random, counter), like MongoDB's."""
+    stamp = int(time.time()).to_bytes(4, "big")
+    counter = (next(_counter) % 0xFFFFFF).to_bytes(3, "big")
+    return (stamp + _PROCESS_RANDOM + counter).hex()
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO-8601 in UTC with microseconds, e.g. ``2024-05-01T12:00:00.000000+00:00``.
+    A naive datetime is taken as UTC (as PyMongo does)."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat(timespec="microseconds")
+
+
+def normalize_value(value: Any) -> Any:
+    """The value as DynamoDB gives it back (datetimes as strings, tuples as lists), so the
+    engine compares filter and update operands with what is stored."""
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: normalize_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalize_value(v) for v in value]
+    return value
+
+
+def _number_text(value: int | float | Decimal, path: str) -> str:
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise InvalidQueryError(
+                f"Field {path!r} is {value!r}: DynamoDB cannot store NaN or infinity",
+                path=path,
+            )
+        text = repr(value)
+    else:
+        text = str(value)
+    try:
+        number = Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - repr/str of numbers always parse
+        raise InvalidQueryError(f"Field {path!r} is not a number: {value!r}", path=path) from exc
+    if not number.is_finite():
+        raise InvalidQueryError(
+            f"Field {path!r} is {value!r}: DynamoDB cannot store NaN or infinity", path=path
+        )
+    if number != 0:
+        digits = number.normalize().as_tuple()
+        exponent = int(digits.exponent) + len(digits.digits) - 1
+        if len(digits.digits) > 38 or not -130 <= exponent <= 125:
+            raise InvalidQueryError(
+                f"Field {path!r} holds {value!r}, outside DynamoDB's numbers (38 significant "
+                "digits, magnitude 1e-130 to 1e126)",
+                path=path,
+            )
+    return text
+
+
+def encode_scalar(value: Any, path: str = "value") -> AttributeValue | None:
+    """A scalar's attribute value, or None when ``value`` is a map or list."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, (int, float, Decimal)):
+        return {"N": _number_text(value, path)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"B": bytes(value)}
+    if isinstance(value, datetime):
+        return {"S": format_datetime(value)}
+    if isinstance(value, date):
+        return {"S": value.isoformat()}
+    return None
+
+
+def encode_value(value: Any, path: str = "value", depth: int = 0) -> AttributeValue:
+    """Any storable value's attribute value; refuses what DynamoDB cannot hold."""
+    scalar = encode_scalar(value, path)
+    if scalar is not None:
+        return scalar
+    if depth >= _MAX_DEPTH:
+        raise InvalidQueryError(
+            f"Field {path!r} nests deeper than DynamoDB's {_MAX_DEPTH} levels", path=path
+        )
+    if isinstance(value, Mapping):
+        encoded: dict[str, AttributeValue] = {}
+        for key, item in value.items():
+            child = f"{path}.{key}"
+            if not isinstance(key, str) or not key:
+                raise InvalidQueryError(
+                    f"Field {child!r} has an empty or non-string name; DynamoDB map keys "
+                    "must be non-empty strings",
+                    path=child,
+                )
+            encoded[key] = encode_value(item, child, depth + 1)
+        return {"M": encoded}
+    if isinstance(value, (list, tuple)):
+        return {"L": [encode_value(v, f"{path}.{i}", depth + 1) for i, v in enumerate(value)]}
+    raise InvalidQueryError(
+        f"Field {path!r} holds a {type(value).__name__}, which DynamoDB cannot store",
+        path=path,
+    )
+
+
+def encode_key(value: Any, key_type: str, attribute: str) -> AttributeValue:
+    """A key attribute's value: native when the type matches, tagged text for ``S`` keys
+    holding another scalar. Raises ``UnsupportedQueryError`` when it cannot be a key."""
+    if key_type == "S":
+        if isinstance(value, str):
+            if value.startswith(KEY_TAG) or not value:
+                raise InvalidQueryError(
+                    f"Key {attribute!r} cannot be an empty string or start with NUL",
+                    path=attribute,
+                )
+            return {"S": value}
+        if isinstance(value, datetime):
+            return {"S": format_datetime(value)}
+        if value is None:
+            return {"S": KEY_TAG + "z"}
+        if isinstance(value, bool):
+            return {"S": KEY_TAG + ("t" if value else "f")}
+        if isinstance(value, (int, float, Decimal)):
+            text = _number_text(value, attribute)
+            canonical = Decimal(text).normalize()
+            # 1 and 1.0 are the same key, as in MongoDB.
+            return {"S": KEY_TAG + "n" + format(canonical, "f")}
+        if isinstance(value, (bytes, bytearray)):
+            return {"S": KEY_TAG + "x" + bytes(value).hex()}
+    elif key_type == "N":
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            return {"N": _number_text(value, attribute)}
+    elif key_type == "B" and isinstance(value, (bytes, bytearray)):
+        return {"B": bytes(value)}
+    raise UnsupportedQueryError(
+        f"Key attribute {attribute!r} has DynamoDB type {key_type} and cannot hold "
+        f"{type(value).__name__} {value!r}",
+        backend="dynamodb",
+        path=attribute,
+    )
+
+
+def decode_key(value: AttributeValue) -> Any:
+    """The inverse of ``encode_key``."""
+    text = value.get("S")
+    if text is None or not text.startswith(KEY_TAG):
+        return decode_value(value)
+    tag, body = text[1:2], text[2:]
+    if tag == "z":
+        return None
+    if tag in ("t", "f"):
+        return tag == "t"
+    if tag == "n":
+        return _decode_number(body)
+    if tag == "x":
+        return bytes.fromhex(body)
+    return text
+
+
+def _decode_number(text: str) -> int | float:
+    if "." in text or "e" in text or "E" in text:
+        number = Decimal(text)
+        if number == number.to_integral_value() and abs(number) < 10**38:
+            return int(number)
+        return float(text)
+    return int(text)
+
+
+def decode_value(value: AttributeValue) -> Any:
+    """An attribute value as a Python value."""
+    ((kind, payload),) = value.items()
+    if kind == "S":
+        return payload
+    if kind == "N":
+        return _decode_number(payload)
+    if kind == "M":
+        return {k: decode_value(v) for k, v in payload.items()}
+    if kind == "L":
+        return [decode_value(v) for v in payload]
+    if kind == "BOOL":
+        return bool(payload)
+    if kind == "NULL":
+        return None
+    if kind == "B":
+        return bytes(payload)
+    if kind == "SS":
+        return list(payload)
+    if kind == "NS":
+        return [_decode_number(v) for v in payload]
+    if kind == "BS":
+        return [bytes(v) for v in payload]
+    raise ValueError(f"unknown DynamoDB attribute type {kind!r}")
+
+
+def encode_item(
+    document: Mapping[str, Any], key_types: Mapping[str, str]
+) -> dict[str, AttributeValue]:
+    """A document as an item; ``key_types`` maps key attribute names to ``S``/``N``/``B``.
+    Raises before any request when the item would be refused (size, NaN, empty names)."""
+    item: dict[str, AttributeValue] = {}
+    for name, value in document.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidQueryError(
+                f"Field name {name!r} is empty or not a string; DynamoDB refuses it",
+                path=str(name),
+            )
+        key_type = key_types.get(name)
+        if key_type is not None:
+            item[name] = encode_key(value, key_type, name)
+        else:
+            item[name] = encode_value(value, name)
+    for name in key_types:
+        if name not in item:
+            raise UnsupportedQueryError(
+                f"The document has no {name!r}, a key attribute of its DynamoDB table",
+                backend="dynamodb",
+                path=name,
+            )
+    size = item_size(item)
+    if size > ITEM_SIZE_LIMIT:
+        raise DocumentTooLargeError(
+            f"The document with key {document.get('_id')!r} is {size} bytes as a DynamoDB "
+            f"item; DynamoDB's limit is {ITEM_SIZE_LIMIT} bytes (400 KB)",
+            code="ItemSizeLimit",
+        )
+    return item
+
+
+def decode_item(item: Mapping[str, AttributeValue], key_names: frozenset[str]) -> dict[str, Any]:
+    """An item as a document; hidden attributes (``__lx:``) are dropped."""
+    document: dict[str, Any] = {}
+    if "_id" in item:  # _id first, as MongoDB returns it
+        value = item["_id"]
+        document["_id"] = decode_key(value) if "_id" in key_names else decode_value(value)
+    for name, value in item.items():
+        if name.startswith("__lx:"):
+            continue
+        document[name] = decode_key(value) if name in key_names else decode_value(value)
+    return document
+
+
+def item_size(item: Mapping[str, AttributeValue]) -> int:
+    """The item's size by DynamoDB's rules (names + values, UTF-8; numbers ~1 byte per two
+    digits), slightly over rather than under."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: AttributeValue) -> int:
+    ((kind, payload),) = value.items()
+    if kind == "S":
+        return len(str(payload).encode())
+    if kind == "N":
+        digits: int = sum(ch.isdigit() for ch in str(payload))
+        return (digits + 1) // 2 + 1
+    if kind == "B":
+        return len(bytes(payload))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in payload)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in payload.items())
+    return sum(len(str(v)) for v in payload)

@@ -1,0 +1,714 @@
+"""``DynamoCollection``: reads through the planner, writes guarded by what was read."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.dynamodb.codec import (
+    AttributeValue,
+    decode_item,
+    encode_item,
+    new_object_id,
+    normalize_value,
+)
+from lexigram_nosql.backends.dynamodb.errors import error_code
+from lexigram_nosql.backends.dynamodb.planner import (
+    Plan,
+    PlanStats,
+    normalize_filter,
+    plan_read,
+    query_shape,
+)
+from lexigram_nosql.backends.dynamodb.tables import TableInfo, shadow_attribute, shadow_values
+from lexigram_nosql.backends.dynamodb.updates import (
+    WriteRequest,
+    compile_update,
+    delete_request,
+    diff_update,
+    filter_attributes,
+    put_request,
+)
+from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
+from lexigram_nosql.errors import (
+    ConcurrencyError,
+    DuplicateKeyError,
+    InvalidQueryError,
+    UnsupportedQueryError,
+    WriteError,
+)
+from lexigram_nosql.query.ast import (
+    FilterNode,
+    OperatorUpdate,
+    PullCondition,
+    PushSpec,
+    ReplacementUpdate,
+    Update,
+)
+from lexigram_nosql.query.filter import matches
+from lexigram_nosql.query.ordering import document_sort_key
+from lexigram_nosql.query.projection import Projection, apply_projection
+from lexigram_nosql.query.requests import FilterQuery, FindQuery
+from lexigram_nosql.query.update import apply_update, upsert_seed
+from lexigram_nosql.types import Document, FilterDocument, SortSpec
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.dynamodb.store import DynamoDocumentStore
+
+__all__ = ["DynamoCollection"]
+
+Row = tuple[Mapping[str, AttributeValue], Document]
+"""An item as read (for write conditions) with its decoded document."""
+
+_BATCH_WRITE: Final = 25
+_BATCH_GET: Final = 100
+_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+
+
+class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
+    """One collection, stored as the table ``{table_prefix}{name}``."""
+
+    def __init__(self, store: DynamoDocumentStore, name: str) -> None:
+        super().__init__(store, name)
+        self.last_plan: PlanStats | None = None
+        """The plan and counters of the latest read on this collection (tests, benchmarks)."""
+
+    # -- planning ------------------------------------------------------------------------
+
+    async def explain(
+        self, filter: FilterDocument | None = None, *, sort: SortSpec | None = None
+    ) -> Plan:
+        """The read ``find(filter, sort=sort)`` would run, without running it."""
+        query = FindQuery.build(filter, sort=sort)
+        await self._ready()
+        with self._errors():
+            info = await self._info(create=False)
+            if info is None:
+                return Plan("None", exact=True, native_order=True)
+            return self._plan(info, normalize_filter(query.filter.node), query.sort)
+
+    async def _info(self, *, create: bool) -> TableInfo | None:
+        return await self._store.table_info(self._name, create=create)
+
+    def _plan(self, info: TableInfo, node: FilterNode, sort: tuple[tuple[str, int], ...]) -> Plan:
+        plan = plan_read(node, info, sort)
+        if plan.operation == "Scan":
+            shape = query_shape(node)
+            if not self._store.settings.dynamodb.allow_scan:
+                raise UnsupportedQueryError(
+                    f"The filter {shape} on collection {self._name!r} of store "
+                    f"{self._store.name!r} would scan the whole DynamoDB table and "
+                    "dynamodb.allow_scan is off; query on the partition key or an index "
+                    "(create_index or dynamodb.collections.<name>.indexes)",
+                    backend="dynamodb",
+                    operator="scan",
+                    store=self._store.name,
+                    collection=self._name,
+                )
+            self._store.warn_scan(self._name, shape)
+        return plan
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def _read(
+        self, info: TableInfo, plan: Plan, stats: PlanStats, page_size: int | None
+    ) -> AsyncGenerator[Row, None]:
+        """Every item the plan reads, page by page."""
+        client = self._store.client
+        consistent = self._store.settings.dynamodb.consistent_read
+        if plan.operation == "GetItem":
+            response = await client.get_item(
+                TableName=info.table, Key=plan.keys[0], ConsistentRead=consistent
+            )
+            stats.requests += 1
+            item = response.get("Item")
+            if item:
+                stats.items_read += 1
+                yield item, decode_item(item, info.key_names)
+            return
+        if plan.operation == "BatchGetItem":
+            for start in range(0, len(plan.keys), _BATCH_GET):
+                keys: list[Any] = list(plan.keys[start : start + _BATCH_GET])
+                attempt = 0
+                while keys:
+                    response = await client.batch_get_item(
+                        RequestItems={info.table: {"Keys": keys, "ConsistentRead": consistent}}
+                    )
+                    stats.requests += 1
+                    for item in response.get("Responses", {}).get(info.table, []):
+                        stats.items_read += 1
+                        yield item, decode_item(item, info.key_names)
+                    keys = response.get("UnprocessedKeys", {}).get(info.table, {}).get("Keys", [])
+                    attempt = await self._backoff(attempt, len(keys), "read")
+            return
+        if plan.operation not in ("Query", "Scan"):
+            return
+        method = client.query if plan.operation == "Query" else client.scan
+        for request in plan.requests:
+            arguments: dict[str, Any] = {"TableName": info.table, **request}
+            if page_size:
+                arguments["Limit"] = page_size
+            if consistent and "IndexName" not in request:
+                arguments["ConsistentRead"] = True
+            while True:
+                response = await method(**arguments)
+                stats.requests += 1
+                stats.items_read += int(response.get("ScannedCount", 0))
+                for item in response.get("Items", []):
+                    yield item, decode_item(item, info.key_names)
+                last_key = response.get("LastEvaluatedKey")
+                if not last_key:
+                    break
+                arguments["ExclusiveStartKey"] = last_key
+
+    async def _backoff(self, attempt: int, pending: int, what: str) -> int:
+        """Wait before resending unprocessed items; give up after ``batch_retries``."""
+        if not pending:
+            return 0
+        if attempt >= self._store.settings.dynamodb.batch_retries:
+            raise WriteError(
+                f"DynamoDB left {pending} items of a batch {what} on collection "
+                f"{self._name!r} unprocessed after {attempt} retries (throttled); retry later "
+                "or raise the table's capacity",
+                store=self._store.name,
+                collection=self._name,
+            )
+        await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+        return attempt + 1
+
+    async def _select(
+        self,
+        info: TableInfo,
+        node: FilterNode,
+        sort: tuple[tuple[str, int], ...] = (),
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int | None = None,
+    ) -> AsyncGenerator[Row, None]:
+        """The matching rows in order, after skip and limit; ``last_plan`` tells the cost."""
+        plan = self._plan(info, node, sort)
+        stats = self.last_plan = PlanStats(plan)
+        client_sort = bool(sort) and not plan.native_order
+        page_size = batch_size
+        if page_size is None and limit and plan.exact and not client_sort:
+            page_size = skip + limit  # nothing is filtered out after the server: read no more
+        async with contextlib.aclosing(self._read(info, plan, stats, page_size)) as rows:
+            if not client_sort:
+                skipped = returned = 0
+                async for row in rows:
+                    if not plan.exact and not matches(node, row[1]):
+                        continue
+                    if skipped < skip:
+                        skipped += 1
+                        continue
+                    stats.items_returned += 1
+                    yield row
+                    returned += 1
+                    if limit and returned >= limit:
+                        return
+                return
+            key = document_sort_key(sort)
+            bound = skip + limit if limit else None
+            kept: list[Row] = []
+            async for row in rows:
+                if not plan.exact and not matches(node, row[1]):
+                    continue
+                kept.append(row)
+                if bound is not None and len(kept) >= 2 * bound + 64:
+                    # A bounded top-k: only the best skip+limit rows can ever be returned.
+                    kept.sort(key=lambda r: key(r[1]))
+                    del kept[bound:]
+        kept.sort(key=lambda r: key(r[1]))
+        for row in kept[skip:bound]:
+            stats.items_returned += 1
+            yield row
+
+    async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        info = await self._info(create=False)
+        if info is None:
+            self.last_plan = PlanStats(Plan("None", exact=True, native_order=True))
+            return
+        node = normalize_filter(query.filter.node)
+        rows = self._select(info, node, query.sort, query.skip, query.limit, query.batch_size)
+        async with contextlib.aclosing(rows):
+            async for _, document in rows:
+                yield _project(query.projection, document)
+
+    async def _count(self, query: FilterQuery) -> int:
+        info = await self._info(create=False)
+        if info is None:
+            return 0
+        node = normalize_filter(query.node)
+        plan = self._plan(info, node, ())
+        if not plan.exact or plan.operation not in ("Query", "Scan"):
+            count = 0
+            async with contextlib.aclosing(self._select(info, node)) as rows:
+                async for _ in rows:
+                    count += 1
+            return count
+        stats = self.last_plan = PlanStats(plan)
+        method = self._store.client.query if plan.operation == "Query" else self._store.client.scan
+        total = 0
+        for request in plan.requests:
+            arguments: dict[str, Any] = {"TableName": info.table, "Select": "COUNT", **request}
+            while True:
+                response = await method(**arguments)
+                stats.requests += 1
+                stats.items_read += int(response.get("ScannedCount", 0))
+                total += int(response.get("Count", 0))
+                last_key = response.get("LastEvaluatedKey")
+                if not last_key:
+                    break
+                arguments["ExclusiveStartKey"] = last_key
+        stats.items_returned = total
+        return total
+
+    async def _reread(self, info: TableInfo, item: Mapping[str, AttributeValue]) -> Row | None:
+        response = await self._store.client.get_item(
+            TableName=info.table, Key=info.key_of(item), ConsistentRead=True
+        )
+        fresh = response.get("Item")
+        return (fresh, decode_item(fresh, info.key_names)) if fresh else None
+
+    async def _first(self, info: TableInfo, node: FilterNode, sort: Any = ()) -> Row | None:
+        async with contextlib.aclosing(self._select(info, node, sort, 0, 1)) as rows:
+            async for row in rows:
+                return row
+        return None
+
+    async def _all(self, info: TableInfo, node: FilterNode) -> list[Row]:
+        async with contextlib.aclosing(self._select(info, node)) as rows:
+            return [row async for row in rows]
+
+    # -- inserting -----------------------------------------------------------------------
+
+    async def _insert(self, documents: list[Document]) -> list[Any]:
+        info = await self._info(create=True)
+        if info is None:  # pragma: no cover - create=True always returns the table
+            raise WriteError(f"No table for collection {self._name!r}")
+        prepared = [d if "_id" in d else {"_id": new_object_id(), **d} for d in documents]
+        # Every document is encoded (and refused if it must be) before anything is sent.
+        writes = [put_request(info, d, purpose="insert") for d in prepared]
+        ids = [d["_id"] for d in prepared]
+        if len(writes) == 1 or self._store.current_transaction() is not None:
+            for write in writes:
+                await self._send_insert(write)
+            return ids
+        await self._insert_batch(info, writes)
+        return ids
+
+    async def _send_insert(self, write: WriteRequest) -> None:
+        try:
+            await self._store.send(write)
+        except Exception as exc:
+            if error_code(exc) == _CONDITION_FAILED:
+                raise self._duplicate(write.key) from exc
+            raise
+
+    def _duplicate(self, key: Any) -> DuplicateKeyError:
+        return DuplicateKeyError(
+            f"A document with _id {key!r} already exists in collection {self._name!r} of "
+            f"store {self._store.name!r}",
+            index="_id_",
+            key=key,
+            store=self._store.name,
+            collection=self._name,
+        )
+
+    async def _insert_batch(self, info: TableInfo, writes: list[WriteRequest]) -> None:
+        """BatchWriteItem cannot carry conditions: existing keys are looked up first, and
+        as in MongoDB's ordered insert the documents before a duplicate are written."""
+        keys = [info.key_of(w.params["Item"]) for w in writes]
+        frozen = [_freeze(k) for k in keys]
+        stop: int | None = None
+        seen: set[Any] = set()
+        for position, key in enumerate(frozen):
+            if key in seen:
+                stop = position
+                break
+            seen.add(key)
+        candidates = keys[:stop] if stop is not None else keys
+        existing = await self._existing(info, candidates)
+        for position, key in enumerate(frozen[: len(candidates)]):
+            if key in existing:
+                stop = position
+                break
+        items = [w.params["Item"] for w in (writes[:stop] if stop is not None else writes)]
+        await self.batch_put(info, items)
+        if stop is not None:
+            raise self._duplicate(writes[stop].key)
+
+    async def _existing(self, info: TableInfo, keys: list[dict[str, Any]]) -> set[Any]:
+        plan = Plan("BatchGetItem", keys=tuple(keys))
+        found: set[Any] = set()
+        async with contextlib.aclosing(self._read(info, plan, PlanStats(plan), None)) as rows:
+            async for item, _ in rows:
+                found.add(_freeze(info.key_of(item)))
+        return found
+
+    async def batch_put(self, info: TableInfo, items: list[dict[str, Any]]) -> int:
+        """Write items with BatchWriteItem, 25 per request, resending unprocessed items with
+        exponential backoff. Returns the number of requests sent."""
+        sent = 0
+        for start in range(0, len(items), _BATCH_WRITE):
+            pending: list[Any] = [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            attempt = 0
+            while pending:
+                response = await self._store.client.batch_write_item(
+                    RequestItems={info.table: pending}
+                )
+                sent += 1
+                pending = response.get("UnprocessedItems", {}).get(info.table, [])
+                attempt = await self._backoff(attempt, len(pending), "write")
+        return sent
+
+    # -- updating ------------------------------------------------------------------------
+
+    def _changes(
+        self,
+        info: TableInfo,
+        update: Update,
+        row: Row,
+        guard: set[str] | None,
+        now: datetime,
+    ) -> tuple[Document, WriteRequest | None]:
+        """The new document and the write that makes it so (None when nothing changes)."""
+        item, document = row
+        new = normalize_value(apply_update(update, document, now=now))
+        for attribute in info.key_names:
+            if attribute != "_id" and _differs(new.get(attribute), document.get(attribute)):
+                raise UnsupportedQueryError(
+                    f"The update would change {attribute!r}, a key attribute of the DynamoDB "
+                    f"table of collection {self._name!r}; delete and insert instead",
+                    backend="dynamodb",
+                    path=attribute,
+                    collection=self._name,
+                )
+        if not _differs(new, document):
+            return new, None
+        if isinstance(update, ReplacementUpdate):
+            return new, put_request(info, new, purpose="update", old_item=item, guard=guard)
+        write = compile_update(info, update, document, item, guard, now)
+        if write is None:
+            return new, diff_update(info, item, new, guard)
+        encode_item(new, info.key_types)  # refuse an oversized result before sending
+        return new, write
+
+    async def _modify(
+        self,
+        info: TableInfo,
+        node: FilterNode,
+        update: Update | None,
+        row: Row,
+        guard: set[str] | None,
+        now: datetime,
+    ) -> tuple[Document, Document | None, bool] | None:
+        """Update (or delete) one document, re-reading and retrying when another writer
+        changed it since it was read. Returns (before, after, modified), or None when the
+        document no longer matches."""
+        for _ in range(self._store.settings.dynamodb.conflict_retries + 1):
+            item, document = row
+            if update is None:
+                write: WriteRequest | None = delete_request(info, item, guard, document.get("_id"))
+                new: Document | None = None
+            else:
+                new, write = self._changes(info, update, row, guard, now)
+            if write is None:
+                return document, new, False
+            try:
+                await self._store.send(write)
+            except Exception as exc:
+                if error_code(exc) != _CONDITION_FAILED:
+                    raise
+                fresh = await self._reread(info, item)
+                if fresh is None or not matches(node, fresh[1]):
+                    return None
+                row = fresh
+                continue
+            return document, new, True
+        raise ConcurrencyError(
+            f"The document with _id {row[1].get('_id')!r} in collection {self._name!r} kept "
+            f"changing during the update ({self._store.settings.dynamodb.conflict_retries} "
+            "retries); retry later",
+            key=row[1].get("_id"),
+            store=self._store.name,
+            collection=self._name,
+        )
+
+    async def _upsert(self, info: TableInfo, node: FilterNode, update: Update) -> Document | None:
+        """Insert the upsert document; None when another writer inserted the key first."""
+        now = datetime.now(UTC)
+        seed = upsert_seed(node)
+        new: Document = normalize_value(apply_update(update, seed, inserting=True, now=now))
+        if "_id" not in new:
+            new = {"_id": new_object_id(), **new}
+        write = put_request(info, new, purpose="insert")
+        try:
+            await self._store.send(write)
+        except Exception as exc:
+            if error_code(exc) == _CONDITION_FAILED:
+                return None
+            raise
+        return new
+
+    async def _update(
+        self,
+        query: FilterQuery,
+        update: Update,
+        raw: Mapping[str, Any],
+        *,
+        multi: bool,
+        upsert: bool,
+    ) -> UpdateResult:
+        info = await self._info(create=upsert)
+        if info is None:
+            return UpdateResult(0, 0)
+        node = normalize_filter(query.node)
+        update = _normalize_update(update)
+        guard = filter_attributes(node)
+        for _ in range(2):  # an upsert that lost an insert race updates the winner instead
+            rows = await self._matching(info, node, multi)
+            if rows or not upsert:
+                break
+            inserted = await self._upsert(info, node, update)
+            if inserted is not None:
+                return UpdateResult(0, 0, upserted_id=inserted["_id"])
+        else:
+            raise self._duplicate(upsert_seed(node).get("_id"))
+        matched = modified = 0
+        now = datetime.now(UTC)
+        for row in rows:
+            outcome = await self._modify(info, node, update, row, guard, now)
+            if outcome is not None:
+                matched += 1
+                modified += int(outcome[2])
+        return UpdateResult(matched, modified)
+
+    async def _matching(self, info: TableInfo, node: FilterNode, multi: bool) -> list[Row]:
+        if multi:
+            return await self._all(info, node)
+        first = await self._first(info, node)
+        return [first] if first is not None else []
+
+    async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
+        info = await self._info(create=False)
+        if info is None:
+            return DeleteResult(0)
+        node = normalize_filter(query.node)
+        guard = filter_attributes(node)
+        rows = await self._matching(info, node, multi)
+        deleted = 0
+        now = datetime.now(UTC)
+        for row in rows:
+            outcome = await self._modify(info, node, None, row, guard, now)
+            deleted += int(outcome is not None)
+        return DeleteResult(deleted)
+
+    async def _find_one_and_modify(
+        self,
+        query: FindQuery,
+        update: Update | None,
+        raw: Mapping[str, Any] | None,
+        *,
+        upsert: bool,
+        return_document: ReturnDocument,
+    ) -> Document | None:
+        info = await self._info(create=upsert)
+        node = normalize_filter(query.filter.node)
+        update = _normalize_update(update) if update is not None else None
+        guard = filter_attributes(node)
+        retries = self._store.settings.dynamodb.conflict_retries
+        if info is None:
+            return None
+        for _ in range(retries + 1):
+            row = await self._first(info, node, query.sort)
+            if row is None:
+                if update is None or not upsert:
+                    return None
+                inserted = await self._upsert(info, node, update)
+                if inserted is None:
+                    continue  # inserted concurrently: update that one
+                if return_document is ReturnDocument.AFTER:
+                    return _project(query.projection, inserted)
+                return None
+            outcome = await self._modify(info, node, update, row, guard, datetime.now(UTC))
+            if outcome is None:
+                continue  # it stopped matching: find the next first match
+            before, after, _ = outcome
+            chosen = after if return_document is ReturnDocument.AFTER and after else before
+            return _project(query.projection, chosen)
+        raise ConcurrencyError(
+            f"find_one_and_* on collection {self._name!r} kept losing races with other "
+            f"writers ({retries} retries); retry later",
+            store=self._store.name,
+            collection=self._name,
+        )
+
+    # -- indexes -------------------------------------------------------------------------
+
+    async def _create_index(self, spec: IndexSpec) -> str:
+        if spec.unique:
+            raise UnsupportedQueryError(
+                f"DynamoDB cannot enforce the unique index {spec.name!r} on collection "
+                f"{self._name!r}: only the table key is unique",
+                backend="dynamodb",
+                operator="unique",
+                collection=self._name,
+            )
+        if spec.expire_after_seconds is not None:
+            raise UnsupportedQueryError(
+                f"DynamoDB has no TTL index like MongoDB's (index {spec.name!r} on collection "
+                f"{self._name!r}); use DynamoDB's own time-to-live on an epoch-seconds attribute",
+                backend="dynamodb",
+                operator="expire_after_seconds",
+                collection=self._name,
+            )
+        info = await self._info(create=True)
+        if info is None:  # pragma: no cover
+            raise WriteError(f"No table for collection {self._name!r}")
+        if [p for p, _ in spec.keys] == [info.partition_key]:
+            return "_id_" if info.partition_key == "_id" else "primary"
+        attribute = shadow_attribute(spec.keys)
+        for index in info.indexes:
+            if index.name == spec.name or index.partition_key == attribute:
+                if index.partition_key != attribute:
+                    raise InvalidQueryError(
+                        f"Collection {self._name!r} already has an index named {spec.name!r} "
+                        "with other keys",
+                        collection=self._name,
+                    )
+                return index.name
+        await self._store.client.update_table(
+            TableName=info.table,
+            AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": spec.name,
+                        "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                }
+            ],
+        )
+        await self._store.wait_table(info.table)
+        self._store.forget_table(self._name)
+        info = await self._info(create=False)
+        if info is not None:
+            await self._backfill(info, spec.keys[0][0], attribute)
+        return spec.name
+
+    async def _backfill(self, info: TableInfo, path: str, attribute: str) -> None:
+        """Give documents written before the index its hidden key attribute."""
+        top = path.split(".", 1)[0]
+        plan = Plan("Scan", requests=({},))
+        async with contextlib.aclosing(self._read(info, plan, PlanStats(plan), None)) as rows:
+            async for item, document in rows:
+                value = shadow_values(info, document).get(attribute)
+                if value is None or item.get(attribute) == value:
+                    continue
+                condition = "#top = :read" if top in item else "attribute_not_exists(#top)"
+                values: dict[str, Any] = {":shadow": value}
+                if top in item:
+                    values[":read"] = item[top]
+                with contextlib.suppress(Exception):  # changed meanwhile: its writer set it
+                    await self._store.client.update_item(
+                        TableName=info.table,
+                        Key=info.key_of(item),
+                        UpdateExpression="SET #shadow = :shadow",
+                        ConditionExpression=condition,
+                        ExpressionAttributeNames={"#shadow": attribute, "#top": top},
+                        ExpressionAttributeValues=values,
+                    )
+
+    async def _list_indexes(self) -> list[IndexInfo]:
+        info = await self._info(create=False)
+        if info is None:
+            return []
+        primary = [(info.partition_key, 1)] + ([(info.sort_key, 1)] if info.sort_key else [])
+        name = "_id_" if primary == [("_id", 1)] else "primary"
+        indexes = [IndexInfo(name, primary, unique=True)]
+        for index in info.indexes:
+            if index.user_keys is not None:
+                keys = list(index.user_keys)
+            else:
+                keys = [(index.partition_key, 1)]
+                keys += [(index.sort_key, 1)] if index.sort_key else []
+            indexes.append(IndexInfo(index.name, keys))
+        return indexes
+
+    async def _drop_index(self, name: str) -> None:
+        info = await self._info(create=False)
+        if name in ("_id_", "primary"):
+            raise InvalidQueryError(
+                f"The key index of collection {self._name!r} cannot be dropped",
+                collection=self._name,
+            )
+        if info is None or all(index.name != name for index in info.indexes):
+            raise InvalidQueryError(
+                f"Collection {self._name!r} of store {self._store.name!r} has no index "
+                f"named {name!r}",
+                collection=self._name,
+            )
+        await self._store.client.update_table(
+            TableName=info.table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}]
+        )
+        self._store.forget_table(self._name)
+        await self._store.wait_table(info.table)
+
+
+def _project(projection: Projection | None, document: Document) -> Document:
+    return apply_projection(projection, document) if projection is not None else document
+
+
+def _freeze(key: Mapping[str, AttributeValue]) -> Any:
+    return tuple(sorted((name, repr(value)) for name, value in key.items()))
+
+
+def _differs(a: Any, b: Any) -> bool:
+    """Whether two values differ, types included (``1`` and ``True`` are not the same)."""
+    if type(a) is not type(b):
+        numbers = (int, float)
+        if (
+            not (isinstance(a, numbers) and isinstance(b, numbers))
+            or isinstance(a, bool)
+            or isinstance(b, bool)
+        ):
+            return True
+        return bool(a != b)
+    if isinstance(a, dict):
+        return list(a) != list(b) or any(_differs(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) != len(b) or any(_differs(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a != b)
+
+
+def _normalize_update(update: Update) -> Update:
+    """Update operands as DynamoDB stores them (datetimes as ISO strings)."""
+    if isinstance(update, ReplacementUpdate):
+        return ReplacementUpdate(normalize_value(update.document))
+    fields = []
+    for field in update.fields:
+        operand = field.operand
+        if isinstance(operand, PushSpec):
+            operand = PushSpec(
+                tuple(normalize_value(v) for v in operand.each),
+                operand.position,
+                operand.slice,
+                operand.sort,
+            )
+        elif isinstance(operand, PullCondition):
+            operand = PullCondition(
+                normalize_value(operand.value),
+                normalize_filter(operand.clause) if operand.clause is not None else None,
+            )
+        elif isinstance(operand, tuple):
+            operand = tuple(normalize_value(v) for v in operand)
+        elif not isinstance(operand, str):
+            operand = normalize_value(operand)
+        fields.append(type(field)(field.op, field.path, operand))
+    return OperatorUpdate(tuple(fields))

@@ -1,0 +1,304 @@
+"""``DynamoDocumentStore``: one table per collection on DynamoDB, through aioboto3's
+low-level client (imported when the store connects, never by ``import lexigram_nosql``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore
+from lexigram_nosql.backends.dynamodb.errors import error_code, map_dynamodb_error
+from lexigram_nosql.backends.dynamodb.tables import TableInfo
+from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, cancellation_error
+from lexigram_nosql.backends.dynamodb.updates import WriteRequest
+from lexigram_nosql.config.dynamodb import DynamoDBStoreSettings
+from lexigram_nosql.contracts import Capabilities
+from lexigram_nosql.errors import (
+    ConfigurationError,
+    NoSQLError,
+    StoreStateError,
+    TransactionError,
+)
+
+__all__ = ["DynamoDocumentStore"]
+
+logger = logging.getLogger("lexigram_nosql")
+
+# What the planner puts into KeyConditionExpression/FilterExpression (the rest is evaluated
+# exactly by the engine on the items read).
+_PUSHDOWN: Final = frozenset(
+    {"$eq", "$in", "$gt", "$gte", "$lt", "$lte", "$exists", "$size", "$and", "$or", "$match"}
+    | {"$set", "$unset", "$inc", "$push", "$currentDate"}
+)
+_POLL_S: Final = 0.05
+
+
+class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
+    """A store on DynamoDB (or DynamoDB Local): collection ``c`` is table
+    ``{table_prefix}c``, created on first write when ``create_tables`` is on."""
+
+    driver_name = "dynamodb"
+
+    def __init__(self, settings: DynamoDBStoreSettings) -> None:
+        super().__init__(settings)
+        self._client: Any = None
+        self._exit_stack: contextlib.AsyncExitStack | None = None
+        self._tables: dict[str, TableInfo] = {}
+        self._table_locks: dict[str, asyncio.Lock] = {}
+        self._warned_scans: set[tuple[str, str]] = set()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            driver=self.driver_name,
+            pushdown=_PUSHDOWN,
+            refused=frozenset({"unique_index", "expire_after_seconds"}),
+            transactions=True,
+            unique_indexes=False,
+            native_sort=False,
+        )
+
+    @property
+    def client(self) -> Any:
+        """The aioboto3 DynamoDB client, for what this package does not cover."""
+        if self._client is None:
+            raise StoreStateError(f"Store {self.name!r} is not connected.", store=self.name)
+        return self._client
+
+    def map_exception(self, exc: BaseException) -> NoSQLError | None:
+        return map_dynamodb_error(exc, self.redact)
+
+    def table_name(self, collection: str) -> str:
+        return f"{self.settings.dynamodb.table_prefix}{collection}"
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        try:
+            import aioboto3
+            from botocore.config import Config
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"Store {self.name!r} uses driver 'dynamodb', whose client library is not "
+                "installed; install it with: pip install 'lexigram-nosql[dynamodb]'",
+                path="driver",
+            ) from exc
+        section = self.settings.dynamodb
+
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        session = aioboto3.Session(
+            aws_access_key_id=secret(section.access_key_id),
+            aws_secret_access_key=secret(section.secret_access_key),
+            aws_session_token=secret(section.session_token),
+            region_name=section.region,
+        )
+        config = Config(
+            connect_timeout=self.settings.connect_timeout_s,
+            read_timeout=section.read_timeout_s,
+            max_pool_connections=section.max_pool_connections,
+            retries={"mode": "standard", "max_attempts": 4},
+        )
+        stack = contextlib.AsyncExitStack()
+        try:
+            self._client = await stack.enter_async_context(
+                session.client("dynamodb", endpoint_url=section.endpoint_url, config=config)
+            )
+            await self._client.list_tables(Limit=1)  # the client is lazy: prove it answers
+        except BaseException:
+            await stack.aclose()
+            self._client = None
+            raise
+        self._exit_stack = stack
+
+    async def _close(self) -> None:
+        stack, self._exit_stack, self._client = self._exit_stack, None, None
+        self._tables.clear()
+        if stack is not None:
+            await stack.aclose()
+
+    async def _ping(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        await self.client.list_tables(Limit=1)
+        return {
+            "region": self.settings.dynamodb.region,
+            "round_trip_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+
+    # -- collections and tables ----------------------------------------------------------
+
+    def _make_collection(self, name: str) -> BaseCollection[Any]:
+        from lexigram_nosql.backends.dynamodb.collection import DynamoCollection
+
+        return DynamoCollection(self, name)
+
+    async def _list_collections(self) -> list[str]:
+        prefix = self.settings.dynamodb.table_prefix
+        names: list[str] = []
+        arguments: dict[str, Any] = {}
+        while True:
+            response = await self.client.list_tables(**arguments)
+            names.extend(
+                n[len(prefix) :] for n in response.get("TableNames", []) if n.startswith(prefix)
+            )
+            last = response.get("LastEvaluatedTableName")
+            if not last:
+                return [n for n in names if n]
+            arguments["ExclusiveStartTableName"] = last
+
+    async def _drop_collection(self, name: str) -> None:
+        table = self.table_name(name)
+        self._tables.pop(name, None)
+        try:
+            await self.client.delete_table(TableName=table)
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return
+            raise
+        await self._wait_table(table, gone=True)
+
+    async def table_info(self, collection: str, *, create: bool) -> TableInfo | None:
+        """The table of ``collection``; a missing one is created (when ``create`` and the
+        ``create_tables`` setting allow) or reported as None."""
+        info = self._tables.get(collection)
+        if info is not None:
+            return info
+        lock = self._table_locks.setdefault(collection, asyncio.Lock())
+        async with lock:
+            info = self._tables.get(collection)
+            if info is not None:
+                return info
+            table = self.table_name(collection)
+            description = await self._describe(table)
+            if description is None:
+                if not create:
+                    return None
+                if not self.settings.dynamodb.create_tables:
+                    raise ConfigurationError(
+                        f"Table {table!r} of collection {collection!r} does not exist on store "
+                        f"{self.name!r} and create_tables is off; create it or turn "
+                        "dynamodb.create_tables on",
+                        path="dynamodb.create_tables",
+                    )
+                request = TableInfo.create_request(
+                    table, self.settings.dynamodb.collection(collection)
+                )
+                try:
+                    await self.client.create_table(**request)
+                    logger.info("Store %s: created DynamoDB table %s", self.name, table)
+                except Exception as exc:
+                    if error_code(exc) != "ResourceInUseException":  # created concurrently
+                        raise
+                description = await self._wait_table(table)
+            info = TableInfo.from_description(description or {})
+            self._tables[collection] = info
+            return info
+
+    def forget_table(self, collection: str) -> None:
+        """Drop the cached schema (after an index change)."""
+        self._tables.pop(collection, None)
+
+    async def _describe(self, table: str) -> Mapping[str, Any] | None:
+        try:
+            response = await self.client.describe_table(TableName=table)
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return None
+            raise
+        description: Mapping[str, Any] = response["Table"]
+        return description
+
+    async def _wait_table(self, table: str, *, gone: bool = False) -> Mapping[str, Any] | None:
+        """Poll until the table and its indexes are ACTIVE (or, with ``gone``, deleted)."""
+        deadline = time.monotonic() + self.settings.dynamodb.table_wait_s
+        delay = _POLL_S
+        while True:
+            description = await self._describe(table)
+            if gone and description is None:
+                return None
+            if not gone and description is not None and _active(description):
+                return description
+            if time.monotonic() > deadline:
+                state = "deleted" if gone else "ACTIVE"
+                raise NoSQLError(
+                    f"Table {table!r} on store {self.name!r} did not become {state} within "
+                    f"{self.settings.dynamodb.table_wait_s:g}s",
+                    store=self.name,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def wait_table(self, table: str) -> None:
+        await self._wait_table(table)
+
+    def warn_scan(self, collection: str, shape: str) -> None:
+        """Log once per collection and filter shape that a query scans the whole table."""
+        if (collection, shape) in self._warned_scans:
+            return
+        self._warned_scans.add((collection, shape))
+        logger.warning(
+            "Store %s: a query on collection %s with filter shape %s scans the whole DynamoDB "
+            "table %s (billed per item read); add a key condition or an index, or set "
+            "dynamodb.allow_scan: false to refuse such queries",
+            self.name,
+            collection,
+            shape,
+            self.table_name(collection),
+        )
+
+    # -- writes and transactions ---------------------------------------------------------
+
+    async def send(self, write: WriteRequest) -> None:
+        """Send one write now, or buffer it in the current transaction."""
+        buffer = self.current_transaction()
+        if buffer is not None:
+            buffer.add(write)
+            return
+        method = {
+            "Put": self.client.put_item,
+            "Update": self.client.update_item,
+            "Delete": self.client.delete_item,
+        }[write.action]
+        await method(**write.params)
+
+    async def _begin_transaction(self) -> TransactionBuffer:
+        return TransactionBuffer(self.name)
+
+    async def _commit_transaction(self, handle: Any) -> None:
+        buffer: TransactionBuffer = handle
+        if not buffer.writes:
+            return
+        try:
+            await self.client.transact_write_items(**buffer.request())
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "TransactionCanceledException":
+                response = getattr(exc, "response", {})
+                raise cancellation_error(buffer, response) from exc
+            if code == "ValidationException":
+                raise TransactionError(
+                    f"DynamoDB refused the transaction on store {self.name!r} "
+                    f"({len(buffer.writes)} writes): {self.redact(str(exc))}. A transaction "
+                    "may write each document only once.",
+                    store=self.name,
+                    code=code,
+                ) from exc
+            raise
+
+    async def _abort_transaction(self, handle: Any) -> None:
+        buffer: TransactionBuffer = handle
+        buffer.writes.clear()  # nothing was sent
+
+
+def _active(description: Mapping[str, Any]) -> bool:
+    if description.get("TableStatus") != "ACTIVE":
+        return False
+    return all(
+        index.get("IndexStatus") == "ACTIVE"
+        for index in description.get("GlobalSecondaryIndexes", [])
+    )

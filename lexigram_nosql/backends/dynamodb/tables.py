@@ -1,0 +1,177 @@
+"""What the planner and the writers need to know about one collection's table.
+
+The truth is ``DescribeTable``; the configuration only decides how a missing table is created.
+Indexes made by ``create_index`` live on hidden attributes named ``__lx:<keys as JSON>``
+holding the tagged text of the first key's value (see ``shadow_values``), so they accept any
+scalar type and nested paths; indexes from the configuration use the real attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lexigram_nosql.backends.dynamodb.codec import KEY_TAG, AttributeValue, encode_key
+from lexigram_nosql.config.dynamodb import DynamoDBCollection
+from lexigram_nosql.query.paths import MISSING, get_values
+
+__all__ = ["ARRAY_SENTINEL", "SHADOW_PREFIX", "GsiInfo", "TableInfo", "shadow_values"]
+
+SHADOW_PREFIX = "__lx:"
+ARRAY_SENTINEL = KEY_TAG + "*"
+"""Shadow key of a document whose indexed path holds an array (or several values): every
+query on the index also reads this partition, so multikey matches are never missed."""
+
+
+@dataclass(frozen=True, slots=True)
+class GsiInfo:
+    """A global secondary index: its key attributes, and for shadow indexes the user keys."""
+
+    name: str
+    partition_key: str
+    partition_type: str
+    sort_key: str | None = None
+    sort_type: str | None = None
+    user_keys: tuple[tuple[str, int], ...] | None = None
+
+    @property
+    def is_shadow(self) -> bool:
+        return self.user_keys is not None
+
+    @property
+    def field(self) -> str:
+        """The document path this index is queried on."""
+        return self.user_keys[0][0] if self.user_keys else self.partition_key
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """One table's name, key schema and indexes."""
+
+    table: str
+    partition_key: str
+    partition_type: str
+    sort_key: str | None = None
+    sort_type: str | None = None
+    indexes: tuple[GsiInfo, ...] = field(default_factory=tuple)
+
+    @property
+    def key_types(self) -> dict[str, str]:
+        types = {self.partition_key: self.partition_type}
+        if self.sort_key is not None and self.sort_type is not None:
+            types[self.sort_key] = self.sort_type
+        return types
+
+    @property
+    def key_names(self) -> frozenset[str]:
+        return frozenset(self.key_types)
+
+    @property
+    def shadow_indexes(self) -> tuple[GsiInfo, ...]:
+        return tuple(index for index in self.indexes if index.is_shadow)
+
+    def key_of(self, item: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
+        """The key attributes of an item."""
+        return {name: item[name] for name in self.key_types}
+
+    @classmethod
+    def from_description(cls, description: Mapping[str, Any]) -> TableInfo:
+        types = {
+            d["AttributeName"]: d["AttributeType"] for d in description["AttributeDefinitions"]
+        }
+        pk, sk = _key_schema(description["KeySchema"])
+        indexes = []
+        for gsi in description.get("GlobalSecondaryIndexes", []):
+            gpk, gsk = _key_schema(gsi["KeySchema"])
+            user_keys = None
+            if gpk.startswith(SHADOW_PREFIX):
+                user_keys = tuple(
+                    (str(p), int(d)) for p, d in json.loads(gpk[len(SHADOW_PREFIX) :])
+                )
+            indexes.append(
+                GsiInfo(
+                    gsi["IndexName"],
+                    gpk,
+                    types.get(gpk, "S"),
+                    gsk,
+                    types.get(gsk) if gsk else None,
+                    user_keys,
+                )
+            )
+        return cls(
+            description["TableName"],
+            pk,
+            types.get(pk, "S"),
+            sk,
+            types.get(sk) if sk else None,
+            tuple(indexes),
+        )
+
+    @staticmethod
+    def create_request(table: str, config: DynamoDBCollection) -> dict[str, Any]:
+        """The ``CreateTable`` arguments for a collection's configured schema (on-demand)."""
+        definitions = {config.partition_key: config.partition_key_type}
+        key_schema = [{"AttributeName": config.partition_key, "KeyType": "HASH"}]
+        if config.sort_key:
+            definitions[config.sort_key] = config.sort_key_type
+            key_schema.append({"AttributeName": config.sort_key, "KeyType": "RANGE"})
+        gsis = []
+        for index in config.indexes:
+            definitions[index.partition_key] = index.partition_key_type
+            schema = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+            if index.sort_key:
+                definitions[index.sort_key] = index.sort_key_type
+                schema.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
+            gsis.append(
+                {
+                    "IndexName": index.name,
+                    "KeySchema": schema,
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            )
+        request: dict[str, Any] = {
+            "TableName": table,
+            "KeySchema": key_schema,
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": kind} for name, kind in definitions.items()
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if gsis:
+            request["GlobalSecondaryIndexes"] = gsis
+        return request
+
+
+def shadow_attribute(keys: tuple[tuple[str, int], ...]) -> str:
+    """The hidden attribute a ``create_index`` index is keyed on."""
+    return SHADOW_PREFIX + json.dumps([list(pair) for pair in keys], separators=(",", ":"))
+
+
+def shadow_values(info: TableInfo, document: Mapping[str, Any]) -> dict[str, AttributeValue]:
+    """The hidden index attributes of ``document``: the tagged text of the indexed value, the
+    array sentinel when the path reaches an array or several values, nothing when missing,
+    null or a map (no scalar equality can match those)."""
+    values: dict[str, AttributeValue] = {}
+    for index in info.shadow_indexes:
+        found = [v for v in get_values(document, index.field) if v is not MISSING]
+        if not found:
+            continue
+        if len(found) > 1 or isinstance(found[0], list):
+            values[index.partition_key] = {"S": ARRAY_SENTINEL}
+            continue
+        value = found[0]
+        if value is None or isinstance(value, Mapping):
+            continue
+        try:
+            values[index.partition_key] = encode_key(value, "S", index.partition_key)
+        except Exception:
+            continue  # a string starting with NUL or a non-key type: not indexed, never queried
+    return values
+
+
+def _key_schema(schema: list[Mapping[str, str]]) -> tuple[str, str | None]:
+    hash_key = next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
+    range_key = next((k["AttributeName"] for k in schema if k["KeyType"] == "RANGE"), None)
+    return hash_key, range_key

@@ -1,0 +1,287 @@
+"""Writes as DynamoDB requests: UpdateExpressions where the operators allow, a diff of the
+document otherwise, each guarded by a condition on the values that were read.
+
+Every update first reads the document (the filter must be checked, and ``modified_count``
+needs the old value). The engine computes the new document; then:
+
+* operators DynamoDB evaluates atomically on the server (``$set``, ``$unset``, integer
+  ``$inc``, plain ``$push``, ``$currentDate``) become ``SET``/``REMOVE`` with ``if_not_exists``
+  and ``list_append``, guarded only by the attributes the filter reads;
+* anything else (``$mul``, ``$min``, ``$pull``, ``$rename``, float arithmetic...) writes the
+  changed top-level attributes, guarded by the values read of the filter's and the changed
+  attributes: if another writer got there first the condition fails and the caller re-reads
+  and retries, so every update stays atomic per document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from lexigram_nosql.backends.dynamodb.codec import (
+    AttributeValue,
+    encode_item,
+    encode_value,
+    format_datetime,
+)
+from lexigram_nosql.backends.dynamodb.planner import Placeholders
+from lexigram_nosql.backends.dynamodb.tables import SHADOW_PREFIX, TableInfo, shadow_values
+from lexigram_nosql.query.ast import (
+    And,
+    Condition,
+    ElemMatch,
+    Expr,
+    FilterNode,
+    Nor,
+    Not,
+    OperatorUpdate,
+    Or,
+    UpdateOp,
+)
+
+__all__ = [
+    "WriteRequest",
+    "compile_update",
+    "delete_request",
+    "diff_update",
+    "filter_attributes",
+    "put_request",
+]
+
+Purpose = Literal["insert", "update", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """One item write: ``Put``/``Update``/``Delete`` with the low-level client's arguments
+    (``TableName`` included), as sent alone or inside ``TransactWriteItems``. ``purpose``
+    decides what a failed condition means (insert: a duplicate key; else: a conflict)."""
+
+    action: Literal["Put", "Update", "Delete"]
+    params: dict[str, Any]
+    purpose: Purpose
+    key: Any = None
+
+
+def filter_attributes(node: FilterNode) -> set[str] | None:
+    """The top-level attributes a filter reads; None when it may read any (``$expr``)."""
+    if isinstance(node, (Condition, ElemMatch)):
+        return {node.path.split(".", 1)[0]}
+    if isinstance(node, (And, Or, Nor)):
+        found: set[str] = set()
+        for clause in node.clauses:
+            attributes = filter_attributes(clause)
+            if attributes is None:
+                return None
+            found |= attributes
+        return found
+    if isinstance(node, Not):
+        return filter_attributes(node.clause)
+    if isinstance(node, Expr):
+        return None
+    return set()
+
+
+def _guard(
+    info: TableInfo,
+    old_item: Mapping[str, AttributeValue],
+    attributes: set[str] | None,
+    names: Placeholders,
+) -> str:
+    """``attribute_exists(key)`` and, for each attribute, its value as read (or absent)."""
+    parts = [f"attribute_exists({names.name(info.partition_key)})"]
+    chosen = set(old_item) if attributes is None else attributes
+    for attribute in sorted(chosen - info.key_names):
+        name = names.name(attribute)
+        if attribute in old_item:
+            parts.append(f"{name} = {names.value(old_item[attribute])}")
+        else:
+            parts.append(f"attribute_not_exists({name})")
+    return " AND ".join(parts)
+
+
+def put_request(
+    info: TableInfo,
+    document: Mapping[str, Any],
+    *,
+    purpose: Purpose,
+    old_item: Mapping[str, AttributeValue] | None = None,
+    guard: set[str] | None = None,
+) -> WriteRequest:
+    """Write a whole document: an insert (refused if the key exists) or a replacement
+    (only while the guarded attributes still hold the values read)."""
+    item = encode_item(document, info.key_types)
+    item.update(shadow_values(info, document))
+    names = Placeholders()
+    if old_item is None:
+        condition = f"attribute_not_exists({names.name(info.partition_key)})"
+    else:
+        condition = _guard(info, old_item, guard, names)
+    params = {
+        "TableName": info.table,
+        "Item": item,
+        "ConditionExpression": condition,
+        **names.arguments(condition),
+    }
+    return WriteRequest("Put", params, purpose, document.get("_id"))
+
+
+def delete_request(
+    info: TableInfo, old_item: Mapping[str, AttributeValue], guard: set[str] | None, key: Any
+) -> WriteRequest:
+    """Delete a document only while the filter's attributes hold the values read."""
+    names = Placeholders()
+    condition = _guard(info, old_item, guard, names)
+    params = {
+        "TableName": info.table,
+        "Key": info.key_of(old_item),
+        "ConditionExpression": condition,
+        **names.arguments(condition),
+    }
+    return WriteRequest("Delete", params, "delete", key)
+
+
+def _segments(path: str) -> list[str] | None:
+    parts = path.split(".")
+    if any(not p or p.isdigit() for p in parts):
+        return None
+    return parts
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def compile_update(
+    info: TableInfo,
+    update: OperatorUpdate,
+    old_document: Mapping[str, Any],
+    old_item: Mapping[str, AttributeValue],
+    guard: set[str] | None,
+    now: datetime,
+) -> WriteRequest | None:
+    """An UpdateItem evaluated by DynamoDB, or None when an operator needs the engine."""
+    names = Placeholders()
+    sets: list[str] = []
+    removes: list[str] = []
+    parents: set[str] = set()
+    paths: list[str] = []
+    indexed = [index.field for index in info.shadow_indexes]
+    for field_update in update.fields:
+        path = field_update.path
+        segments = _segments(path)
+        if (
+            segments is None
+            or segments[0] in info.key_names
+            or segments[0].startswith(SHADOW_PREFIX)
+        ):
+            return None
+        if any(_overlaps(path, other) for other in paths + indexed):
+            return None
+        paths.append(path)
+        current: Any = old_document
+        for depth, segment in enumerate(segments[:-1]):
+            current = current.get(segment) if isinstance(current, Mapping) else None
+            if not isinstance(current, Mapping):
+                return None  # DynamoDB cannot create intermediate maps
+            parents.add(".".join(segments[: depth + 1]))
+        value = current.get(segments[-1]) if isinstance(current, Mapping) else None
+        target = ".".join(names.name(s) for s in segments)
+        op, operand = field_update.op, field_update.operand
+        if op is UpdateOp.SET:
+            sets.append(f"{target} = {names.value(encode_value(operand, path))}")
+        elif op is UpdateOp.UNSET:
+            removes.append(target)
+        elif op is UpdateOp.SET_ON_INSERT:
+            continue  # only applies when an upsert inserts
+        elif op is UpdateOp.INC:
+            if not _is_int(operand) or not (_is_int(value) or segments[-1] not in current):
+                return None  # float arithmetic must match the engine's binary floats
+            zero = names.value({"N": "0"})
+            number = names.value(encode_value(operand, path))
+            sets.append(f"{target} = if_not_exists({target}, {zero}) + {number}")
+        elif op is UpdateOp.CURRENT_DATE and operand == "date":
+            sets.append(f"{target} = {names.value({'S': format_datetime(now)})}")
+        elif (
+            op is UpdateOp.PUSH
+            and _plain_push(operand)
+            and (value is None or isinstance(value, list))
+        ):
+            if value is None and segments[-1] in current:
+                return None  # $push onto null is an error the engine reports
+            empty = names.value({"L": []})
+            items = names.value(encode_value(list(operand.each), path))
+            sets.append(f"{target} = list_append(if_not_exists({target}, {empty}), {items})")
+        else:
+            return None
+    if not sets and not removes:
+        return None
+    expression = " ".join(
+        part
+        for part in (
+            f"SET {', '.join(sets)}" if sets else "",
+            f"REMOVE {', '.join(removes)}" if removes else "",
+        )
+        if part
+    )
+    condition = _guard(info, old_item, guard, names)
+    for parent in sorted(parents):
+        typed = ".".join(names.name(s) for s in parent.split("."))
+        condition += f" AND attribute_type({typed}, {names.value({'S': 'M'})})"
+    params = {
+        "TableName": info.table,
+        "Key": info.key_of(old_item),
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        **names.arguments(expression, condition),
+    }
+    return WriteRequest("Update", params, "update", old_document.get("_id"))
+
+
+def diff_update(
+    info: TableInfo,
+    old_item: Mapping[str, AttributeValue],
+    new_document: Mapping[str, Any],
+    guard: set[str] | None,
+) -> WriteRequest:
+    """Write the changed top-level attributes of ``new_document``, guarded by the values
+    read of the filter's attributes and of every attribute written."""
+    new_item = encode_item(new_document, info.key_types)
+    new_item.update(shadow_values(info, new_document))
+    changed = {k for k, v in new_item.items() if old_item.get(k) != v}
+    removed = {k for k in old_item if k not in new_item}
+    names = Placeholders()
+    sets = [f"{names.name(k)} = {names.value(new_item[k])}" for k in sorted(changed)]
+    removes = [names.name(k) for k in sorted(removed)]
+    expression = " ".join(
+        part
+        for part in (
+            f"SET {', '.join(sets)}" if sets else "",
+            f"REMOVE {', '.join(removes)}" if removes else "",
+        )
+        if part
+    )
+    attributes = None if guard is None else guard | changed | removed
+    condition = _guard(info, old_item, attributes, names)
+    params = {
+        "TableName": info.table,
+        "Key": info.key_of(old_item),
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        **names.arguments(expression, condition),
+    }
+    return WriteRequest("Update", params, "update", new_document.get("_id"))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _plain_push(operand: Any) -> bool:
+    return (
+        getattr(operand, "position", 0) is None
+        and getattr(operand, "slice", 0) is None
+        and getattr(operand, "sort", 0) is None
+    )
