@@ -498,7 +498,7 @@ def test_bad_config_matrix_is_large_enough() -> None:
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "absent.yaml"
-    with pytest.raises(ConfigurationError, match="Cannot read configuration file .*absent.yaml"):
+    with pytest.raises(ConfigurationError, match=r"Cannot read configuration file .*absent\.yaml"):
         load_config(missing)
 
 
