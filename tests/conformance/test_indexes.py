@@ -1,0 +1,184 @@
+"""Indexes: creating, listing and dropping them; uniqueness (single, compound, sparse) on
+insert, update, replace and upsert. Backends without unique indexes must refuse them with
+``UnsupportedQueryError`` (asserted through ``attempt``), never ignore them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lexigram_nosql import DuplicateKeyError
+from lexigram_nosql.query import matches, parse_filter
+from tests.conformance.support import REFUSED, UNIQUE_INDEXES, attempt, collect, seeded
+
+
+async def unique_index(store: Any, collection: Any, keys: Any, **options: Any) -> bool:
+    """Create a unique index; False when the backend (correctly) refused it."""
+    created = await attempt(
+        store, [UNIQUE_INDEXES], lambda: collection.create_index(keys, unique=True, **options)
+    )
+    return created is not REFUSED
+
+
+async def test_create_list_and_drop_an_index(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "email": "a@x", "age": 3}])
+    name = await collection.create_index([("age", 1)])
+    assert name == "age_1"
+    named = await collection.create_index([("email", 1), ("age", -1)], name="by_email_age")
+    assert named == "by_email_age"
+    listed = {info.name: info for info in await collection.list_indexes()}
+    assert listed["age_1"].keys == [("age", 1)]
+    assert listed["by_email_age"].keys == [("email", 1), ("age", -1)]
+    await collection.drop_index("age_1")
+    assert "age_1" not in {info.name for info in await collection.list_indexes()}
+    # Queries keep working (and stay exact) with and without indexes.
+    assert await collection.count_documents({"age": 3}) == 1
+
+
+async def test_create_index_with_a_string_key(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "sku": "x"}])
+    assert await collection.create_index("sku") == "sku_1"
+
+
+async def test_create_index_twice_is_idempotent(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "n": 1}])
+    assert await collection.create_index([("n", 1)]) == "n_1"
+    assert await collection.create_index([("n", 1)]) == "n_1"
+    assert [i.name for i in await collection.list_indexes()].count("n_1") == 1
+
+
+async def test_queries_are_exact_with_an_index(store: Any) -> None:
+    documents = [{"_id": f"d{i:02d}", "n": i % 7, "tags": [f"t{i % 3}"]} for i in range(40)]
+    collection = await seeded(store, documents)
+    await collection.create_index([("n", 1)])
+    await collection.create_index([("tags", 1)])
+    for filter in (
+        {"n": 3},
+        {"n": {"$gte": 5}},
+        {"n": {"$in": [1, 2]}},
+        {"tags": "t1", "n": {"$lt": 4}},
+        {"$or": [{"n": 0}, {"tags": "t2"}]},
+    ):
+        node = parse_filter(filter)
+        expected = sorted(d["_id"] for d in documents if matches(node, d))
+        found = sorted(d["_id"] for d in await collect(collection.find(filter)))
+        assert found == expected, filter
+        assert await collection.count_documents(filter) == len(expected), filter
+
+
+# -- uniqueness ------------------------------------------------------------------------------
+
+
+async def test_unique_index_refuses_a_duplicate_insert(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "email": "a@x"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    with pytest.raises(DuplicateKeyError) as info:
+        await collection.insert_one({"_id": "b", "email": "a@x"})
+    assert "email" in str(info.value)
+    assert await collection.count_documents({}) == 1
+    await collection.insert_one({"_id": "c", "email": "c@x"})
+
+
+async def test_unique_index_refuses_a_duplicate_update(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "email": "a@x"}, {"_id": "b", "email": "b@x"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    with pytest.raises(DuplicateKeyError):
+        await collection.update_one({"_id": "b"}, {"$set": {"email": "a@x"}})
+    assert await collection.find_one({"_id": "b"}) == {"_id": "b", "email": "b@x"}
+    # Updating a document to its own key is fine.
+    await collection.update_one({"_id": "a"}, {"$set": {"email": "a@x", "n": 1}})
+
+
+async def test_unique_index_refuses_a_duplicate_replace_and_upsert(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "email": "a@x"}, {"_id": "b", "email": "b@x"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    with pytest.raises(DuplicateKeyError):
+        await collection.replace_one({"_id": "b"}, {"email": "a@x"})
+    with pytest.raises(DuplicateKeyError):
+        await collection.update_one({"_id": "z"}, {"$set": {"email": "a@x"}}, upsert=True)
+    assert await collection.count_documents({}) == 2
+    assert await collection.find_one({"_id": "b"}) == {"_id": "b", "email": "b@x"}
+
+
+async def test_creating_a_unique_index_over_duplicates_fails(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "k": 1}, {"_id": "b", "k": 1}])
+    created = await attempt(
+        store,
+        [UNIQUE_INDEXES],
+        lambda: expect_duplicate(collection.create_index([("k", 1)], unique=True)),
+    )
+    if created is REFUSED:
+        return
+    assert "k_1" not in {i.name for i in await collection.list_indexes()}
+
+
+async def expect_duplicate(awaitable: Any) -> None:
+    with pytest.raises(DuplicateKeyError):
+        await awaitable
+
+
+async def test_compound_unique_index(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "org": "x", "user": "u1"}])
+    if not await unique_index(store, collection, [("org", 1), ("user", 1)]):
+        return
+    await collection.insert_one({"_id": "b", "org": "y", "user": "u1"})
+    await collection.insert_one({"_id": "c", "org": "x", "user": "u2"})
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"_id": "d", "org": "x", "user": "u1"})
+    assert await collection.count_documents({}) == 3
+
+
+async def test_unique_index_treats_missing_as_null(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"_id": "b"})
+
+
+async def test_sparse_unique_index_allows_many_missing(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a"}])
+    if not await unique_index(store, collection, [("email", 1)], sparse=True):
+        return
+    await collection.insert_one({"_id": "b"})
+    await collection.insert_one({"_id": "c", "email": "c@x"})
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"_id": "d", "email": "c@x"})
+    assert await collection.count_documents({}) == 3
+
+
+async def test_unique_index_on_array_elements(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "codes": ["x", "y"]}])
+    if not await unique_index(store, collection, [("codes", 1)]):
+        return
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"_id": "b", "codes": ["z", "y"]})
+    await collection.insert_one({"_id": "c", "codes": ["z"]})
+
+
+async def test_insert_many_with_a_unique_violation_keeps_the_earlier_documents(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "email": "a@x"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_many(
+            [
+                {"_id": "b", "email": "b@x"},
+                {"_id": "c", "email": "a@x"},
+                {"_id": "d", "email": "d@x"},
+            ]
+        )
+    assert sorted(d["_id"] for d in await collect(collection.find())) == ["a", "b"]
+
+
+async def test_dropping_a_unique_index_lifts_the_constraint(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "email": "a@x"}])
+    if not await unique_index(store, collection, [("email", 1)], name="email_unique"):
+        return
+    await collection.drop_index("email_unique")
+    await collection.insert_one({"_id": "b", "email": "a@x"})
+    assert await collection.count_documents({"email": "a@x"}) == 2
