@@ -14,10 +14,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from dependency_injector import containers
-from dependency_injector.providers import Object, Singleton
+from dependency_injector.providers import DependenciesContainer, Object, Provider, Singleton
 
 from lexigram_nosql.backends import create_store
 from lexigram_nosql.config.loader import ConfigSource, load_config
@@ -71,6 +71,7 @@ class NoSQLModule:
             timeouts={entry.name: entry.health_timeout_s for entry in settings.backends},
             cache_ttl_s=settings.health.cache_ttl_s,
         )
+        self._settings = Object(settings)
         self._started: list[DocumentStoreProtocol] = []
         self._state = "new"
 
@@ -94,11 +95,17 @@ class NoSQLModule:
         return service
 
     def install(self, container: Container | containers.Container) -> None:
-        """Register the providers on ``container``: ours (then ``resolve`` finds them by type
-        and ``Named``), or any dependency-injector container (then use the provider names)."""
-        primary = self._providers[self.settings.primary.name]
-        named = {store_provider_name(name): p for name, p in self._providers.items()}
-        settings = Object(self.settings)
+        """Register the providers on ``container``:
+
+        - ours: ``resolve`` then finds them by type and ``Named``;
+        - a dependency-injector ``DynamicContainer``: set under the provider names;
+        - a ``DeclarativeContainer`` declaring ``nosql = providers.DependenciesContainer()``:
+          that attribute is overridden, and ``Provide["nosql.nosql_store_analytics"]`` works.
+
+        Raises:
+            TypeError: a declarative container without the ``nosql`` attribute
+                (dependency-injector cannot wire providers added to its instances).
+        """
         if isinstance(container, Container):
             for name, provider in self._providers.items():
                 container.bind(
@@ -107,15 +114,40 @@ class NoSQLModule:
                     name=name,
                     provider_name=store_provider_name(name),
                 )
+            primary = self._providers[self.settings.primary.name]
             container.bind(DocumentStoreProtocol, primary, provider_name=PRIMARY_STORE_PROVIDER)
             container.bind(HealthService, self._health, provider_name=HEALTH_PROVIDER)
-            container.bind(NoSQLSettings, settings, provider_name=SETTINGS_PROVIDER)
+            container.bind(NoSQLSettings, self._settings, provider_name=SETTINGS_PROVIDER)
             return
-        for provider_name, provider in named.items():
+        if getattr(container, "declarative_parent", None) is None:
+            for provider_name, provider in self._named_providers().items():
+                setattr(container, provider_name, provider)
+            return
+        slot = getattr(container, "nosql", None)
+        if not isinstance(slot, DependenciesContainer):
+            raise TypeError(
+                f"Cannot install the nosql module into {type(container).__name__}: declare "
+                "`nosql = providers.DependenciesContainer()` on the container class (its "
+                "stores are then Provide['nosql.nosql_store_<name>']); dependency-injector "
+                "cannot wire providers added to a declarative container's instance."
+            )
+        slot.override(self.as_container())
+
+    def as_container(self) -> containers.DynamicContainer:
+        """A dependency-injector container holding this module's providers, by their names."""
+        container = containers.DynamicContainer()
+        for provider_name, provider in self._named_providers().items():
             setattr(container, provider_name, provider)
-        setattr(container, PRIMARY_STORE_PROVIDER, primary)
-        setattr(container, HEALTH_PROVIDER, self._health)
-        setattr(container, SETTINGS_PROVIDER, settings)
+        return container
+
+    def _named_providers(self) -> dict[str, Provider[Any]]:
+        named: dict[str, Provider[Any]] = {
+            store_provider_name(name): p for name, p in self._providers.items()
+        }
+        named[PRIMARY_STORE_PROVIDER] = self._providers[self.settings.primary.name]
+        named[HEALTH_PROVIDER] = self._health
+        named[SETTINGS_PROVIDER] = self._settings
+        return named
 
     # -- lifecycle ------------------------------------------------------------------------
 

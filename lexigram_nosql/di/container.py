@@ -292,4 +292,7 @@ def _name(cls: Any) -> str:
 def _type_text(annotation: Any) -> str:
     if isinstance(annotation, type):
         return annotation.__qualname__
+    if get_origin(annotation) is Annotated:
+        base, *extras = get_args(annotation)
+        return f"Annotated[{_type_text(base)}, {', '.join(map(repr, extras))}]"
     return repr(annotation).replace("typing.", "")
