@@ -120,8 +120,8 @@ class NoSQLModule:
             container.bind(NoSQLSettings, self._settings, provider_name=SETTINGS_PROVIDER)
             return
         if getattr(container, "declarative_parent", None) is None:
-            for provider_name, provider in self._named_providers().items():
-                setattr(container, provider_name, provider)
+            for provider_name, named in self._named_providers().items():
+                setattr(container, provider_name, named)
             return
         slot = getattr(container, "nosql", None)
         if not isinstance(slot, DependenciesContainer):
@@ -136,8 +136,8 @@ class NoSQLModule:
     def as_container(self) -> containers.DynamicContainer:
         """A dependency-injector container holding this module's providers, by their names."""
         container = containers.DynamicContainer()
-        for provider_name, provider in self._named_providers().items():
-            setattr(container, provider_name, provider)
+        for provider_name, named in self._named_providers().items():
+            setattr(container, provider_name, named)
         return container
 
     def _named_providers(self) -> dict[str, Provider[Any]]:
