@@ -288,8 +288,13 @@ class AggregationPipeline:
                 "lookup needs as_field, the field that receives the joined documents.",
                 operator="$lookup",
             )
+        if (local_field is None) != (foreign_field is None):
+            raise InvalidQueryError(
+                "lookup needs both local_field and foreign_field, or neither (with a pipeline).",
+                operator="$lookup",
+            )
         spec: dict[str, Any] = {"from": from_collection}
-        if local_field is not None or foreign_field is not None:
+        if local_field is not None:
             spec["localField"] = local_field
             spec["foreignField"] = foreign_field
         if let is not None:
