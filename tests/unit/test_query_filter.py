@@ -1,0 +1,336 @@
+"""Filter documents: the parsed form, MongoDB's matching rules, and what is refused."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.query.ast import (
+    And,
+    Condition,
+    ElemMatch,
+    FieldOp,
+    MatchAll,
+    Nor,
+    Not,
+    Or,
+)
+from lexigram_nosql.query.filter import matches, parse_filter
+from lexigram_nosql.query.matching import compile_filter
+
+# -- the parsed form -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filter", "node"),
+    [
+        (None, MatchAll()),
+        ({}, MatchAll()),
+        ({"a": 1}, Condition("a", FieldOp.EQ, 1)),
+        ({"a": {"$eq": 1}}, Condition("a", FieldOp.EQ, 1)),
+        (
+            {"a": 1, "b": {"$gt": 2, "$lt": 5}},
+            And(
+                (
+                    Condition("a", FieldOp.EQ, 1),
+                    Condition("b", FieldOp.GT, 2),
+                    Condition("b", FieldOp.LT, 5),
+                )
+            ),
+        ),
+        ({"a": {"$in": [1, 2]}}, Condition("a", FieldOp.IN, (1, 2))),
+        ({"a": {"$nin": (1,)}}, Condition("a", FieldOp.NIN, (1,))),
+        ({"a": {"$exists": 0}}, Condition("a", FieldOp.EXISTS, False)),
+        ({"a": {"$exists": 1}}, Condition("a", FieldOp.EXISTS, True)),
+        ({"a": {"$exists": None}}, Condition("a", FieldOp.EXISTS, False)),
+        ({"a": {"$type": 2}}, Condition("a", FieldOp.TYPE, ("string",))),
+        ({"a": {"$type": ["int", 1.0]}}, Condition("a", FieldOp.TYPE, ("int", "double"))),
+        ({"a": {"$type": "number"}}, Condition("a", FieldOp.TYPE, ("number",))),
+        ({"a": {"$size": 2.0}}, Condition("a", FieldOp.SIZE, 2)),
+        ({"a": {"$mod": [4.7, -1.2]}}, Condition("a", FieldOp.MOD, (4, -1))),
+        ({"a": {"$all": [1]}}, Condition("a", FieldOp.ALL, (1,))),
+        ({"a": {"$not": {"$gt": 1}}}, Not(Condition("a", FieldOp.GT, 1))),
+        ({"$or": [{"a": 1}, {}]}, Or((Condition("a", FieldOp.EQ, 1), MatchAll()))),
+        ({"$nor": [{"a": 1}]}, Nor((Condition("a", FieldOp.EQ, 1),))),
+        ({"$and": [{"a": 1}]}, And((Condition("a", FieldOp.EQ, 1),))),
+        ({"a": {"$elemMatch": {"$gt": 1}}}, ElemMatch("a", Condition("", FieldOp.GT, 1))),
+        ({"a": {"$elemMatch": {"b": 1}}}, ElemMatch("a", Condition("b", FieldOp.EQ, 1))),
+        (
+            {"a": {"$elemMatch": {"$or": [{"b": 1}]}}},
+            ElemMatch("a", Or((Condition("b", FieldOp.EQ, 1),))),
+        ),
+        (
+            {"a": {"$all": [{"$elemMatch": {"b": 1}}, {"$elemMatch": {"c": 2}}]}},
+            And(
+                (
+                    ElemMatch("a", Condition("b", FieldOp.EQ, 1)),
+                    ElemMatch("a", Condition("c", FieldOp.EQ, 2)),
+                )
+            ),
+        ),
+        ({"a": {"b": 1}}, Condition("a", FieldOp.EQ, {"b": 1})),
+        ({"a": {}}, Condition("a", FieldOp.EQ, {})),
+        ({"$comment": "why"}, MatchAll()),
+        ({"field with spaces": 1}, Condition("field with spaces", FieldOp.EQ, 1)),
+        ({"名前.ü": 1}, Condition("名前.ü", FieldOp.EQ, 1)),
+    ],
+)
+def test_parse_filter(filter: Any, node: Any) -> None:
+    assert parse_filter(filter) == node
+
+
+def test_regex_forms_parse_to_compiled_patterns_with_options() -> None:
+    node = parse_filter({"a": {"$regex": "^x.y", "$options": "imsx"}})
+    assert isinstance(node, Condition) and node.op is FieldOp.REGEX
+    assert node.operand.flags & (re.I | re.M | re.S | re.X) == re.I | re.M | re.S | re.X
+    compiled = re.compile("x")
+    assert parse_filter({"a": compiled}) == Condition("a", FieldOp.REGEX, compiled)
+    assert parse_filter({"a": {"$regex": compiled}}) == Condition("a", FieldOp.REGEX, compiled)
+    widened = parse_filter({"a": {"$regex": compiled, "$options": "i"}})
+    assert isinstance(widened, Condition) and widened.operand.flags & re.I
+    negated = parse_filter({"a": {"$not": compiled}})
+    assert negated == Not(Condition("a", FieldOp.REGEX, compiled))
+
+
+# -- what is refused -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filter", "path", "operator"),
+    [
+        ({"$where": "this.a == 1"}, None, "$where"),
+        ({"a": {"$where": "1"}}, "a", "$where"),
+        ({"$function": {}}, None, "$function"),
+        ({"$accumulator": {}}, None, "$accumulator"),
+        ({"$text": {"$search": "x"}}, None, "$text"),
+        ({"a": {"$foo": 1}}, "a", "$foo"),
+        ({"a": {"$gt": 1, "b": 2}}, "a", "$gt"),
+        ({"a": {"$and": [{"b": 1}]}}, "a", "$and"),
+        ({"a": {"$expr": 1}}, "a", "$expr"),
+        ({"": 1}, "", None),
+        ({"a..b": 1}, "a..b", None),
+        ({"a.$b": 1}, "a.$b", "$b"),
+        ({"a": {"b": {"$gt": 1}}}, "a", "$eq"),
+        ({"a": {"": 1}}, "a", "$eq"),
+        ({"a": {"$in": 1}}, "a", "$in"),
+        ({"a": {"$in": "ab"}}, "a", "$in"),
+        ({"a": {"$nin": {"x": 1}}}, "a", "$nin"),
+        ({"a": {"$in": [{"$gt": 1}]}}, "a", "$in"),
+        ({"a": {"$size": -1}}, "a", "$size"),
+        ({"a": {"$size": 1.5}}, "a", "$size"),
+        ({"a": {"$size": True}}, "a", "$size"),
+        ({"a": {"$size": "2"}}, "a", "$size"),
+        ({"a": {"$mod": [2]}}, "a", "$mod"),
+        ({"a": {"$mod": 2}}, "a", "$mod"),
+        ({"a": {"$mod": [0, 1]}}, "a", "$mod"),
+        ({"a": {"$mod": ["2", 1]}}, "a", "$mod"),
+        ({"a": {"$mod": [float("inf"), 1]}}, "a", "$mod"),
+        ({"a": {"$mod": [2, 1, 0]}}, "a", "$mod"),
+        ({"a": {"$type": "text"}}, "a", "$type"),
+        ({"a": {"$type": 99}}, "a", "$type"),
+        ({"a": {"$type": []}}, "a", "$type"),
+        ({"a": {"$type": True}}, "a", "$type"),
+        ({"a": {"$regex": 5}}, "a", "$regex"),
+        ({"a": {"$regex": "("}}, "a", "$regex"),
+        ({"a": {"$regex": "x", "$options": "q"}}, "a", "$options"),
+        ({"a": {"$regex": "x", "$options": 1}}, "a", "$options"),
+        ({"a": {"$options": "i"}}, "a", "$options"),
+        ({"a": {"$not": 1}}, "a", "$not"),
+        ({"a": {"$not": {}}}, "a", "$not"),
+        ({"a": {"$not": {"b": 1}}}, "a", "$not"),
+        ({"a": {"$all": 1}}, "a", "$all"),
+        ({"a": {"$all": [{"$elemMatch": {"b": 1}}, 2]}}, "a", "$all"),
+        ({"a": {"$elemMatch": 1}}, "a", "$elemMatch"),
+        ({"$and": []}, None, "$and"),
+        ({"$or": {"a": 1}}, None, "$or"),
+        ({"$nor": [1]}, None, "$nor"),
+    ],
+)
+def test_invalid_filters_name_path_and_operator(
+    filter: Any, path: str | None, operator: str | None
+) -> None:
+    with pytest.raises(InvalidQueryError) as raised:
+        parse_filter(filter)
+    error = raised.value
+    assert error.path == path
+    assert error.operator == operator
+    if operator is not None:
+        assert operator in str(error)
+    if path:
+        assert repr(path) in str(error)
+
+
+def test_filter_must_be_a_mapping() -> None:
+    with pytest.raises(InvalidQueryError, match="must be documents"):
+        parse_filter([("a", 1)])  # type: ignore[arg-type]
+
+
+# -- matching --------------------------------------------------------------------------------
+
+DOCS: list[dict[str, Any]] = [
+    {"_id": 0, "a": 1},
+    {"_id": 1, "a": [1, 2, 3]},
+    {"_id": 2, "a": "x"},
+    {"_id": 3, "a": None},
+    {"_id": 4},
+    {"_id": 5, "a": {"b": 2}},
+    {"_id": 6, "a": [{"b": 1}, {"b": 3}]},
+    {"_id": 7, "a": [[1, 2], 5]},
+    {"_id": 8, "a": True},
+    {"_id": 9, "a": 2.5},
+    {"_id": 10, "a": []},
+    {"_id": 11, "a": Decimal("3")},
+]
+
+
+@pytest.mark.parametrize(
+    ("filter", "expected"),
+    [
+        ({}, list(range(12))),
+        ({"a": 1}, [0, 1]),
+        ({"a": 1.0}, [0, 1]),
+        ({"a": Decimal("1")}, [0, 1]),
+        ({"a": True}, [8]),
+        ({"a": "x"}, [2]),
+        ({"a": None}, [3, 4]),
+        ({"a": {"$eq": None}}, [3, 4]),
+        ({"a": {"$ne": None}}, [0, 1, 2, 5, 6, 7, 8, 9, 10, 11]),
+        ({"a": [1, 2, 3]}, [1]),
+        ({"a": [1, 2]}, [7]),
+        ({"a": []}, [10]),
+        ({"a": {"b": 2}}, [5]),
+        ({"a": {"$gt": 2}}, [1, 7, 9, 11]),
+        ({"a": {"$gte": 3}}, [1, 7, 11]),
+        ({"a": {"$lt": 2}}, [0, 1]),
+        ({"a": {"$lte": 1}}, [0, 1]),
+        ({"a": {"$gt": 1, "$lt": 3}}, [1, 9]),
+        ({"a": {"$gt": "a"}}, [2]),
+        ({"a": {"$gt": False}}, [8]),
+        ({"a": {"$gte": [1, 2]}}, [1, 6, 7]),
+        ({"a": {"$gt": {"b": 1}}}, [5, 6]),
+        ({"a": {"$ne": 1}}, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+        ({"a": {"$ne": [1, 2]}}, [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11]),
+        ({"a": {"$in": [2, "x"]}}, [1, 2]),
+        ({"a": {"$in": [None]}}, [3, 4]),
+        ({"a": {"$in": [re.compile("^x")]}}, [2]),
+        ({"a": {"$in": []}}, []),
+        ({"a": {"$nin": [1, None]}}, [2, 5, 6, 7, 8, 9, 10, 11]),
+        ({"a": {"$nin": []}}, list(range(12))),
+        ({"a": {"$exists": True}}, [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11]),
+        ({"a": {"$exists": False}}, [4]),
+        ({"a": {"$type": "array"}}, [1, 6, 7, 10]),
+        ({"a": {"$type": "number"}}, [0, 1, 7, 9, 11]),
+        ({"a": {"$type": "int"}}, [0, 1, 7]),
+        ({"a": {"$type": "double"}}, [9]),
+        ({"a": {"$type": "decimal"}}, [11]),
+        ({"a": {"$type": "null"}}, [3]),
+        ({"a": {"$type": 10}}, [3]),
+        ({"a": {"$type": "object"}}, [5, 6]),
+        ({"a": {"$type": ["string", "bool"]}}, [2, 8]),
+        ({"a": {"$size": 3}}, [1]),
+        ({"a": {"$size": 0}}, [10]),
+        ({"a": {"$size": 2}}, [6, 7]),
+        ({"a": {"$all": [1, 3]}}, [1]),
+        ({"a": {"$all": [[1, 2]]}}, [7]),
+        ({"a": {"$all": [re.compile("x")]}}, [2]),
+        ({"a": {"$elemMatch": {"$gte": 2, "$lt": 3}}}, [1]),
+        ({"a": {"$elemMatch": {"b": {"$gt": 2}}}}, [6]),
+        ({"a": {"$elemMatch": {"$size": 2}}}, [7]),
+        ({"a": {"$mod": [2, 1]}}, [0, 1, 7, 11]),
+        ({"a": {"$mod": [2, 0]}}, [1, 9]),
+        ({"a": {"$regex": "X", "$options": "i"}}, [2]),
+        ({"a": {"$not": {"$gt": 2}}}, [0, 2, 3, 4, 5, 6, 8, 10]),
+        ({"a": {"$not": re.compile("x")}}, [0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+        ({"a.b": 3}, [6]),
+        ({"a.b": {"$gt": 1}}, [5, 6]),
+        ({"a.b": None}, [0, 2, 3, 4, 8, 9, 11]),
+        ({"a.0": 1}, [1, 7]),
+        ({"a.0": [1, 2]}, [7]),
+        ({"a.0.b": 1}, [6]),
+        ({"a.1": {"$exists": True}}, [1, 6, 7]),
+        ({"$or": [{"a": "x"}, {"a": True}]}, [2, 8]),
+        ({"$and": [{"a": {"$gt": 0}}, {"a": {"$lt": 2}}]}, [0, 1]),
+        ({"$nor": [{"a": {"$exists": False}}, {"a": {"$type": "number"}}]}, [2, 3, 5, 6, 8, 10]),
+        ({"_id": {"$in": [0, 4]}, "a": {"$exists": True}}, [0]),
+    ],
+)
+def test_matches(filter: dict[str, Any], expected: list[int]) -> None:
+    """Arrays match through their elements, but nested arrays ([[1, 2], 5]) only as wholes."""
+    node = parse_filter(filter)
+    assert [doc["_id"] for doc in DOCS if matches(node, doc)] == expected
+
+
+def test_document_equality_is_field_order_sensitive() -> None:
+    node = parse_filter({"a": {"x": 1, "y": 2}})
+    assert matches(node, {"a": {"x": 1, "y": 2}})
+    assert not matches(node, {"a": {"y": 2, "x": 1}})
+    assert not matches(node, {"a": {"x": 1, "y": 2, "z": 3}})
+
+
+def test_comparisons_across_dates_and_bytes() -> None:
+    early, late = datetime(2020, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC)
+    node = parse_filter({"t": {"$gt": early}})
+    assert matches(node, {"t": late})
+    assert matches(node, {"t": late.replace(tzinfo=None)})
+    assert not matches(node, {"t": early})
+    assert not matches(node, {"t": "2022"})
+    assert matches(parse_filter({"b": b"\x01"}), {"b": b"\x01"})
+    assert not matches(parse_filter({"b": {"$gt": b"\x01"}}), {"b": 5})
+
+
+def test_bson_values_match_by_value() -> None:
+    import bson  # pymongo is in the test extra; the engine itself never imports it
+
+    oid = bson.ObjectId()
+    assert matches(parse_filter({"_id": oid}), {"_id": bson.ObjectId(str(oid))})
+    assert matches(parse_filter({"_id": {"$in": [oid]}}), {"_id": oid})
+    assert matches(parse_filter({"_id": {"$type": "objectId"}}), {"_id": oid})
+    assert matches(parse_filter({"n": {"$gt": 2}}), {"n": bson.Int64(3)})
+    assert matches(parse_filter({"n": {"$type": "long"}}), {"n": bson.Int64(3)})
+    assert matches(parse_filter({"n": {"$gte": bson.Decimal128("2.5")}}), {"n": 2.5})
+    assert matches(parse_filter({"n": 2.5}), {"n": bson.Decimal128("2.5")})
+
+
+def test_large_ints_are_long() -> None:
+    assert matches(parse_filter({"n": {"$type": "long"}}), {"n": 2**40})
+    assert not matches(parse_filter({"n": {"$type": "int"}}), {"n": 2**40})
+
+
+def test_mod_truncates_and_keeps_the_sign_of_the_dividend() -> None:
+    node = parse_filter({"n": {"$mod": [4, -1]}})
+    assert matches(node, {"n": -5})
+    assert matches(node, {"n": -5.9})
+    assert not matches(node, {"n": 3})
+    assert not matches(node, {"n": float("nan")})
+    assert not matches(node, {"n": "7"})
+
+
+def test_exists_false_on_a_path_through_an_array() -> None:
+    node = parse_filter({"a.b": {"$exists": False}})
+    assert matches(node, {"a": [1, 2]})
+    assert not matches(node, {"a": [{"b": None}]})
+    assert not matches(node, {"a": [{"c": 1}, {"b": 1}]})
+
+
+def test_expr_uses_the_expression_engine() -> None:
+    node = parse_filter({"$expr": {"$gt": ["$a", "$b"]}})
+    assert matches(node, {"a": 3, "b": 2})
+    assert not matches(node, {"a": 1, "b": 2})
+
+
+def test_compiled_matchers_are_cached_per_node() -> None:
+    node = parse_filter({"a": {"$gt": 1}})
+    assert compile_filter(node) is compile_filter(node)
+    other = parse_filter({"a": {"$gt": 1}})
+    assert compile_filter(other) is not compile_filter(node)
+
+
+def test_matches_does_not_modify_the_document() -> None:
+    document = {"a": [{"b": 1}], "c": None}
+    matches(parse_filter({"a.b": 1, "c": None, "d": {"$exists": False}}), document)
+    assert document == {"a": [{"b": 1}], "c": None}
