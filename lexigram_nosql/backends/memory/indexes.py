@@ -19,7 +19,6 @@ from lexigram_nosql.contracts import IndexInfo
 from lexigram_nosql.query.ordering import sort_key
 
 __all__ = [
-    "BOTTOM",
     "MISSING_VALUE",
     "TOP",
     "MemoryIndex",
@@ -58,26 +57,7 @@ class _Top:
         return True
 
 
-class _Bottom:
-    """Sorts before everything: the open lower end of a probe."""
-
-    __slots__ = ()
-
-    def __lt__(self, other: object) -> bool:
-        return other is not self
-
-    def __gt__(self, other: object) -> bool:
-        return False
-
-    def __le__(self, other: object) -> bool:
-        return True
-
-    def __ge__(self, other: object) -> bool:
-        return other is self
-
-
 TOP: Final = _Top()
-BOTTOM: Final = _Bottom()
 
 
 def index_values(document: Any, path: str) -> list[Any]:

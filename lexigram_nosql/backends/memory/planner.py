@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from lexigram_nosql.backends.memory.indexes import BOTTOM, TOP, MemoryIndex, value_key
+from lexigram_nosql.backends.memory.indexes import TOP, MemoryIndex, value_key
 from lexigram_nosql.query.ast import And, Condition, FieldOp, FilterNode, Or
 
 __all__ = ["Plan", "choose_plan"]
@@ -127,12 +127,8 @@ def _range_components(
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     """Ordered-index components bounding one field's range, or None when unusable."""
     low, high = bounds.low, bounds.high
-    if (
-        low is not None
-        and high is not None
-        and (low.path in index.multikey or value_key(low.operand)[0] != value_key(high.operand)[0])
-    ):
-        # Different elements (or nothing at all) may satisfy each bound: keep only one.
+    if low is not None and high is not None and low.path in index.multikey:
+        # Different elements of an array may satisfy each bound: keep only one.
         high = None
     for bound in (low, high):
         if bound is not None and not index.usable_for(bound.operand):
@@ -142,7 +138,7 @@ def _range_components(
         return None
     br = value_key(anchor.operand)[0]
     if low is None:
-        start: tuple[Any, ...] = (br, BOTTOM)
+        start: tuple[Any, ...] = (br,)  # sorts before every key of the bracket
     else:
         start = value_key(low.operand) + ((TOP,) if low.op is FieldOp.GT else ())
     if high is None:
