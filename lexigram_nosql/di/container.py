@@ -53,7 +53,11 @@ class Resolution(Generic[T]):
         return typing.cast(T, value)
 
     def __await__(self) -> Generator[Any, None, T]:
-        return self.get().__await__()
+        # A generator rather than a coroutine: resolving is usually synchronous underneath.
+        value = self._provider()
+        if inspect.isawaitable(value):
+            value = yield from value.__await__()
+        return typing.cast(T, value)
 
     async def __aenter__(self) -> T:
         return await self.get()
@@ -131,6 +135,12 @@ class Container:
 
     def provider_for(self, target: Any, *, name: str | None = None) -> Provider[Any]:
         """The dependency-injector provider that builds ``target`` (its cached plan)."""
+        # Fast path first: a bound key or an already planned class, no annotation parsing.
+        found = self._bindings.get((target, name))
+        if found is None and name is None:
+            found = self._plans.get(target)
+        if found is not None:
+            return found
         base, qualifier = _split(target)
         return self._provider(base, name or qualifier, (), None)
 
