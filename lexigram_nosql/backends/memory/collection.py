@@ -11,6 +11,7 @@ import asyncio
 import heapq
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
@@ -78,16 +79,20 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
     def _data(self) -> CollectionData | None:
         return self._store.data(self._name)
 
-    def _candidates(self, data: CollectionData | None, node: FilterNode) -> Iterable[Any]:
+    def _candidates(
+        self, data: CollectionData | None, node: FilterNode, *, snapshot: bool = False
+    ) -> Iterable[Any]:
         """Stored documents that may match ``node``: an index's candidates, or every one.
 
-        Returns a snapshot (a list of references), never live views of the collection.
+        With ``snapshot`` the result is a list of references, safe to iterate across awaits
+        (stored documents are never mutated, only replaced); without it, a live view for
+        callers that finish before they next await or write.
         """
         if data is None:
             return ()
         plan = self.plan(node)
         if plan is None:
-            return list(data.documents.values())
+            return list(data.documents.values()) if snapshot else data.documents.values()
         documents = data.documents
         found = (documents.get(key) for key in dict.fromkeys(plan.fetch()))
         return [document for document in found if document is not None]
@@ -228,9 +233,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         upserted_id: Any = None
         failed = True
         try:
-            targets = list(self._matching(data, query.node))
-            if not multi:
-                targets = targets[:1]
+            targets = list(islice(self._matching(data, query.node), None if multi else 1))
             for document in targets:
                 matched += 1
                 new = self._updated(update, document)
@@ -256,9 +259,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         data = self._data()
         if data is None:
             return DeleteResult(0)
-        targets = list(self._matching(data, query.node))
-        if not multi:
-            targets = targets[:1]
+        targets = list(islice(self._matching(data, query.node), None if multi else 1))
         undo: list[Undo] | None = tx.undo if tx else None
         for document in targets:
             data.put(value_key(document["_id"]), None, undo)
@@ -311,7 +312,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
     async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
         await self._store.enter()
         node = query.filter.node
-        candidates = self._candidates(self._data(), node)
+        candidates = self._candidates(self._data(), node, snapshot=True)
         test = _matcher(node)
         if query.sort:
             found: Iterable[Document] = await self._sorted(candidates, test, query)
@@ -396,7 +397,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         if stages and stages[0].name == "$match":
             node, stages = stages[0].parsed, stages[1:]
         await self._store.enter()
-        candidates = self._candidates(self._data(), node)
+        candidates = self._candidates(self._data(), node, snapshot=True)
         read_only = all(stage.name in _READ_ONLY_STAGES for stage in stages)
         source = _source(candidates, _matcher(node), copy=not read_only)
         output = run_pipeline(ParsedPipeline(stages), source, lookup=self._lookup_source)
