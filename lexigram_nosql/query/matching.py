@@ -168,6 +168,7 @@ def _compile_condition(node: Condition) -> Matcher:
     getter = path_getter(node.path)
     op, operand = node.op, node.operand
     expand = node.path != ""  # inside $elemMatch the element is tested as it is
+    key = node.path if expand and "." not in node.path else None
     if op is FieldOp.EXISTS:
         if operand:
             return lambda document: any(value is not MISSING for value in getter(document))
@@ -177,22 +178,43 @@ def _compile_condition(node: Condition) -> Matcher:
             isinstance(value, list) and len(value) == operand for value in getter(document)
         )
     if op is FieldOp.NE:
-        positive = _leaf_matcher(getter, _equals(operand), expand)
+        positive = _leaf_matcher(getter, _equals(operand), expand, key)
         return lambda document: not positive(document)
     if op is FieldOp.NIN:
-        positive = _leaf_matcher(getter, _in(operand), expand)
+        positive = _leaf_matcher(getter, _in(operand), expand, key)
         return lambda document: not positive(document)
     if op is FieldOp.ALL:
         return _compile_all(getter, operand, expand)
     if op is FieldOp.TYPE:
         return _compile_type(getter, operand, expand)
-    return _leaf_matcher(getter, _value_test(op, operand), expand)
+    return _leaf_matcher(getter, _value_test(op, operand), expand, key)
 
 
-def _leaf_matcher(getter: Callable[[Any], list[Any]], test: ValueTest, expand: bool) -> Matcher:
-    """Any value at the path, or (for arrays) any of its elements, passes ``test``."""
+def _leaf_matcher(
+    getter: Callable[[Any], list[Any]], test: ValueTest, expand: bool, key: str | None = None
+) -> Matcher:
+    """Any value at the path, or (for arrays) any of its elements, passes ``test``.
+
+    ``key`` is set for a one-segment path: the common case reads the field directly.
+    """
     if not expand:
         return lambda document: any(test(value) for value in getter(document))
+    if key is not None:
+
+        def leaf_field(document: Any) -> bool:
+            if type(document) is not dict:
+                return any_leaf(document)
+            value = document.get(key, MISSING)
+            if test(value):
+                return True
+            if type(value) is list:
+                for element in value:
+                    if test(element):
+                        return True
+            return False
+
+        any_leaf = _leaf_matcher(getter, test, expand)
+        return leaf_field
 
     def leaf(document: Any) -> bool:
         for value in getter(document):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
@@ -232,13 +232,40 @@ class _Descending:
         return bool(other.key > self.key)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Descending) and bool(self.key == other.key)
+        try:
+            return bool(self.key == other.key)  # type: ignore[attr-defined]
+        except AttributeError:
+            return False
 
     def __hash__(self) -> int:
         return hash(self.key)
 
     def __repr__(self) -> str:
         return f"_Descending({self.key!r})"
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _descending_key(key: tuple[Any, ...]) -> Any:
+    """A key ordering in reverse of ``key``: native tuples for scalars, so sorts stay fast."""
+    rank = key[0]
+    if rank == NUMBER:
+        return (-NUMBER, 0) if len(key) == 2 else (-NUMBER, -1, -key[2])
+    if rank == STRING:
+        # Negated code points with a terminator that sorts above every code point, so a
+        # string sorts before its own prefixes ("ab" before "a"), as reversing requires.
+        return (-STRING, 0, (*[-ord(char) for char in key[1]], 1))
+    if len(key) == 1:
+        return (-rank, 1)
+    if rank == BOOL:
+        return (-BOOL, 0, not key[1])
+    if rank == DATE:
+        return (-DATE, 0, -((key[1] - _EPOCH) // _MICROSECOND))
+    return (-rank, 0, _Descending(key))
+
+
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def field_sort_key(values: list[Any], descending: bool) -> Any:
@@ -257,9 +284,9 @@ def field_sort_key(values: list[Any], descending: bool) -> Any:
         else:
             keys.append(sort_key(value))
     if not keys:
-        return _Descending(_NULL_KEY) if descending else _NULL_KEY
+        return _descending_key(_NULL_KEY) if descending else _NULL_KEY
     if descending:
-        return _Descending(max(keys))
+        return _descending_key(max(keys))
     return min(keys)
 
 
@@ -275,13 +302,22 @@ def document_sort_key(sort: Sequence[tuple[str, int]]) -> Callable[[Document], A
                 value = values[0]
                 if not isinstance(value, list):
                     key = sort_key(value)
-                    return _Descending(key) if descending else key
+                    return _descending_key(key) if descending else key
             return field_sort_key(values, descending)
 
         return single_key
 
     def key(document: Document) -> Any:
-        return tuple(field_sort_key(getter(document), descending) for getter, descending in getters)
+        keys = []
+        for getter, descending in getters:
+            values = getter(document)
+            value = values[0] if len(values) == 1 else values
+            if value is values or isinstance(value, list):
+                keys.append(field_sort_key(values, descending))
+            else:
+                scalar_key = sort_key(value)
+                keys.append(_descending_key(scalar_key) if descending else scalar_key)
+        return tuple(keys)
 
     return key
 

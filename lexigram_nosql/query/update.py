@@ -34,6 +34,7 @@ from lexigram_nosql.query.paths import (
     MISSING,
     check_path,
     get_path,
+    is_index,
     set_path,
     split_path,
     unset_path,
@@ -329,20 +330,28 @@ def apply_update(
 ) -> Document:
     """Return a new document with ``update`` applied; ``inserting`` enables ``$setOnInsert``.
 
-    ``document`` is left untouched. Raises ``InvalidQueryError`` when the stored values do not
-    allow the update (``$inc`` on a string, ``$push`` on a non-array, a changed ``_id``).
+    ``document`` is left untouched: the containers along each updated path are copied, and
+    the rest of the result shares its values with ``document`` (treat stored documents as
+    immutable and copy them once when handing them out). Raises ``InvalidQueryError`` when the
+    stored values do not allow the update (``$inc`` on a string, ``$push`` on a non-array, a
+    changed ``_id``).
     """
     if isinstance(update, ReplacementUpdate):
         return _replace(update, document)
-    result: Document = copy_value(document)
+    result: Document = dict(document)
+    owned: set[int] = {id(result)}
     moment: datetime | None = now
     for field in update.fields:
         op = field.op
+        if op is UpdateOp.SET_ON_INSERT and not inserting:
+            continue
+        _own_path(result, field.path, owned)
+        if op is UpdateOp.RENAME:
+            _own_path(result, field.operand, owned)
         if op is UpdateOp.SET:
             set_path(result, field.path, copy_value(field.operand), operator="$set")
         elif op is UpdateOp.SET_ON_INSERT:
-            if inserting:
-                set_path(result, field.path, copy_value(field.operand), operator="$setOnInsert")
+            set_path(result, field.path, copy_value(field.operand), operator="$setOnInsert")
         elif op is UpdateOp.UNSET:
             unset_path(result, field.path)
         elif op is UpdateOp.CURRENT_DATE:
@@ -360,6 +369,32 @@ def apply_update(
                 path="_id",
             )
     return result
+
+
+def _own_path(result: Document, path: str, owned: set[int]) -> None:
+    """Copy the containers along ``path`` that ``result`` still shares with its source."""
+    container: Any = result
+    for segment in split_path(path):
+        if isinstance(container, dict):
+            child = container.get(segment, MISSING)
+            if child is MISSING:
+                return
+            if isinstance(child, (dict, list)) and id(child) not in owned:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                owned.add(id(child))
+                container[segment] = child
+        elif isinstance(container, list) and is_index(segment):
+            index = int(segment)
+            if index >= len(container):
+                return
+            child = container[index]
+            if isinstance(child, (dict, list)) and id(child) not in owned:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                owned.add(id(child))
+                container[index] = child
+        else:
+            return
+        container = child
 
 
 def _replace(update: ReplacementUpdate, document: Document) -> Document:
@@ -403,6 +438,8 @@ def _value_error(field: FieldUpdate, current: Any, wanted: str) -> InvalidQueryE
 
 
 def _arithmetic(a: Any, b: Any, multiply: bool) -> Any:
+    if type(a) in _PLAIN_NUMBERS and type(b) in _PLAIN_NUMBERS:
+        return a * b if multiply else a + b
     x: Any = to_python_number(a)
     y: Any = to_python_number(b)
     if isinstance(x, Decimal) or isinstance(y, Decimal):
@@ -410,6 +447,9 @@ def _arithmetic(a: Any, b: Any, multiply: bool) -> Any:
         x = _as_decimal(x)
         y = _as_decimal(y)
     return x * y if multiply else x + y
+
+
+_PLAIN_NUMBERS: Final = frozenset({int, float})
 
 
 def _as_decimal(number: int | float | Decimal) -> Decimal:

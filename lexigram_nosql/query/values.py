@@ -164,6 +164,9 @@ def is_number(value: Any) -> bool:
 
 def to_python_number(value: Any) -> int | float | Decimal:
     """A number as a Python ``int``, ``float`` or ``Decimal`` (``Decimal128`` unwrapped)."""
+    cls = type(value)
+    if cls is int or cls is float:
+        return value  # type: ignore[no-any-return]
     if bson_class(value) == "Decimal128":
         result: Decimal = value.to_decimal()
         return result
