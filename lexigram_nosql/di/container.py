@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import logging
 import typing
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin, overload
 
 from dependency_injector import containers
@@ -119,6 +119,11 @@ class Container:
 
     @overload
     def resolve(self, target: type[T], *, name: str | None = None) -> Resolution[T]: ...
+
+    @overload
+    def resolve(self, target: Callable[..., T], *, name: str | None = None) -> Resolution[T]: ...
+
+    # (the Callable overload types protocols and ABCs, which mypy refuses for type[T])
 
     @overload
     def resolve(self, target: Any, *, name: str | None = None) -> Resolution[Any]: ...
