@@ -56,7 +56,9 @@ def _duplicate_key(details: Mapping[str, Any] | None, message: str) -> ours.Dupl
     if found:
         index: str | None = found.group("index")
     elif isinstance(key_pattern, Mapping):
-        index = "_".join(f"{k}_{v}" for k, v in key_pattern.items())
+        # The default index name; the _id index is always "_id_".
+        pairs = "_".join(f"{k}_{v}" for k, v in key_pattern.items())
+        index = "_id_" if dict(key_pattern) == {"_id": 1} else pairs
     else:
         index = None
     key = dict(key_value) if isinstance(key_value, Mapping) else key_value

@@ -1,0 +1,414 @@
+"""The MongoDB backend over the wire, with both clients (PyMongo Async and Motor).
+
+These run against the server ``tests/support/mongodb_server.py`` picks: a real MongoDB when
+``LEXIGRAM_NOSQL_TEST_MONGODB_URI`` is set, else CongoDB. Tests that CongoDB cannot answer
+correctly (unique enforcement, string ids, real transactions) are marked ``real_mongodb`` and
+reported as skipped without a real server; ``test_mongodb_mongomock.py`` covers some of them
+in-process.
+"""
+
+from __future__ import annotations
+
+import gc
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo import monitoring
+
+from lexigram_nosql import create_store
+from lexigram_nosql.backends.mongodb import MongoDocumentStore, ServerInfo
+from lexigram_nosql.errors import (
+    DuplicateKeyError,
+    NoSQLConnectionError,
+    NoSQLError,
+    TransactionError,
+    WriteError,
+)
+from tests.support import mongodb_server
+from tests.support.backends import services_required
+
+CLIENTS = ["pymongo", "motor"]
+
+
+def skip_without_server() -> None:
+    reason = mongodb_server.unavailable()
+    if reason is not None:
+        if services_required():
+            pytest.fail(f"the MongoDB test server is required but {reason}")
+        pytest.skip(f"MongoDB: {reason}")
+
+
+def needs_real_mongodb() -> None:
+    found = mongodb_server.target()
+    if found is None or found[0] != "mongodb":
+        pytest.skip(
+            f"needs a real MongoDB: set {mongodb_server.REAL_URI_ENV} "
+            "(CongoDB gets this wrong; see docs/backends/mongodb.md)"
+        )
+
+
+class CommandLog(monitoring.CommandListener):
+    """Every command the client sends, for checking which session it carried."""
+
+    def __init__(self) -> None:
+        self.commands: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands.append({"name": event.command_name, **dict(event.command)})
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def make_store(client: str, **mongodb: Any) -> MongoDocumentStore:
+    entry = mongodb_server.settings(f"be_{uuid.uuid4().hex[:8]}", client)
+    entry["mongodb"].update(mongodb)
+    store = create_store(entry)
+    assert isinstance(store, MongoDocumentStore)
+    return store
+
+
+@pytest.fixture(params=CLIENTS)
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[MongoDocumentStore]:
+    skip_without_server()
+    instance = make_store(request.param)
+    await instance.connect()
+    try:
+        yield instance
+    finally:
+        await mongodb_server.reset(instance)
+        await instance.disconnect()
+
+
+def raw(store: MongoDocumentStore, collection: str) -> Any:
+    """The driver's own collection handle, to see what is stored."""
+    return store.client[store.settings.mongodb.database][collection]
+
+
+# -- ids ---------------------------------------------------------------------------------
+
+
+async def test_a_generated_id_is_an_object_id_returned_as_hex(store: MongoDocumentStore) -> None:
+    result = await store.collection("users").insert_one({"name": "ada"})
+    assert isinstance(result.inserted_id, str)
+    assert len(result.inserted_id) == 24
+    stored = await raw(store, "users").find_one({})
+    assert stored["_id"] == ObjectId(result.inserted_id)
+    found = await store.collection("users").find_one({"_id": result.inserted_id})
+    assert found == {"_id": result.inserted_id, "name": "ada"}
+
+
+async def test_ids_in_in_nin_and_ne_conditions_are_converted(store: MongoDocumentStore) -> None:
+    users = store.collection("users")
+    ids = (await users.insert_many([{"n": 1}, {"n": 2}, {"n": 3}])).inserted_ids
+    assert all(isinstance(i, str) for i in ids)
+    found = [d async for d in users.find({"_id": {"$in": ids[:2]}}, sort=[("n", 1)])]
+    assert [d["n"] for d in found] == [1, 2]
+    found = [d async for d in users.find({"_id": {"$nin": ids[:2]}})]
+    assert [d["n"] for d in found] == [3]
+    assert await users.count_documents({"_id": {"$ne": ids[0]}}) == 2
+    assert (await users.update_one({"_id": ids[1]}, {"$set": {"n": 20}})).modified_count == 1
+    assert (await users.delete_one({"_id": {"$eq": ids[2]}})).deleted_count == 1
+    assert await users.distinct("_id") == sorted(ids[:2])
+
+
+async def test_a_given_hex_id_is_stored_as_an_object_id(store: MongoDocumentStore) -> None:
+    hex_id = str(ObjectId())
+    result = await store.collection("c").insert_one({"_id": hex_id, "a": 1})
+    assert result.inserted_id == hex_id
+    assert (await raw(store, "c").find_one({}))["_id"] == ObjectId(hex_id)
+    assert await store.collection("c").find_one({"_id": hex_id}) == {"_id": hex_id, "a": 1}
+
+
+async def test_an_upsert_by_hex_id_creates_that_object_id(store: MongoDocumentStore) -> None:
+    hex_id = str(ObjectId())
+    result = await store.collection("c").update_one(
+        {"_id": hex_id}, {"$set": {"a": 1}}, upsert=True
+    )
+    assert result.upserted_id == hex_id
+    assert (await raw(store, "c").find_one({}))["_id"] == ObjectId(hex_id)
+
+
+async def test_nested_object_ids_are_returned_unchanged(store: MongoDocumentStore) -> None:
+    ref = ObjectId()
+    await raw(store, "c").insert_one({"ref": ref, "refs": [ref]})
+    found = await store.collection("c").find_one({})
+    assert found is not None
+    assert isinstance(found["_id"], str)
+    assert found["ref"] == ref
+    assert found["refs"] == [ref]
+
+
+async def test_aggregate_returns_hex_ids(store: MongoDocumentStore) -> None:
+    inserted = await store.collection("c").insert_one({"a": 1})
+    out = [
+        d
+        async for d in store.collection("c").aggregate([{"$match": {"_id": inserted.inserted_id}}])
+    ]
+    assert out == [{"_id": inserted.inserted_id, "a": 1}]
+
+
+@pytest.mark.real_mongodb
+async def test_non_hex_ids_are_stored_as_given(store: MongoDocumentStore) -> None:
+    needs_real_mongodb()
+    coll = store.collection("c")
+    await coll.insert_many([{"_id": "user-1"}, {"_id": 7}, {"_id": {"k": 1}}])
+    assert sorted(str(d["_id"]) async for d in raw(store, "c").find({})) == [
+        "7",
+        "user-1",
+        "{'k': 1}",
+    ]
+    assert await coll.find_one({"_id": "user-1"}) == {"_id": "user-1"}
+    assert await coll.find_one({"_id": {"$in": [7]}}) == {"_id": 7}
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+async def test_a_duplicate_id_is_a_duplicate_key_error(store: MongoDocumentStore) -> None:
+    inserted = await store.collection("c").insert_one({})
+    with pytest.raises(DuplicateKeyError) as info:
+        await store.collection("c").insert_one({"_id": inserted.inserted_id})
+    assert info.value.index == "_id_"
+    assert info.value.collection == "c"
+    assert info.value.store == store.name
+    assert info.value.key == {"_id": ObjectId(inserted.inserted_id)}
+
+
+async def test_server_errors_carry_the_server_code(store: MongoDocumentStore) -> None:
+    coll = store.collection("c")
+    await coll.insert_one({"a": "text"})
+    with pytest.raises(WriteError) as write:
+        await coll.update_one({}, {"$inc": {"a": 1}})  # $inc on a string: the server refuses
+    assert isinstance(write.value.code, int)
+    assert (write.value.store, write.value.collection) == (store.name, "c")
+    with pytest.raises(NoSQLError) as missing:
+        await coll.drop_index("no_such_index")
+    assert missing.value.code in {27, 86}  # IndexNotFound (MongoDB: 27, CongoDB: 86)
+
+
+@pytest.mark.real_mongodb
+async def test_a_unique_index_is_enforced_with_index_and_key(store: MongoDocumentStore) -> None:
+    needs_real_mongodb()
+    coll = store.collection("users")
+    await coll.create_index("email", unique=True)
+    await coll.insert_one({"email": "a@x"})
+    with pytest.raises(DuplicateKeyError) as info:
+        await coll.insert_one({"email": "a@x"})
+    assert (info.value.index, info.value.key) == ("email_1", {"email": "a@x"})
+
+
+@pytest.fixture
+def driver_socket_leak() -> Iterator[None]:
+    """PyMongo leaks its monitor's half-open socket when a client is closed while the monitor
+    is still trying to connect (reproduced with a bare ``AsyncMongoClient``); collect it here,
+    so the warning is not blamed on the next test."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+@pytest.mark.usefixtures("driver_socket_leak")
+async def test_an_unreachable_server_is_a_connection_error_without_the_password() -> None:
+    store = create_store(
+        {
+            "name": "down",
+            "driver": "mongodb",
+            "mongodb": {
+                "uri": "mongodb://bob:pw-s3cret@127.0.0.1:9/?authSource=admin",
+                "server_selection_timeout_ms": 200,
+            },
+        }
+    )
+    assert "pw-s3cret" not in repr(store)
+    with pytest.raises(NoSQLConnectionError) as info:
+        await store.connect()
+    assert "pw-s3cret" not in str(info.value)
+    assert info.value.address is not None
+    assert "pw-s3cret" not in info.value.address
+
+
+@pytest.mark.usefixtures("driver_socket_leak")
+async def test_health_of_an_unreachable_server_fails_without_the_password() -> None:
+    store = create_store(
+        {
+            "name": "down",
+            "driver": "mongodb",
+            "lazy": True,
+            "mongodb": {
+                "uri": "mongodb://bob:pw-s3cret@127.0.0.1:9",
+                "server_selection_timeout_ms": 200,
+            },
+        }
+    )
+    health = await store.health_check()
+    assert health.status == "fail"
+    assert health.error is not None
+    assert "pw-s3cret" not in health.error
+    assert "pw-s3cret" not in repr(health)
+
+
+# -- health and settings -------------------------------------------------------------------
+
+
+async def test_health_reports_ping_latency_and_server_versions(store: MongoDocumentStore) -> None:
+    health = await store.health_check()
+    assert health.status == "pass"
+    assert health.details["ping_ms"] > 0
+    assert health.latency_ms >= health.details["ping_ms"]
+    assert health.details["server_version"] == store.server.version  # type: ignore[union-attr]
+    assert isinstance(health.details["wire_version"], int)
+    assert health.details["wire_version"] >= 6
+    assert health.details["topology"] in {"standalone", "replica_set", "sharded"}
+    assert health.details["client"] == store.client_name
+
+
+async def test_the_configured_client_is_used(store: MongoDocumentStore) -> None:
+    expected = "motor" if store.client_name == "motor" else "pymongo"
+    assert type(store.client).__module__.split(".")[0] == expected
+
+
+async def test_settings_reach_the_connected_client() -> None:
+    skip_without_server()
+    for client in CLIENTS:
+        async with make_store(client, max_pool_size=3, read_preference="primaryPreferred") as s:
+            assert s.client.options.pool_options.max_pool_size == 3
+            assert s.client.read_preference.mongos_mode == "primaryPreferred"
+            assert (await s.health_check()).status == "pass"
+
+
+# -- indexes ---------------------------------------------------------------------------------
+
+
+async def test_indexes_single_compound_unique_sparse_ttl_listed_and_dropped(
+    store: MongoDocumentStore,
+) -> None:
+    coll = store.collection("c")
+    assert await coll.create_index("a") == "a_1"
+    assert await coll.create_index([("a", 1), ("b", -1)]) == "a_1_b_-1"
+    assert await coll.create_index("email", unique=True, name="uniq_email") == "uniq_email"
+    assert await coll.create_index("nick", sparse=True) == "nick_1"
+    assert await coll.create_index("at", expire_after_seconds=60) == "at_1"
+    listed = {i.name: i for i in await coll.list_indexes()}
+    assert set(listed) == {"_id_", "a_1", "a_1_b_-1", "uniq_email", "nick_1", "at_1"}
+    assert listed["a_1_b_-1"].keys == [("a", 1), ("b", -1)]
+    assert listed["uniq_email"].unique and not listed["a_1"].unique
+    assert listed["nick_1"].sparse
+    assert listed["at_1"].expire_after_seconds == 60
+    await coll.drop_index("a_1_b_-1")
+    assert "a_1_b_-1" not in {i.name for i in await coll.list_indexes()}
+
+
+# -- transactions --------------------------------------------------------------------------
+
+
+async def test_a_standalone_server_refuses_transactions(store: MongoDocumentStore) -> None:
+    if store.server is None or store.server.topology != "standalone":
+        pytest.skip("the test server is not standalone")
+    assert store.capabilities.transactions is False
+    with pytest.raises(TransactionError, match="standalone"):
+        async with store.transaction():
+            pass
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_every_operation_in_a_transaction_carries_its_session(client: str) -> None:
+    """Checked on the wire: each command inside the block has the same ``lsid`` and
+    ``autocommit: false``; the block ends with ``commitTransaction``."""
+    skip_without_server()
+    log = CommandLog()
+    store = with_listener(make_store(client), log)
+    async with store:
+        pretend_replica_set(store)
+        coll = store.collection("c")
+        await coll.insert_one({"seed": True})  # create the collection outside the block
+        log.commands.clear()
+        async with store.transaction():
+            await coll.insert_one({"a": 1})
+            await coll.update_many({"a": 1}, {"$set": {"b": 2}})
+            await coll.find_one({"a": 1})
+            _ = [d async for d in coll.find({})]
+            await coll.count_documents({})
+            _ = [d async for d in coll.aggregate([{"$match": {"a": 1}}])]
+            await coll.delete_many({"b": 2})
+        sent = list(log.commands)
+        await mongodb_server.reset(store)
+    *in_block, commit = sent
+    names = [c["name"] for c in in_block]
+    assert names == ["insert", "update", "find", "find", "aggregate", "aggregate", "delete"]
+    assert commit["name"] == "commitTransaction"
+    sessions = {bytes(c["lsid"]["id"]) for c in sent}
+    assert len(sessions) == 1
+    assert all(c.get("autocommit") is False for c in sent)
+    assert in_block[0].get("startTransaction") is True
+    assert all("startTransaction" not in c for c in sent[1:])
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_an_exception_in_a_transaction_aborts_it(client: str) -> None:
+    skip_without_server()
+    log = CommandLog()
+    store = with_listener(make_store(client), log)
+    async with store:
+        pretend_replica_set(store)
+        with pytest.raises(RuntimeError):
+            async with store.transaction():
+                await store.collection("c").insert_one({"a": 1})
+                raise RuntimeError("boom")
+        names = [c["name"] for c in log.commands]
+        await mongodb_server.reset(store)
+    assert "abortTransaction" in names
+    assert "commitTransaction" not in names
+
+
+@pytest.mark.real_mongodb
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_a_transaction_commits_or_rolls_back(client: str) -> None:
+    needs_real_mongodb()
+    async with make_store(client) as store:
+        if store.server is not None and store.server.topology == "standalone":
+            pytest.skip("the real MongoDB is standalone; transactions need a replica set")
+        coll = store.collection("c")
+        await coll.insert_one({"_id": "seed"})  # create the collection outside
+        async with store.transaction():
+            await coll.insert_one({"_id": "kept"})
+        with pytest.raises(RuntimeError):
+            async with store.transaction():
+                await coll.insert_one({"_id": "dropped"})
+                assert await coll.find_one({"_id": "dropped"}) is not None
+                raise RuntimeError("roll back")
+        assert {d["_id"] async for d in coll.find({})} == {"seed", "kept"}
+        await mongodb_server.reset(store)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def with_listener(store: MongoDocumentStore, log: CommandLog) -> MongoDocumentStore:
+    """Rebuild the store's client with a command listener."""
+    factory: Callable[[str, dict[str, Any]], Any] = store._client_factory
+
+    def listening(uri: str, options: dict[str, Any]) -> Any:
+        return factory(uri, {**options, "event_listeners": [log]})
+
+    store._client_factory = listening
+    return store
+
+
+def pretend_replica_set(store: MongoDocumentStore) -> None:
+    """CongoDB reports itself standalone but accepts transaction commands; for checking what
+    the client sends, let the store believe it is a replica set member."""
+    assert store.server is not None
+    if store.server.topology != "standalone":
+        return
+    if not mongodb_server.against_congodb():
+        pytest.skip("the real MongoDB is standalone; transactions need a replica set")
+    store._server = ServerInfo(store.server.version, store.server.wire_version, "replica_set")
