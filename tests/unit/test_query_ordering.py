@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lexigram_nosql.query.ordering import (
     compare_values,
@@ -193,3 +196,38 @@ def test_sort_is_stable_for_equal_keys() -> None:
     docs = [{"_id": i, "v": 1.0 if i % 2 else 1} for i in range(6)]
     assert _sorted(docs, [("v", 1)]) == list(range(6))
     assert _sorted(docs, [("v", -1)]) == list(range(6))
+
+
+sortable_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-5, 5),
+        st.floats(allow_nan=True, allow_infinity=True, width=32),
+        st.decimals(allow_nan=False, places=1, min_value=-5, max_value=5),
+        st.text(alphabet="ab\u00e9\U0001f600", max_size=3),
+        st.binary(max_size=2),
+        st.datetimes(timezones=st.just(UTC)),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=2), st.dictionaries(st.sampled_from("xy"), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(sortable_values, max_size=8), direction=st.sampled_from([1, -1]))
+def test_sort_key_agrees_with_compare_values(values: list[Any], direction: int) -> None:
+    """Both directions order documents exactly as compare_values orders their sort values."""
+    docs = [{"v": value} for value in values]
+    ordered = sorted(docs, key=document_sort_key([("v", direction)]))
+    key = document_sort_key([("v", direction)])
+    single = [key(doc) for doc in ordered]
+    compound = [document_sort_key([("v", direction), ("w", 1)])(doc) for doc in ordered]
+    for earlier, later in pairwise(ordered):
+        a, b = earlier["v"], later["v"]
+        if not isinstance(a, list) and not isinstance(b, list):
+            assert compare_values(a, b) * direction <= 0
+    assert single == sorted(single)
+    assert compound == sorted(compound)
