@@ -81,9 +81,11 @@ def operators_in(*documents: Any) -> set[str]:
     return found
 
 
-def utc(*parts: int) -> datetime:
-    """A tz-aware UTC datetime (millisecond precision is what every backend keeps)."""
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, us: int = 0
+) -> datetime:
+    """A tz-aware UTC datetime; keep ``us`` whole milliseconds (what every backend keeps)."""
+    return datetime(year, month, day, hour, minute, second, us, tzinfo=UTC)
 
 
 def unique_name(prefix: str = "c") -> str:
