@@ -60,9 +60,8 @@ def load_config(
         section: Any = source.model_dump(exclude_unset=True)
         origin = None
     elif isinstance(source, Mapping):
-        section = source.get("nosql", source) if "nosql" in source else source
+        section = interpolate(source.get("nosql", source), env, "nosql")
         origin = None
-        section = interpolate(section, env, "nosql")
     else:
         path = _default_path(env) if source is None else Path(source)
         origin = str(path)
