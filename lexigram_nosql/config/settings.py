@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -107,8 +107,6 @@ class NoSQLSettings(BaseSettings):
 
     backends: list[StoreSettings] = Field(min_length=1)
     health: HealthSettings = HealthSettings()
-
-    section_name: ClassVar[str] = "nosql"
 
     def __init__(self, **values: Any) -> None:
         layers = _LAYERS.get() or _Layers()
@@ -285,12 +283,11 @@ def _check_mongodb_uri(path: str, uri: str) -> None:
 def _check_http_url(path: str, url: str) -> None:
     try:
         parts = urlsplit(url)
-        port = parts.port
+        _ = parts.port  # raises ValueError unless the port is a number in range
     except ValueError as exc:
         raise _path_error(path, f"malformed URL {url!r}: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _path_error(path, f"malformed URL {url!r}: expected http(s)://host[:port]")
-    del port
 
 
 def _check_host_port(path: str, value: str) -> None:

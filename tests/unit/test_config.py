@@ -345,6 +345,13 @@ BAD: list[tuple[str, str, dict[str, str], str, str]] = [
         "expected http(s)://host[:port]",
     ),
     (
+        "dynamodb-endpoint-port",
+        "nosql:\n  driver: dynamodb\n  dynamodb: {endpoint_url: 'http://localhost:99999'}\n",
+        {},
+        "nosql.backends[0].dynamodb.endpoint_url",
+        "Port out of range",
+    ),
+    (
         "firestore-emulator-host",
         "nosql:\n  driver: firestore\n  firestore: {emulator_host: 'http://localhost:8080'}\n",
         {},
