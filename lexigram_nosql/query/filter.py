@@ -284,6 +284,13 @@ def _parse_all(path: str, operand: Any) -> FilterNode:
 def _operand(path: str, op: FieldOp, operand: Any) -> Any:
     name = op.value
     if name in _COMPARISONS:
+        if isinstance(operand, re.Pattern) and op is not FieldOp.EQ:
+            raise InvalidQueryError(
+                f"{name} on {path!r} cannot take a regular expression; use $regex, or $not "
+                "with a regular expression",
+                path=path,
+                operator=name,
+            )
         _check_literal(operand, path, name)
         return operand
     if op in (FieldOp.IN, FieldOp.NIN):

@@ -363,10 +363,15 @@ def apply_update(
     if "_id" in document and not inserting:
         new_id = result.get("_id", MISSING)
         if new_id is MISSING or not values_equal(new_id, document["_id"]):
+            culprit = next(
+                (f.op.value for f in update.fields if f.path == "_id" or f.path.startswith("_id.")),
+                None,
+            )
             raise InvalidQueryError(
                 f"The update would change the immutable field '_id' from {document['_id']!r} "
-                f"to {new_id!r}",
+                f"to {new_id!r}" + (f" ({culprit})" if culprit else ""),
                 path="_id",
+                operator=culprit,
             )
     return result
 

@@ -146,6 +146,8 @@ def test_regex_forms_parse_to_compiled_patterns_with_options() -> None:
         ({"a": {"$all": 1}}, "a", "$all"),
         ({"a": {"$all": [{"$elemMatch": {"b": 1}}, 2]}}, "a", "$all"),
         ({"a": {"$elemMatch": 1}}, "a", "$elemMatch"),
+        ({"a": {"$ne": re.compile("x")}}, "a", "$ne"),
+        ({"a": {"$gt": re.compile("x")}}, "a", "$gt"),
         ({"$and": []}, None, "$and"),
         ({"$or": {"a": 1}}, None, "$or"),
         ({"$nor": [1]}, None, "$nor"),
@@ -263,6 +265,19 @@ def test_matches(filter: dict[str, Any], expected: list[int]) -> None:
     """Arrays match through their elements, but nested arrays ([[1, 2], 5]) only as wholes."""
     node = parse_filter(filter)
     assert [doc["_id"] for doc in DOCS if matches(node, doc)] == expected
+
+
+def test_elem_match_inside_elem_match_reaches_nested_arrays() -> None:
+    node = parse_filter({"m": {"$elemMatch": {"$elemMatch": {"$in": ["u"]}}}})
+    assert matches(node, {"m": [["u", "c"]]})
+    assert not matches(node, {"m": ["u"]})
+
+
+def test_eq_with_a_regex_compares_stored_patterns_not_text() -> None:
+    pattern = re.compile("^x")
+    node = parse_filter({"a": {"$eq": pattern}})
+    assert matches(node, {"a": re.compile("^x")})
+    assert not matches(node, {"a": "xyz"})
 
 
 def test_document_equality_is_field_order_sensitive() -> None:

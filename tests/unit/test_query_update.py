@@ -304,8 +304,9 @@ def test_set_values_are_copied_into_the_document() -> None:
         ({"$inc": {"a.b": 1}}, {"a": [{"b": 1}]}, "a.b", "$inc", "Cannot create field"),
         ({"$rename": {"a.b": "c"}}, {"a": [{"b": 1}]}, "a.b", "$rename", "through an array"),
         ({"$rename": {"a": "c.d"}}, {"a": 1, "c": []}, "a", "$rename", "through an array"),
-        ({"$set": {"_id": 2}}, {"_id": 1}, "_id", None, "immutable"),
-        ({"$max": {"_id": 2}}, {"_id": 1}, "_id", None, "immutable"),
+        ({"$set": {"_id": 2}}, {"_id": 1}, "_id", "$set", "immutable"),
+        ({"$max": {"_id": 2}}, {"_id": 1}, "_id", "$max", "immutable"),
+        ({"$set": {"_id.k": 2}}, {"_id": {"k": 1}}, "_id", "$set", "immutable"),
     ],
 )
 def test_apply_refusals(
