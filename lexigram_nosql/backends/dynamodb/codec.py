@@ -4,15 +4,20 @@ DynamoDB numbers are decimals of up to 38 significant digits, so ints and floats
 their exact decimal text (``repr`` of a float is the shortest text that reads back as the same
 float: no binary noise). DynamoDB does not keep the int/float distinction of an integral value:
 ``2.0`` reads back as ``2`` (equal in every comparison). Datetimes are stored as ISO-8601 UTC
-strings with a fixed width (microseconds), so string order is time order; they read back as
-strings. Key attributes of type ``S`` also accept ints, floats, booleans, None and bytes through
-a tagged text form (``"\\x00i42"``), so ``_id`` keeps MongoDB's freedom of type.
+strings of a fixed width (``2024-05-01T12:00:00.000000+00:00``), so string order is time order
+and other tools read them; a string in exactly that form reads back as an aware UTC datetime.
+DynamoDB keeps no order of attributes or map keys, so the field order (which MongoDB's
+document equality depends on) is kept in a hidden ``__lx:o`` list: always for the item, and
+inside a map only when its keys are not already sorted. Key attributes of type ``S`` also
+accept ints, floats, booleans, None and bytes through a tagged text form (``"\\x00n42"``),
+so ``_id`` keeps MongoDB's freedom of type.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -23,8 +28,10 @@ from typing import Any
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
 
 __all__ = [
+    "HIDDEN_PREFIX",
     "ITEM_SIZE_LIMIT",
     "KEY_TAG",
+    "ORDER",
     "AttributeValue",
     "decode_item",
     "decode_key",
@@ -49,6 +56,10 @@ KEY_TAG = "\x00"
 """First character of a non-string value stored in an ``S`` key attribute."""
 
 _MAX_DEPTH = 32
+HIDDEN_PREFIX = "__lx:"
+ORDER = HIDDEN_PREFIX + "o"
+"""The hidden list of field names, in document order."""
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
 _counter = count(int.from_bytes(os.urandom(3), "big"))
 _PROCESS_RANDOM = os.urandom(5)
 
@@ -68,10 +79,10 @@ def format_datetime(value: datetime) -> str:
 
 
 def normalize_value(value: Any) -> Any:
-    """The value as DynamoDB gives it back (datetimes as strings, tuples as lists), so the
-    engine compares filter and update operands with what is stored."""
+    """The value as it reads back (datetimes aware in UTC, dates as strings, tuples as
+    lists), so the engine compares filter and update operands with what is stored."""
     if isinstance(value, datetime):
-        return format_datetime(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -143,13 +154,11 @@ def encode_value(value: Any, path: str = "value", depth: int = 0) -> AttributeVa
         encoded: dict[str, AttributeValue] = {}
         for key, item in value.items():
             child = f"{path}.{key}"
-            if not isinstance(key, str) or not key:
-                raise InvalidQueryError(
-                    f"Field {child!r} has an empty or non-string name; DynamoDB map keys "
-                    "must be non-empty strings",
-                    path=child,
-                )
+            _check_name(key, child)
             encoded[key] = encode_value(item, child, depth + 1)
+        keys = list(value)
+        if keys != sorted(keys):
+            encoded[ORDER] = {"L": [{"S": k} for k in keys]}
         return {"M": encoded}
     if isinstance(value, (list, tuple)):
         return {"L": [encode_value(v, f"{path}.{i}", depth + 1) for i, v in enumerate(value)]}
@@ -222,15 +231,42 @@ def _decode_number(text: str) -> int | float:
     return int(text)
 
 
+def _check_name(name: Any, path: str) -> None:
+    if not isinstance(name, str) or not name:
+        raise InvalidQueryError(
+            f"Field {path!r} has an empty or non-string name; DynamoDB refuses it", path=path
+        )
+    if name.startswith(HIDDEN_PREFIX):
+        raise InvalidQueryError(
+            f"Field {path!r}: names starting with {HIDDEN_PREFIX!r} are reserved by the "
+            "DynamoDB backend",
+            path=path,
+        )
+
+
+def _ordered_names(attributes: Mapping[str, Any]) -> list[str]:
+    """Attribute names in document order: the hidden order list, then the rest sorted."""
+    order = attributes.get(ORDER)
+    listed = [v["S"] for v in order["L"]] if order is not None else []
+    names = [n for n in dict.fromkeys(listed) if n in attributes]
+    known = set(names)
+    names.extend(
+        sorted(n for n in attributes if n not in known and not n.startswith(HIDDEN_PREFIX))
+    )
+    return names
+
+
 def decode_value(value: AttributeValue) -> Any:
     """An attribute value as a Python value."""
     ((kind, payload),) = value.items()
     if kind == "S":
+        if len(payload) == 32 and _DATETIME.fullmatch(payload):
+            return datetime.fromisoformat(payload)
         return payload
     if kind == "N":
         return _decode_number(payload)
     if kind == "M":
-        return {k: decode_value(v) for k, v in payload.items()}
+        return {k: decode_value(payload[k]) for k in _ordered_names(payload)}
     if kind == "L":
         return [decode_value(v) for v in payload]
     if kind == "BOOL":
@@ -255,16 +291,13 @@ def encode_item(
     Raises before any request when the item would be refused (size, NaN, empty names)."""
     item: dict[str, AttributeValue] = {}
     for name, value in document.items():
-        if not isinstance(name, str) or not name:
-            raise InvalidQueryError(
-                f"Field name {name!r} is empty or not a string; DynamoDB refuses it",
-                path=str(name),
-            )
+        _check_name(name, str(name))
         key_type = key_types.get(name)
         if key_type is not None:
             item[name] = encode_key(value, key_type, name)
         else:
             item[name] = encode_value(value, name)
+    item[ORDER] = {"L": [{"S": name} for name in document]}
     for name in key_types:
         if name not in item:
             raise UnsupportedQueryError(
@@ -285,12 +318,8 @@ def encode_item(
 def decode_item(item: Mapping[str, AttributeValue], key_names: frozenset[str]) -> dict[str, Any]:
     """An item as a document; hidden attributes (``__lx:``) are dropped."""
     document: dict[str, Any] = {}
-    if "_id" in item:  # _id first, as MongoDB returns it
-        value = item["_id"]
-        document["_id"] = decode_key(value) if "_id" in key_names else decode_value(value)
-    for name, value in item.items():
-        if name.startswith("__lx:"):
-            continue
+    for name in _ordered_names(item):
+        value = item[name]
         document[name] = decode_key(value) if name in key_names else decode_value(value)
     return document
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lexigram_nosql.backends.dynamodb.codec import (
+    ORDER,
     AttributeValue,
     encode_item,
     encode_value,
@@ -168,8 +169,13 @@ def compile_update(
     removes: list[str] = []
     parents: set[str] = set()
     paths: list[str] = []
+    added: list[str] = []
+    order = old_item.get(ORDER, {}).get("L", [])
+    listed = {entry.get("S") for entry in order}
     indexed = [index.field for index in info.shadow_indexes]
     for field_update in update.fields:
+        if field_update.op is UpdateOp.SET_ON_INSERT:
+            continue  # only applies when an upsert inserts
         path = field_update.path
         segments = _segments(path)
         if (
@@ -188,14 +194,18 @@ def compile_update(
                 return None  # DynamoDB cannot create intermediate maps
             parents.add(".".join(segments[: depth + 1]))
         value = current.get(segments[-1]) if isinstance(current, Mapping) else None
+        if segments[-1] not in current and field_update.op is not UpdateOp.UNSET:
+            # A new field goes last in document order: the hidden order list of the item is
+            # appended to; a map's order list cannot be, so new nested fields take the diff.
+            if len(segments) > 1 or segments[0] in listed:
+                return None
+            added.append(segments[0])
         target = ".".join(names.name(s) for s in segments)
         op, operand = field_update.op, field_update.operand
         if op is UpdateOp.SET:
             sets.append(f"{target} = {names.value(encode_value(operand, path))}")
         elif op is UpdateOp.UNSET:
             removes.append(target)
-        elif op is UpdateOp.SET_ON_INSERT:
-            continue  # only applies when an upsert inserts
         elif op is UpdateOp.INC:
             if not _is_int(operand) or not (_is_int(value) or segments[-1] not in current):
                 return None  # float arithmetic must match the engine's binary floats
@@ -218,6 +228,13 @@ def compile_update(
             return None
     if not sets and not removes:
         return None
+    if added:
+        names_list = names.value({"L": [{"S": name} for name in added]})
+        order_name = names.name(ORDER)
+        empty_list = names.value({"L": []})
+        sets.append(
+            f"{order_name} = list_append(if_not_exists({order_name}, {empty_list}), {names_list})"
+        )
     expression = " ".join(
         part
         for part in (
