@@ -88,7 +88,7 @@ async def test_eager_stores_connect_concurrently(scripted: list[str]) -> None:
     started = time.perf_counter()
     async with Application.boot(config=stores("slow-a", "slow-b", "slow-c"), environ={}):
         elapsed = time.perf_counter() - started
-    assert elapsed < 0.6, f"three 0.3 s connects took {elapsed:.2f} s: not concurrent"
+    assert elapsed < 0.8, f"three 0.3 s connects took {elapsed:.2f} s: not concurrent"
 
 
 async def test_a_store_that_cannot_connect_fails_startup_naming_it() -> None:
@@ -134,7 +134,7 @@ async def test_failure_cancels_connects_still_running_and_closes_them(
     started = time.perf_counter()
     with pytest.raises(NoSQLConnectionError, match="broken-b"):
         await module.startup()
-    assert time.perf_counter() - started < 1, "did not wait for the hanging connect"
+    assert time.perf_counter() - started < 5, "did not wait for the hanging connect"
     assert "close hang-a" in scripted
     assert not module.stores["hang-a"].is_connected
 
