@@ -272,22 +272,26 @@ def _in(operand: tuple[Any, ...]) -> ValueTest:
     patterns = [item for item in operand if isinstance(item, re.Pattern)]
     keys = {sort_key(item) for item in operand if not isinstance(item, re.Pattern)}
     strings = {item for item in operand if type(item) is str}
-    only_strings = len(strings) == len(keys) and not patterns
-    if only_strings:
+    if len(strings) == len(keys) and not patterns:
         return lambda value: type(value) is str and value in strings
-    null_key = sort_key(None)
-    matches_missing = null_key in keys
+    numbers = {item for item in operand if type(item) in (int, float, Decimal) and not is_nan(item)}
+    nan_listed = any(is_number(item) and is_nan(item) for item in operand)
+    matches_missing = sort_key(None) in keys
 
     def test(value: Any) -> bool:
-        if value is MISSING:
-            return matches_missing
-        if type(value) is str:
+        cls = type(value)
+        if cls is str:
             if value in strings:
                 return True
             for pattern in patterns:  # noqa: SIM110 - hot path
                 if pattern.search(value) is not None:
                     return True
             return False
+        if cls is int or cls is float:
+            # Plain numbers hash like the equal ints, floats and Decimals: one set lookup.
+            return value in numbers if value == value else nan_listed
+        if value is MISSING:
+            return matches_missing
         return sort_key(value) in keys
 
     return test

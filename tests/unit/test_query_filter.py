@@ -273,6 +273,30 @@ def test_elem_match_inside_elem_match_reaches_nested_arrays() -> None:
     assert not matches(node, {"m": ["u"]})
 
 
+@pytest.mark.parametrize(
+    ("value", "listed"),
+    [
+        (1.0, True),
+        (1, True),
+        (2.5, True),
+        (Decimal("1"), True),
+        (float("nan"), True),
+        (True, False),
+        ("x", True),
+        ("1", False),
+        (None, False),
+        ([3, 1], True),
+        ({"k": 1}, True),
+        ({"k": 1.0}, True),
+        ({"k": True}, False),
+        (2**70, True),
+    ],
+)
+def test_in_with_mixed_types(value: Any, listed: bool) -> None:
+    node = parse_filter({"a": {"$in": [1, Decimal("2.5"), float("nan"), "x", {"k": 1}, 2**70]}})
+    assert matches(node, {"a": value}) is listed
+
+
 def test_eq_with_a_regex_compares_stored_patterns_not_text() -> None:
     pattern = re.compile("^x")
     node = parse_filter({"a": {"$eq": pattern}})
