@@ -70,6 +70,7 @@ class LeaseLock:
     async def acquire(self) -> None:
         give_up = time.monotonic() + self.timeout
         delay = self.poll_interval
+        vanished = 0
         while True:
             started = time.monotonic()
             now = time.time()
@@ -88,8 +89,18 @@ class LeaseLock:
                     self.owner,
                 )
                 break
+            holder = await self._collection.find_one({"_id": LOCK_ID})
+            vanished = vanished + 1 if holder is None else 0
+            if vanished >= 3:
+                # A duplicate key three times over with no lock document: the store is
+                # refusing the document itself, and waiting would never end.
+                raise MigrationError(
+                    f"The store refuses the migration lock document {LOCK_ID!r} in "
+                    f"{self._collection.name!r} (inserting it fails as a duplicate, yet it "
+                    "does not exist); check that the backend accepts string ids.",
+                    collection=self._collection.name,
+                )
             if time.monotonic() >= give_up:
-                holder = await self._collection.find_one({"_id": LOCK_ID})
                 raise MigrationError(
                     f"Could not take the migration lock in {self.timeout:g}s: "
                     f"{_describe(holder)} holds it. Wait for it to finish, or remove the "

@@ -291,8 +291,8 @@ class MigrationManager:
             )
             raise MigrationError(
                 f"Migration {migration.id} ({migration.name}) failed on store {store.name!r}: "
-                f"{exc}. It is recorded as failed and later migrations were not applied; fix "
-                "the cause and run apply() again to resume from it.",
+                f"{_sentence(exc)} It is recorded as failed and later migrations were not "
+                "applied; fix the cause and run apply() again to resume from it.",
                 migration_id=migration.id,
                 store=store.name,
             ) from exc
@@ -386,8 +386,8 @@ class MigrationManager:
             )
             raise MigrationError(
                 f"Rolling back migration {migration.id} ({migration.name}) failed on store "
-                f"{store.name!r}: {exc}. It is recorded as failed: apply() runs it again, "
-                "rollback() retries its down step.",
+                f"{store.name!r}: {_sentence(exc)} It is recorded as failed: apply() runs it "
+                "again, rollback() retries its down step.",
                 migration_id=migration.id,
                 store=store.name,
             ) from exc
@@ -502,6 +502,11 @@ def _status(record: dict[str, Any], migration: RegisteredMigration | None) -> Mi
         registered=migration is not None,
         error=record.get("error"),
     )
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _error_text(exc: BaseException) -> str:
