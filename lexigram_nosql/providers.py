@@ -32,6 +32,7 @@ from lexigram_nosql.di.names import (
 )
 from lexigram_nosql.errors import StoreStateError
 from lexigram_nosql.health import HealthService
+from lexigram_nosql.migrations.registry import register_stores, unregister_stores
 
 __all__ = ["Application", "Module", "NoSQLModule"]
 
@@ -74,6 +75,7 @@ class NoSQLModule:
         self._settings = Object(settings)
         self._started: list[DocumentStoreProtocol] = []
         self._state = "new"
+        self._registry_token: int | None = None  # MigrationManager(db_name=...) finds them
 
     @classmethod
     def from_config(
@@ -178,6 +180,7 @@ class NoSQLModule:
             await self.shutdown()
             raise
         self._state = "started"
+        self._registry_token = register_stores(stores)
         lazy = [s.name for s, e in zip(stores, self.settings.backends, strict=True) if e.lazy]
         logger.info(
             "nosql module started: %d store(s) connected%s",
@@ -192,6 +195,9 @@ class NoSQLModule:
             self._state = "stopped"
             return
         self._state = "stopped"
+        if self._registry_token is not None:
+            unregister_stores(self._registry_token)
+            self._registry_token = None
         cancelled: BaseException | None = None
         for store in reversed(self._started):
             try:
