@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from itertools import count
 from typing import Any
 
@@ -56,6 +56,7 @@ KEY_TAG = "\x00"
 """First character of a non-string value stored in an ``S`` key attribute."""
 
 _MAX_DEPTH = 32
+_EXACT = Context(prec=400)  # the default 28 digits would round DynamoDB's 38 away
 HIDDEN_PREFIX = "__lx:"
 ORDER = HIDDEN_PREFIX + "o"
 """The hidden list of field names, in document order."""
@@ -111,7 +112,7 @@ def _number_text(value: int | float | Decimal, path: str) -> str:
             f"Field {path!r} is {value!r}: DynamoDB cannot store NaN or infinity", path=path
         )
     if number != 0:
-        digits = number.normalize().as_tuple()
+        digits = number.normalize(_EXACT).as_tuple()
         exponent = int(digits.exponent) + len(digits.digits) - 1
         if len(digits.digits) > 38 or not -130 <= exponent <= 125:
             raise InvalidQueryError(
@@ -187,7 +188,7 @@ def encode_key(value: Any, key_type: str, attribute: str) -> AttributeValue:
             return {"S": KEY_TAG + ("t" if value else "f")}
         if isinstance(value, (int, float, Decimal)):
             text = _number_text(value, attribute)
-            canonical = Decimal(text).normalize()
+            canonical = Decimal(text).normalize(_EXACT)
             # 1 and 1.0 are the same key, as in MongoDB.
             return {"S": KEY_TAG + "n" + format(canonical, "f")}
         if isinstance(value, (bytes, bytearray)):

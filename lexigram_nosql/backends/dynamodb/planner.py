@@ -196,7 +196,9 @@ def compile_filter(
             parts.append(expression)
             exact = exact and clause_exact
         return " OR ".join(f"({p})" for p in parts), exact
-    if isinstance(node, Condition) and "." not in node.path and node.path not in skip:
+    if isinstance(node, Condition) and node.path in skip:
+        return None, True  # a key condition: the caller checks that the key covers it
+    if isinstance(node, Condition) and "." not in node.path:
         return _compile_condition(node, names)
     return None, False
 
@@ -447,21 +449,28 @@ def _sort_key_condition(
 
 
 def _only_key_terms(node: FilterNode, key_names: frozenset[str]) -> bool:
-    """Whether the filter is nothing but equalities on key attributes."""
-    return all(
+    """Whether the filter is nothing but one equality (or ``$in``) per key attribute."""
+    clauses = _conjuncts(node)
+    paths = [c.path for c in clauses if isinstance(c, Condition)]
+    return len(set(paths)) == len(clauses) and all(
         isinstance(c, Condition) and c.path in key_names and c.op in (FieldOp.EQ, FieldOp.IN)
-        for c in _conjuncts(node)
+        for c in clauses
     )
 
 
 def _only_key_terms_covered(
     node: FilterNode, partition_key: str, sort_key: str | None, range_exact: bool
 ) -> bool:
+    """Whether the key condition decides every clause on the key attributes exactly: one
+    equality on the partition key, and only ranges the key condition holds on the sort key."""
+    partition_clauses = 0
     for clause in _conjuncts(node):
         if not isinstance(clause, Condition):
             continue
-        if clause.path == partition_key and clause.op not in (FieldOp.EQ, FieldOp.IN):
-            return False
-        if clause.path == sort_key and not range_exact:
+        if clause.path == partition_key:
+            partition_clauses += 1
+            if clause.op not in (FieldOp.EQ, FieldOp.IN) or partition_clauses > 1:
+                return False
+        if clause.path == sort_key and (clause.op not in _RANGE_OPS or not range_exact):
             return False
     return True

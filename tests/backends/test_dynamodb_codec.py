@@ -1,0 +1,139 @@
+"""Documents to DynamoDB items and back: exact numbers, datetimes, order, and refusals that
+happen before any request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from lexigram_nosql.backends.dynamodb.codec import (
+    ITEM_SIZE_LIMIT,
+    ORDER,
+    decode_item,
+    decode_key,
+    decode_value,
+    encode_item,
+    encode_key,
+    encode_value,
+    new_object_id,
+)
+from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
+
+KEYS = {"_id": "S"}
+
+
+def round_trip(document: dict[str, Any]) -> dict[str, Any]:
+    return decode_item(encode_item(document, KEYS), frozenset(KEYS))
+
+
+@pytest.mark.parametrize("value", [0.1, 1e-7, -0.5, 123.456, 2.5e-300 * 1e200, 1 / 3])
+def test_floats_are_sent_as_their_shortest_exact_decimal(value: float) -> None:
+    encoded = encode_value(value)
+    assert encoded == {"N": repr(value)}
+    decoded = decode_value(encoded)
+    assert decoded == value and type(decoded) is float
+
+
+def test_server_normalised_numbers_read_back_as_the_same_values() -> None:
+    # DynamoDB answers "1e-07" as "0.0000001" and "1.0" as "1".
+    assert decode_value({"N": "0.0000001"}) == 1e-7
+    assert decode_value({"N": "1"}) == 1 and type(decode_value({"N": "1"})) is int
+    assert decode_value({"N": "100000000000000000000"}) == 10**20
+
+
+def test_large_ints_round_trip_up_to_38_digits() -> None:
+    assert decode_value(encode_value(10**37 + 1)) == 10**37 + 1
+    with pytest.raises(InvalidQueryError, match="38 significant"):
+        encode_value(10**38 + 1, "n")
+    with pytest.raises(InvalidQueryError, match="magnitude"):
+        encode_value(1e-200, "tiny")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), Decimal("NaN")])
+def test_nan_and_infinity_are_refused(value: Any) -> None:
+    with pytest.raises(InvalidQueryError, match="NaN or infinity") as info:
+        encode_item({"_id": "a", "x": {"y": value}}, KEYS)
+    assert info.value.path == "x.y"
+
+
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        ({"_id": "a", "m": {"": 1}}, "m."),
+        ({"_id": "a", "l": [{"ok": {"": 2}}]}, "l.0.ok."),
+        ({"_id": "a", "__lx:o": 1}, "__lx:o"),
+    ],
+)
+def test_empty_nested_and_reserved_names_are_refused(document: dict[str, Any], path: str) -> None:
+    with pytest.raises(InvalidQueryError) as info:
+        encode_item(document, KEYS)
+    assert info.value.path == path
+
+
+def test_an_item_over_400_kb_is_refused_with_its_size() -> None:
+    encode_item({"_id": "a", "s": "x" * (ITEM_SIZE_LIMIT - 1000)}, KEYS)
+    with pytest.raises(DocumentTooLargeError, match="400 KB"):
+        encode_item({"_id": "a", "s": "x" * ITEM_SIZE_LIMIT}, KEYS)
+
+
+def test_datetimes_are_iso_utc_strings_and_read_back_as_aware_utc() -> None:
+    paris = timezone(timedelta(hours=2))
+    stamp = datetime(2024, 5, 17, 10, 30, 15, 123000, tzinfo=paris)
+    encoded = encode_value(stamp)
+    assert encoded == {"S": "2024-05-17T08:30:15.123000+00:00"}
+    assert decode_value(encoded) == stamp
+    assert decode_value(encoded).tzinfo == UTC
+    naive = encode_value(datetime(2024, 1, 1))
+    assert naive == {"S": "2024-01-01T00:00:00.000000+00:00"}  # naive means UTC
+    assert decode_value({"S": "2024-01-01"}) == "2024-01-01"  # only the exact form converts
+
+
+def test_field_order_of_items_and_maps_survives() -> None:
+    document = {"_id": "a", "z": 1, "b": {"y": 1, "x": 2}, "a": [{"q": 1, "p": 2}]}
+    item = encode_item(document, KEYS)
+    assert ORDER in item
+    back = round_trip(document)
+    assert list(back) == ["_id", "z", "b", "a"]
+    assert list(back["b"]) == ["y", "x"]
+    assert list(back["a"][0]) == ["q", "p"]
+    assert ORDER in item["b"]["M"]
+
+
+def test_sorted_maps_carry_no_order_list() -> None:
+    assert ORDER not in encode_value({"a": 1, "b": 2})["M"]
+
+
+@pytest.mark.parametrize(
+    "value", [5, 5.5, True, False, None, b"\x00\xff", "plain", datetime(2024, 1, 1, tzinfo=UTC)]
+)
+def test_string_keys_hold_any_scalar_and_read_back_unchanged(value: Any) -> None:
+    encoded = encode_key(value, "S", "_id")
+    assert "S" in encoded
+    assert decode_key(encoded) == value
+    assert type(decode_key(encoded)) is type(value)
+
+
+def test_equal_numbers_are_the_same_key_as_in_mongodb() -> None:
+    assert encode_key(1, "S", "_id") == encode_key(1.0, "S", "_id")
+    assert encode_key(1, "S", "_id") != encode_key(True, "S", "_id")
+    assert encode_key(1, "S", "_id") != encode_key("1", "S", "_id")
+
+
+@pytest.mark.parametrize(("value", "key_type"), [({"a": 1}, "S"), ("x", "N"), (1, "B")])
+def test_values_that_cannot_be_keys_are_unsupported(value: Any, key_type: str) -> None:
+    with pytest.raises(UnsupportedQueryError, match=f"type {key_type}"):
+        encode_key(value, key_type, "_id")
+
+
+def test_a_missing_key_attribute_is_unsupported() -> None:
+    with pytest.raises(UnsupportedQueryError, match="'tenant'"):
+        encode_item({"_id": "a"}, {"tenant": "S"})
+
+
+def test_new_object_ids_are_distinct_24_hex_strings() -> None:
+    ids = {new_object_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
