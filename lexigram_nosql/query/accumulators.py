@@ -51,6 +51,9 @@ class Accumulator:
 
 
 def _is_number(value: Any) -> bool:
+    cls = type(value)
+    if cls is int or cls is float:
+        return True
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -30,7 +30,7 @@ from lexigram_nosql.query.expressions import (
 from lexigram_nosql.query.filter import parse_filter
 from lexigram_nosql.query.lookup import LookupSource, parse_lookup, run_lookup
 from lexigram_nosql.query.matching import compile_filter
-from lexigram_nosql.query.ordering import document_sort_key
+from lexigram_nosql.query.ordering import document_sort_key, sort_key
 from lexigram_nosql.query.paths import MISSING
 from lexigram_nosql.query.reshape import (
     document_path,
@@ -336,8 +336,8 @@ def run_pipeline(
             continue
         if name == "$sort":
             bound = _sort_bound(stages, index)
-            sort_key = document_sort_key(stage.parsed)
-            stream = _sort(stream, sort_key) if bound is None else _top_k(stream, sort_key, bound)
+            order = document_sort_key(stage.parsed)
+            stream = _sort(stream, order) if bound is None else _top_k(stream, order, bound)
         elif name == "$skip":
             stream = _skip(stream, stage.parsed)
         elif name == "$limit":
@@ -545,20 +545,22 @@ async def _unwind(stream: AsyncIterator[Document], spec: UnwindSpec) -> AsyncIte
 async def _group(stream: AsyncIterator[Document], spec: GroupSpec) -> AsyncIterator[Document]:
     groups: dict[Hashable, tuple[Any, list[Any]]] = {}
     accumulators = spec.accumulators
-    key_expression = spec.key
+    key_function = spec.key.function
+    functions = [
+        None if accumulator.expression is None else accumulator.expression.function
+        for accumulator in accumulators
+    ]
     try:
         async for document in stream:
             variables = current_variables()
-            key_value = key_expression(document, variables)
-            key = value_key(key_value)
+            key_value = key_function(document, variables)
+            key = sort_key(key_value)  # hashable, equal exactly for MongoDB-equal values
             group = groups.get(key)
             if group is None:
                 identity = None if key_value is MISSING else key_value
                 group = groups[key] = (identity, [acc.new() for acc in accumulators])
-            states = group[1]
-            for accumulator, state in zip(accumulators, states, strict=True):
-                expression = accumulator.expression
-                state.add(None if expression is None else expression(document, variables))
+            for function, state in zip(functions, group[1], strict=True):
+                state.add(None if function is None else function(document, variables))
     finally:
         await _close(stream)
     # Output in first-seen order: unspecified by MongoDB, deterministic here.

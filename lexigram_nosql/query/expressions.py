@@ -66,14 +66,15 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 class CompiledExpression:
     """A validated expression. Equal when compiled from equal documents."""
 
-    __slots__ = ("_fn", "raw")
+    __slots__ = ("function", "raw")
 
-    def __init__(self, raw: Any, fn: Evaluator) -> None:
+    def __init__(self, raw: Any, function: Evaluator) -> None:
         self.raw = raw
-        self._fn = fn
+        self.function = function
+        """The compiled closure; hot loops call it directly, skipping ``__call__``."""
 
     def __call__(self, document: Any, variables: Mapping[str, Any] = _NO_VARIABLES) -> Any:
-        return self._fn(document, variables)
+        return self.function(document, variables)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CompiledExpression) and _same(self.raw, other.raw)
@@ -269,6 +270,17 @@ def _compile_field_path(text: str) -> Evaluator:
     if text == "$":
         raise _error("'$' by itself is not a valid field path.", path=text)
     parts = _check_field_path(text[1:], text)
+    if len(parts) == 1:
+        key = parts[0]
+
+        def top_level_field(doc: Any, variables: Mapping[str, Any]) -> Any:
+            # The common case ("$status" on a document) without the general walk.
+            current = variables.get("CURRENT", doc) if variables else doc
+            if type(current) is dict:
+                return current.get(key, MISSING)
+            return resolve_field_path(current, parts)
+
+        return top_level_field
 
     def field(doc: Any, variables: Mapping[str, Any]) -> Any:
         current = variables.get("CURRENT", doc)
