@@ -47,6 +47,20 @@ from lexigram_nosql.errors import (
     WriteError,
 )
 from lexigram_nosql.health import HealthReport, HealthService, health_app
+from lexigram_nosql.migrations import (
+    AddField,
+    CreateIndex,
+    DropCollection,
+    DropIndex,
+    Migration,
+    MigrationContext,
+    MigrationManager,
+    MigrationProgress,
+    MigrationResult,
+    MigrationStatus,
+    RemoveField,
+    RenameField,
+)
 from lexigram_nosql.pipeline import AggregationOp, AggregationPipeline
 from lexigram_nosql.providers import Application, NoSQLModule
 from lexigram_nosql.repository import DocumentRepository
@@ -72,6 +86,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SUPPORTED_BACKENDS",
+    "AddField",
     "AggregationOp",
     "AggregationPipeline",
     "AndExpr",
@@ -82,6 +97,7 @@ __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
     "Container",
+    "CreateIndex",
     "DeleteMany",
     "DeleteOne",
     "DeleteResult",
@@ -90,6 +106,8 @@ __all__ = [
     "DocumentRepository",
     "DocumentStoreProtocol",
     "DocumentTooLargeError",
+    "DropCollection",
+    "DropIndex",
     "DuplicateKeyError",
     "FieldContains",
     "FieldEq",
@@ -110,7 +128,13 @@ __all__ = [
     "InsertOne",
     "InsertOneResult",
     "InvalidQueryError",
+    "Migration",
+    "MigrationContext",
     "MigrationError",
+    "MigrationManager",
+    "MigrationProgress",
+    "MigrationResult",
+    "MigrationStatus",
     "Named",
     "NoSQLConnectionError",
     "NoSQLError",
@@ -119,6 +143,8 @@ __all__ = [
     "NotExpr",
     "OrExpr",
     "QueryError",
+    "RemoveField",
+    "RenameField",
     "ReplaceOne",
     "Resolution",
     "ResolutionError",

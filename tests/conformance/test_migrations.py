@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import DocumentStoreProtocol, MigrationError
+from lexigram_nosql import DocumentStoreProtocol, MigrationError, UnsupportedQueryError
 from lexigram_nosql.migrations import (
     AddField,
     CreateIndex,
@@ -41,6 +41,14 @@ async def test_the_guide_migrations_really_change_the_store(store: DocumentStore
     manager = MigrationManager(store=store)
     manager.add(CreateIndex("users", [("email", 1)], unique=True))
     manager.add(AddField("users", "avatar_url", default=""))
+    if not store.capabilities.unique_indexes:
+        with pytest.raises(MigrationError, match="failed") as caught:
+            await manager.apply()
+        assert isinstance(caught.value.__cause__, UnsupportedQueryError)
+        assert caught.value.__cause__.backend == store.driver
+        assert await _states(manager) == {"1": "failed", "2": "pending"}
+        assert all("avatar_url" not in d for d in (await _docs(store, "users"))[1:])
+        return
     results = await manager.apply()
     assert [(r.id, r.action) for r in results] == [("1", "applied"), ("2", "applied")]
     indexes = {i.name: i for i in await store.collection("users").list_indexes()}
