@@ -391,6 +391,14 @@ def test_bson_type_names(value: Any, name: str) -> None:
     assert bson_type_name(value) == name
 
 
+def test_bson_classes_have_their_bson_type_names() -> None:
+    import bson  # from pymongo, part of the test extra
+
+    assert bson_type_name(bson.Int64(1)) == "long"
+    assert bson_type_name(bson.ObjectId()) == "objectId"
+    assert bson_type_name(bson.Decimal128("1.5")) == "decimal"
+
+
 def test_type_operator() -> None:
     assert ev({"$type": "$nope"}) == "missing"
     assert ev({"$type": "$arr"}) == "array"
