@@ -6,8 +6,14 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
+
+import pytest
+
+from lexigram_nosql import create_store
+from tests.support.backends import services_required
 
 ID = "dynamodb"
 ENDPOINT_ENV = "LEXIGRAM_NOSQL_TEST_DYNAMODB_ENDPOINT"
@@ -52,3 +58,27 @@ async def reset(store: Any) -> None:
     """Delete the store's tables (DynamoDB Local has no reset endpoint)."""
     for collection in await store.list_collections():
         await store.drop_collection(collection)
+
+
+@pytest.fixture
+async def dynamodb() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """A factory of connected DynamoDB stores (``await dynamodb(allow_scan=False)``), whose
+    tables are deleted after the test. For the backend-specific tests."""
+    reason = unavailable()
+    if reason is not None:
+        if services_required():
+            pytest.fail(f"{ID} test server is required but {reason}")
+        pytest.skip(f"{ID}: {reason}")
+    stores: list[Any] = []
+
+    async def make(**section: Any) -> Any:
+        store = create_store(settings(f"ddb_{uuid.uuid4().hex[:6]}", **section))
+        await store.connect()
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        if store.is_connected:
+            await reset(store)
+        await store.disconnect()

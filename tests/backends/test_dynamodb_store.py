@@ -1,0 +1,445 @@
+"""The DynamoDB backend on DynamoDB Local: which read each query runs and what it costs,
+batching, guarded writes, indexes, health. (Transactions: test_dynamodb_transactions.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from lexigram_nosql import create_store
+from lexigram_nosql.errors import (
+    DocumentTooLargeError,
+    DuplicateKeyError,
+    InvalidQueryError,
+    UnsupportedQueryError,
+)
+from tests.support import backend_dynamodb
+from tests.support.backend_dynamodb import settings
+
+dynamodb = backend_dynamodb.dynamodb  # the store factory fixture
+
+Factory = Callable[..., Awaitable[Any]]
+
+
+def spy(store: Any, method: str, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record the arguments of every call of one client method."""
+    calls: list[dict[str, Any]] = []
+    original = getattr(store.client, method)
+
+    async def recording(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return await original(**kwargs)
+
+    monkeypatch.setattr(store.client, method, recording)
+    return calls
+
+
+async def people(store: Any, n: int = 30) -> Any:
+    collection = store.collection("people")
+    await collection.insert_many(
+        [{"_id": f"p{i:03}", "n": i, "team": "ab"[i % 2], "tags": [i % 3]} for i in range(n)]
+    )
+    return collection
+
+
+# -- plans and what they read -------------------------------------------------------------
+
+
+async def test_find_on_the_key_reads_one_item(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = await people(store)
+    found = [d async for d in collection.find({"_id": "p007"})]
+    assert found == [{"_id": "p007", "n": 7, "team": "b", "tags": [1]}]
+    stats = collection.last_plan
+    assert stats.plan.operation == "GetItem"
+    assert (stats.requests, stats.items_read, stats.items_returned) == (1, 1, 1)
+
+
+async def test_key_in_reads_only_those_items(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = await people(store)
+    found = [d async for d in collection.find({"_id": {"$in": ["p001", "p002", "nope"]}})]
+    assert sorted(d["_id"] for d in found) == ["p001", "p002"]
+    assert collection.last_plan.plan.operation == "BatchGetItem"
+    assert collection.last_plan.items_read == 2
+
+
+async def test_explain_names_the_plan_without_reading(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = await people(store, 3)
+    plan = await collection.explain({"team": "a", "n": {"$gt": 0}})
+    assert plan.operation == "Scan"
+    assert plan.filter_expression is not None
+
+
+async def test_pages_follow_last_evaluated_key(dynamodb: Factory, monkeypatch: Any) -> None:
+    store = await dynamodb()
+    collection = await people(store, 30)
+    calls = spy(store, "scan", monkeypatch)
+    found = [d async for d in collection.find({}, batch_size=7)]
+    assert len(found) == 30
+    assert [c.get("ExclusiveStartKey") is None for c in calls] == [True] + [False] * 4
+    assert collection.last_plan.requests == 5
+
+
+async def test_limit_stops_reading_early(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = await people(store, 30)
+    found = [d async for d in collection.find({}, limit=3)]
+    assert len(found) == 3
+    assert collection.last_plan.items_read == 3
+    assert collection.last_plan.requests == 1
+
+
+async def test_a_stream_reads_page_by_page(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = await people(store, 30)
+    stream = collection.find({"team": "a"}, batch_size=5)
+    first = await anext(stream)
+    assert first["team"] == "a"
+    assert collection.last_plan.requests == 1  # only the first page was fetched
+    await stream.aclose()
+
+
+async def test_a_client_side_sort_with_a_limit_keeps_the_top_k(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = await people(store, 30)
+    found = [d["n"] async for d in collection.find({}, sort=[("n", -1)], skip=2, limit=3)]
+    assert found == [27, 26, 25]
+
+
+async def test_count_on_an_exact_filter_uses_select_count(
+    dynamodb: Factory, monkeypatch: Any
+) -> None:
+    store = await dynamodb()
+    collection = await people(store, 30)
+    calls = spy(store, "scan", monkeypatch)
+    assert await collection.count_documents({"team": "a"}) == 15
+    assert calls and all(c["Select"] == "COUNT" for c in calls)
+    # Not exact ($gt may match inside arrays): items are read and checked by the engine.
+    assert await collection.count_documents({"tags": {"$gt": 1}}) == 10
+    assert "Select" not in calls[-1]
+
+
+async def test_array_semantics_survive_the_pushdown(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("arrays")
+    await collection.insert_many(
+        [{"_id": 1, "a": [1, 5]}, {"_id": 2, "a": 5}, {"_id": 3, "a": "x5x"}, {"_id": 4}]
+    )
+    assert sorted([d["_id"] async for d in collection.find({"a": 5})]) == [1, 2]
+    assert sorted([d["_id"] async for d in collection.find({"a": {"$gt": 4}})]) == [1, 2]
+    assert sorted([d["_id"] async for d in collection.find({"a": {"$in": [1, "x"]}})]) == [1]
+
+
+async def test_scans_are_refused_when_allow_scan_is_off(dynamodb: Factory) -> None:
+    store = await dynamodb(allow_scan=False)
+    collection = store.collection("people")
+    await collection.insert_one({"_id": "p1", "team": "a"})
+    assert await collection.find_one({"_id": "p1"}) is not None
+    with pytest.raises(UnsupportedQueryError, match="allow_scan") as info:
+        await collection.find_one({"team": "a"})
+    assert info.value.backend == "dynamodb"
+    assert info.value.collection == "people"
+
+
+async def test_one_warning_per_scan_shape(dynamodb: Factory, caplog: Any) -> None:
+    store = await dynamodb()
+    collection = await people(store, 3)
+    with caplog.at_level(logging.WARNING, logger="lexigram_nosql"):
+        await collection.count_documents({"team": "a"})
+        await collection.count_documents({"team": "b"})
+        await collection.count_documents({"n": {"$gt": 1}})
+    warnings = [r for r in caplog.records if "scans the whole DynamoDB table" in r.getMessage()]
+    assert len(warnings) == 2
+
+
+# -- types --------------------------------------------------------------------------------
+
+
+async def test_types_round_trip(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("types")
+    stamp = datetime(2024, 5, 17, 8, 30, 15, 123456, tzinfo=UTC)
+    document = {"_id": 1.0, "f": 0.1, "tiny": 1e-7, "big": 10**37, "when": stamp, "b": b"\x00"}
+    await collection.insert_one(document)
+    found = await collection.find_one({"_id": 1})
+    assert found == {"_id": 1, "f": 0.1, "tiny": 1e-7, "big": 10**37, "when": stamp, "b": b"\x00"}
+    raw = await store.client.get_item(
+        TableName=store.table_name("types"), Key={"_id": {"S": "\x00n1"}}
+    )
+    assert raw["Item"]["when"] == {"S": "2024-05-17T08:30:15.123456+00:00"}
+    assert [d["_id"] async for d in collection.find({"when": {"$gte": stamp}})] == [1]
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        ({"_id": "big", "s": "x" * 410_000}, DocumentTooLargeError),
+        ({"_id": "nan", "x": float("nan")}, InvalidQueryError),
+        ({"_id": "inf", "x": [float("inf")]}, InvalidQueryError),
+        ({"_id": "empty", "m": {"": 1}}, InvalidQueryError),
+    ],
+)
+async def test_unstorable_documents_are_refused_before_any_request(
+    dynamodb: Factory, monkeypatch: Any, document: dict[str, Any], error: type[Exception]
+) -> None:
+    store = await dynamodb()
+    collection = store.collection("refused")
+    await collection.insert_one({"_id": "seed"})
+    sent = spy(store, "put_item", monkeypatch)
+    batches = spy(store, "batch_write_item", monkeypatch)
+    with pytest.raises(error):
+        await collection.insert_one(document)
+    with pytest.raises(error):
+        await collection.insert_many([{"_id": "ok"}, document])
+    with pytest.raises(error):
+        await collection.update_one({"_id": "seed"}, {"$set": {"v": document}})
+    assert sent == [] and batches == []
+
+
+# -- writes -------------------------------------------------------------------------------
+
+
+async def test_insert_many_writes_batches_of_25(dynamodb: Factory, monkeypatch: Any) -> None:
+    store = await dynamodb()
+    collection = store.collection("batch")
+    await collection.insert_one({"_id": "warm"})  # the table exists
+    calls = spy(store, "batch_write_item", monkeypatch)
+    await collection.insert_many([{"_id": i} for i in range(60)])
+    sizes = [len(next(iter(c["RequestItems"].values()))) for c in calls]
+    assert sizes == [25, 25, 10]
+    assert await collection.count_documents({}) == 61
+
+
+async def test_unprocessed_items_are_resent(dynamodb: Factory, monkeypatch: Any) -> None:
+    store = await dynamodb()
+    collection = store.collection("batch")
+    await collection.insert_one({"_id": "warm"})
+    original = store.client.batch_write_item
+    calls: list[int] = []
+
+    async def throttled(**kwargs: Any) -> Any:
+        ((table, requests),) = kwargs["RequestItems"].items()
+        calls.append(len(requests))
+        if len(calls) == 1:  # DynamoDB took only the first 10
+            await original(RequestItems={table: requests[:10]})
+            return {"UnprocessedItems": {table: requests[10:]}}
+        return await original(**kwargs)
+
+    monkeypatch.setattr(store.client, "batch_write_item", throttled)
+    await collection.insert_many([{"_id": i} for i in range(25)])
+    assert calls == [25, 15]
+    assert await collection.count_documents({}) == 26
+
+
+async def test_duplicate_ids_are_refused(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("dups")
+    await collection.insert_one({"_id": "a", "v": 1})
+    with pytest.raises(DuplicateKeyError) as info:
+        await collection.insert_one({"_id": "a", "v": 2})
+    assert info.value.key == "a"
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_many([{"_id": "b"}, {"_id": "a"}, {"_id": "c"}])
+    # As MongoDB's ordered insert: what came before the duplicate is written.
+    assert sorted([d["_id"] async for d in collection.find({})]) == ["a", "b"]
+    assert (await collection.find_one({"_id": "a"}))["v"] == 1
+
+
+async def test_operators_dynamodb_evaluates_become_an_update_expression(
+    dynamodb: Factory, monkeypatch: Any
+) -> None:
+    store = await dynamodb()
+    collection = store.collection("ops")
+    await collection.insert_one({"_id": "a", "n": 1, "l": [1], "m": {"x": 1}})
+    calls = spy(store, "update_item", monkeypatch)
+    await collection.update_one(
+        {"_id": "a"},
+        {"$inc": {"n": 2}, "$push": {"l": 2}, "$set": {"m.x": 5, "new": True}, "$unset": {"z": 1}},
+    )
+    expression = calls[-1]["UpdateExpression"]
+    assert "if_not_exists" in expression and "list_append" in expression
+    assert "REMOVE" in expression
+    assert await collection.find_one({"_id": "a"}) == {
+        "_id": "a", "n": 3, "l": [1, 2], "m": {"x": 5}, "new": True
+    }  # fmt: skip
+    # $mul needs the engine: the changed attribute is written, guarded by its old value.
+    await collection.update_one({"_id": "a"}, {"$mul": {"n": 1.5}})
+    assert "#n" in calls[-1]["ConditionExpression"]
+    assert (await collection.find_one({"_id": "a"}))["n"] == 4.5
+
+
+async def test_unchanged_documents_are_not_written(dynamodb: Factory, monkeypatch: Any) -> None:
+    store = await dynamodb()
+    collection = store.collection("same")
+    await collection.insert_one({"_id": "a", "n": 1})
+    calls = spy(store, "update_item", monkeypatch)
+    result = await collection.update_one({"_id": "a"}, {"$set": {"n": 1}})
+    assert (result.matched_count, result.modified_count) == (1, 0)
+    assert calls == []
+
+
+async def test_concurrent_updates_stay_atomic_per_document(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("counters")
+    await collection.insert_one({"_id": "c", "inc": 0, "mul": 1})
+    await asyncio.gather(
+        *(collection.update_one({"_id": "c"}, {"$inc": {"inc": 1}}) for _ in range(20))
+    )
+    await asyncio.gather(
+        *(collection.update_one({"_id": "c"}, {"$mul": {"mul": 2}}) for _ in range(5))
+    )
+    assert await collection.find_one({"_id": "c"}) == {"_id": "c", "inc": 20, "mul": 32}
+
+
+async def test_a_document_that_stops_matching_is_not_deleted(
+    dynamodb: Factory, monkeypatch: Any
+) -> None:
+    store = await dynamodb()
+    collection = store.collection("race")
+    await collection.insert_one({"_id": "a", "state": "old"})
+    original = store.client.delete_item
+
+    async def changed_meanwhile(**kwargs: Any) -> Any:
+        await store.client.update_item(
+            TableName=kwargs["TableName"],
+            Key=kwargs["Key"],
+            UpdateExpression="SET #s = :v",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":v": {"S": "new"}},
+        )
+        return await original(**kwargs)
+
+    monkeypatch.setattr(store.client, "delete_item", changed_meanwhile)
+    result = await collection.delete_many({"state": "old"})
+    assert result.deleted_count == 0
+    monkeypatch.setattr(store.client, "delete_item", original)
+    assert (await collection.find_one({"_id": "a"}))["state"] == "new"
+
+
+async def test_key_attributes_cannot_be_changed(dynamodb: Factory) -> None:
+    store = await dynamodb(
+        collections={"events": {"partition_key": "tenant", "sort_key": "seq", "sort_key_type": "N"}}
+    )
+    collection = store.collection("events")
+    await collection.insert_one({"_id": "e1", "tenant": "acme", "seq": 1})
+    with pytest.raises(UnsupportedQueryError, match="'seq'"):
+        await collection.update_one({"tenant": "acme", "seq": 1}, {"$set": {"seq": 2}})
+
+
+# -- key schemas and indexes --------------------------------------------------------------
+
+
+async def test_a_configured_key_schema_queries_in_sort_key_order(dynamodb: Factory) -> None:
+    store = await dynamodb(
+        collections={
+            "events": {
+                "partition_key": "tenant",
+                "sort_key": "seq",
+                "sort_key_type": "N",
+                "indexes": [{"name": "by_kind", "partition_key": "kind"}],
+            }
+        }
+    )
+    collection = store.collection("events")
+    await collection.insert_many(
+        [{"tenant": t, "seq": s, "kind": "ab"[s % 2]} for t in ("x", "y") for s in range(10)]
+    )
+    found = [
+        d["seq"]
+        async for d in collection.find(
+            {"tenant": "x", "seq": {"$gte": 3}}, sort=[("seq", -1)], limit=2
+        )
+    ]
+    assert found == [9, 8]
+    stats = collection.last_plan
+    assert stats.plan.operation == "Query" and stats.plan.native_order
+    assert stats.items_read == 2
+    by_kind = [d async for d in collection.find({"kind": "a"})]
+    assert len(by_kind) == 10
+    assert collection.last_plan.plan.index == "by_kind"
+    assert collection.last_plan.items_read == 10
+
+
+async def test_create_index_builds_a_queryable_index(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("people")
+    await collection.insert_many(
+        [
+            {"_id": 1, "email": "a@x"},
+            {"_id": 2, "email": ["a@x", "b@x"]},
+            {"_id": 3, "email": "c@x"},
+        ]
+    )
+    name = await collection.create_index("email")
+    assert name == "email_1"
+    await collection.insert_one({"_id": 4, "email": "a@x"})
+    found = sorted([d["_id"] async for d in collection.find({"email": "a@x"})])
+    assert found == [1, 2, 4]  # backfilled, multikey, and new documents
+    assert collection.last_plan.plan.index == "email_1"
+    assert collection.last_plan.items_read == 3
+    await collection.update_one({"_id": 4}, {"$set": {"email": "d@x"}})
+    assert sorted([d["_id"] async for d in collection.find({"email": "a@x"})]) == [1, 2]
+    indexes = {i.name: i.keys for i in await collection.list_indexes()}
+    assert indexes == {"_id_": [("_id", 1)], "email_1": [("email", 1)]}
+    await collection.drop_index("email_1")
+    assert [i.name for i in await collection.list_indexes()] == ["_id_"]
+
+
+async def test_unique_and_ttl_indexes_are_unsupported(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("people")
+    with pytest.raises(UnsupportedQueryError, match="unique"):
+        await collection.create_index("email", unique=True)
+    with pytest.raises(UnsupportedQueryError, match="TTL"):
+        await collection.create_index("at", expire_after_seconds=60)
+
+
+# -- lifecycle and health -----------------------------------------------------------------
+
+
+async def test_health_reports_latency(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    health = await store.health_check()
+    assert health.status == "pass"
+    assert health.latency_ms > 0 and "round_trip_ms" in health.details
+
+
+async def test_an_unreachable_endpoint_is_a_connection_error() -> None:
+    entry = settings("down")
+    entry["dynamodb"]["endpoint_url"] = "http://127.0.0.1:9"
+    entry["connect_timeout_s"] = 2
+    store = create_store(entry)
+    from lexigram_nosql.errors import NoSQLConnectionError
+
+    with pytest.raises(NoSQLConnectionError, match=r"127\.0\.0\.1:9"):
+        await store.connect()
+
+
+async def test_secrets_stay_out_of_the_repr() -> None:
+    store = create_store(settings("repr"))
+    assert "lexigramtestsecret" not in repr(store)
+    assert "127.0.0.1" in repr(store)
+
+
+async def test_missing_tables_are_created_only_on_write(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("lazy")
+    assert await collection.find_one({}) is None
+    assert await store.list_collections() == []
+    await collection.insert_one({"_id": 1})
+    assert await store.list_collections() == ["lazy"]
+
+
+async def test_create_tables_off_refuses_writes_to_a_missing_table(dynamodb: Factory) -> None:
+    from lexigram_nosql.errors import ConfigurationError
+
+    store = await dynamodb(create_tables=False)
+    with pytest.raises(ConfigurationError, match="create_tables"):
+        await store.collection("nope").insert_one({"_id": 1})
