@@ -1,0 +1,128 @@
+"""``store.transaction()`` on DynamoDB: buffered writes sent as one TransactWriteItems, with
+cancellation reasons mapped to our errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, cancellation_error
+from lexigram_nosql.backends.dynamodb.updates import WriteRequest
+from lexigram_nosql.errors import ConcurrencyError, DuplicateKeyError, TransactionError
+from tests.support import backend_dynamodb
+
+dynamodb = backend_dynamodb.dynamodb  # the store factory fixture
+Factory = Callable[..., Awaitable[Any]]
+
+
+async def test_writes_commit_together(dynamodb: Factory, monkeypatch: Any) -> None:
+    store = await dynamodb()
+    users, audit = store.collection("users"), store.collection("audit")
+    await users.insert_one({"_id": "u1", "credits": 10})
+    await audit.insert_one({"_id": "seed"})
+    calls: list[dict[str, Any]] = []
+    original = store.client.transact_write_items
+
+    async def recording(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return await original(**kwargs)
+
+    monkeypatch.setattr(store.client, "transact_write_items", recording)
+    async with store.transaction():
+        await users.update_one({"_id": "u1"}, {"$inc": {"credits": -3}})
+        await audit.insert_one({"_id": "a1", "what": "spent 3"})
+        # Reads see committed data, not the buffered writes.
+        assert (await users.find_one({"_id": "u1"}))["credits"] == 10
+        assert await audit.find_one({"_id": "a1"}) is None
+    assert len(calls) == 1
+    assert [next(iter(item)) for item in calls[0]["TransactItems"]] == ["Update", "Put"]
+    assert (await users.find_one({"_id": "u1"}))["credits"] == 7
+    assert await audit.find_one({"_id": "a1"}) == {"_id": "a1", "what": "spent 3"}
+
+
+async def test_an_exception_discards_every_write(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    users = store.collection("users")
+    await users.insert_one({"_id": "u1", "n": 1})
+    with pytest.raises(RuntimeError):
+        async with store.transaction():
+            await users.insert_one({"_id": "u2"})
+            await users.delete_one({"_id": "u1"})
+            raise RuntimeError("boom")
+    assert [d["_id"] async for d in users.find({})] == ["u1"]
+
+
+async def test_more_than_100_writes_is_a_clear_error(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    users = store.collection("users")
+    await users.insert_one({"_id": "seed"})
+    with pytest.raises(TransactionError, match="at most 100"):
+        async with store.transaction():
+            await users.insert_many([{"_id": i} for i in range(101)])
+    assert await users.count_documents({}) == 1
+
+
+async def test_an_existing_id_cancels_with_duplicate_key(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    users = store.collection("users")
+    await users.insert_one({"_id": "u1"})
+    with pytest.raises(DuplicateKeyError) as info:
+        async with store.transaction():
+            await users.insert_one({"_id": "u2"})
+            await users.insert_one({"_id": "u1"})
+    assert info.value.key == "u1"
+    assert await users.find_one({"_id": "u2"}) is None
+
+
+async def test_a_document_changed_before_commit_cancels_with_concurrency(
+    dynamodb: Factory,
+) -> None:
+    store = await dynamodb()
+    users = store.collection("users")
+    await users.insert_one({"_id": "u1", "state": "new", "n": 0})
+    with pytest.raises(ConcurrencyError):
+        async with store.transaction():
+            await users.update_one({"_id": "u1", "state": "new"}, {"$set": {"n": 1}})
+            # Another writer (outside this transaction) changes what the update read.
+            await store.client.update_item(
+                TableName=store.table_name("users"),
+                Key={"_id": {"S": "u1"}},
+                UpdateExpression="SET #s = :s",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":s": {"S": "done"}},
+            )
+    assert await users.find_one({"_id": "u1"}) == {"_id": "u1", "state": "done", "n": 0}
+
+
+async def test_two_writes_to_one_document_are_a_transaction_error(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    users = store.collection("users")
+    await users.insert_one({"_id": "u1", "n": 0})
+    with pytest.raises(TransactionError, match="only once"):
+        async with store.transaction():
+            await users.update_one({"_id": "u1"}, {"$set": {"n": 1}})
+            await users.update_one({"_id": "u1"}, {"$set": {"m": 1}})
+
+
+@pytest.mark.parametrize(
+    ("purpose", "code", "expected"),
+    [
+        ("insert", "ConditionalCheckFailed", DuplicateKeyError),
+        ("update", "ConditionalCheckFailed", ConcurrencyError),
+        ("delete", "ConditionalCheckFailed", ConcurrencyError),
+        ("update", "TransactionConflict", ConcurrencyError),
+        ("update", "ThrottlingError", TransactionError),
+        ("update", "ValidationError", TransactionError),
+    ],
+)
+def test_cancellation_reasons_map_to_our_errors(
+    purpose: Any, code: str, expected: type[Exception]
+) -> None:
+    buffer = TransactionBuffer("s")
+    buffer.add(WriteRequest("Put", {"TableName": "t"}, "insert", "ok"))
+    buffer.add(WriteRequest("Update", {"TableName": "t"}, purpose, "k"))
+    error = cancellation_error(buffer, {"CancellationReasons": [{"Code": "None"}, {"Code": code}]})
+    assert type(error) is expected
+    assert error.store == "s"
