@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from lexigram_nosql.config.base import StoreSettingsBase, StrictModel
 
 __all__ = ["FirestoreSection", "FirestoreStoreSettings"]
@@ -14,8 +16,15 @@ class FirestoreSection(StrictModel):
 
     project: str = "lexigram-local"
     database: str = "(default)"
+    #: ``host:port`` of the Firestore emulator; also read from ``FIRESTORE_EMULATOR_HOST``.
+    #: Set here, it applies to this store only (the process environment is left alone).
     emulator_host: str | None = None
+    #: A service-account JSON key; without it, Application Default Credentials are used.
     credentials_file: str | None = None
+    #: How many times ``store.run_transaction`` runs a body that lost a contended commit.
+    transaction_attempts: int = Field(default=5, ge=1, le=50)
+    #: Queries one filter may run in parallel (an ``$in`` of 300 values is 10 queries of 30).
+    max_parallel_queries: int = Field(default=10, ge=1, le=100)
 
 
 class FirestoreStoreSettings(StoreSettingsBase):

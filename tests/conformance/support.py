@@ -25,6 +25,10 @@ UNIQUE_INDEXES: Final = "unique indexes"
 TRANSACTIONS: Final = "transactions"
 """A pseudo-operator for ``attempt``: refused when ``capabilities.transactions`` is False."""
 
+NESTED_ARRAYS: Final = "nested arrays"
+"""A pseudo-operator for ``attempt``: arrays directly inside arrays, refused by a backend that
+lists it in ``capabilities.refused`` (Firestore cannot store them)."""
+
 
 class _Refused:
     def __repr__(self) -> str:

@@ -1,0 +1,226 @@
+"""Documents and ids as Firestore stores them, checked before any request is sent.
+
+Firestore keeps ``_id`` outside the document body: it is the document id, always a string
+(ids Firestore reserves are stored escaped, see ``encode_id``). Values map one to one (null,
+bool, 64-bit int, float, string, bytes, timestamp, array, map) with two refusals MongoDB does
+not have: an array directly inside an array, and integers outside 64 bits. Both raise
+``UnsupportedQueryError`` naming the path, before anything is written.
+
+Maps (and the top-level fields) come back with their keys sorted, as Firestore keeps them;
+MongoDB's field order is not preserved. Timestamps come back as timezone-aware UTC
+``datetime`` objects (a naive one is taken to be UTC when written), microseconds intact.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
+
+__all__ = [
+    "BACKEND",
+    "decode_document",
+    "decode_id",
+    "decode_value",
+    "encode_body",
+    "encode_id",
+    "encodable",
+    "id_from_value",
+    "id_string",
+    "is_plain_number",
+]
+
+BACKEND: Final = "firestore"
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+_MAX_ID_BYTES: Final = 1500
+_ESCAPED: Final = re.compile("%(25|2F)")
+
+
+def encode_id(value: Any, *, collection: str | None = None) -> str:
+    """The Firestore document id for an ``_id`` value.
+
+    ``_id`` must be a string (an ObjectId counts as its 24-hex string, as the rest of the
+    package reports it); other types are refused, because a document id is always a string
+    and converting would not round-trip. Strings Firestore would refuse as ids (containing
+    ``/``, ``.``/``..``, ``__reserved__``, empty) or starting with ``~`` are stored escaped as
+    ``~`` + the id with ``%`` and ``/`` percent-encoded; ``decode_id`` reverses it.
+    """
+    text = id_string(value)
+    if text is None:
+        raise UnsupportedQueryError(
+            f"Firestore document ids are strings; _id {value!r} is a {type(value).__name__} "
+            "(use a string _id, or omit it to get a generated one)",
+            backend=BACKEND,
+            path="_id",
+            collection=collection,
+        )
+    encoded = _escape(text)
+    if len(encoded.encode("utf-8")) > _MAX_ID_BYTES:
+        raise UnsupportedQueryError(
+            f"_id {text[:40]!r}... is longer than Firestore's {_MAX_ID_BYTES}-byte ids",
+            backend=BACKEND,
+            path="_id",
+            collection=collection,
+        )
+    return encoded
+
+
+def id_string(value: Any) -> str | None:
+    """``_id`` as the string users see, or None when it is not a string id."""
+    if isinstance(value, str):
+        return value
+    cls = type(value)
+    if cls.__module__.split(".", 1)[0] == "bson" and cls.__name__ == "ObjectId":
+        return str(value)
+    return None
+
+
+def id_from_value(value: Any) -> str | None:
+    """The Firestore id a stored ``_id`` equal to ``value`` would have, or None when no
+    document can have it (so a filter on it matches nothing)."""
+    text = id_string(value)
+    if text is None:
+        return None
+    encoded = _escape(text)
+    return encoded if len(encoded.encode("utf-8")) <= _MAX_ID_BYTES else None
+
+
+def decode_id(doc_id: str) -> str:
+    """The ``_id`` users see for a Firestore document id."""
+    if not doc_id.startswith("~"):
+        return doc_id
+    return _ESCAPED.sub(lambda m: "/" if m.group(1) == "2F" else "%", doc_id[1:])
+
+
+def _escape(text: str) -> str:
+    if _needs_escape(text):
+        return "~" + text.replace("%", "%25").replace("/", "%2F")
+    return text
+
+
+def _needs_escape(text: str) -> bool:
+    return (
+        not text
+        or text.startswith("~")
+        or "/" in text
+        or text in (".", "..")
+        or (text.startswith("__") and text.endswith("__"))
+    )
+
+
+def encode_body(document: Mapping[str, Any], *, collection: str | None = None) -> dict[str, Any]:
+    """The document without ``_id``, every value checked storable."""
+    body = {key: value for key, value in document.items() if key != "_id"}
+    for key, value in body.items():
+        _check_key(key, key, collection)
+        _check_value(value, key, collection, in_array=False)
+    return body
+
+
+def encodable(value: Any) -> bool:
+    """Whether ``value`` can be sent to Firestore (in a filter or a write)."""
+    try:
+        _check_value(value, "", None, in_array=False)
+    except (UnsupportedQueryError, InvalidQueryError):
+        return False
+    return True
+
+
+def _check_key(key: str, path: str, collection: str | None) -> None:
+    if key.startswith("__") and key.endswith("__") and len(key) >= 4:
+        raise UnsupportedQueryError(
+            f"Field {path!r}: Firestore reserves field names of the form __name__",
+            backend=BACKEND,
+            path=path,
+            collection=collection,
+        )
+
+
+def _check_value(value: Any, path: str, collection: str | None, *, in_array: bool) -> None:
+    if value is None or isinstance(value, (bool, str, bytes, float)):
+        return
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise UnsupportedQueryError(
+                f"Field {path!r} holds {value}, outside Firestore's 64-bit integers",
+                backend=BACKEND,
+                path=path,
+                collection=collection,
+            )
+        return
+    if isinstance(value, datetime):
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if not isinstance(key, str):
+                raise InvalidQueryError(f"Field names must be strings; {child!r} is not")
+            _check_key(key, child, collection)
+            _check_value(item, child, collection, in_array=False)
+        return
+    if isinstance(value, (list, tuple)):
+        if in_array:
+            raise UnsupportedQueryError(
+                f"Field {path!r} holds an array directly inside an array, which Firestore "
+                "cannot store (wrap the inner array in a map, e.g. {'values': [...]})",
+                backend=BACKEND,
+                path=path,
+                collection=collection,
+            )
+        for index, item in enumerate(value):
+            _check_value(item, f"{path}.{index}", collection, in_array=True)
+        return
+    raise UnsupportedQueryError(
+        f"Field {path!r} holds a {type(value).__name__}, which Firestore cannot store "
+        "(supported: None, bool, int, float, str, bytes, datetime, list, dict)",
+        backend=BACKEND,
+        path=path,
+        collection=collection,
+    )
+
+
+def decode_document(doc_id: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A stored document as users read it: ``_id`` first, then the fields."""
+    document: dict[str, Any] = {"_id": decode_id(doc_id)}
+    if data:
+        for key in sorted(data):
+            document[key] = decode_value(data[key])
+    return document
+
+
+def decode_value(value: Any) -> Any:
+    """Firestore's Python values as plain ones (``DatetimeWithNanoseconds`` -> ``datetime``)."""
+    if isinstance(value, dict):
+        # Firestore keeps map keys sorted (the client hands them over in any order): return
+        # them sorted, so a stored map compares equal to the one written in that order.
+        return {key: decode_value(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [decode_value(item) for item in value]
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return datetime(
+            aware.year,
+            aware.month,
+            aware.day,
+            aware.hour,
+            aware.minute,
+            aware.second,
+            aware.microsecond,
+            tzinfo=UTC,
+        )
+    return value
+
+
+def is_plain_number(value: Any) -> bool:
+    """An int or float that Firestore orders as MongoDB does (bool and NaN excluded)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return _INT64_MIN <= value <= _INT64_MAX
+    return isinstance(value, float) and not math.isnan(value)

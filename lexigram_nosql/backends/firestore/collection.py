@@ -1,0 +1,778 @@
+"""``FirestoreCollection``: CRUD on one Firestore collection, exact whatever the filter.
+
+Reads run the planner's branches (``planner.py``) in parallel, merge them by document id and
+re-check each document with the shared engine's ``matches``; sort is done here (a bounded
+top-k when a limit is given, since Firestore's ``order_by`` drops documents missing the field
+and orders types differently from MongoDB). Writes outside a transaction are atomic per
+document: each is guarded by the update time of the version that was read (or, for native
+``$inc``/``$addToSet`` on an ``_id`` filter, by existence only) and retried on conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.firestore.codec import (
+    BACKEND,
+    decode_document,
+    decode_id,
+    encode_body,
+    encode_id,
+    id_from_value,
+    id_string,
+)
+from lexigram_nosql.backends.firestore.planner import (
+    DOCUMENT_ID,
+    Branch,
+    QueryPlan,
+    id_lookup,
+    plan_filter,
+)
+from lexigram_nosql.backends.firestore.store import FirestoreDocumentStore, FirestoreTransaction
+from lexigram_nosql.backends.firestore.updates import (
+    FieldWrite,
+    native_writes,
+    replacement_writes,
+    same_value,
+)
+from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
+from lexigram_nosql.errors import (
+    ConcurrencyError,
+    DuplicateKeyError,
+    InvalidQueryError,
+    UnsupportedQueryError,
+)
+from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, MatchAll, Update
+from lexigram_nosql.query.filter import matches
+from lexigram_nosql.query.ordering import document_sort_key
+from lexigram_nosql.query.projection import apply_projection
+from lexigram_nosql.query.requests import FilterQuery, FindQuery
+from lexigram_nosql.query.update import apply_update, upsert_seed
+from lexigram_nosql.types import Document
+
+__all__ = ["FirestoreCollection"]
+
+logger = logging.getLogger("lexigram_nosql")
+
+#: Firestore's limit on writes in one batch commit.
+BATCH_LIMIT: Final = 500
+#: How often a write that lost a race with another writer is re-read and tried again.
+WRITE_ATTEMPTS: Final = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A matching document with the update time of the version read (None when it is a
+    transaction's own pending write)."""
+
+    doc_id: str
+    update_time: Any
+    document: Document
+
+
+class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
+    """One Firestore collection; ``_id`` is the document id."""
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @property
+    def _client(self) -> Any:
+        return self._store.client
+
+    def _reference(self) -> Any:
+        return self._client.collection(self._name)
+
+    def _document(self, doc_id: str) -> Any:
+        return self._reference().document(doc_id)
+
+    def _transaction(self) -> FirestoreTransaction | None:
+        handle = self._store.current_transaction()
+        return handle if isinstance(handle, FirestoreTransaction) else None
+
+    def _field_updates(self, writes: Sequence[FieldWrite]) -> dict[str, Any]:
+        from google.cloud import firestore
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        updates: dict[str, Any] = {}
+        for write in writes:
+            path = FieldPath(*write.segments).to_api_repr()
+            if write.kind == "set":
+                updates[path] = write.value
+            elif write.kind == "delete":
+                updates[path] = firestore.DELETE_FIELD
+            elif write.kind == "increment":
+                updates[path] = firestore.Increment(write.value)
+            else:
+                updates[path] = firestore.ArrayUnion(write.value)
+        return updates
+
+    def _precondition(self, update_time: Any) -> Any:
+        return self._client.write_option(last_update_time=update_time)
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def _matches(
+        self, query: FilterQuery, *, limit_hint: int | None = None
+    ) -> AsyncGenerator[Match, None]:
+        """Every document matching ``query`` exactly (transaction's own writes included)."""
+        node = query.node
+        check = not isinstance(node, MatchAll)
+        handle = self._transaction()
+        pending = handle.writes(self._name) if handle is not None else {}
+        transaction = handle.transaction if handle is not None else None
+        ids = id_lookup(node)
+        if ids is not None:
+            if handle is not None:
+                await handle.lock(self._store, self._name, ids)
+            source = self._get_many(ids, transaction)
+        else:
+            plan = plan_filter(node)
+            sound_single = plan.sound and len(plan.branches) == 1
+            hint = limit_hint if sound_single and not pending else None
+            source = self._run_plan(plan, transaction, hint)
+        async with contextlib.aclosing(source) as stream:
+            async for doc_id, update_time, document in stream:
+                if doc_id in pending:
+                    continue  # the transaction's own version wins (yielded below)
+                if check and not matches(node, document):
+                    continue
+                yield Match(doc_id, update_time, document)
+        for doc_id, pending_document in list(pending.items()):
+            if pending_document is None or (check and not matches(node, pending_document)):
+                continue
+            yield Match(doc_id, None, pending_document)
+
+    async def _get_many(
+        self, ids: list[str], transaction: Any
+    ) -> AsyncGenerator[tuple[str, Any, Document], None]:
+        """A direct get (one id) or a batched get (several), in id order."""
+        if not ids:
+            return
+        references = [self._document(doc_id) for doc_id in sorted(ids)]
+        if len(references) == 1:
+            snapshot = await references[0].get(transaction=transaction)
+            snapshots = [snapshot]
+        else:
+            snapshots = [s async for s in self._client.get_all(references, transaction=transaction)]
+            snapshots.sort(key=lambda s: s.id)
+        for snapshot in snapshots:
+            if snapshot.exists:
+                yield (
+                    snapshot.id,
+                    snapshot.update_time,
+                    decode_document(snapshot.id, snapshot.to_dict()),
+                )
+
+    def _query(self, branch: Branch) -> Any:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        query = self._reference()
+        for prim in branch:
+            if prim.segments == DOCUMENT_ID:
+                path = FieldPath.document_id()
+                if isinstance(prim.value, list):
+                    value: Any = [self._document(doc_id) for doc_id in prim.value]
+                else:
+                    value = self._document(prim.value)
+            else:
+                path = FieldPath(*prim.segments).to_api_repr()
+                value = prim.value
+            query = query.where(filter=FieldFilter(path, prim.op, value))
+        return query
+
+    async def _run_plan(
+        self, plan: QueryPlan, transaction: Any, limit_hint: int | None
+    ) -> AsyncGenerator[tuple[str, Any, Document], None]:
+        if not plan.branches:
+            return
+        streams = [self._run_branch(b, transaction, limit_hint) for b in plan.branches]
+        if len(streams) == 1:
+            async with contextlib.aclosing(streams[0]) as only:
+                async for item in only:
+                    yield item
+            return
+        seen: set[str] = set()
+        async with contextlib.aclosing(_merge(streams)) as merged:
+            async for item in merged:
+                if item[0] not in seen:
+                    seen.add(item[0])
+                    yield item
+
+    async def _run_branch(
+        self, branch: Branch, transaction: Any, limit_hint: int | None
+    ) -> AsyncGenerator[tuple[str, Any, Document], None]:
+        from google.api_core import exceptions as gx
+
+        query = self._query(branch)
+        if limit_hint is not None:
+            query = query.limit(limit_hint)
+        yielded = False
+        try:
+            async with self._store.query_slots:
+                async for snapshot in query.stream(transaction=transaction):
+                    yielded = True
+                    yield (
+                        snapshot.id,
+                        snapshot.update_time,
+                        decode_document(snapshot.id, snapshot.to_dict()),
+                    )
+        except gx.FailedPrecondition as exc:
+            # Production Firestore wants a composite index for some conjunctions; one field
+            # needs none. Fall back to the first filter alone: a superset, re-checked.
+            if yielded or len(branch) <= 1 or "index" not in str(exc).lower():
+                raise
+            logger.warning(
+                "Firestore needs a composite index for a query on %s.%s; running a broader "
+                "query and filtering locally (create the index to avoid this): %s",
+                self._store.name,
+                self._name,
+                self._store.redact(str(exc)),
+            )
+            broader = self._query(branch[:1])
+            async for snapshot in broader.stream(transaction=transaction):
+                yield (
+                    snapshot.id,
+                    snapshot.update_time,
+                    decode_document(snapshot.id, snapshot.to_dict()),
+                )
+
+    async def _select(self, query: FindQuery) -> list[Match]:
+        """The matches of a sorted query, skip and limit applied (a bounded top-k)."""
+        key = document_sort_key(query.sort)
+        found = [m async for m in self._matches(query.filter)]
+        if query.limit:
+            chosen = heapq.nsmallest(query.skip + query.limit, found, key=lambda m: key(m.document))
+        else:
+            chosen = sorted(found, key=lambda m: key(m.document))
+        return chosen[query.skip :]
+
+    async def _find(self, query: FindQuery) -> AsyncGenerator[Document, None]:
+        if query.sort:
+            for match in await self._select(query):
+                yield apply_projection(query.projection, match.document)
+            return
+        hint = query.skip + query.limit if query.limit else None
+        skipped = emitted = 0
+        async with contextlib.aclosing(self._matches(query.filter, limit_hint=hint)) as stream:
+            async for match in stream:
+                if skipped < query.skip:
+                    skipped += 1
+                    continue
+                yield apply_projection(query.projection, match.document)
+                emitted += 1
+                if query.limit and emitted >= query.limit:
+                    return
+
+    async def _first(self, query: FindQuery) -> Match | None:
+        if query.sort:
+            chosen = await self._select(FindQuery(query.filter, None, query.sort, 0, 1))
+            return chosen[0] if chosen else None
+        async with contextlib.aclosing(self._matches(query.filter, limit_hint=1)) as stream:
+            async for match in stream:
+                return match
+        return None
+
+    async def _count(self, query: FilterQuery) -> int:
+        if self._transaction() is None and id_lookup(query.node) is None:
+            plan = plan_filter(query.node)
+            if plan.sound and (len(plan.branches) <= 1 or plan.disjoint):
+                counted = await self._count_on_server(plan)
+                if counted is not None:
+                    return counted
+        count = 0
+        async with contextlib.aclosing(self._matches(query)) as stream:
+            async for _ in stream:
+                count += 1
+        return count
+
+    async def _count_on_server(self, plan: QueryPlan) -> int | None:
+        """The sum of each branch's count aggregation (the emulator answers 0.0 for none);
+        None when Firestore wants an index it does not have."""
+        from google.api_core import exceptions as gx
+
+        async def one(branch: Branch) -> int:
+            async with self._store.query_slots:
+                result = await self._query(branch).count(alias="n").get()
+            return sum(int(agg.value) for row in result for agg in row)
+
+        try:
+            totals = await asyncio.gather(*(one(b) for b in plan.branches))
+        except gx.FailedPrecondition:
+            return None
+        return sum(totals)
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def _insert(self, documents: list[Document]) -> list[Any]:
+        prepared: list[tuple[str, Document, dict[str, Any]]] = []
+        for document in documents:
+            if "_id" not in document:
+                document = {"_id": generate_id(), **document}
+            doc_id = encode_id(document["_id"], collection=self._name)
+            document = {**document, "_id": id_string(document["_id"])}
+            prepared.append((doc_id, document, encode_body(document, collection=self._name)))
+        inserted = [document["_id"] for _, document, _ in prepared]
+        handle = self._transaction()
+        if handle is not None:
+            for doc_id, document, body in prepared:
+                await self._create_in_transaction(handle, doc_id, document, body)
+            return inserted
+        if len(prepared) == 1:
+            doc_id, _, body = prepared[0]
+            await self._create(doc_id, body)
+            return inserted
+        from google.api_core import exceptions as gx
+
+        for chunk in _batches(prepared):
+            batch = self._client.batch()
+            for doc_id, _, body in chunk:
+                batch.create(self._document(doc_id), body)
+            try:
+                await batch.commit()
+            except (gx.AlreadyExists, gx.InvalidArgument):
+                # A batch is all or nothing: insert this one in order, as MongoDB would,
+                # so the documents before the duplicate are written and the error names it.
+                for doc_id, _, body in chunk:
+                    await self._create(doc_id, body)
+        return inserted
+
+    async def _create(self, doc_id: str, body: dict[str, Any]) -> None:
+        from google.api_core import exceptions as gx
+
+        try:
+            await self._document(doc_id).create(body)
+        except gx.AlreadyExists as exc:
+            raise self._duplicate(doc_id) from exc
+
+    def _duplicate(self, doc_id: str) -> DuplicateKeyError:
+        return DuplicateKeyError(
+            f"Duplicate key: collection {self._name!r} of store {self._store.name!r} already "
+            f"has a document with _id {decode_id(doc_id)!r}",
+            index="_id_",
+            key={"_id": decode_id(doc_id)},
+            store=self._store.name,
+            collection=self._name,
+        )
+
+    async def _create_in_transaction(
+        self, handle: FirestoreTransaction, doc_id: str, document: Document, body: dict[str, Any]
+    ) -> None:
+        pending = handle.writes(self._name)
+        await handle.lock(self._store, self._name, [doc_id])
+        if doc_id in pending:
+            exists = pending[doc_id] is not None
+        else:
+            snapshot = await self._document(doc_id).get(transaction=handle.transaction)
+            exists = snapshot.exists
+        if exists:
+            raise self._duplicate(doc_id)
+        kind = "set" if doc_id in pending else "create"
+        handle.buffer(kind, self._document(doc_id), body)
+        pending[doc_id] = document
+
+    async def _update(
+        self,
+        query: FilterQuery,
+        update: Update,
+        raw: Mapping[str, Any],
+        *,
+        multi: bool,
+        upsert: bool,
+    ) -> UpdateResult:
+        handle = self._transaction()
+        for _ in range(WRITE_ATTEMPTS):
+            if multi:
+                targets = [m async for m in self._matches(query)]
+            else:
+                first = await self._first(FindQuery(query))
+                targets = [first] if first is not None else []
+            if not targets:
+                if not upsert:
+                    return UpdateResult(0, 0)
+                try:
+                    new_id, _ = await self._upsert(query.node, update)
+                except DuplicateKeyError:
+                    if handle is not None:
+                        raise
+                    continue  # a concurrent upsert won: now there is a match to update
+                return UpdateResult(0, 0, new_id)
+            if handle is not None:
+                modified = 0
+                for match in targets:
+                    _, changed = self._write_in_transaction(handle, match, update)
+                    modified += changed
+                return UpdateResult(len(targets), modified)
+            if multi:
+                matched, modified = await self._rewrite_many(targets, update, query.node)
+                return UpdateResult(matched, modified)
+            outcome = await self._rewrite(targets[0], update, query.node)
+            if outcome is not None:
+                return UpdateResult(1, int(outcome[1] is not outcome[0]))
+        raise self._contended("update")
+
+    def _write_in_transaction(
+        self, handle: FirestoreTransaction, match: Match, update: Update
+    ) -> tuple[Document, bool]:
+        after = apply_update(update, match.document)
+        if same_value(after, match.document):
+            return after, False
+        body = encode_body(after, collection=self._name)
+        handle.buffer("set", self._document(match.doc_id), body)
+        handle.writes(self._name)[match.doc_id] = after
+        return after, True
+
+    async def _rewrite(
+        self, match: Match, update: Update, node: FilterNode, *, native: bool = True
+    ) -> tuple[Document, Document] | None:
+        """Apply ``update`` to one document atomically: ``(before, after)`` (``after is
+        before`` when nothing changed), or None when it stopped matching meanwhile."""
+
+        async with self._store.document_lock(self._name, match.doc_id):
+            return await self._rewrite_locked(match, update, node, native=native)
+
+    async def _rewrite_locked(
+        self, match: Match, update: Update, node: FilterNode, *, native: bool
+    ) -> tuple[Document, Document] | None:
+        from google.api_core import exceptions as gx
+
+        before, update_time = match.document, match.update_time
+        reference = self._document(match.doc_id)
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                await _backoff(attempt)
+            after = apply_update(update, before)
+            if same_value(after, before):
+                return before, before
+            encode_body(after, collection=self._name)  # refuse what cannot be stored
+            writes = native_writes(update, before) if native else None
+            if writes is not None and _pins_id(node, match.doc_id):
+                option = None  # an update requires the document to exist, nothing more
+            else:
+                writes = writes or replacement_writes(before, after)
+                option = self._precondition(update_time)
+            try:
+                await reference.update(self._field_updates(writes), option=option)
+                return before, after
+            except (gx.FailedPrecondition, gx.NotFound):
+                snapshot = await reference.get()
+                if not snapshot.exists:
+                    return None
+                before = decode_document(snapshot.id, snapshot.to_dict())
+                update_time = snapshot.update_time
+                if not matches(node, before):
+                    return None
+        raise self._contended("update")
+
+    async def _rewrite_many(
+        self, targets: list[Match], update: Update, node: FilterNode
+    ) -> tuple[int, int]:
+        """Batches of at most 500 guarded writes; a batch that lost a race is redone one
+        document at a time."""
+        from google.api_core import exceptions as gx
+
+        matched = modified = 0
+        for chunk in _batches(targets):
+            batch = self._client.batch()
+            planned = 0
+            for match in chunk:
+                after = apply_update(update, match.document)
+                if same_value(after, match.document):
+                    continue
+                encode_body(after, collection=self._name)
+                writes = native_writes(update, match.document) or replacement_writes(
+                    match.document, after
+                )
+                batch.update(
+                    self._document(match.doc_id),
+                    self._field_updates(writes),
+                    option=self._precondition(match.update_time),
+                )
+                planned += 1
+            if not planned:
+                matched += len(chunk)
+                continue
+            try:
+                await batch.commit()
+                matched += len(chunk)
+                modified += planned
+            except (gx.FailedPrecondition, gx.NotFound):
+                for match in chunk:
+                    outcome = await self._rewrite(match, update, node)
+                    if outcome is not None:
+                        matched += 1
+                        modified += int(outcome[1] is not outcome[0])
+        return matched, modified
+
+    async def _upsert(self, node: FilterNode, update: Update) -> tuple[str, Document]:
+        document = apply_update(update, upsert_seed(node), inserting=True)
+        if "_id" not in document:
+            document = {"_id": generate_id(), **document}
+        doc_id = encode_id(document["_id"], collection=self._name)
+        document = {**document, "_id": id_string(document["_id"])}
+        body = encode_body(document, collection=self._name)
+        handle = self._transaction()
+        if handle is not None:
+            await self._create_in_transaction(handle, doc_id, document, body)
+        else:
+            await self._create(doc_id, body)
+        return document["_id"], document
+
+    async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
+        handle = self._transaction()
+        for _ in range(WRITE_ATTEMPTS):
+            if multi:
+                targets = [m async for m in self._matches(query)]
+            else:
+                first = await self._first(FindQuery(query))
+                targets = [first] if first is not None else []
+            if handle is not None:
+                for match in targets:
+                    handle.buffer("delete", self._document(match.doc_id))
+                    handle.writes(self._name)[match.doc_id] = None
+                return DeleteResult(len(targets))
+            if multi:
+                return DeleteResult(await self._remove_many(targets, query.node))
+            if not targets or await self._remove(targets[0], query.node):
+                return DeleteResult(len(targets))
+        raise self._contended("delete")
+
+    async def _remove(self, match: Match, node: FilterNode) -> bool:
+        """Delete one document unless it changed so as not to match; whether it was."""
+        from google.api_core import exceptions as gx
+
+        reference = self._document(match.doc_id)
+        update_time = match.update_time
+        async with self._store.document_lock(self._name, match.doc_id):
+            for attempt in range(WRITE_ATTEMPTS):
+                if attempt:
+                    await _backoff(attempt)
+                try:
+                    await reference.delete(option=self._precondition(update_time))
+                    return True
+                except (gx.FailedPrecondition, gx.NotFound):
+                    snapshot = await reference.get()
+                    if not snapshot.exists:
+                        return False
+                    if not matches(node, decode_document(snapshot.id, snapshot.to_dict())):
+                        return False
+                    update_time = snapshot.update_time
+        raise self._contended("delete")
+
+    async def _remove_many(self, targets: list[Match], node: FilterNode) -> int:
+        from google.api_core import exceptions as gx
+
+        deleted = 0
+        for chunk in _batches(targets):
+            batch = self._client.batch()
+            for match in chunk:
+                batch.delete(
+                    self._document(match.doc_id), option=self._precondition(match.update_time)
+                )
+            try:
+                await batch.commit()
+                deleted += len(chunk)
+            except (gx.FailedPrecondition, gx.NotFound):
+                for match in chunk:
+                    deleted += await self._remove(match, node)
+        return deleted
+
+    async def _find_one_and_modify(
+        self,
+        query: FindQuery,
+        update: Update | None,
+        raw: Mapping[str, Any] | None,
+        *,
+        upsert: bool,
+        return_document: ReturnDocument,
+    ) -> Document | None:
+        handle = self._transaction()
+        node = query.filter.node
+        for _ in range(WRITE_ATTEMPTS):
+            target = await self._first(query)
+            if target is None:
+                if update is None or not upsert:
+                    return None
+                try:
+                    _, document = await self._upsert(node, update)
+                except DuplicateKeyError:
+                    if handle is not None:
+                        raise
+                    continue
+                if return_document is ReturnDocument.AFTER:
+                    return apply_projection(query.projection, document)
+                return None
+            if update is None:
+                if handle is not None:
+                    handle.buffer("delete", self._document(target.doc_id))
+                    handle.writes(self._name)[target.doc_id] = None
+                elif not await self._remove(target, node):
+                    continue
+                return apply_projection(query.projection, target.document)
+            if handle is not None:
+                after, _ = self._write_in_transaction(handle, target, update)
+                outcome: tuple[Document, Document] | None = (target.document, after)
+            else:
+                # The after-image must be exact, so the write is guarded by the update time.
+                outcome = await self._rewrite(target, update, node, native=False)
+            if outcome is None:
+                continue
+            chosen = outcome[1] if return_document is ReturnDocument.AFTER else outcome[0]
+            return apply_projection(query.projection, chosen)
+        raise self._contended("find_one_and_modify")
+
+    def _contended(self, operation: str) -> ConcurrencyError:
+        return ConcurrencyError(
+            f"{operation} on collection {self._name!r} of store {self._store.name!r} kept "
+            f"losing to concurrent writers ({WRITE_ATTEMPTS} attempts); try again",
+            store=self._store.name,
+            collection=self._name,
+        )
+
+    # -- indexes -------------------------------------------------------------------------
+
+    async def _create_index(self, spec: IndexSpec) -> str:
+        if spec.unique:
+            raise UnsupportedQueryError(
+                f"Firestore cannot enforce unique indexes (index {spec.name!r} on collection "
+                f"{self._name!r}); only _id is unique. Use the unique value as the _id, or "
+                "guard it with a document per value written in the same transaction.",
+                backend=BACKEND,
+                operator="create_index",
+                collection=self._name,
+            )
+        if spec.expire_after_seconds is not None:
+            raise UnsupportedQueryError(
+                f"Firestore expires documents through a TTL policy on a timestamp field, set "
+                f"with gcloud (`gcloud firestore fields ttls update`), not through index "
+                f"{spec.name!r} on collection {self._name!r}",
+                backend=BACKEND,
+                operator="create_index",
+                collection=self._name,
+            )
+        recorded = self._store.indexes(self._name)
+        existing = recorded.get(spec.name)
+        if existing is not None and existing.keys != spec.keys:
+            raise InvalidQueryError(
+                f"Index {spec.name!r} on collection {self._name!r} already exists with other "
+                f"keys {list(existing.keys)!r}",
+                operator="create_index",
+                collection=self._name,
+            )
+        recorded[spec.name] = spec
+        if len(spec.keys) > 1:
+            logger.info(
+                "Recorded composite index %s on %s.%s; Firestore needs it deployed "
+                "(firestore.indexes.json or gcloud) before queries that use it",
+                spec.name,
+                self._store.name,
+                self._name,
+            )
+        return spec.name
+
+    async def _list_indexes(self) -> list[IndexInfo]:
+        infos = [IndexInfo("_id_", [("_id", 1)], unique=True)]
+        for spec in self._store.indexes(self._name).values():
+            infos.append(IndexInfo(spec.name, list(spec.keys), spec.unique, spec.sparse))
+        return infos
+
+    async def _drop_index(self, name: str) -> None:
+        if name == "_id_":
+            raise InvalidQueryError(
+                f"The _id_ index of collection {self._name!r} cannot be dropped",
+                operator="drop_index",
+                collection=self._name,
+            )
+        if self._store.indexes(self._name).pop(name, None) is None:
+            raise InvalidQueryError(
+                f"Collection {self._name!r} of store {self._store.name!r} has no index {name!r}",
+                operator="drop_index",
+                collection=self._name,
+            )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _pins_id(node: FilterNode, doc_id: str) -> bool:
+    """Whether the filter is exactly ``_id == doc_id`` (so the match cannot change)."""
+    return (
+        isinstance(node, Condition)
+        and node.path == "_id"
+        and node.op is FieldOp.EQ
+        and id_from_value(node.operand) == doc_id
+    )
+
+
+async def _backoff(attempt: int) -> None:
+    """A short jittered pause before retrying a write that lost a race."""
+    await asyncio.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.25)))
+
+
+def _batches(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i : i + BATCH_LIMIT] for i in range(0, len(items), BATCH_LIMIT)]
+
+
+_counter = int.from_bytes(os.urandom(3), "big")
+_process_bytes = os.urandom(5)
+
+
+def generate_id() -> str:
+    """A 24-hex id shaped like an ObjectId (seconds, process, counter): unique, and ordered
+    by creation, so Firestore's default order (by id) follows insertion order."""
+    global _counter
+    _counter = (_counter + 1) % 0xFFFFFF
+    return (
+        int(time.time()).to_bytes(4, "big") + _process_bytes + _counter.to_bytes(3, "big")
+    ).hex()
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_DONE: Final = object()
+
+
+async def _merge(streams: list[AsyncGenerator[Any, None]]) -> AsyncGenerator[Any, None]:
+    """Items of several streams as they arrive; the streams are read concurrently."""
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=256)
+
+    async def pump(stream: AsyncGenerator[Any, None]) -> None:
+        try:
+            async with contextlib.aclosing(stream) as items:
+                async for item in items:
+                    await queue.put(item)
+        except Exception as exc:
+            await queue.put(_Failure(exc))
+            return
+        await queue.put(_DONE)
+
+    tasks = [asyncio.create_task(pump(stream)) for stream in streams]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            item = await queue.get()
+            if item is _DONE:
+                remaining -= 1
+            elif isinstance(item, _Failure):
+                raise item.error
+            else:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,383 @@
+"""``FirestoreDocumentStore``: one Firestore database (or the emulator) through the AsyncClient.
+
+The client library is imported when a store connects, never by ``import lexigram_nosql``.
+
+Transactions: ``async with store.transaction():`` opens a Firestore read-write transaction.
+Reads inside go through it (and see the block's own writes); writes are buffered and sent in
+the commit. Firestore resolves contention by aborting a transaction, and its own client
+re-runs the body; a ``with`` block cannot be re-run, so a contended commit raises
+``ConcurrencyError`` and nothing is written. ``await store.run_transaction(body)`` runs an
+``async def body()`` in a transaction and re-runs it on ``ConcurrencyError`` (up to
+``firestore.transaction_attempts`` times): the body must be safe to run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore, IndexSpec
+from lexigram_nosql.config.firestore import FirestoreStoreSettings
+from lexigram_nosql.contracts import Capabilities
+from lexigram_nosql.errors import ConcurrencyError, ConfigurationError, NoSQLError, StoreStateError
+from lexigram_nosql.types import Document
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.firestore.collection import FirestoreCollection
+
+__all__ = ["FirestoreDocumentStore"]
+
+logger = logging.getLogger("lexigram_nosql")
+
+T = TypeVar("T")
+
+_HEALTH_COLLECTION: Final = "lexigram_health"
+#: Documents deleted per batch when dropping a collection (Firestore's write limit).
+_DROP_PAGE: Final = 500
+#: How long a transaction waits for a document another transaction of this process read.
+LOCK_WAIT_S: Final = 10.0
+
+#: Operators (filter and update) that run on Firestore; the rest run on the shared engine.
+_PUSHDOWN: Final = frozenset(
+    {
+        "$eq",
+        "$in",
+        "$gt",
+        "$gte",
+        "$lt",
+        "$lte",
+        "$all",
+        "$size",
+        "$elemMatch",
+        "$and",
+        "$or",
+        "$set",
+        "$unset",
+        "$inc",
+        "$addToSet",
+    }
+)
+
+
+# The id of the transaction this task last lost, per store (see ``_begin_transaction``).
+_retry_ids: ContextVar[Mapping[int, bytes]] = ContextVar(
+    "lexigram_nosql_firestore_retry", default=MappingProxyType({})
+)
+
+
+@dataclass(slots=True)
+class FirestoreTransaction:
+    """An open transaction: the client's ``AsyncTransaction``, the writes to send with the
+    commit, and the block's own documents (``collection -> id -> document``, ``None`` for
+    deleted) so that reads inside the block see them.
+
+    Writes are handed to the client only at commit: it refuses any read once a write is
+    buffered, and the server applies them at commit anyway."""
+
+    transaction: Any
+    pending: dict[str, dict[str, Document | None]] = field(default_factory=dict)
+    operations: list[tuple[str, Any, dict[str, Any] | None]] = field(default_factory=list)
+
+    held: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+    def writes(self, collection: str) -> dict[str, Document | None]:
+        return self.pending.setdefault(collection, {})
+
+    async def lock(
+        self, store: FirestoreDocumentStore, collection: str, doc_ids: list[str]
+    ) -> None:
+        """Take this process's lock on documents read by id, until commit or rollback.
+
+        Transactions in one process that read the same document then take turns instead of
+        making Firestore abort all but one (on the emulator each abort costs seconds). A
+        lock not granted within ``LOCK_WAIT_S`` (two transactions waiting on each other)
+        raises ``ConcurrencyError``: the transaction is rolled back and can be run again.
+        """
+        for doc_id in sorted(doc_ids):
+            key = (collection, doc_id)
+            if key in self.held:
+                continue
+            lock = store.document_lock(collection, doc_id)
+            try:
+                await asyncio.wait_for(lock.acquire(), LOCK_WAIT_S)
+            except TimeoutError as exc:
+                raise ConcurrencyError(
+                    f"A transaction on store {store.name!r} waited {LOCK_WAIT_S:g}s for document "
+                    f"{doc_id!r} of collection {collection!r}, held by another transaction of "
+                    "this process; it was rolled back. Run it again.",
+                    store=store.name,
+                    collection=collection,
+                    key=doc_id,
+                ) from exc
+            self.held[key] = lock
+
+    def release(self) -> None:
+        for lock in self.held.values():
+            lock.release()
+        self.held.clear()
+
+    def buffer(self, kind: str, reference: Any, body: dict[str, Any] | None = None) -> None:
+        """Queue ``create``, ``set`` or ``delete`` of ``reference`` for the commit."""
+        self.operations.append((kind, reference, body))
+
+    def flush(self) -> None:
+        for kind, reference, body in self.operations:
+            if kind == "delete":
+                self.transaction.delete(reference)
+            elif kind == "create":
+                self.transaction.create(reference, body)
+            else:
+                self.transaction.set(reference, body)
+        self.operations.clear()
+
+
+class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
+    """A store on one Firestore database; ``firestore.emulator_host`` (or the environment's
+    ``FIRESTORE_EMULATOR_HOST``) points it at the emulator."""
+
+    driver_name = "firestore"
+
+    def __init__(self, settings: FirestoreStoreSettings) -> None:
+        super().__init__(settings)
+        self._client: Any = None
+        # Index specs recorded by create_index, per collection (Firestore indexes single fields
+        # itself; composite indexes are deployed with gcloud/Terraform, see the docs).
+        self._indexes: dict[str, dict[str, IndexSpec]] = {}
+        self._query_slots = asyncio.Semaphore(settings.firestore.max_parallel_queries)
+        self._document_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            driver=self.driver_name,
+            pushdown=_PUSHDOWN,
+            # Not an operator: arrays directly inside arrays, which Firestore cannot store.
+            refused=frozenset({"nested arrays"}),
+            transactions=True,
+            unique_indexes=False,
+            native_sort=False,
+        )
+
+    @property
+    def emulator_host(self) -> str | None:
+        """The emulator this store talks to, if any (config first, then the environment)."""
+        return self._settings.firestore.emulator_host or os.environ.get("FIRESTORE_EMULATOR_HOST")
+
+    @property
+    def client(self) -> Any:
+        """The ``google.cloud.firestore.AsyncClient`` (for what this package does not cover)."""
+        if self._client is None:
+            raise StoreStateError(
+                f"Store {self.name!r} is not connected; call `await store.connect()` first.",
+                store=self.name,
+            )
+        return self._client
+
+    @property
+    def query_slots(self) -> asyncio.Semaphore:
+        return self._query_slots
+
+    def document_lock(self, collection: str, doc_id: str) -> asyncio.Lock:
+        """A lock per document for this store's guarded writes: writers in this process
+        take turns instead of failing each other's preconditions (other processes are
+        still caught by the precondition)."""
+        key = (collection, doc_id)
+        lock = self._document_locks.get(key)
+        if lock is None:
+            lock = self._document_locks[key] = asyncio.Lock()
+        return lock
+
+    def indexes(self, collection: str) -> dict[str, IndexSpec]:
+        return self._indexes.setdefault(collection, {})
+
+    def map_exception(self, exc: BaseException) -> NoSQLError | None:
+        from lexigram_nosql.backends.firestore.errors import map_firestore_exception
+
+        return map_firestore_exception(exc, self.redact)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        self._client = self._make_client()
+        await self._ping()
+
+    def _make_client(self) -> Any:
+        try:
+            from google.cloud import firestore
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"Store {self.name!r} uses driver 'firestore', whose client library is not "
+                "installed; install it with: pip install 'lexigram-nosql[firestore]'",
+                path="driver",
+            ) from exc
+        section = self._settings.firestore
+        emulator = self.emulator_host
+        credentials: Any = None
+        if emulator is not None:
+            from google.auth.credentials import AnonymousCredentials
+
+            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        elif section.credentials_file is not None:
+            from google.oauth2 import service_account
+
+            credentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                section.credentials_file
+            )
+        client = firestore.AsyncClient(
+            project=section.project, credentials=credentials, database=section.database
+        )
+        if section.emulator_host is not None:
+            # The client reads FIRESTORE_EMULATOR_HOST when it is built; setting its emulator
+            # host directly points this store (only) at the emulator without touching the
+            # process environment that other stores and libraries share.
+            client._emulator_host = section.emulator_host
+        return client
+
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def _ping(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        reference = self.client.collection(_HEALTH_COLLECTION).document("ping")
+        await reference.get(retry=None, timeout=self._settings.health_timeout_s)
+        section = self._settings.firestore
+        return {
+            "project": section.project,
+            "database": section.database,
+            "emulator": self.emulator_host is not None,
+            "read_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+
+    # -- collections ---------------------------------------------------------------------
+
+    def _make_collection(self, name: str) -> BaseCollection[Any]:
+        from lexigram_nosql.backends.firestore.collection import FirestoreCollection
+
+        return FirestoreCollection(self, name)
+
+    def collection(self, name: str) -> FirestoreCollection:
+        if "/" in name:
+            from lexigram_nosql.errors import InvalidQueryError
+
+            raise InvalidQueryError(
+                f"Collection name {name!r} for store {self.name!r} contains '/', which "
+                "Firestore reads as a path to a subcollection",
+                store=self.name,
+            )
+        coll = super().collection(name)
+        return coll  # type: ignore[return-value]
+
+    async def _list_collections(self) -> list[str]:
+        """Collections holding at least one document (the emulator keeps listing a collection
+        after its last document is deleted; Firestore does not)."""
+        references = [ref async for ref in self.client.collections()]
+
+        async def populated(reference: Any) -> bool:
+            return bool([s async for s in reference.limit(1).select([]).stream()])
+
+        found = await asyncio.gather(*(populated(ref) for ref in references))
+        return [ref.id for ref, keep in zip(references, found, strict=True) if keep]
+
+    async def _drop_collection(self, name: str) -> None:
+        """Every document, however many: pages of ids (keys only) deleted in batches of
+        Firestore's 500-write limit until none is left; then the recorded indexes."""
+        reference = self.client.collection(name)
+        deleted = 0
+        while True:
+            page = [s.reference async for s in reference.select([]).limit(_DROP_PAGE).stream()]
+            if not page:
+                break
+            batch = self.client.batch()
+            for document in page:
+                batch.delete(document)
+            await batch.commit()
+            deleted += len(page)
+        self._indexes.pop(name, None)
+        logger.debug("Dropped %s.%s (%d documents)", self.name, name, deleted)
+
+    # -- transactions --------------------------------------------------------------------
+
+    async def _begin_transaction(self) -> FirestoreTransaction:
+        transaction = self.client.transaction()
+        # A task that just lost a commit retries with the lost transaction's id, so Firestore
+        # keeps its place in line (older transactions win lock conflicts) and it cannot
+        # starve behind newer ones.
+        retry_id = _retry_ids.get().get(id(self))
+        await transaction._begin(retry_id=retry_id)
+        if retry_id is not None:
+            _retry_ids.set({k: v for k, v in _retry_ids.get().items() if k != id(self)})
+        return FirestoreTransaction(transaction)
+
+    async def _commit_transaction(self, handle: Any) -> None:
+        from google.api_core import exceptions as gx
+
+        transaction = handle.transaction
+        transaction_id = transaction.id
+        try:
+            handle.flush()
+            await transaction._commit()
+        except gx.Aborted as exc:
+            handle.release()
+            _retry_ids.set({**_retry_ids.get(), id(self): transaction_id})
+            raise ConcurrencyError(
+                f"A transaction on store {self.name!r} lost to a concurrent one and was "
+                "rolled back; nothing was written. Run it again (`store.run_transaction` "
+                "re-runs a body for you).",
+                store=self.name,
+            ) from exc
+        except BaseException:
+            await self._abort_transaction(handle)
+            raise
+        handle.release()
+
+    async def _abort_transaction(self, handle: Any) -> None:
+        transaction = handle.transaction
+        try:
+            if transaction.in_progress:
+                await transaction._rollback()
+        finally:
+            handle.release()
+
+    async def run_transaction(
+        self, body: Callable[[], Awaitable[T]], *, max_attempts: int | None = None
+    ) -> T:
+        """Run ``await body()`` inside ``transaction()``, running it again when the commit
+        loses to a concurrent transaction (``ConcurrencyError``), with a short jittered
+        backoff. The body must be safe to run more than once. Inside an open transaction the
+        body simply joins it."""
+        if self.current_transaction() is not None:
+            return await body()
+        attempts = max_attempts or self._settings.firestore.transaction_attempts
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self.transaction():
+                    return await body()
+            except ConcurrencyError:
+                if attempt >= attempts:
+                    raise
+                delay = min(0.05 * 2**attempt, 1.0) * (0.5 + random.random() / 2)
+                logger.debug(
+                    "Transaction on store %s conflicted (attempt %d of %d); retrying in %.2fs",
+                    self.name,
+                    attempt,
+                    attempts,
+                    delay,
+                )
+                await asyncio.sleep(delay)

@@ -1,0 +1,146 @@
+"""Which updates Firestore can apply by itself, and the field writes that do it.
+
+``$set`` (field paths), ``$unset`` (``DELETE_FIELD``), ``$inc`` (``Increment``) and
+``$addToSet`` (``ArrayUnion``) run natively when the stored document has the shape MongoDB
+would accept them on: every map on the way is a map (not an array, which MongoDB would index
+into), ``$inc`` meets a number or nothing, ``$addToSet`` an array or nothing and adds scalars
+(Firestore compares maps regardless of key order, MongoDB does not). Everything else
+(``$push``, ``$pull``, ``$pop``, ``$min``, ``$max``, ``$mul``, ``$rename``, replacements, and
+the shapes above) is computed by the shared engine and written whole, guarded by the
+document's update time, so it stays atomic per document.
+
+This module imports no driver: it describes the writes; the store turns them into sentinels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from lexigram_nosql.backends.firestore.codec import encodable, is_plain_number
+from lexigram_nosql.query.ast import OperatorUpdate, Update, UpdateOp
+
+__all__ = ["FieldWrite", "native_writes", "replacement_writes", "same_value"]
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+WriteKind = Literal["set", "delete", "increment", "union"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWrite:
+    """One entry of ``DocumentReference.update``: a field path and what to do there."""
+
+    segments: tuple[str, ...]
+    kind: WriteKind
+    value: Any = None
+
+
+def native_writes(update: Update, current: dict[str, Any]) -> list[FieldWrite] | None:
+    """The field writes applying ``update`` to ``current`` natively, or None when the engine
+    must compute the document (see the module docstring for when)."""
+    if not isinstance(update, OperatorUpdate) or not update.fields:
+        return None
+    writes: list[FieldWrite] = []
+    for field in update.fields:
+        segments = tuple(field.path.split("."))
+        if segments[0] == "_id" or not _maps_on_the_way(current, segments):
+            return None
+        existing = _lookup(current, segments)
+        if field.op is UpdateOp.SET:
+            if not encodable(field.operand):
+                return None
+            writes.append(FieldWrite(segments, "set", field.operand))
+        elif field.op is UpdateOp.UNSET:
+            writes.append(FieldWrite(segments, "delete"))
+        elif field.op is UpdateOp.INC:
+            step = field.operand
+            if not is_plain_number(step):
+                return None
+            if existing is _ABSENT:
+                writes.append(FieldWrite(segments, "set", step))
+                continue
+            if not is_plain_number(existing):
+                return None  # MongoDB refuses $inc on a non-number; the engine says so
+            if (
+                isinstance(step, int)
+                and isinstance(existing, int)
+                and not _INT64_MIN <= existing + step <= _INT64_MAX
+            ):
+                return None  # Firestore would saturate; MongoDB overflows to a double
+            writes.append(FieldWrite(segments, "increment", step))
+        elif field.op is UpdateOp.ADD_TO_SET:
+            items = list(field.operand)
+            if existing is not _ABSENT and not isinstance(existing, list):
+                return None
+            if not all(_scalar(item) for item in items):
+                return None
+            writes.append(FieldWrite(segments, "union", items))
+        else:
+            return None
+    return writes
+
+
+def replacement_writes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldWrite]:
+    """Top-level writes turning ``before`` into ``after`` (``_id`` aside): changed fields are
+    set whole, vanished ones deleted. Sent with an update-time precondition."""
+    writes = [
+        FieldWrite((key,), "set", value)
+        for key, value in after.items()
+        if key != "_id" and (key not in before or not same_value(before[key], value))
+    ]
+    writes.extend(
+        FieldWrite((key,), "delete") for key in before if key != "_id" and key not in after
+    )
+    return writes
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal with the same types throughout (``1`` is not ``1.0`` nor ``True``), as MongoDB
+    decides whether an update modified a document."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return bool(a == b)
+
+
+class _Absent:
+    __slots__ = ()
+
+
+_ABSENT: Final = _Absent()
+
+
+def _lookup(document: dict[str, Any], segments: tuple[str, ...]) -> Any:
+    node: Any = document
+    for segment in segments:
+        if not isinstance(node, dict) or segment not in node:
+            return _ABSENT
+        node = node[segment]
+    return node
+
+
+def _maps_on_the_way(document: dict[str, Any], segments: tuple[str, ...]) -> bool:
+    """Every existing value above the target is a map (Firestore creates missing ones)."""
+    node: Any = document
+    for segment in segments[:-1]:
+        if segment not in node:
+            return True
+        node = node[segment]
+        if not isinstance(node, dict):
+            return False
+    return True
+
+
+def _scalar(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, str, bytes, datetime)):
+        return True
+    return is_plain_number(value)

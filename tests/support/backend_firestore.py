@@ -1,0 +1,63 @@
+"""Firestore on Google's emulator (``scripts/services.sh up firestore``).
+
+Every store gets its own emulator project, so tests never see each other's documents; reset
+empties that project with the emulator's ``DELETE .../documents`` endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import urllib.request
+import uuid
+from typing import Any
+
+ID = "firestore"
+EMULATOR_ENV = "LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST"
+KNOWN_GAPS: dict[str, str] = {}
+
+_RUN = uuid.uuid4().hex[:6]
+
+
+def emulator_host() -> str | None:
+    return os.environ.get(EMULATOR_ENV)
+
+
+def unavailable() -> str | None:
+    host = emulator_host()
+    if not host:
+        return f"{EMULATOR_ENV} is not set (run `scripts/services.sh up firestore`)"
+    name, _, port = host.rpartition(":")
+    try:
+        with socket.create_connection((name, int(port)), timeout=1.0):
+            return None
+    except (OSError, ValueError) as exc:
+        return f"the Firestore emulator at {host} does not answer ({exc})"
+
+
+def project_for(name: str) -> str:
+    """An emulator project of its own for each store (lower case, as project ids are)."""
+    return f"lexigram-{_RUN}-{name.lower().replace('_', '-')}"[:30].rstrip("-")
+
+
+def settings(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "driver": "firestore",
+        "firestore": {"project": project_for(name), "emulator_host": emulator_host()},
+    }
+
+
+def clear_project(host: str, project: str) -> None:
+    request = urllib.request.Request(
+        f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents",
+        method="DELETE",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+async def reset(store: Any) -> None:
+    section = store.settings.firestore
+    await asyncio.to_thread(clear_project, section.emulator_host, section.project)
