@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from lexigram_nosql import (
+    AggregationOp,
+    AggregationPipeline,
     DocumentDeletedError,
     DocumentNotFoundError,
     DocumentRepository,
@@ -100,6 +102,21 @@ async def test_no_read_path_returns_a_soft_deleted_document(
     repo = UserRepository(store)
     gone, kept = await _seed(repo)
     assert _shape(await READ_PATHS[path](repo, gone, kept)) == EXPECTED_LIVE[path]
+
+
+async def test_aggregate_takes_a_pipeline_builder_and_stays_scoped(
+    store: DocumentStoreProtocol,
+) -> None:
+    repo = UserRepository(store)
+    await _seed(repo)
+    pipeline = (
+        AggregationPipeline()
+        .match({"status": "active"})
+        .group(None, {"total": AggregationOp.SUM(1)})
+    )
+    assert [doc async for doc in repo.aggregate(pipeline)] == [{"_id": None, "total": 1}]
+    everything = repo.with_deleted().aggregate(pipeline)
+    assert [doc async for doc in everything] == [{"_id": None, "total": 2}]
 
 
 async def test_delete_marks_the_document_and_keeps_it(store: DocumentStoreProtocol) -> None:
