@@ -239,10 +239,8 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
                 new = self._updated(update, document)
                 if strictly_equal(new, document):
                     continue
-                assert_data = data
-                if assert_data is None:  # pragma: no cover - matches imply data
-                    break
-                self._write(assert_data, value_key(new["_id"]), new, undo, inserting=False)
+                target = self._store.data_for_write(self._name, undo)
+                self._write(target, value_key(new["_id"]), new, undo, inserting=False)
                 modified += 1
             if not matched and upsert:
                 new = self._upsert_document(query, update)
@@ -291,16 +289,15 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
                 if return_document is ReturnDocument.AFTER:
                     return self._project(query.projection, new)
                 return None
-            if data is None:  # pragma: no cover - a match implies data
-                return None
+            target = self._store.data_for_write(self._name, undo)
             id_key = value_key(document["_id"])
             if update is None:
-                data.put(id_key, None, undo)
+                target.put(id_key, None, undo)
                 failed = False
                 return self._project(query.projection, document)
             new = self._updated(update, document)
             if not strictly_equal(new, document):
-                self._write(data, id_key, new, undo, inserting=False)
+                self._write(target, id_key, new, undo, inserting=False)
             failed = False
             after = return_document is ReturnDocument.AFTER
             return self._project(query.projection, new if after else document)
