@@ -12,7 +12,6 @@ the lock and stops before starting another migration.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -129,8 +128,10 @@ class LeaseLock:
     async def release(self) -> None:
         if self._renewer is not None:
             self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            # gather: our own cancellation still propagates; the renewer's outcome does not.
+            [outcome] = await asyncio.gather(self._renewer, return_exceptions=True)
+            if isinstance(outcome, Exception):
+                logger.warning("The migration lock renewer failed: %r", outcome)
             self._renewer = None
         try:
             await self._collection.delete_one({"_id": LOCK_ID, "owner": self.owner})
