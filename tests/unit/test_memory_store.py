@@ -303,3 +303,41 @@ async def test_disconnect_frees_the_data(store: Any) -> None:
     await store.collection("a").insert_one({"_id": 1})
     await store.disconnect()
     assert store._data == {}
+
+
+# -- TTL -------------------------------------------------------------------------------------
+
+
+async def test_ttl_index_expires_old_dates(store: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    collection = store.collection("sessions")
+    await collection.insert_many(
+        [
+            {"_id": "old", "at": now - timedelta(minutes=5)},
+            {"_id": "fresh", "at": now + timedelta(minutes=5)},
+            {"_id": "naive-old", "at": (now - timedelta(hours=1)).replace(tzinfo=None)},
+            {
+                "_id": "array-with-an-old-date",
+                "at": [now + timedelta(hours=1), now - timedelta(hours=1)],
+            },
+            {"_id": "not-a-date", "at": "yesterday"},
+            {"_id": "missing"},
+        ]
+    )
+    await collection.create_index("at", expire_after_seconds=60)
+    remaining = sorted([d["_id"] async for d in collection.find()])
+    assert remaining == ["fresh", "missing", "not-a-date"]
+    assert (await collection.list_indexes())[1].expire_after_seconds == 60
+    await collection.insert_one({"_id": "later", "at": now - timedelta(days=1)})
+    assert await collection.count_documents({"_id": "later"}) == 0
+
+
+async def test_compound_indexes_never_expire_documents(store: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    collection = store.collection("sessions")
+    await collection.insert_one({"_id": "old", "at": datetime.now(UTC) - timedelta(days=1), "u": 1})
+    await collection.create_index([("at", 1), ("u", 1)], expire_after_seconds=1)
+    assert await collection.count_documents({}) == 1

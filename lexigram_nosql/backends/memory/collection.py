@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, Final
 
@@ -96,6 +96,30 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         documents = data.documents
         found = (documents.get(key) for key in dict.fromkeys(plan.fetch()))
         return [document for document in found if document is not None]
+
+    async def _enter(self) -> MemoryTransaction | None:
+        """Wait for this operation's turn (see ``MemoryDocumentStore.enter``), then remove
+        documents that TTL indexes have expired."""
+        tx = await self._store.enter()
+        data = self._data()
+        if data is not None:
+            self._expire(data, tx)
+        return tx
+
+    def _expire(self, data: CollectionData, tx: MemoryTransaction | None) -> None:
+        """Delete documents whose date, under an index with ``expire_after_seconds``, is older
+        than that (MongoDB's TTL rule: single-field indexes, dates only, an array expires
+        with its earliest date). MongoDB does this in the background every minute; here it
+        happens before each operation, found through the index's ordered keys."""
+        for index in list(data.indexes.values()):
+            seconds = index.spec.expire_after_seconds
+            if seconds is None or len(index.paths) != 1:
+                continue
+            cutoff = value_key(datetime.now(UTC) - timedelta(seconds=seconds))
+            ordered = index.ensure_ordered(data.documents)
+            expired = {entry[2] for entry in ordered.irange((((cutoff[0],),),), ((cutoff,),))}
+            for id_key in expired:
+                data.put(id_key, None, tx.undo if tx else None)
 
     def plan(self, node: FilterNode) -> Plan | None:
         """The index plan ``find`` would use for ``node`` (None: a full scan)."""
@@ -183,7 +207,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
             if "_id" not in stored:
                 stored = {"_id": generate_id(), **stored}
             prepared.append((self._check_id(stored), stored))
-        tx = await self._store.enter()
+        tx = await self._enter()
         data = self._store.data_for_write(self._name, tx.undo if tx else None)
         ids: list[Any] = []
         for id_key, stored in prepared:
@@ -226,7 +250,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
     ) -> UpdateResult:
         """Update the first (or every) match. ``update_many`` is all-or-nothing here: if one
         document breaks a unique index, none of them is changed."""
-        tx = await self._store.enter()
+        tx = await self._enter()
         data = self._data()
         undo: list[Undo] = []
         matched = modified = 0
@@ -253,7 +277,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         return UpdateResult(matched, modified, upserted_id)
 
     async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
-        tx = await self._store.enter()
+        tx = await self._enter()
         data = self._data()
         if data is None:
             return DeleteResult(0)
@@ -272,7 +296,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         upsert: bool,
         return_document: ReturnDocument,
     ) -> Document | None:
-        tx = await self._store.enter()
+        tx = await self._enter()
         data = self._data()
         document = self._first(data, query)
         undo: list[Undo] = []
@@ -307,7 +331,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
     # -- reads ---------------------------------------------------------------------------
 
     async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
-        await self._store.enter()
+        await self._enter()
         node = query.filter.node
         candidates = self._candidates(self._data(), node, snapshot=True)
         test = _matcher(node)
@@ -359,12 +383,12 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         return [item[2] for item in found]
 
     async def _find_one(self, query: FindQuery) -> Document | None:
-        await self._store.enter()
+        await self._enter()
         document = self._first(self._data(), query)
         return None if document is None else self._project(query.projection, document)
 
     async def _count(self, query: FilterQuery) -> int:
-        await self._store.enter()
+        await self._enter()
         data = self._data()
         if data is None:
             return 0
@@ -373,7 +397,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         return sum(1 for _ in self._matching(data, query.node))
 
     async def _distinct(self, key: str, query: FilterQuery) -> list[Any]:
-        await self._store.enter()
+        await self._enter()
         seen: dict[Any, Any] = {}
         for document in self._matching(self._data(), query.node):
             for value in get_values(document, key):
@@ -393,7 +417,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         node: FilterNode = MatchAll()
         if stages and stages[0].name == "$match":
             node, stages = stages[0].parsed, stages[1:]
-        await self._store.enter()
+        await self._enter()
         candidates = self._candidates(self._data(), node, snapshot=True)
         read_only = all(stage.name in _READ_ONLY_STAGES for stage in stages)
         source = _source(candidates, _matcher(node), copy=not read_only)
@@ -404,7 +428,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
     # -- indexes -------------------------------------------------------------------------
 
     async def _create_index(self, spec: IndexSpec) -> str:
-        tx = await self._store.enter()
+        tx = await self._enter()
         if spec.keys == (("_id", 1),):
             return "_id_"  # it always exists
         if spec.name == "_id_":
@@ -439,12 +463,12 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         return spec.name
 
     async def _list_indexes(self) -> list[IndexInfo]:
-        await self._store.enter()
+        await self._enter()
         data = self._data()
         return [_ID_INDEX, *(index.info for index in (data.indexes.values() if data else ()))]
 
     async def _drop_index(self, name: str) -> None:
-        tx = await self._store.enter()
+        tx = await self._enter()
         if name == "_id_":
             raise InvalidQueryError(
                 f"The _id index of collection {self._name!r} cannot be dropped",
