@@ -6,7 +6,9 @@ store runs one transaction at a time (others wait to begin), and operations outs
 until it ends, so a transaction sees a stable snapshot, its uncommitted writes are invisible
 to others, and concurrent transactions cannot lose each other's writes. Writes inside a
 transaction are applied in place with an undo log, replayed backwards on rollback. Keep
-transactions short: the store waits on them.
+transactions short: the store waits on them. Tasks created inside the block join the
+transaction (they inherit its context); a transaction must not wait for a task that started
+outside it and uses the same store, since that task waits for the transaction to end.
 """
 
 from __future__ import annotations
