@@ -116,7 +116,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
             if seconds is None or len(index.paths) != 1:
                 continue
             cutoff = value_key(datetime.now(UTC) - timedelta(seconds=seconds))
-            ordered = index.ensure_ordered(data.documents)
+            ordered = index.ensure_ordered()
             expired = {entry[2] for entry in ordered.irange((((cutoff[0],),),), ((cutoff,),))}
             for id_key in expired:
                 data.put(id_key, None, tx.undo if tx else None)

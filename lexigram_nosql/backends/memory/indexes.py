@@ -191,9 +191,8 @@ class MemoryIndex:
         self.spec = spec
         self.paths = tuple(path for path, _ in spec.keys)
         self._hash: dict[Any, dict[Any, None]] = {}
-        self._doc_keys: dict[Any, tuple[Any, ...]] = {}
+        self._doc_keys: dict[Any, tuple[tuple[Any, ...], int]] = {}
         self._ordered: SortedEntries | None = None
-        self._doc_entries: dict[Any, list[tuple[Any, ...]]] = {}
         self._seq = itertools.count()
         self.multikey: set[str] = set()
         """Paths where some document had several values: two range bounds on such a path
@@ -242,44 +241,35 @@ class MemoryIndex:
 
     def add(self, id_key: Any, document: Any) -> None:
         keys = self.keys_of(document)
-        self._doc_keys[id_key] = keys
+        seq = next(self._seq)
+        self._doc_keys[id_key] = (keys, seq)
         for key in keys:
             self._hash.setdefault(key, {})[id_key] = None
         if self._ordered is not None:
-            entries = self._entries(id_key, document)
-            self._doc_entries[id_key] = entries
-            for entry in entries:
-                self._ordered.add(entry)
+            for key in keys:
+                self._ordered.add((key, seq, id_key))
 
     def remove(self, id_key: Any) -> None:
-        for key in self._doc_keys.pop(id_key, ()):
+        found = self._doc_keys.pop(id_key, None)
+        if found is None:
+            return
+        keys, seq = found
+        for key in keys:
             bucket = self._hash.get(key)
             if bucket is not None:
                 bucket.pop(id_key, None)
                 if not bucket:
                     del self._hash[key]
         if self._ordered is not None:
-            for entry in self._doc_entries.pop(id_key, ()):
-                self._ordered.remove(entry)
+            for key in keys:
+                self._ordered.remove((key, seq, id_key))
 
-    def _entries(self, id_key: Any, document: Any) -> list[tuple[Any, ...]]:
-        per_field = self._field_values(document)
-        if per_field is None:
-            return []
-        keyed = [[value_key(v) for v in values] for values in per_field]
-        seq = next(self._seq)
-        return [(combo, seq, id_key) for combo in itertools.product(*keyed)]
-
-    def ensure_ordered(self, documents: dict[Any, Any]) -> SortedEntries:
-        """The ordered structure, built from ``documents`` on first use."""
+    def ensure_ordered(self) -> SortedEntries:
+        """The ordered structure of ``(key, seq, id)`` entries, built on first use."""
         if self._ordered is None:
-            entries: list[tuple[Any, ...]] = []
-            for id_key, document in documents.items():
-                if id_key in self._doc_keys:
-                    own = self._entries(id_key, document)
-                    self._doc_entries[id_key] = own
-                    entries.extend(own)
-            self._ordered = SortedEntries(entries)
+            self._ordered = SortedEntries(
+                (key, seq, id_key) for id_key, (keys, seq) in self._doc_keys.items() for key in keys
+            )
         return self._ordered
 
     # -- lookups -------------------------------------------------------------------------

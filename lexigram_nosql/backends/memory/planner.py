@@ -41,15 +41,13 @@ def choose_plan(
     node: FilterNode, documents: dict[Any, Any], indexes: Sequence[MemoryIndex]
 ) -> Plan | None:
     """The cheapest usable plan for ``node``, or None to scan every document."""
-    plan = _plan(node, documents, indexes)
+    plan = _plan(node, indexes)
     if plan is None or plan.estimate > len(documents) // 2 + 1:
         return None
     return plan
 
 
-def _plan(
-    node: FilterNode, documents: dict[Any, Any], indexes: Sequence[MemoryIndex]
-) -> Plan | None:
+def _plan(node: FilterNode, indexes: Sequence[MemoryIndex]) -> Plan | None:
     clauses = node.clauses if isinstance(node, And) else (node,)
     options: list[Plan] = []
     equal: dict[str, Any] = {}
@@ -65,22 +63,22 @@ def _plan(
                 else:
                     bounds.high = bounds.high or clause
             elif clause.op is FieldOp.IN:
-                option = _in_plan(clause, documents, indexes)
+                option = _in_plan(clause, indexes)
                 if option is not None:
                     options.append(option)
         elif isinstance(clause, Or):
-            option = _or_plan(clause, documents, indexes)
+            option = _or_plan(clause, indexes)
             if option is not None:
                 options.append(option)
         elif isinstance(clause, And):
-            option = _plan(clause, documents, indexes)
+            option = _plan(clause, indexes)
             if option is not None:
                 options.append(option)
     if "_id" in equal:
         key = value_key(equal["_id"])
         options.append(Plan("_id_", 1, lambda: (key,)))
     for index in indexes:
-        option = _index_plan(index, equal, ranges, documents)
+        option = _index_plan(index, equal, ranges)
         if option is not None:
             options.append(option)
     return min(options, key=lambda p: p.estimate, default=None)
@@ -95,7 +93,7 @@ def _indexable(value: Any) -> bool:
 
 
 def _index_plan(
-    index: MemoryIndex, equal: dict[str, Any], ranges: dict[str, _Range], documents: dict[Any, Any]
+    index: MemoryIndex, equal: dict[str, Any], ranges: dict[str, _Range]
 ) -> Plan | None:
     prefix: list[Any] = []
     for path in index.paths:
@@ -117,7 +115,7 @@ def _index_plan(
         if found is None:
             return None
         low, high = (*components, found[0]), (*components, found[1])
-    ordered = index.ensure_ordered(documents)
+    ordered = index.ensure_ordered()
     estimate = ordered.count((low,), (high,))
     return Plan(name, estimate, lambda: (entry[2] for entry in ordered.irange((low,), (high,))))
 
@@ -148,9 +146,7 @@ def _range_components(
     return start, end
 
 
-def _in_plan(
-    clause: Condition, documents: dict[Any, Any], indexes: Sequence[MemoryIndex]
-) -> Plan | None:
+def _in_plan(clause: Condition, indexes: Sequence[MemoryIndex]) -> Plan | None:
     values = clause.operand
     if not all(_indexable(v) for v in values):
         return None
@@ -172,10 +168,10 @@ def _in_plan(
     )
 
 
-def _or_plan(node: Or, documents: dict[Any, Any], indexes: Sequence[MemoryIndex]) -> Plan | None:
+def _or_plan(node: Or, indexes: Sequence[MemoryIndex]) -> Plan | None:
     plans = []
     for clause in node.clauses:
-        plan = _plan(clause, documents, indexes)
+        plan = _plan(clause, indexes)
         if plan is None:
             return None
         plans.append(plan)
