@@ -467,6 +467,9 @@ class DocumentRepository(abc.ABC, Generic[TEntity, TKey]):
             return filter or {}
         if not filter:
             return scope
+        if self.deleted_field not in filter:
+            # One flat document (``{"_id": x, "_deleted": {...}}``): backends plan it best.
+            return {**filter, **scope}
         return {"$and": [scope, filter]}
 
     async def _to_entity(self, doc: Document) -> TEntity:

@@ -51,6 +51,7 @@ READ_PATHS: dict[str, Callable[[UserRepository, str, str], Awaitable[Any]]] = {
     "find_by_filter": lambda r, gone, kept: r.find_by_filter({"status": "active"}),
     "find_by_filter_all": lambda r, gone, kept: r.find_by_filter(),
     "find_by_filter_id": lambda r, gone, kept: r.find_by_filter({"_id": gone}),
+    "find_by_filter_marker": lambda r, gone, kept: r.find_by_filter({"_deleted": True}),
     "find_one_by_filter": lambda r, gone, kept: r.find_one_by_filter({"name": "Gone"}),
     "find_by_spec": lambda r, gone, kept: r.find_by_spec(FieldEq("status", "active")),
     "find_one_by_spec": lambda r, gone, kept: r.find_one_by_spec(FieldEq("name", "Gone")),
@@ -71,6 +72,7 @@ EXPECTED_LIVE: dict[str, Any] = {
     "find_by_filter": ["Kept"],
     "find_by_filter_all": ["Kept"],
     "find_by_filter_id": [],
+    "find_by_filter_marker": [],
     "find_one_by_filter": None,
     "find_by_spec": ["Kept"],
     "find_one_by_spec": None,
@@ -161,6 +163,7 @@ async def test_views_include_or_only_return_deleted_documents(
     assert await deleted.get(kept) is None
     assert await deleted.get(gone) == {"_id": gone, "name": "Gone", "status": "active"}
     assert await deleted.exists(gone)
+    assert await _names(await everything.find_by_filter({"_deleted": True})) == ["Gone"]
     assert [d["name"] async for d in deleted.aggregate([{"$project": {"name": 1}}])] == ["Gone"]
     assert await repo.count() == 1, "the repository itself keeps its scope"
 
