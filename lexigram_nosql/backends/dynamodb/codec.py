@@ -32,6 +32,7 @@ __all__ = [
     "ITEM_SIZE_LIMIT",
     "KEY_TAG",
     "ORDER",
+    "VERSION",
     "AttributeValue",
     "decode_item",
     "decode_key",
@@ -60,6 +61,9 @@ _EXACT = Context(prec=400)  # the default 28 digits would round DynamoDB's 38 aw
 HIDDEN_PREFIX = "__lx:"
 ORDER = HIDDEN_PREFIX + "o"
 """The hidden list of field names, in document order."""
+VERSION = HIDDEN_PREFIX + "v"
+"""The hidden write counter of an item, bumped by every write of this package, so a
+transaction can tell that a document changed since it read it."""
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
 _counter = count(int.from_bytes(os.urandom(3), "big"))
 _PROCESS_RANDOM = os.urandom(5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -12,7 +13,6 @@ from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.dynamodb.codec import (
     AttributeValue,
     decode_item,
-    encode_item,
     new_object_id,
     normalize_value,
 )
@@ -25,12 +25,14 @@ from lexigram_nosql.backends.dynamodb.planner import (
     query_shape,
 )
 from lexigram_nosql.backends.dynamodb.tables import TableInfo, shadow_attribute, shadow_values
+from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, slot_of
 from lexigram_nosql.backends.dynamodb.updates import (
     WriteRequest,
     compile_update,
     delete_request,
     diff_update,
     filter_attributes,
+    full_item,
     put_request,
 )
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
@@ -196,11 +198,17 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         page_size = batch_size
         if page_size is None and limit and plan.exact and not client_sort:
             page_size = skip + limit  # nothing is filtered out after the server: read no more
-        async with contextlib.aclosing(self._read(info, plan, stats, page_size)) as rows:
+        transaction: TransactionBuffer | None = self._store.current_transaction()
+        source = self._read(info, plan, stats, page_size)
+        exact = plan.exact
+        if transaction is not None:
+            source = self._overlaid(info, transaction, source)
+            exact = False  # the block's own writes are checked by the engine
+        async with contextlib.aclosing(source) as rows:
             if not client_sort:
                 skipped = returned = 0
                 async for row in rows:
-                    if not plan.exact and not matches(node, row[1]):
+                    if not exact and not matches(node, row[1]):
                         continue
                     if skipped < skip:
                         skipped += 1
@@ -215,7 +223,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             bound = skip + limit if limit else None
             kept: list[Row] = []
             async for row in rows:
-                if not plan.exact and not matches(node, row[1]):
+                if not exact and not matches(node, row[1]):
                     continue
                 kept.append(row)
                 if bound is not None and len(kept) >= 2 * bound + 64:
@@ -226,6 +234,28 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         for row in kept[skip:bound]:
             stats.items_returned += 1
             yield row
+
+    async def _overlaid(
+        self, info: TableInfo, transaction: TransactionBuffer, rows: AsyncGenerator[Row, None]
+    ) -> AsyncGenerator[Row, None]:
+        """Committed rows as the transaction's own writes left them, then the documents it
+        inserted; the version of each committed row is remembered for the commit."""
+        seen: set[Any] = set()
+        async with contextlib.aclosing(rows):
+            async for item, document in rows:
+                key = info.key_of(item)
+                slot = slot_of(info.table, key)
+                seen.add(slot)
+                if slot not in transaction.overlay:
+                    transaction.record_read(info.table, item, key)
+                    yield item, document
+                    continue
+                pending = transaction.overlay[slot]
+                if pending is not None:
+                    yield pending, decode_item(pending, info.key_names)
+        for slot, pending in list(transaction.overlay.items()):
+            if slot[0] == info.table and slot not in seen and pending is not None:
+                yield pending, decode_item(pending, info.key_names)
 
     async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
         info = await self._info(create=False)
@@ -244,7 +274,8 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             return 0
         node = normalize_filter(query.node)
         plan = self._plan(info, node, ())
-        if not plan.exact or plan.operation not in ("Query", "Scan"):
+        in_transaction = self._store.current_transaction() is not None
+        if in_transaction or not plan.exact or plan.operation not in ("Query", "Scan"):
             count = 0
             async with contextlib.aclosing(self._select(info, node)) as rows:
                 async for _ in rows:
@@ -302,6 +333,11 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         return ids
 
     async def _send_insert(self, write: WriteRequest) -> None:
+        transaction: TransactionBuffer | None = self._store.current_transaction()
+        if transaction is not None:
+            slot = slot_of(write.params["TableName"], write.item_key or {})
+            if transaction.overlay.get(slot) is not None:
+                raise self._duplicate(write.key)  # inserted earlier in this transaction
         try:
             await self._store.send(write)
         except Exception as exc:
@@ -395,8 +431,8 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         write = compile_update(info, update, document, item, guard, now)
         if write is None:
             return new, diff_update(info, item, new, guard)
-        encode_item(new, info.key_types)  # refuse an oversized result before sending
-        return new, write
+        # Encoding the result refuses an oversized document before anything is sent.
+        return new, dataclasses.replace(write, item=full_item(info, new, item))
 
     async def _modify(
         self,

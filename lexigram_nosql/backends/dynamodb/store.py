@@ -56,7 +56,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         return Capabilities(
             driver=self.driver_name,
             pushdown=_PUSHDOWN,
-            refused=frozenset({"unique_index", "expire_after_seconds"}),
+            refused=frozenset(),  # unique indexes are reported by unique_indexes=False
             transactions=True,
             unique_indexes=False,
             native_sort=False,

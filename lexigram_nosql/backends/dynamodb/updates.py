@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from lexigram_nosql.backends.dynamodb.codec import (
     ORDER,
+    VERSION,
     AttributeValue,
     encode_item,
     encode_value,
@@ -44,6 +45,8 @@ from lexigram_nosql.query.ast import (
 
 __all__ = [
     "WriteRequest",
+    "full_item",
+    "next_version",
     "compile_update",
     "delete_request",
     "diff_update",
@@ -64,6 +67,29 @@ class WriteRequest:
     params: dict[str, Any]
     purpose: Purpose
     key: Any = None
+    item_key: dict[str, AttributeValue] | None = None
+    """The item's key attributes (which item a transaction writes)."""
+    item: dict[str, AttributeValue] | None = None
+    """The whole item after the write (None for a delete): what reads inside a transaction
+    see, and what a second write of the same item in a transaction is merged into."""
+
+
+def next_version(old_item: Mapping[str, AttributeValue] | None) -> AttributeValue:
+    """The version an item has after one more write."""
+    current = old_item.get(VERSION) if old_item is not None else None
+    return {"N": str(int(current["N"]) + 1 if current else 1)}
+
+
+def full_item(
+    info: TableInfo,
+    document: Mapping[str, Any],
+    old_item: Mapping[str, AttributeValue] | None,
+) -> dict[str, AttributeValue]:
+    """The whole item for ``document``: encoded, with index and version attributes."""
+    item = encode_item(document, info.key_types)
+    item.update(shadow_values(info, document))
+    item[VERSION] = next_version(old_item)
+    return item
 
 
 def filter_attributes(node: FilterNode) -> set[str] | None:
@@ -113,8 +139,7 @@ def put_request(
 ) -> WriteRequest:
     """Write a whole document: an insert (refused if the key exists) or a replacement
     (only while the guarded attributes still hold the values read)."""
-    item = encode_item(document, info.key_types)
-    item.update(shadow_values(info, document))
+    item = full_item(info, document, old_item)
     names = Placeholders()
     if old_item is None:
         condition = f"attribute_not_exists({names.name(info.partition_key)})"
@@ -126,7 +151,7 @@ def put_request(
         "ConditionExpression": condition,
         **names.arguments(condition),
     }
-    return WriteRequest("Put", params, purpose, document.get("_id"))
+    return WriteRequest("Put", params, purpose, document.get("_id"), info.key_of(item), item)
 
 
 def delete_request(
@@ -141,7 +166,7 @@ def delete_request(
         "ConditionExpression": condition,
         **names.arguments(condition),
     }
-    return WriteRequest("Delete", params, "delete", key)
+    return WriteRequest("Delete", params, "delete", key, info.key_of(old_item), None)
 
 
 def _segments(path: str) -> list[str] | None:
@@ -228,6 +253,11 @@ def compile_update(
             return None
     if not sets and not removes:
         return None
+    version = names.name(VERSION)
+    sets.append(
+        f"{version} = if_not_exists({version}, {names.value({'N': '0'})}) + "
+        f"{names.value({'N': '1'})}"
+    )
     if added:
         names_list = names.value({"L": [{"S": name} for name in added]})
         order_name = names.name(ORDER)
@@ -254,7 +284,7 @@ def compile_update(
         "ConditionExpression": condition,
         **names.arguments(expression, condition),
     }
-    return WriteRequest("Update", params, "update", old_document.get("_id"))
+    return WriteRequest("Update", params, "update", old_document.get("_id"), info.key_of(old_item))
 
 
 def diff_update(
@@ -265,8 +295,7 @@ def diff_update(
 ) -> WriteRequest:
     """Write the changed top-level attributes of ``new_document``, guarded by the values
     read of the filter's attributes and of every attribute written."""
-    new_item = encode_item(new_document, info.key_types)
-    new_item.update(shadow_values(info, new_document))
+    new_item = full_item(info, new_document, old_item)
     changed = {k for k, v in new_item.items() if old_item.get(k) != v}
     removed = {k for k in old_item if k not in new_item}
     names = Placeholders()
@@ -289,7 +318,9 @@ def diff_update(
         "ConditionExpression": condition,
         **names.arguments(expression, condition),
     }
-    return WriteRequest("Update", params, "update", new_document.get("_id"))
+    return WriteRequest(
+        "Update", params, "update", new_document.get("_id"), info.key_of(old_item), new_item
+    )
 
 
 def _is_int(value: Any) -> bool:
