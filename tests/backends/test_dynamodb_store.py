@@ -443,3 +443,29 @@ async def test_create_tables_off_refuses_writes_to_a_missing_table(dynamodb: Fac
     store = await dynamodb(create_tables=False)
     with pytest.raises(ConfigurationError, match="create_tables"):
         await store.collection("nope").insert_one({"_id": 1})
+
+
+def test_a_missing_aioboto3_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from lexigram_nosql.errors import ConfigurationError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "aioboto3" else real(name, *a)
+    )
+    with pytest.raises(ConfigurationError, match=r"lexigram-nosql\[dynamodb\]"):
+        create_store(settings("noboto"))
+
+
+def test_creating_a_store_imports_no_driver() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from lexigram_nosql import create_store; "
+        "create_store({'name': 'x', 'driver': 'dynamodb'}); "
+        "print(any(m.split('.')[0] in ('aioboto3', 'botocore') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import time
 from collections.abc import Mapping
@@ -44,6 +45,13 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
     driver_name = "dynamodb"
 
     def __init__(self, settings: DynamoDBStoreSettings) -> None:
+        if importlib.util.find_spec("aioboto3") is None:
+            raise ConfigurationError(
+                f"Store {settings.name!r} uses driver 'dynamodb', whose client library "
+                "aioboto3 is not installed; install it with: "
+                "pip install 'lexigram-nosql[dynamodb]'",
+                path="driver",
+            )
         super().__init__(settings)
         self._client: Any = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
