@@ -174,3 +174,12 @@ def test_key_conditions_the_key_cannot_decide_are_left_to_the_engine(
     filter: dict[str, Any], info: TableInfo
 ) -> None:
     assert not plan(filter, info).exact
+
+
+def test_conditions_on_the_key_compare_with_keys_as_stored() -> None:
+    found = plan({"$or": [{"_id": 5}, {"x": 1}]})
+    request = found.requests[0]
+    assert {"S": "\x00n5"} in request["ExpressionAttributeValues"].values()
+    assert found.exact
+    # A number range cannot be compared with tagged text: the engine decides.
+    assert plan({"_id": {"$lt": 5}}).filter_expression is None

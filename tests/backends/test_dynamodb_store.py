@@ -469,3 +469,13 @@ def test_creating_a_store_imports_no_driver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_non_string_ids_match_inside_pushed_filters(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("ids")
+    await collection.insert_many([{"_id": 3}, {"_id": 7.5}, {"_id": "a", "x": 1}, {"_id": True}])
+    found = [d["_id"] async for d in collection.find({"$or": [{"_id": 3}, {"x": 1}]})]
+    assert sorted(found, key=str) == [3, "a"]
+    assert sorted([d["_id"] async for d in collection.find({"_id": {"$lt": 8}})]) == [3, 7.5]
+    assert [d["_id"] async for d in collection.find({"_id": {"$gte": "a"}})] == ["a"]

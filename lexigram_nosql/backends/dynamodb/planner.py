@@ -12,6 +12,7 @@ silently wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -171,16 +172,21 @@ def _filter_operand(value: Any) -> AttributeValue | None:
 
 
 def compile_filter(
-    node: FilterNode, names: Placeholders, skip: frozenset[str] = frozenset()
+    node: FilterNode,
+    names: Placeholders,
+    skip: frozenset[str] = frozenset(),
+    key_types: Mapping[str, str] | None = None,
 ) -> tuple[str | None, bool]:
     """(expression or None when nothing is pushed, whether it is exactly the filter).
-    Conditions on the attributes in ``skip`` (the key of a Query) are left to the caller."""
+    Conditions on the attributes in ``skip`` (the key of a Query) are left to the caller;
+    ``key_types`` names the table's key attributes, whose values are stored as keys."""
+    key_types = key_types or {}
     if isinstance(node, MatchAll):
         return None, True
     if isinstance(node, And):
         parts, exact = [], True
         for clause in node.clauses:
-            expression, clause_exact = compile_filter(clause, names, skip)
+            expression, clause_exact = compile_filter(clause, names, skip, key_types)
             exact = exact and clause_exact
             if expression is not None:
                 parts.append(expression)
@@ -190,7 +196,7 @@ def compile_filter(
     if isinstance(node, Or):
         parts, exact = [], True
         for clause in node.clauses:
-            expression, clause_exact = compile_filter(clause, names, skip)
+            expression, clause_exact = compile_filter(clause, names, skip, key_types)
             if expression is None:
                 return None, False  # one clause may match anything: nothing to push
             parts.append(expression)
@@ -198,8 +204,38 @@ def compile_filter(
         return " OR ".join(f"({p})" for p in parts), exact
     if isinstance(node, Condition) and node.path in skip:
         return None, True  # a key condition: the caller checks that the key covers it
+    if isinstance(node, Condition) and node.path in key_types:
+        return _compile_key_condition(node, names, key_types[node.path])
     if isinstance(node, Condition) and "." not in node.path:
         return _compile_condition(node, names)
+    return None, False
+
+
+def _compile_key_condition(
+    node: Condition, names: Placeholders, key_type: str
+) -> tuple[str | None, bool]:
+    """A condition on a key attribute, whose values are stored by ``encode_key`` (scalars
+    only, non-strings as tagged text in ``S`` keys)."""
+    path = names.name(node.path)
+    if node.op in (FieldOp.EQ, FieldOp.IN):
+        values = [node.operand] if node.op is FieldOp.EQ else list(node.operand)
+        if any(isinstance(v, re.Pattern) for v in values):
+            return None, False
+        keys = []
+        for value in values:
+            try:
+                keys.append(encode_key(value, key_type, node.path))
+            except NoSQLError:
+                continue  # no stored key can equal it
+        if not keys:
+            return None, False
+        placeholders = ", ".join(names.value(k) for k in keys)
+        return f"{path} IN ({placeholders})", True
+    if node.op in _RANGE_OPS and _native(node.operand, key_type):
+        operand = names.value(encode_key(node.operand, key_type, node.path))
+        return f"{path} {_RANGE_OPS[node.op]} {operand}", False
+    if node.op is FieldOp.EXISTS:
+        return ("attribute_exists" if node.operand else "attribute_not_exists") + f"({path})", True
     return None, False
 
 
@@ -287,11 +323,11 @@ def plan_read(node: FilterNode, info: TableInfo, sort: tuple[tuple[str, int], ..
     if table_plan is not None:
         return table_plan
     for index in info.indexes:
-        index_plan = _plan_index(node, index, terms, sort)
+        index_plan = _plan_index(node, index, terms, sort, info.key_types)
         if index_plan is not None:
             return index_plan
     names = Placeholders()
-    expression, exact = compile_filter(node, names)
+    expression, exact = compile_filter(node, names, key_types=info.key_types)
     if expression is not None and len(expression) > _MAX_EXPRESSION:
         expression, exact, names = None, False, Placeholders()
     request: dict[str, Any] = {}
@@ -339,11 +375,17 @@ def _plan_table_key(
         if len(keys) == 1:
             return Plan("GetItem", keys=keys, exact=exact, native_order=True)
         return Plan("BatchGetItem", keys=keys, exact=exact)
-    return _query_plan(node, None, info.partition_key, partitions, sk, sk_type, terms, sort, False)
+    return _query_plan(
+        node, info.key_types, None, info.partition_key, partitions, sk, sk_type, terms, sort, False
+    )
 
 
 def _plan_index(
-    node: FilterNode, index: GsiInfo, terms: _KeyTerms, sort: tuple[tuple[str, int], ...]
+    node: FilterNode,
+    index: GsiInfo,
+    terms: _KeyTerms,
+    sort: tuple[tuple[str, int], ...],
+    key_types: Mapping[str, str],
 ) -> Plan | None:
     values = terms.equal.get(index.field)
     if values is None:
@@ -361,19 +403,21 @@ def _plan_index(
         partitions = _encoded_keys(usable, "S", index.partition_key)
         partitions.append({"S": ARRAY_SENTINEL})
         return _query_plan(
-            node, index.name, index.partition_key, partitions, None, None, terms, sort, True
-        )
+            node, key_types, index.name, index.partition_key, partitions, None, None, terms, sort,
+            True,
+        )  # fmt: skip
     if not all(_native(v, index.partition_type) for v in values):
         return None
     partitions = _encoded_keys(values, index.partition_type, index.partition_key)
     return _query_plan(
-        node, index.name, index.partition_key, partitions, index.sort_key, index.sort_type,
-        terms, sort, False,
+        node, key_types, index.name, index.partition_key, partitions, index.sort_key,
+        index.sort_type, terms, sort, False,
     )  # fmt: skip
 
 
 def _query_plan(
     node: FilterNode,
+    key_types: Mapping[str, str],
     index: str | None,
     partition_key: str,
     partitions: list[AttributeValue],
@@ -385,7 +429,7 @@ def _query_plan(
 ) -> Plan:
     skip = frozenset({partition_key} | ({sort_key} if sort_key else set()))
     names = Placeholders()
-    filter_expression, exact = compile_filter(node, names, skip)
+    filter_expression, exact = compile_filter(node, names, skip, key_types)
     if filter_expression is not None and len(filter_expression) > _MAX_EXPRESSION:
         filter_expression, exact = None, False
     pk_name = names.name(partition_key)
