@@ -26,6 +26,7 @@ from lexigram_nosql.errors import (
     NoSQLConnectionError,
     NoSQLError,
     TransactionError,
+    UnsupportedQueryError,
     WriteError,
 )
 from tests.support import mongodb_server
@@ -314,9 +315,12 @@ async def test_a_standalone_server_refuses_transactions(store: MongoDocumentStor
     if store.server is None or store.server.topology != "standalone":
         pytest.skip("the test server is not standalone")
     assert store.capabilities.transactions is False
-    with pytest.raises(TransactionError, match="standalone"):
+    with pytest.raises(TransactionError, match="standalone") as info:
         async with store.transaction():
             pass
+    # Also the refusal every backend gives for what it cannot do, naming the backend.
+    assert isinstance(info.value, UnsupportedQueryError)
+    assert info.value.backend == "mongodb"
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -5,6 +5,10 @@ store is created, so ``import lexigram_nosql`` never does.
 """
 
 from lexigram_nosql.backends.mongodb.collection import MongoCollection
-from lexigram_nosql.backends.mongodb.store import MongoDocumentStore, ServerInfo
+from lexigram_nosql.backends.mongodb.store import (
+    MongoDocumentStore,
+    ServerInfo,
+    StandaloneTransactionError,
+)
 
-__all__ = ["MongoCollection", "MongoDocumentStore", "ServerInfo"]
+__all__ = ["MongoCollection", "MongoDocumentStore", "ServerInfo", "StandaloneTransactionError"]

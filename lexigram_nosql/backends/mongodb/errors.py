@@ -62,9 +62,12 @@ def _duplicate_key(details: Mapping[str, Any] | None, message: str) -> ours.Dupl
     else:
         index = None
     key = dict(key_value) if isinstance(key_value, Mapping) else key_value
+    if key is None and index is None:
+        what = "the server reported a duplicate key without naming it"
+    else:
+        what = f"a document with {key!r} already exists (unique index {index!r})"
     return ours.DuplicateKeyError(
-        f"Duplicate key: a document with {key!r} already exists (unique index {index!r}); "
-        f"server said: {message}",
+        f"Duplicate key: {what}; server said: {message}",
         index=index,
         key=key,
         code=11000,

@@ -15,10 +15,15 @@ from lexigram_nosql.backends.mongodb.client import Driver, client_options, make_
 from lexigram_nosql.backends.mongodb.errors import map_mongo_exception
 from lexigram_nosql.config.mongodb import MongoDBStoreSettings
 from lexigram_nosql.contracts import Capabilities
-from lexigram_nosql.errors import NoSQLError, StoreStateError, TransactionError
+from lexigram_nosql.errors import (
+    NoSQLError,
+    StoreStateError,
+    TransactionError,
+    UnsupportedQueryError,
+)
 from lexigram_nosql.query.ast import FieldOp, UpdateOp
 
-__all__ = ["MongoDocumentStore", "ServerInfo"]
+__all__ = ["MongoDocumentStore", "ServerInfo", "StandaloneTransactionError"]
 
 logger = logging.getLogger("lexigram_nosql")
 
@@ -38,6 +43,11 @@ _PUSHDOWN: Final = frozenset(
     | {op.value for op in UpdateOp}
     | {"$and", "$or", "$nor", "$not", "$elemMatch", "$expr"}
 )
+
+
+class StandaloneTransactionError(TransactionError, UnsupportedQueryError):
+    """``transaction()`` on a standalone server, which has none: a ``TransactionError``, and
+    an ``UnsupportedQueryError`` like every backend's refusal of something it cannot do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +193,12 @@ class MongoDocumentStore(BaseDocumentStore[MongoDBStoreSettings]):
 
     async def _begin_transaction(self) -> Any:
         if self._server is not None and self._server.topology == "standalone":
-            raise TransactionError(
+            raise StandaloneTransactionError(
                 f"Store {self.name!r} is connected to a standalone MongoDB server, which has no "
                 "transactions; they need a replica set (a single-node one will do) or a "
                 "sharded cluster.",
+                backend=self.driver_name,
+                operator="transaction",
                 store=self.name,
             )
         return await self._driver.start_transaction(self._client)
