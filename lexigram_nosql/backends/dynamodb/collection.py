@@ -477,7 +477,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
 
     async def _upsert(self, info: TableInfo, node: FilterNode, update: Update) -> Document | None:
         """Insert the upsert document; None when another writer inserted the key first."""
-        now = datetime.now(UTC)
+        now = _moment()
         seed = upsert_seed(node)
         new: Document = normalize_value(apply_update(update, seed, inserting=True, now=now))
         if "_id" not in new:
@@ -516,7 +516,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         else:
             raise self._duplicate(upsert_seed(node).get("_id"))
         matched = modified = 0
-        now = datetime.now(UTC)
+        now = _moment()
         for row in rows:
             outcome = await self._modify(info, node, update, row, guard, now)
             if outcome is not None:
@@ -538,7 +538,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         guard = filter_attributes(node)
         rows = await self._matching(info, node, multi)
         deleted = 0
-        now = datetime.now(UTC)
+        now = _moment()
         for row in rows:
             outcome = await self._modify(info, node, None, row, guard, now)
             deleted += int(outcome is not None)
@@ -571,7 +571,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 if return_document is ReturnDocument.AFTER:
                     return _project(query.projection, inserted)
                 return None
-            outcome = await self._modify(info, node, update, row, guard, datetime.now(UTC))
+            outcome = await self._modify(info, node, update, row, guard, _moment())
             if outcome is None:
                 continue  # it stopped matching: find the next first match
             before, after, _ = outcome
@@ -695,6 +695,12 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         )
         self._store.forget_table(self._name)
         await self._store.wait_table(info.table)
+
+
+def _moment() -> datetime:
+    """Now, at the millisecond precision every backend keeps (``$currentDate``)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _project(projection: Projection | None, document: Document) -> Document:
