@@ -52,7 +52,7 @@ async def _reachable(url: str) -> bool:
     return True
 
 
-async def _paired(ours: Any, raw: Any, count: int, rounds: int = 10) -> tuple[float, float]:
+async def _paired(ours: Any, raw: Any, count: int, rounds: int = 50) -> tuple[float, float]:
     """Total seconds of ``count`` calls of each, alternating in rounds so that load on the
     machine weighs on both sides alike."""
     totals = [0.0, 0.0]

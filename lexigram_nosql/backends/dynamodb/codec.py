@@ -15,6 +15,7 @@ so ``_id`` keeps MongoDB's freedom of type.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -45,6 +46,8 @@ __all__ = [
     "item_size",
     "new_object_id",
     "normalize_value",
+    "order_names",
+    "order_value",
 ]
 
 AttributeValue = dict[str, Any]
@@ -163,7 +166,7 @@ def encode_value(value: Any, path: str = "value", depth: int = 0) -> AttributeVa
             encoded[key] = encode_value(item, child, depth + 1)
         keys = list(value)
         if keys != sorted(keys):
-            encoded[ORDER] = {"L": [{"S": k} for k in keys]}
+            encoded[ORDER] = order_value(keys)
         return {"M": encoded}
     if isinstance(value, (list, tuple)):
         return {"L": [encode_value(v, f"{path}.{i}", depth + 1) for i, v in enumerate(value)]}
@@ -249,11 +252,26 @@ def _check_name(name: Any, path: str) -> None:
         )
 
 
+def order_value(names: list[str]) -> AttributeValue:
+    """The hidden order attribute: one JSON string (a list of strings would cost the client
+    a parse per name on every read)."""
+    return {"S": json.dumps(names, ensure_ascii=False, separators=(",", ":"))}
+
+
+def order_names(value: AttributeValue | None) -> list[str]:
+    """The names an order attribute lists (none when absent or not ours)."""
+    if value is None or "S" not in value:
+        return []
+    try:
+        names = json.loads(value["S"])
+    except ValueError:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
 def _ordered_names(attributes: Mapping[str, Any]) -> list[str]:
     """Attribute names in document order: the hidden order list, then the rest sorted."""
-    order = attributes.get(ORDER)
-    listed = [v["S"] for v in order["L"]] if order is not None else []
-    names = [n for n in dict.fromkeys(listed) if n in attributes]
+    names = [n for n in dict.fromkeys(order_names(attributes.get(ORDER))) if n in attributes]
     known = set(names)
     names.extend(
         sorted(n for n in attributes if n not in known and not n.startswith(HIDDEN_PREFIX))
@@ -302,7 +320,7 @@ def encode_item(
             item[name] = encode_key(value, key_type, name)
         else:
             item[name] = encode_value(value, name)
-    item[ORDER] = {"L": [{"S": name} for name in document]}
+    item[ORDER] = order_value(list(document))
     for name in key_types:
         if name not in item:
             raise UnsupportedQueryError(

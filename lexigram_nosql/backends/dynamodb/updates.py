@@ -27,6 +27,8 @@ from lexigram_nosql.backends.dynamodb.codec import (
     encode_item,
     encode_value,
     format_datetime,
+    order_names,
+    order_value,
 )
 from lexigram_nosql.backends.dynamodb.planner import Placeholders
 from lexigram_nosql.backends.dynamodb.tables import SHADOW_PREFIX, TableInfo, shadow_values
@@ -195,8 +197,8 @@ def compile_update(
     parents: set[str] = set()
     paths: list[str] = []
     added: list[str] = []
-    order = old_item.get(ORDER, {}).get("L", [])
-    listed = {entry.get("S") for entry in order}
+    old_order = old_item.get(ORDER)
+    listed = set(order_names(old_order))
     indexed = [index.field for index in info.shadow_indexes]
     for field_update in update.fields:
         if field_update.op is UpdateOp.SET_ON_INSERT:
@@ -258,13 +260,17 @@ def compile_update(
         f"{version} = if_not_exists({version}, {names.value({'N': '0'})}) + "
         f"{names.value({'N': '1'})}"
     )
+    order_guard = None
     if added:
-        names_list = names.value({"L": [{"S": name} for name in added]})
+        # New fields go last; the order attribute is rewritten under the condition that it
+        # is still what was read (another writer adding fields meanwhile: re-read, retry).
         order_name = names.name(ORDER)
-        empty_list = names.value({"L": []})
-        sets.append(
-            f"{order_name} = list_append(if_not_exists({order_name}, {empty_list}), {names_list})"
-        )
+        current = order_names(old_order) or [k for k in old_document]
+        sets.append(f"{order_name} = {names.value(order_value(current + added))}")
+        if old_order is None:
+            order_guard = f"attribute_not_exists({order_name})"
+        else:
+            order_guard = f"{order_name} = {names.value(old_order)}"
     expression = " ".join(
         part
         for part in (
@@ -274,6 +280,8 @@ def compile_update(
         if part
     )
     condition = _guard(info, old_item, guard, names)
+    if order_guard is not None:
+        condition += f" AND {order_guard}"
     for parent in sorted(parents):
         typed = ".".join(names.name(s) for s in parent.split("."))
         condition += f" AND attribute_type({typed}, {names.value({'S': 'M'})})"
