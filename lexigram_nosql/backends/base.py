@@ -675,11 +675,15 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         iterator = open_stream()
         try:
             while True:
-                with self._errors():
-                    try:
-                        document = await anext(iterator)
-                    except StopAsyncIteration:
-                        return
+                try:
+                    document = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+                except Exception:
+                    # Translated here, off the per-document path: entering a context manager
+                    # for every document costs more than the driver's own iteration.
+                    with self._errors():
+                        raise
                 yield document
         finally:
             aclose = getattr(iterator, "aclose", None)

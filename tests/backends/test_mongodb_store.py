@@ -416,3 +416,19 @@ def pretend_replica_set(store: MongoDocumentStore) -> None:
     if not mongodb_server.against_congodb():
         pytest.skip("the real MongoDB is standalone; transactions need a replica set")
     store._server = ServerInfo(store.server.version, store.server.wire_version, "replica_set")
+
+
+async def test_a_driver_error_while_streaming_is_translated(store: MongoDocumentStore) -> None:
+    """A failure between batches (here: the client closed under the cursor) leaves ``find``
+    as one of our errors, not the driver's."""
+    coll = store.collection("c")
+    await coll.insert_many([{"n": i} for i in range(10)])
+    stream = coll.find({}, batch_size=2)
+    assert (await anext(stream))["n"] == 0
+    await store._driver.close(store.client)
+    with pytest.raises(NoSQLError) as info:
+        async for _ in stream:
+            pass
+    assert info.value.collection == "c"
+    assert not type(info.value).__module__.startswith("pymongo")
+    store._client = store._driver.create_client(store.settings.mongodb.uri, {})  # for reset

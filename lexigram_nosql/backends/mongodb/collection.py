@@ -7,7 +7,8 @@ in Python. Inside ``store.transaction()`` every call carries the transaction's s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
@@ -22,9 +23,10 @@ from lexigram_nosql.backends.mongodb.ids import (
     update_to_server,
 )
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
+from lexigram_nosql.query.aggregate import parse_pipeline
 from lexigram_nosql.query.ast import ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
-from lexigram_nosql.types import Document
+from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.mongodb.store import MongoDocumentStore
@@ -135,7 +137,55 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+    def find(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int | None = None,
+    ) -> AsyncIterator[Document]:
+        """Stream matching documents; arguments are validated here, before iteration.
+
+        One generator between the caller and the driver's cursor (the base class's stream
+        wrapper would add a second), so reading costs close to what the driver costs."""
+        query = FindQuery.build(
+            filter, projection=projection, sort=sort, skip=skip, limit=limit, batch_size=batch_size
+        )
+        return self._documents(lambda: self._open_find(query))
+
+    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]:
+        """Run the pipeline on the server; it is validated here, before iteration."""
+        parsed = parse_pipeline(pipeline)
+        return self._documents(lambda: self._open_aggregate(parsed))
+
+    async def _documents(
+        self, open_cursor: Callable[[], Awaitable[Any]]
+    ) -> AsyncIterator[Document]:
+        """The cursor's documents, ids converted, driver errors translated, cursor closed."""
+        await self._ready()
+        with self._errors():
+            cursor = await open_cursor()
+        try:
+            iterator = aiter(cursor)
+            while True:
+                try:
+                    document = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+                except Exception:
+                    with self._errors():  # translated off the per-document path
+                        raise
+                if type(document.get("_id")) is ObjectId:
+                    document["_id"] = str(document["_id"])
+                yield document
+        finally:
+            with contextlib.suppress(Exception):
+                await cursor.close()
+
+    async def _open_find(self, query: FindQuery) -> Any:
         options = self._find_options(query)
         if query.skip:
             options["skip"] = query.skip
@@ -143,12 +193,18 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             options["limit"] = query.limit
         if query.batch_size:
             options["batch_size"] = query.batch_size
-        cursor = self._collection.find(filter_to_server(query.filter.raw), **options)
-        try:
-            async for document in cursor:
-                yield document_from_server(document)
-        finally:
-            await cursor.close()
+        return self._collection.find(filter_to_server(query.filter.raw), **options)
+
+    async def _open_aggregate(self, pipeline: ParsedPipeline) -> Any:
+        stages = pipeline_to_server([stage.raw for stage in pipeline.stages])
+        return await self._store._driver.aggregate(
+            self._collection, stages, session=self._store.current_transaction()
+        )
+
+    async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        """The primitive the base class's own helpers use (``find`` above is the fast path)."""
+        async for document in self._documents(lambda: self._open_find(query)):
+            yield document
 
     async def _find_one(self, query: FindQuery) -> Document | None:
         found = await self._collection.find_one(
@@ -173,16 +229,8 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         # MongoDB does not promise an order; every backend returns distinct values sorted.
         return sorted(values, key=sort_key)
 
-    async def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
-        stages = pipeline_to_server([stage.raw for stage in pipeline.stages])
-        cursor = await self._store._driver.aggregate(
-            self._collection, stages, session=self._store.current_transaction()
-        )
-        try:
-            async for document in cursor:
-                yield document_from_server(document)
-        finally:
-            await cursor.close()
+    def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
+        return self._documents(lambda: self._open_aggregate(pipeline))
 
     # -- indexes -------------------------------------------------------------------------
 

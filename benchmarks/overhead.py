@@ -1,0 +1,79 @@
+"""Overhead benchmark (not a test): this package against each backend's raw driver, on the same
+server, in the same run.
+
+Each ``benchmarks/overhead_backends/<backend>.py`` exposes::
+
+    async def run(n_insert, n_find, n_get, n_update) -> list[tuple[str, float, float]] | None
+
+returning ``(operation, our_seconds, raw_driver_seconds)`` rows, or None when its server is not
+reachable (start the servers with ``scripts/services.sh up``). This driver prints each row's
+ratio and the extra milliseconds; the target is a ratio of at most 1.05.
+
+    .venv/bin/python benchmarks/overhead.py                      # every backend
+    .venv/bin/python benchmarks/overhead.py mongodb --n-find 2000
+    .venv/bin/python benchmarks/overhead.py --check              # exit 1 above the target
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import pkgutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 1.05
+
+
+def load_services_env() -> None:
+    """The connection settings ``scripts/services.sh up`` wrote (environment variables win)."""
+    env = ROOT / ".services" / "env"
+    if env.exists():
+        for line in env.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() and not key.startswith("#"):
+                os.environ.setdefault(key.strip(), value.strip())
+
+
+def available_backends() -> list[str]:
+    folder = Path(__file__).resolve().parent / "overhead_backends"
+    return sorted(m.name for m in pkgutil.iter_modules([str(folder)]) if not m.name.startswith("_"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("backends", nargs="*", help="default: every overhead_backends module")
+    parser.add_argument("--n-insert", type=int, default=10_000, help="documents in insert_many")
+    parser.add_argument("--n-find", type=int, default=10_000, help="documents read by find")
+    parser.add_argument("--n-get", type=int, default=2_000, help="find_one calls by _id")
+    parser.add_argument("--n-update", type=int, default=2_000, help="update_one calls by _id")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if a ratio > {TARGET}")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    load_services_env()
+    over = False
+    print(f"{'backend':<10} {'operation':<28} {'ours s':>9} {'raw s':>9} {'ratio':>7} {'+ms':>8}")
+    for name in args.backends or available_backends():
+        module = importlib.import_module(f"benchmarks.overhead_backends.{name}")
+        rows = asyncio.run(module.run(args.n_insert, args.n_find, args.n_get, args.n_update))
+        if rows is None:
+            print(f"{name:<10} skipped: its test server is not reachable (scripts/services.sh up)")
+            continue
+        for operation, ours, raw in rows:
+            ratio = ours / raw if raw > 0 else float("inf")
+            flag = "  <- above target" if ratio > TARGET else ""
+            over = over or ratio > TARGET
+            print(
+                f"{name:<10} {operation:<28} {ours:>9.3f} {raw:>9.3f} {ratio:>7.3f} "
+                f"{(ours - raw) * 1000:>8.1f}{flag}"
+            )
+    print(f"target: ratio <= {TARGET}")
+    return 1 if args.check and over else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per backend for ``benchmarks/overhead.py``; each exposes ``run(...)``."""

@@ -1,0 +1,176 @@
+"""MongoDB rows of the overhead benchmark: our collection (PyMongo Async client, and Motor)
+against the raw client of the same driver, built with the same options, on the same server
+in the same run (a real MongoDB from ``LEXIGRAM_NOSQL_TEST_MONGODB_URI``, else CongoDB from
+``scripts/services.sh up congodb``).
+
+Operations: ``insert_many`` of n_insert documents, ``find`` reading n_find documents,
+n_get ``find_one`` by ``_id`` (ours given the hex string, raw given the ObjectId), n_update
+``update_one`` by ``_id`` with ``$inc``. Each is measured in alternating rounds, ours then raw
+then raw then ours..., so machine load weighs on both sides alike; totals are compared.
+
+    python benchmarks/overhead.py mongodb
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+ROUNDS = 6
+
+
+def server_uri() -> str | None:
+    return os.environ.get("LEXIGRAM_NOSQL_TEST_MONGODB_URI") or os.environ.get(
+        "LEXIGRAM_NOSQL_TEST_CONGODB_URI"
+    )
+
+
+async def _reachable(uri: str) -> bool:
+    host = urlsplit(uri).netloc.rpartition("@")[2].split(",")[0]
+    name, _, port = host.partition(":")
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(name or "127.0.0.1", int(port or 27017)), 1.0
+        )
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+async def _alternate(
+    ours: Callable[[int], Awaitable[None]], raw: Callable[[int], Awaitable[None]]
+) -> tuple[float, float]:
+    """Total seconds of each side over ``ROUNDS`` rounds, alternating which goes first."""
+    totals = [0.0, 0.0]
+    for round_ in range(ROUNDS):
+        order = ((0, ours), (1, raw)) if round_ % 2 == 0 else ((1, raw), (0, ours))
+        for side, operation in order:
+            began = time.perf_counter()
+            await operation(round_)
+            totals[side] += time.perf_counter() - began
+    return totals[0], totals[1]
+
+
+async def _rows_for(
+    client_name: str, uri: str, n_insert: int, n_find: int, n_get: int, n_update: int
+) -> list[tuple[str, float, float]]:
+    from bson import ObjectId
+
+    from lexigram_nosql import create_store
+    from lexigram_nosql.backends.mongodb.client import client_options
+
+    tag = uuid.uuid4().hex[:8]
+    store: Any = create_store(
+        {
+            "name": "bench",
+            "driver": "mongodb",
+            "mongodb": {"uri": uri, "database": f"bench_ours_{tag}", "client": client_name},
+        }
+    )
+    await store.connect()
+    section = store.settings.mongodb
+    raw_client = store._driver.create_client(uri, client_options(section))
+    raw_db = raw_client[f"bench_raw_{tag}"]
+    rows: list[tuple[str, float, float]] = []
+    label = f"({client_name})"
+    try:
+        docs = [
+            {"n": i, "name": f"user {i}", "tags": ["a", "b"], "score": i * 0.5}
+            for i in range(max(n_insert, n_find))
+        ]
+
+        async def ours_insert(r: int) -> None:
+            await store.collection(f"ins{r}").insert_many(docs[:n_insert])
+
+        async def raw_insert(r: int) -> None:
+            await raw_db[f"ins{r}"].insert_many([dict(d) for d in docs[:n_insert]])
+
+        # The raw side copies the documents because PyMongo writes _id into them; the copy is
+        # what our layer does too (it never mutates the caller's documents).
+        rows.append((f"insert_many {n_insert} {label}", *await _alternate(ours_insert, raw_insert)))
+
+        ours_ids = (await store.collection("data").insert_many(docs[:n_find])).inserted_ids
+        raw_ids = (await raw_db["data"].insert_many([dict(d) for d in docs[:n_find]])).inserted_ids
+
+        async def ours_find(r: int) -> None:
+            async for _ in store.collection("data").find({}):
+                pass
+
+        async def raw_find(r: int) -> None:
+            async for _ in raw_db["data"].find({}):
+                pass
+
+        rows.append((f"find {n_find} docs {label}", *await _alternate(ours_find, raw_find)))
+
+        per_round = max(n_get // ROUNDS, 1)
+
+        async def ours_get(r: int) -> None:
+            coll = store.collection("data")
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.find_one({"_id": ours_ids[i % len(ours_ids)]})
+
+        async def raw_get(r: int) -> None:
+            coll = raw_db["data"]
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.find_one({"_id": raw_ids[i % len(raw_ids)]})
+
+        rows.append(
+            (f"find_one by _id x{per_round * ROUNDS} {label}", *await _alternate(ours_get, raw_get))
+        )
+
+        per_round = max(n_update // ROUNDS, 1)
+
+        async def ours_update(r: int) -> None:
+            coll = store.collection("data")
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.update_one({"_id": ours_ids[i % len(ours_ids)]}, {"$inc": {"n": 1}})
+
+        async def raw_update(r: int) -> None:
+            coll = raw_db["data"]
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.update_one({"_id": raw_ids[i % len(raw_ids)]}, {"$inc": {"n": 1}})
+
+        rows.append(
+            (
+                f"update_one x{per_round * ROUNDS} {label}",
+                *await _alternate(ours_update, raw_update),
+            )
+        )
+        assert isinstance(raw_ids[0], ObjectId)
+    finally:
+        await raw_client.drop_database(f"bench_raw_{tag}")
+        await store.client.drop_database(f"bench_ours_{tag}")
+        await store._driver.close(raw_client)
+        await store.disconnect()
+    return rows
+
+
+async def run(
+    n_insert: int, n_find: int, n_get: int, n_update: int
+) -> list[tuple[str, float, float]] | None:
+    uri = server_uri()
+    if uri is None or not await _reachable(uri):
+        return None
+    rows = []
+    for client_name in ("pymongo", "motor"):
+        rows += await _rows_for(client_name, uri, n_insert, n_find, n_get, n_update)
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.overhead import load_services_env
+
+    load_services_env()
+    for row in asyncio.run(run(10_000, 10_000, 2_000, 2_000)) or []:
+        print(row)
