@@ -479,3 +479,19 @@ async def test_non_string_ids_match_inside_pushed_filters(dynamodb: Factory) -> 
     assert sorted(found, key=str) == [3, "a"]
     assert sorted([d["_id"] async for d in collection.find({"_id": {"$lt": 8}})]) == [3, 7.5]
     assert [d["_id"] async for d in collection.find({"_id": {"$gte": "a"}})] == ["a"]
+
+
+async def test_concurrent_new_fields_all_land_in_document_order(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("fields")
+    await collection.insert_one({"_id": "d", "a": 1})
+    await asyncio.gather(
+        *(collection.update_one({"_id": "d"}, {"$set": {f"f{i}": i}}) for i in range(6))
+    )
+    document = await collection.find_one({"_id": "d"})
+    assert document is not None
+    assert list(document)[:2] == ["_id", "a"]
+    assert sorted(list(document)[2:]) == [f"f{i}" for i in range(6)]
+    await collection.update_one({"_id": "d"}, {"$unset": {"a": 1}})
+    await collection.update_one({"_id": "d"}, {"$set": {"a": 2}})
+    assert list(await collection.find_one({"_id": "d"}) or {})[-1] == "a"  # re-added: last

@@ -318,9 +318,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
     # -- inserting -----------------------------------------------------------------------
 
     async def _insert(self, documents: list[Document]) -> list[Any]:
-        info = await self._info(create=True)
-        if info is None:  # pragma: no cover - create=True always returns the table
-            raise WriteError(f"No table for collection {self._name!r}")
+        info = await self._store.created_table(self._name)
         prepared = [d if "_id" in d else {"_id": new_object_id(), **d} for d in documents]
         # Every document is encoded (and refused if it must be) before anything is sent.
         writes = [put_request(info, d, purpose="insert") for d in prepared]
@@ -603,9 +601,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 operator="expire_after_seconds",
                 collection=self._name,
             )
-        info = await self._info(create=True)
-        if info is None:  # pragma: no cover
-            raise WriteError(f"No table for collection {self._name!r}")
+        info = await self._store.created_table(self._name)
         if [p for p, _ in spec.keys] == [info.partition_key]:
             return "_id_" if info.partition_key == "_id" else "primary"
         attribute = shadow_attribute(spec.keys)
@@ -633,9 +629,9 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         )
         await self._store.wait_table(info.table)
         self._store.forget_table(self._name)
-        info = await self._info(create=False)
-        if info is not None:
-            await self._backfill(info, spec.keys[0][0], attribute)
+        await self._backfill(
+            await self._store.created_table(self._name), spec.keys[0][0], attribute
+        )
         return spec.name
 
     async def _backfill(self, info: TableInfo, path: str, attribute: str) -> None:

@@ -170,6 +170,16 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
             raise
         await self._wait_table(table, gone=True)
 
+    async def created_table(self, collection: str) -> TableInfo:
+        """The table of ``collection``, created when missing (writes need one)."""
+        info = await self.table_info(collection, create=True)
+        if info is None:  # table_info creates it or raises; this is for the type checker
+            raise ConfigurationError(
+                f"No table for collection {collection!r} on store {self.name!r}",
+                path="dynamodb.create_tables",
+            )
+        return info
+
     async def table_info(self, collection: str, *, create: bool) -> TableInfo | None:
         """The table of ``collection``; a missing one is created (when ``create`` and the
         ``create_tables`` setting allow) or reported as None."""
