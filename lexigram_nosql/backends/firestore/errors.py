@@ -151,7 +151,12 @@ def map_firestore_exception(
 
 def _message(exc: BaseException) -> str:
     message = getattr(exc, "message", None)
-    return str(message) if message else str(exc) or type(exc).__name__
+    if message:
+        return str(message)
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:  # a half-built exception whose __str__ fails
+        return type(exc).__name__
 
 
 def _auth_exception(exc: BaseException) -> bool:

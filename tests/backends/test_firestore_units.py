@@ -1,0 +1,205 @@
+"""Firestore pieces that need no emulator: values, native updates, the error table, laziness."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import google.api_core.exceptions as gx
+import pytest
+
+from lexigram_nosql import (
+    ConcurrencyError,
+    DocumentNotFoundError,
+    DocumentTooLargeError,
+    DuplicateKeyError,
+    InvalidQueryError,
+    NoSQLConnectionError,
+    NoSQLError,
+    UnsupportedQueryError,
+    create_store,
+)
+from lexigram_nosql.backends.firestore.codec import decode_value, encode_body, encode_id
+from lexigram_nosql.backends.firestore.errors import EXCEPTION_MAP, map_firestore_exception
+from lexigram_nosql.backends.firestore.updates import (
+    FieldWrite,
+    native_writes,
+    replacement_writes,
+    same_value,
+)
+from lexigram_nosql.query.update import parse_update
+
+# -- values ------------------------------------------------------------------------------
+
+
+def test_arrays_directly_inside_arrays_are_refused_naming_the_path() -> None:
+    with pytest.raises(UnsupportedQueryError) as info:
+        encode_body({"_id": "x", "a": {"grid": [[1]]}})
+    assert info.value.path == "a.grid.0" and info.value.backend == "firestore"
+    encode_body({"a": [{"inner": [1]}]})  # an array in a map in an array is fine
+
+
+def test_integers_beyond_64_bits_and_unknown_types_are_refused() -> None:
+    with pytest.raises(UnsupportedQueryError, match="64-bit"):
+        encode_body({"n": 2**63})
+    encode_body({"n": 2**63 - 1})
+    with pytest.raises(UnsupportedQueryError, match="set"):
+        encode_body({"s": {1, 2}})
+
+
+def test_field_names_firestore_reserves_are_refused() -> None:
+    with pytest.raises(UnsupportedQueryError, match="__name__"):
+        encode_body({"__meta__": 1})
+
+
+def test_non_string_ids_are_refused_rather_than_converted() -> None:
+    for value in (5, 1.5, None, {"a": 1}):
+        with pytest.raises(UnsupportedQueryError, match="strings"):
+            encode_id(value)
+
+
+def test_timestamps_come_back_as_plain_aware_utc_datetimes() -> None:
+    from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+
+    stored = DatetimeWithNanoseconds(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    decoded = decode_value({"when": stored})["when"]
+    assert type(decoded) is datetime
+    assert decoded == datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    shifted = datetime(2024, 1, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    assert decode_value(shifted).tzinfo is UTC
+
+
+def test_maps_come_back_with_sorted_keys() -> None:
+    assert list(decode_value({"b": 1, "a": {"z": 1, "y": 2}})) == ["a", "b"]
+    assert list(decode_value({"b": 1, "a": {"z": 1, "y": 2}})["a"]) == ["y", "z"]
+
+
+# -- updates -----------------------------------------------------------------------------
+
+
+def native(update: dict[str, Any], current: dict[str, Any]) -> list[FieldWrite] | None:
+    return native_writes(parse_update(update), current)
+
+
+def test_set_unset_inc_add_to_set_run_natively() -> None:
+    writes = native(
+        {"$set": {"a.b": 1}, "$unset": {"c": ""}, "$inc": {"n": 2}, "$addToSet": {"t": "x"}},
+        {"_id": "d", "a": {}, "c": 1, "n": 1, "t": []},
+    )
+    assert writes == [
+        FieldWrite(("a", "b"), "set", 1),
+        FieldWrite(("c",), "delete"),
+        FieldWrite(("n",), "increment", 2),
+        FieldWrite(("t",), "union", ["x"]),
+    ]
+
+
+def test_shapes_mongodb_treats_differently_go_through_the_engine() -> None:
+    assert native({"$set": {"a.0": 1}}, {"a": [5]}) is None, "MongoDB indexes into arrays"
+    assert native({"$inc": {"n": 1}}, {"n": "x"}) is None, "MongoDB refuses $inc on a string"
+    assert native({"$addToSet": {"t": 1}}, {"t": "x"}) is None, "not an array"
+    assert native({"$addToSet": {"t": {"k": 1}}}, {"t": []}) is None, "map equality differs"
+    assert native({"$inc": {"n": 1}}, {"n": 2**63 - 1}) is None, "Firestore would saturate"
+    assert native({"$push": {"t": 1}}, {"t": []}) is None
+    assert native({"$max": {"n": 1}}, {"n": 0}) is None
+
+
+def test_inc_on_a_missing_field_sets_it() -> None:
+    assert native({"$inc": {"n": 3}}, {}) == [FieldWrite(("n",), "set", 3)]
+
+
+def test_replacement_writes_set_changed_fields_and_delete_vanished_ones() -> None:
+    writes = replacement_writes({"_id": "x", "a": 1, "b": 2, "c": 3}, {"_id": "x", "a": 1, "b": 5})
+    assert writes == [FieldWrite(("b",), "set", 5), FieldWrite(("c",), "delete")]
+
+
+def test_same_value_is_type_strict_like_mongodb_modified_counts() -> None:
+    assert same_value({"a": [1, {"b": 2}]}, {"a": [1, {"b": 2}]})
+    assert not same_value(1, 1.0)
+    assert not same_value(1, True)
+    assert same_value(float("nan"), float("nan"))
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def google_exception_classes() -> list[type[BaseException]]:
+    return [
+        cls
+        for _, cls in inspect.getmembers(gx, inspect.isclass)
+        if issubclass(cls, Exception) and cls.__module__ == gx.__name__
+    ]
+
+
+def test_every_google_api_core_exception_is_mapped_explicitly() -> None:
+    missing = [cls.__name__ for cls in google_exception_classes() if cls not in EXCEPTION_MAP]
+    assert missing == []
+
+
+def make(cls: type[BaseException], message: str = "boom") -> BaseException:
+    try:
+        return cls(message)
+    except TypeError:
+        return cls(message, None)  # type: ignore[call-arg]  # RetryError(message, cause)
+
+
+def test_every_mapped_exception_becomes_one_of_ours() -> None:
+    for cls in google_exception_classes():
+        mapped = map_firestore_exception(make(cls), lambda s: s)
+        assert isinstance(mapped, NoSQLError), cls
+
+
+@pytest.mark.parametrize(
+    ("exc", "ours"),
+    [
+        (gx.AlreadyExists("dup"), DuplicateKeyError),
+        (gx.Aborted("contention"), ConcurrencyError),
+        (gx.FailedPrecondition("the document was updated"), ConcurrencyError),
+        (gx.FailedPrecondition("The query requires an index"), UnsupportedQueryError),
+        (gx.NotFound("no document"), DocumentNotFoundError),
+        (gx.InvalidArgument("bad filter"), InvalidQueryError),
+        (gx.InvalidArgument("exceeds the maximum allowed size"), DocumentTooLargeError),
+        (gx.ServiceUnavailable("down"), NoSQLConnectionError),
+        (gx.DeadlineExceeded("slow"), NoSQLConnectionError),
+        (gx.PermissionDenied("no"), NoSQLConnectionError),
+        (gx.ResourceExhausted("quota"), NoSQLConnectionError),
+    ],
+)
+def test_error_table(exc: BaseException, ours: type[NoSQLError]) -> None:
+    mapped = map_firestore_exception(exc, lambda s: s)
+    assert type(mapped) is ours
+    assert str(exc.args[0]) in str(mapped)
+
+
+def test_messages_are_redacted_and_foreign_errors_left_alone() -> None:
+    mapped = map_firestore_exception(
+        gx.NotFound("token s3cret"), lambda s: s.replace("s3cret", "***")
+    )
+    assert mapped is not None and "s3cret" not in str(mapped)
+    assert map_firestore_exception(ValueError("x"), lambda s: s) is None
+
+
+# -- laziness and configuration ----------------------------------------------------------
+
+
+def test_creating_the_package_and_backend_module_does_not_import_the_client() -> None:
+    code = (
+        "import sys, lexigram_nosql, lexigram_nosql.backends.firestore\n"
+        "from lexigram_nosql import create_store\n"
+        "create_store({'name': 'x', 'driver': 'firestore'})\n"
+        "print(any(m.startswith('google.cloud.firestore') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_repr_and_address_name_the_emulator() -> None:
+    store = create_store(
+        {"name": "fs", "driver": "firestore", "firestore": {"emulator_host": "127.0.0.1:9"}}
+    )
+    assert "firestore://127.0.0.1:9/lexigram-local/(default)" in repr(store)
+    assert store.capabilities.unique_indexes is False
+    assert "$in" in store.capabilities.pushdown and "$regex" not in store.capabilities.pushdown
