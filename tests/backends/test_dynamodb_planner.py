@@ -183,3 +183,9 @@ def test_conditions_on_the_key_compare_with_keys_as_stored() -> None:
     assert found.exact
     # A number range cannot be compared with tagged text: the engine decides.
     assert plan({"_id": {"$lt": 5}}).filter_expression is None
+
+
+def test_strings_in_the_stored_datetime_form_are_left_to_the_engine() -> None:
+    text = "2024-05-01T12:00:00.000000+00:00"
+    assert not plan({"at": text}).exact
+    assert not plan({"_id": text}).exact

@@ -43,6 +43,7 @@ __all__ = [
     "encode_scalar",
     "encode_value",
     "format_datetime",
+    "is_datetime_text",
     "item_size",
     "new_object_id",
     "normalize_value",
@@ -277,6 +278,12 @@ def _ordered_names(attributes: Mapping[str, Any]) -> list[str]:
         sorted(n for n in attributes if n not in known and not n.startswith(HIDDEN_PREFIX))
     )
     return names
+
+
+def is_datetime_text(value: Any) -> bool:
+    """Whether ``value`` is a string in the exact form datetimes are stored in (such a string
+    reads back as a datetime, so it never equals a stored string)."""
+    return isinstance(value, str) and len(value) == 32 and _DATETIME.fullmatch(value) is not None
 
 
 def decode_value(value: AttributeValue) -> Any:

@@ -21,6 +21,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
     AttributeValue,
     encode_key,
     encode_scalar,
+    is_datetime_text,
     normalize_value,
 )
 from lexigram_nosql.backends.dynamodb.tables import ARRAY_SENTINEL, GsiInfo, TableInfo
@@ -160,6 +161,8 @@ def _filter_operand(value: Any) -> AttributeValue | None:
     """A scalar operand DynamoDB compares as MongoDB does, or None."""
     if value is None or isinstance(value, (dict, list, tuple, re.Pattern)):
         return None
+    if is_datetime_text(value):
+        return None  # stored datetimes have this text, but read back as datetimes
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         value = int(value)
     try:
@@ -219,7 +222,7 @@ def _compile_key_condition(
     path = names.name(node.path)
     if node.op in (FieldOp.EQ, FieldOp.IN):
         values = [node.operand] if node.op is FieldOp.EQ else list(node.operand)
-        if any(isinstance(v, re.Pattern) for v in values):
+        if any(isinstance(v, re.Pattern) or is_datetime_text(v) for v in values):
             return None, False
         keys = []
         for value in values:
@@ -371,7 +374,9 @@ def _plan_table_key(
         if not keys:
             return Plan("None", exact=True, native_order=True)
         # Key equality is exact; the rest of the filter is checked by the engine.
-        exact = _only_key_terms(node, info.key_names)
+        exact = _only_key_terms(node, info.key_names) and not any(
+            is_datetime_text(v) for v in pk_values
+        )
         if len(keys) == 1:
             return Plan("GetItem", keys=keys, exact=exact, native_order=True)
         return Plan("BatchGetItem", keys=keys, exact=exact)
