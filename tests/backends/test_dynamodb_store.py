@@ -495,3 +495,29 @@ async def test_concurrent_new_fields_all_land_in_document_order(dynamodb: Factor
     await collection.update_one({"_id": "d"}, {"$unset": {"a": 1}})
     await collection.update_one({"_id": "d"}, {"$set": {"a": 2}})
     assert list(await collection.find_one({"_id": "d"}) or {})[-1] == "a"  # re-added: last
+
+
+async def test_update_many_writes_a_bounded_number_at_once(
+    dynamodb: Factory, monkeypatch: Any
+) -> None:
+    store = await dynamodb()
+    collection = await people(store, 40)
+    original = store.client.update_item
+    in_flight = peak = 0
+
+    async def counting(**kwargs: Any) -> Any:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await original(**kwargs)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(store.client, "update_item", counting)
+    result = await collection.update_many({"team": "a"}, {"$inc": {"n": 100}})
+    assert (result.matched_count, result.modified_count) == (20, 20)
+    assert 1 < peak <= 16
+    assert await collection.count_documents({"n": {"$gte": 100}}) == 20
+    deleted = await collection.delete_many({"n": {"$gte": 100}})
+    assert deleted.deleted_count == 20

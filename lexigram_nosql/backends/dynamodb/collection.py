@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -69,6 +69,12 @@ Row = tuple[Mapping[str, AttributeValue], Document]
 _BATCH_WRITE: Final = 25
 _BATCH_GET: Final = 100
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+_PARALLEL_WRITES: Final = 16
+"""How many documents ``update_many``/``delete_many`` write at once."""
+
+Outcome = tuple[Document, Document | None, bool] | None
+"""What writing one document did: (before, after, modified), or None when it no longer
+matched."""
 
 
 class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
@@ -440,7 +446,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         row: Row,
         guard: set[str] | None,
         now: datetime,
-    ) -> tuple[Document, Document | None, bool] | None:
+    ) -> Outcome:
         """Update (or delete) one document, re-reading and retrying when another writer
         changed it since it was read. Returns (before, after, modified), or None when the
         document no longer matches."""
@@ -513,14 +519,31 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 return UpdateResult(0, 0, upserted_id=inserted["_id"])
         else:
             raise self._duplicate(upsert_seed(node).get("_id"))
-        matched = modified = 0
         now = _moment()
-        for row in rows:
-            outcome = await self._modify(info, node, update, row, guard, now)
-            if outcome is not None:
-                matched += 1
-                modified += int(outcome[2])
-        return UpdateResult(matched, modified)
+        outcomes = await self._each(
+            rows, lambda row: self._modify(info, node, update, row, guard, now)
+        )
+        done = [outcome for outcome in outcomes if outcome is not None]
+        return UpdateResult(len(done), sum(int(outcome[2]) for outcome in done))
+
+    async def _each(
+        self, rows: list[Row], write: Callable[[Row], Awaitable[Outcome]]
+    ) -> list[Outcome]:
+        """Write every row, each on its own (a few at a time outside a transaction, in order
+        inside one); the first error is raised once every write has finished."""
+        if len(rows) < 2 or self._store.current_transaction() is not None:
+            return [await write(row) for row in rows]
+        limit = asyncio.Semaphore(_PARALLEL_WRITES)
+
+        async def bounded(row: Row) -> Outcome:
+            async with limit:
+                return await write(row)
+
+        results = await asyncio.gather(*(bounded(row) for row in rows), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if not isinstance(r, BaseException)]
 
     async def _matching(self, info: TableInfo, node: FilterNode, multi: bool) -> list[Row]:
         if multi:
@@ -535,12 +558,11 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         node = normalize_filter(query.node)
         guard = filter_attributes(node)
         rows = await self._matching(info, node, multi)
-        deleted = 0
         now = _moment()
-        for row in rows:
-            outcome = await self._modify(info, node, None, row, guard, now)
-            deleted += int(outcome is not None)
-        return DeleteResult(deleted)
+        outcomes = await self._each(
+            rows, lambda row: self._modify(info, node, None, row, guard, now)
+        )
+        return DeleteResult(sum(outcome is not None for outcome in outcomes))
 
     async def _find_one_and_modify(
         self,
