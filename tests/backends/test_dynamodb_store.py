@@ -521,3 +521,23 @@ async def test_update_many_writes_a_bounded_number_at_once(
     assert await collection.count_documents({"n": {"$gte": 100}}) == 20
     deleted = await collection.delete_many({"n": {"$gte": 100}})
     assert deleted.deleted_count == 20
+
+
+async def test_projections_read_only_the_attributes_needed(
+    dynamodb: Factory, monkeypatch: Any
+) -> None:
+    store = await dynamodb()
+    collection = store.collection("wide")
+    await collection.insert_many(
+        [{"_id": i, "a": {"x": i, "y": 0}, "b": [i], "big": "z" * 1000} for i in range(5)]
+    )
+    calls = spy(store, "scan", monkeypatch)
+    found = [
+        d
+        async for d in collection.find({"b": {"$gt": 2}}, projection={"a.x": 1}, sort=[("_id", -1)])
+    ]
+    assert found == [{"_id": 4, "a": {"x": 4}}, {"_id": 3, "a": {"x": 3}}]
+    names = set(calls[-1]["ExpressionAttributeNames"].values())
+    assert {"a", "b", "_id"} <= names and "big" not in names
+    assert await collection.distinct("a.x", {"b": {"$lt": 2}}) == [0, 1]
+    assert "big" not in calls[-1]["ExpressionAttributeNames"].values()

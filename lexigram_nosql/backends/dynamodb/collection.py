@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.dynamodb.codec import (
+    ORDER,
     AttributeValue,
     decode_item,
     new_object_id,
@@ -123,14 +124,27 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
     # -- reading -------------------------------------------------------------------------
 
     async def _read(
-        self, info: TableInfo, plan: Plan, stats: PlanStats, page_size: int | None
+        self,
+        info: TableInfo,
+        plan: Plan,
+        stats: PlanStats,
+        page_size: int | None,
+        attributes: frozenset[str] | None = None,
     ) -> AsyncGenerator[Row, None]:
-        """Every item the plan reads, page by page."""
+        """Every item the plan reads, page by page; only the top-level ``attributes`` when
+        given (a ProjectionExpression: less to send and to parse)."""
         client = self._store.client
         consistent = self._store.settings.dynamodb.consistent_read
+        projection: dict[str, Any] = {}
+        if attributes:
+            names = {f"#p{i}": name for i, name in enumerate(sorted(attributes))}
+            projection = {
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names,
+            }
         if plan.operation == "GetItem":
             response = await client.get_item(
-                TableName=info.table, Key=plan.keys[0], ConsistentRead=consistent
+                TableName=info.table, Key=plan.keys[0], ConsistentRead=consistent, **projection
             )
             stats.requests += 1
             item = response.get("Item")
@@ -144,7 +158,9 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 attempt = 0
                 while keys:
                     response = await client.batch_get_item(
-                        RequestItems={info.table: {"Keys": keys, "ConsistentRead": consistent}}
+                        RequestItems={
+                            info.table: {"Keys": keys, "ConsistentRead": consistent, **projection}
+                        }
                     )
                     stats.requests += 1
                     for item in response.get("Responses", {}).get(info.table, []):
@@ -158,6 +174,12 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         method = client.query if plan.operation == "Query" else client.scan
         for request in plan.requests:
             arguments: dict[str, Any] = {"TableName": info.table, **request}
+            if projection:
+                arguments["ProjectionExpression"] = projection["ProjectionExpression"]
+                arguments["ExpressionAttributeNames"] = {
+                    **request.get("ExpressionAttributeNames", {}),
+                    **projection["ExpressionAttributeNames"],
+                }
             if page_size:
                 arguments["Limit"] = page_size
             if consistent and "IndexName" not in request:
@@ -196,8 +218,10 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         skip: int = 0,
         limit: int = 0,
         batch_size: int | None = None,
+        attributes: frozenset[str] | None = None,
     ) -> AsyncGenerator[Row, None]:
-        """The matching rows in order, after skip and limit; ``last_plan`` tells the cost."""
+        """The matching rows in order, after skip and limit; ``last_plan`` tells the cost.
+        With ``attributes``, rows hold only those (never pass such rows to a write)."""
         plan = self._plan(info, node, sort)
         stats = self.last_plan = PlanStats(plan)
         client_sort = bool(sort) and not plan.native_order
@@ -205,7 +229,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         if page_size is None and limit and plan.exact and not client_sort:
             page_size = skip + limit  # nothing is filtered out after the server: read no more
         transaction: TransactionBuffer | None = self._store.current_transaction()
-        source = self._read(info, plan, stats, page_size)
+        source = self._read(info, plan, stats, page_size, attributes)
         exact = plan.exact
         if transaction is not None:
             source = self._overlaid(info, transaction, source)
@@ -269,7 +293,12 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             self.last_plan = PlanStats(Plan("None", exact=True, native_order=True))
             return
         node = normalize_filter(query.filter.node)
-        rows = self._select(info, node, query.sort, query.skip, query.limit, query.batch_size)
+        attributes = None
+        if self._store.current_transaction() is None:
+            attributes = _read_attributes(info, node, query.projection, query.sort)
+        rows = self._select(
+            info, node, query.sort, query.skip, query.limit, query.batch_size, attributes
+        )
         async with contextlib.aclosing(rows):
             async for _, document in rows:
                 yield _project(query.projection, document)
@@ -713,6 +742,26 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         )
         self._store.forget_table(self._name)
         await self._store.wait_table(info.table)
+
+
+def _read_attributes(
+    info: TableInfo,
+    node: FilterNode,
+    projection: Projection | None,
+    sort: tuple[tuple[str, int], ...],
+) -> frozenset[str] | None:
+    """The top-level attributes a projected find needs from DynamoDB: the projected ones,
+    those the filter and the sort read, the key and the field order; None for all."""
+    if projection is None or not projection.include:
+        return None
+    filtered = filter_attributes(node)
+    if filtered is None:
+        return None
+    paths = [*projection.paths, *(path for path, _ in sort)]
+    needed = {path.split(".", 1)[0] for path in paths} | filtered | info.key_names | {ORDER}
+    if projection.include_id:
+        needed.add("_id")
+    return frozenset(needed)
 
 
 def _moment() -> datetime:
