@@ -83,6 +83,8 @@ class Match:
 class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
     """One Firestore collection; ``_id`` is the document id."""
 
+    _cached_reference: tuple[Any, Any] | None = None
+
     # -- plumbing ------------------------------------------------------------------------
 
     @property
@@ -90,7 +92,11 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         return self._store.client
 
     def _reference(self) -> Any:
-        return self._client.collection(self._name)
+        client = self._client
+        cached = self._cached_reference
+        if cached is None or cached[0] is not client:
+            cached = self._cached_reference = (client, client.collection(self._name))
+        return cached[1]
 
     def _document(self, doc_id: str) -> Any:
         return self._reference().document(doc_id)
@@ -132,6 +138,8 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         transaction = handle.transaction if handle is not None else None
         ids = id_lookup(node)
         if ids is not None:
+            # A get is exact for the _id condition itself; anything else is checked here.
+            check = not _only_id(node)
             if handle is not None:
                 await handle.lock(self._store, self._name, ids)
             source = self._get_many(ids, transaction)
@@ -273,6 +281,25 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 emitted += 1
                 if query.limit and emitted >= query.limit:
                     return
+
+    async def _find_one(self, query: FindQuery) -> Document | None:
+        node = query.filter.node
+        if (
+            self._transaction() is None
+            and isinstance(node, Condition)
+            and node.path == "_id"
+            and node.op is FieldOp.EQ
+        ):
+            # The hot path (one get, no generators): find_one({"_id": x}).
+            doc_id = id_from_value(node.operand)
+            if doc_id is None:
+                return None
+            snapshot = await self._document(doc_id).get()
+            if not snapshot.exists:
+                return None
+            document = decode_document(snapshot.id, snapshot.to_dict())
+            return apply_projection(query.projection, document)
+        return await super()._find_one(query)
 
     async def _first(self, query: FindQuery) -> Match | None:
         if query.sort:
@@ -702,6 +729,12 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _only_id(node: FilterNode) -> bool:
+    return (
+        isinstance(node, Condition) and node.path == "_id" and node.op in (FieldOp.EQ, FieldOp.IN)
+    )
 
 
 def _pins_id(node: FilterNode, doc_id: str) -> bool:

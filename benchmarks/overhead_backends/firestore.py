@@ -1,0 +1,185 @@
+"""Firestore rows of the overhead benchmark: our collection against the raw
+``google.cloud.firestore.AsyncClient`` on the same emulator, in the same run
+(``scripts/services.sh up firestore``; ``LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST``).
+
+Operations: ``insert_many`` of n_insert documents (raw: batches of 500 ``set``), ``find``
+streaming n_find documents, n_get ``find_one`` by ``_id`` (raw: ``document(id).get()``),
+n_update ``update_one`` by ``_id`` with ``$inc`` (raw: ``update({"n": Increment(1)})``).
+Rounds alternate which side goes first; the fastest round of each side is compared.
+
+``update_one`` reads the document before writing it (MongoDB semantics: a ``$inc`` on a
+string is an error, not an overwrite, and ``modified_count`` must be right), so it costs two
+round trips where the raw blind increment costs one; the row shows that price.
+
+    python benchmarks/overhead.py firestore
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+ROUNDS = 5
+EMULATOR_ENV = "LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST"
+
+
+async def _reachable(host: str) -> bool:
+    name, _, port = host.rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(name, int(port)), 1.0)
+    except (OSError, TimeoutError, ValueError):
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+async def _alternate(
+    ours: Callable[[int], Awaitable[None]],
+    raw: Callable[[int], Awaitable[None]],
+    *,
+    split: bool = False,
+) -> tuple[float, float]:
+    """The fastest of ``ROUNDS`` rounds of each side (times ``ROUNDS`` when each round does
+    1/ROUNDS of the calls), sides alternating which goes first."""
+    times: list[list[float]] = [[], []]
+    for round_ in range(ROUNDS):
+        order = ((0, ours), (1, raw)) if round_ % 2 == 0 else ((1, raw), (0, ours))
+        for side, operation in order:
+            began = time.perf_counter()
+            await operation(round_)
+            times[side].append(time.perf_counter() - began)
+    scale = ROUNDS if split else 1
+    return min(times[0]) * scale, min(times[1]) * scale
+
+
+async def run(
+    n_insert: int, n_find: int, n_get: int, n_update: int
+) -> list[tuple[str, float, float]] | None:
+    host = os.environ.get(EMULATOR_ENV)
+    if not host or not await _reachable(host):
+        return None
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    from lexigram_nosql import create_store
+
+    tag = uuid.uuid4().hex[:8]
+    store: Any = create_store(
+        {
+            "name": "bench",
+            "driver": "firestore",
+            "firestore": {"project": f"bench-ours-{tag}", "emulator_host": host},
+        }
+    )
+    await store.connect()
+    raw = firestore.AsyncClient(project=f"bench-raw-{tag}", credentials=AnonymousCredentials())
+    raw._emulator_host = host  # the same channel setup as ours, without touching os.environ
+    rows: list[tuple[str, float, float]] = []
+    try:
+        docs = [
+            {"n": i, "name": f"user {i}", "tags": ["a", "b"], "score": i * 0.5}
+            for i in range(max(n_insert, n_find))
+        ]
+
+        async def ours_insert(r: int) -> None:
+            await store.collection(f"ins{r}").insert_many(docs[:n_insert])
+
+        async def raw_insert(r: int) -> None:
+            collection = raw.collection(f"ins{r}")
+            for start in range(0, n_insert, 500):
+                batch = raw.batch()
+                for doc in docs[start : min(start + 500, n_insert)]:
+                    batch.set(collection.document(), doc)
+                await batch.commit()
+
+        rows.append((f"insert_many {n_insert}", *await _alternate(ours_insert, raw_insert)))
+
+        ours_ids = (await store.collection("data").insert_many(docs[:n_find])).inserted_ids
+        raw_ids = [f"{i:06}" for i in range(n_find)]
+        for start in range(0, n_find, 500):
+            batch = raw.batch()
+            for i in range(start, min(start + 500, n_find)):
+                batch.set(raw.collection("data").document(raw_ids[i]), docs[i])
+            await batch.commit()
+
+        async def ours_find(r: int) -> None:
+            async for _ in store.collection("data").find({}):
+                pass
+
+        async def raw_find(r: int) -> None:
+            async for snapshot in raw.collection("data").stream():
+                snapshot.to_dict()
+
+        rows.append((f"find {n_find} docs", *await _alternate(ours_find, raw_find)))
+
+        per_round = max(n_get // ROUNDS, 1)
+
+        async def ours_get(r: int) -> None:
+            coll = store.collection("data")
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.find_one({"_id": ours_ids[i % len(ours_ids)]})
+
+        async def raw_get(r: int) -> None:
+            coll = raw.collection("data")
+            for i in range(r * per_round, (r + 1) * per_round):
+                (await coll.document(raw_ids[i % len(raw_ids)]).get()).to_dict()
+
+        rows.append(
+            (
+                f"find_one by _id x{per_round * ROUNDS}",
+                *await _alternate(ours_get, raw_get, split=True),
+            )
+        )
+
+        per_round = max(n_update // ROUNDS, 1)
+
+        async def ours_update(r: int) -> None:
+            coll = store.collection("data")
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.update_one({"_id": ours_ids[i % len(ours_ids)]}, {"$inc": {"n": 1}})
+
+        async def raw_update(r: int) -> None:
+            coll = raw.collection("data")
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.document(raw_ids[i % len(raw_ids)]).update({"n": firestore.Increment(1)})
+
+        rows.append(
+            (
+                f"update_one x{per_round * ROUNDS} (read+write)",
+                *await _alternate(ours_update, raw_update, split=True),
+            )
+        )
+    finally:
+        for project in (f"bench-ours-{tag}", f"bench-raw-{tag}"):
+            await asyncio.to_thread(_clear, host, project)
+        raw.close()
+        await store.disconnect()
+    return rows
+
+
+def _clear(host: str, project: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents",
+        method="DELETE",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.overhead import load_services_env
+
+    load_services_env()
+    for row in asyncio.run(run(2_000, 2_000, 500, 500)) or []:
+        print(row)
