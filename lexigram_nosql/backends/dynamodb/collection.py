@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.dynamodb import indexes
 from lexigram_nosql.backends.dynamodb.codec import (
     ORDER,
     AttributeValue,
@@ -25,7 +26,7 @@ from lexigram_nosql.backends.dynamodb.planner import (
     plan_read,
     query_shape,
 )
-from lexigram_nosql.backends.dynamodb.tables import TableInfo, shadow_attribute, shadow_values
+from lexigram_nosql.backends.dynamodb.tables import TableInfo
 from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, slot_of
 from lexigram_nosql.backends.dynamodb.updates import (
     WriteRequest,
@@ -40,7 +41,6 @@ from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, Up
 from lexigram_nosql.errors import (
     ConcurrencyError,
     DuplicateKeyError,
-    InvalidQueryError,
     UnsupportedQueryError,
     WriteError,
 )
@@ -636,112 +636,13 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
     # -- indexes -------------------------------------------------------------------------
 
     async def _create_index(self, spec: IndexSpec) -> str:
-        if spec.unique:
-            raise UnsupportedQueryError(
-                f"DynamoDB cannot enforce the unique index {spec.name!r} on collection "
-                f"{self._name!r}: only the table key is unique",
-                backend="dynamodb",
-                operator="unique",
-                collection=self._name,
-            )
-        if spec.expire_after_seconds is not None:
-            raise UnsupportedQueryError(
-                f"DynamoDB has no TTL index like MongoDB's (index {spec.name!r} on collection "
-                f"{self._name!r}); use DynamoDB's own time-to-live on an epoch-seconds attribute",
-                backend="dynamodb",
-                operator="expire_after_seconds",
-                collection=self._name,
-            )
-        info = await self._store.created_table(self._name)
-        if [p for p, _ in spec.keys] == [info.partition_key]:
-            return "_id_" if info.partition_key == "_id" else "primary"
-        attribute = shadow_attribute(spec.keys)
-        for index in info.indexes:
-            if index.name == spec.name or index.partition_key == attribute:
-                if index.partition_key != attribute:
-                    raise InvalidQueryError(
-                        f"Collection {self._name!r} already has an index named {spec.name!r} "
-                        "with other keys",
-                        collection=self._name,
-                    )
-                return index.name
-        await self._store.client.update_table(
-            TableName=info.table,
-            AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}],
-            GlobalSecondaryIndexUpdates=[
-                {
-                    "Create": {
-                        "IndexName": spec.name,
-                        "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                }
-            ],
-        )
-        await self._store.wait_table(info.table)
-        self._store.forget_table(self._name)
-        await self._backfill(
-            await self._store.created_table(self._name), spec.keys[0][0], attribute
-        )
-        return spec.name
-
-    async def _backfill(self, info: TableInfo, path: str, attribute: str) -> None:
-        """Give documents written before the index its hidden key attribute."""
-        top = path.split(".", 1)[0]
-        plan = Plan("Scan", requests=({},))
-        async with contextlib.aclosing(self._read(info, plan, PlanStats(plan), None)) as rows:
-            async for item, document in rows:
-                value = shadow_values(info, document).get(attribute)
-                if value is None or item.get(attribute) == value:
-                    continue
-                condition = "#top = :read" if top in item else "attribute_not_exists(#top)"
-                values: dict[str, Any] = {":shadow": value}
-                if top in item:
-                    values[":read"] = item[top]
-                with contextlib.suppress(Exception):  # changed meanwhile: its writer set it
-                    await self._store.client.update_item(
-                        TableName=info.table,
-                        Key=info.key_of(item),
-                        UpdateExpression="SET #shadow = :shadow",
-                        ConditionExpression=condition,
-                        ExpressionAttributeNames={"#shadow": attribute, "#top": top},
-                        ExpressionAttributeValues=values,
-                    )
+        return await indexes.create_index(self._store, self._name, spec)
 
     async def _list_indexes(self) -> list[IndexInfo]:
-        info = await self._info(create=False)
-        if info is None:
-            return []
-        primary = [(info.partition_key, 1)] + ([(info.sort_key, 1)] if info.sort_key else [])
-        name = "_id_" if primary == [("_id", 1)] else "primary"
-        indexes = [IndexInfo(name, primary, unique=True)]
-        for index in info.indexes:
-            if index.user_keys is not None:
-                keys = list(index.user_keys)
-            else:
-                keys = [(index.partition_key, 1)]
-                keys += [(index.sort_key, 1)] if index.sort_key else []
-            indexes.append(IndexInfo(index.name, keys))
-        return indexes
+        return indexes.list_indexes(await self._info(create=False))
 
     async def _drop_index(self, name: str) -> None:
-        info = await self._info(create=False)
-        if name in ("_id_", "primary"):
-            raise InvalidQueryError(
-                f"The key index of collection {self._name!r} cannot be dropped",
-                collection=self._name,
-            )
-        if info is None or all(index.name != name for index in info.indexes):
-            raise InvalidQueryError(
-                f"Collection {self._name!r} of store {self._store.name!r} has no index "
-                f"named {name!r}",
-                collection=self._name,
-            )
-        await self._store.client.update_table(
-            TableName=info.table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}]
-        )
-        self._store.forget_table(self._name)
-        await self._store.wait_table(info.table)
+        await indexes.drop_index(self._store, self._name, name)
 
 
 def _read_attributes(

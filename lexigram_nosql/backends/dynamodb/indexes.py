@@ -1,0 +1,137 @@
+"""Indexes of a DynamoDB collection: the table key, global secondary indexes from the
+configuration, and those ``create_index`` adds on hidden attributes (see ``tables.py``)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from lexigram_nosql.backends.base import IndexSpec
+from lexigram_nosql.backends.dynamodb.codec import decode_item
+from lexigram_nosql.backends.dynamodb.tables import TableInfo, shadow_attribute, shadow_values
+from lexigram_nosql.contracts import IndexInfo
+from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.dynamodb.store import DynamoDocumentStore
+
+__all__ = ["create_index", "drop_index", "list_indexes"]
+
+
+async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> str:
+    """Add a global secondary index on the first key of ``spec`` and backfill it. Unique and
+    TTL indexes are refused: DynamoDB enforces neither as MongoDB does."""
+    if spec.unique:
+        raise UnsupportedQueryError(
+            f"DynamoDB cannot enforce the unique index {spec.name!r} on collection "
+            f"{collection!r}: only the table key is unique",
+            backend="dynamodb",
+            operator="unique",
+            collection=collection,
+        )
+    if spec.expire_after_seconds is not None:
+        raise UnsupportedQueryError(
+            f"DynamoDB has no TTL index like MongoDB's (index {spec.name!r} on collection "
+            f"{collection!r}); use DynamoDB's own time-to-live on an epoch-seconds attribute",
+            backend="dynamodb",
+            operator="expire_after_seconds",
+            collection=collection,
+        )
+    info = await store.created_table(collection)
+    if [p for p, _ in spec.keys] == [info.partition_key]:
+        return "_id_" if info.partition_key == "_id" else "primary"
+    attribute = shadow_attribute(spec.keys)
+    for index in info.indexes:
+        if index.name == spec.name or index.partition_key == attribute:
+            if index.partition_key != attribute:
+                raise InvalidQueryError(
+                    f"Collection {collection!r} already has an index named {spec.name!r} "
+                    "with other keys",
+                    collection=collection,
+                )
+            return index.name
+    await store.client.update_table(
+        TableName=info.table,
+        AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": spec.name,
+                    "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    )
+    await store.wait_table(info.table)
+    store.forget_table(collection)
+    await _backfill(store, await store.created_table(collection), spec.keys[0][0], attribute)
+    return spec.name
+
+
+async def _backfill(store: DynamoDocumentStore, info: TableInfo, path: str, attribute: str) -> None:
+    """Give documents written before the index its hidden key attribute, each only while
+    the indexed field still holds the value read (otherwise its writer has set it)."""
+    top = path.split(".", 1)[0]
+    arguments: dict[str, Any] = {"TableName": info.table, "ConsistentRead": True}
+    while True:
+        response = await store.client.scan(**arguments)
+        for item in response.get("Items", []):
+            document = decode_item(item, info.key_names)
+            value = shadow_values(info, document).get(attribute)
+            if value is None or item.get(attribute) == value:
+                continue
+            condition = "#top = :read" if top in item else "attribute_not_exists(#top)"
+            values: dict[str, Any] = {":shadow": value}
+            if top in item:
+                values[":read"] = item[top]
+            with contextlib.suppress(Exception):  # changed meanwhile: its writer set it
+                await store.client.update_item(
+                    TableName=info.table,
+                    Key=info.key_of(item),
+                    UpdateExpression="SET #shadow = :shadow",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#shadow": attribute, "#top": top},
+                    ExpressionAttributeValues=values,
+                )
+        last_key = response.get("LastEvaluatedKey")
+        if not last_key:
+            return
+        arguments["ExclusiveStartKey"] = last_key
+
+
+def list_indexes(info: TableInfo | None) -> list[IndexInfo]:
+    """The key (``_id_``) and each global secondary index, with the user's keys."""
+    if info is None:
+        return []
+    primary = [(info.partition_key, 1)] + ([(info.sort_key, 1)] if info.sort_key else [])
+    name = "_id_" if primary == [("_id", 1)] else "primary"
+    found = [IndexInfo(name, primary, unique=True)]
+    for index in info.indexes:
+        if index.user_keys is not None:
+            keys = list(index.user_keys)
+        else:
+            keys = [(index.partition_key, 1)]
+            keys += [(index.sort_key, 1)] if index.sort_key else []
+        found.append(IndexInfo(index.name, keys))
+    return found
+
+
+async def drop_index(store: DynamoDocumentStore, collection: str, name: str) -> None:
+    """Delete a global secondary index (the table key cannot be dropped)."""
+    if name in ("_id_", "primary"):
+        raise InvalidQueryError(
+            f"The key index of collection {collection!r} cannot be dropped",
+            collection=collection,
+        )
+    info = await store.table_info(collection, create=False)
+    if info is None or all(index.name != name for index in info.indexes):
+        raise InvalidQueryError(
+            f"Collection {collection!r} of store {store.name!r} has no index named {name!r}",
+            collection=collection,
+        )
+    await store.client.update_table(
+        TableName=info.table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}]
+    )
+    store.forget_table(collection)
+    await store.wait_table(info.table)
