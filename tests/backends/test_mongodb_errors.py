@@ -158,6 +158,7 @@ def test_server_codes_refine_operation_failures() -> None:
     assert type(failure(11000)) is ours.DuplicateKeyError
     assert type(failure(10334)) is ours.DocumentTooLargeError
     assert type(failure(18)) is ours.NoSQLConnectionError
+    assert type(failure(66)) is ours.InvalidQueryError  # ImmutableField: changing _id
     assert type(failure(251)) is ours.TransactionError
     transient = failure(112, ["TransientTransactionError"])
     assert type(transient) is ours.TransactionError
@@ -165,6 +166,17 @@ def test_server_codes_refine_operation_failures() -> None:
     other = failure(2)
     assert type(other) is ours.NoSQLError
     assert other.code == 2
+
+
+def test_changing_the_id_in_a_write_is_an_invalid_query() -> None:
+    """MongoDB refuses an update or replacement that changes ``_id`` with a write error of
+    code 66; the query language calls that an invalid query, whichever backend runs it."""
+    exc = pm.WriteError(
+        "Performing an update on the path '_id' would modify the immutable field '_id'",
+        66,
+        {"index": 0, "code": 66, "errmsg": "would modify the immutable field '_id'"},
+    )
+    assert type(map_mongo_exception(exc, no_redaction)) is ours.InvalidQueryError
 
 
 def test_messages_are_redacted() -> None:

@@ -26,6 +26,7 @@ Factory = Callable[[Any, str], ours.NoSQLError]
 _DUPLICATE_KEY_CODES: Final = frozenset({11000, 11001, 12582})
 _TOO_LARGE_CODES: Final = frozenset({10334, 17419, 17420})
 _AUTH_FAILED: Final = 18
+_IMMUTABLE_FIELD: Final = 66  # e.g. an update or replacement that would change _id
 _TRANSACTION_CODES: Final = frozenset(
     {
         112,  # WriteConflict (reported inside transactions)
@@ -81,6 +82,8 @@ def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
         return _duplicate_key(exc.details, message)
     if code in _TOO_LARGE_CODES:
         return ours.DocumentTooLargeError(f"Document too large: {message}", code=code)
+    if code == _IMMUTABLE_FIELD:
+        return ours.InvalidQueryError(f"The write would change an immutable field: {message}")
     if code == _AUTH_FAILED:
         return ours.NoSQLConnectionError(f"Authentication failed: {message}", code=code)
     if "TransientTransactionError" in labels:
