@@ -541,3 +541,16 @@ async def test_projections_read_only_the_attributes_needed(
     assert {"a", "b", "_id"} <= names and "big" not in names
     assert await collection.distinct("a.x", {"b": {"$lt": 2}}) == [0, 1]
     assert "big" not in calls[-1]["ExpressionAttributeNames"].values()
+
+
+async def test_generated_ids_skip_the_existence_lookup(dynamodb: Factory, monkeypatch: Any) -> None:
+    store = await dynamodb()
+    collection = store.collection("gen")
+    await collection.insert_one({"_id": "warm"})
+    lookups = spy(store, "batch_get_item", monkeypatch)
+    result = await collection.insert_many([{"n": i} for i in range(30)])
+    assert lookups == []
+    assert len(set(result.inserted_ids)) == 30
+    await collection.insert_many([{"n": 1}, {"_id": "chosen"}])
+    assert len(lookups) == 1
+    assert lookups[0]["RequestItems"][store.table_name("gen")]["Keys"] == [{"_id": {"S": "chosen"}}]

@@ -362,7 +362,9 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             for write in writes:
                 await self._send_insert(write)
             return ids
-        await self._insert_batch(info, writes)
+        # A generated _id is new by construction: only keys the caller chose are looked up.
+        fresh = ["_id" not in d and "_id" in (info.partition_key, info.sort_key) for d in documents]
+        await self._insert_batch(info, writes, fresh)
         return ids
 
     async def _send_insert(self, write: WriteRequest) -> None:
@@ -388,9 +390,12 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             collection=self._name,
         )
 
-    async def _insert_batch(self, info: TableInfo, writes: list[WriteRequest]) -> None:
-        """BatchWriteItem cannot carry conditions: existing keys are looked up first, and
-        as in MongoDB's ordered insert the documents before a duplicate are written."""
+    async def _insert_batch(
+        self, info: TableInfo, writes: list[WriteRequest], fresh: list[bool]
+    ) -> None:
+        """BatchWriteItem cannot carry conditions: existing keys (but ``fresh`` ones) are
+        looked up first, and as in MongoDB's ordered insert the documents before a duplicate
+        are written."""
         keys = [info.key_of(w.params["Item"]) for w in writes]
         frozen = [_freeze(k) for k in keys]
         stop: int | None = None
@@ -401,7 +406,8 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 break
             seen.add(key)
         candidates = keys[:stop] if stop is not None else keys
-        existing = await self._existing(info, candidates)
+        chosen = [key for key, new in zip(candidates, fresh, strict=False) if not new]
+        existing = await self._existing(info, chosen) if chosen else set()
         for position, key in enumerate(frozen[: len(candidates)]):
             if key in existing:
                 stop = position
