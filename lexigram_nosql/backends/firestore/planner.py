@@ -61,6 +61,7 @@ MAX_BRANCHES: Final = 64
 
 Kind = Literal["value", "array", "map", "mixed"]
 _ARRAY_OPS: Final = frozenset({"array_contains", "array_contains_any"})
+_INEQUALITIES: Final = frozenset({"<", "<=", ">", ">="})
 _RANGE_OPS: Final = {FieldOp.GT: ">", FieldOp.GTE: ">=", FieldOp.LT: "<", FieldOp.LTE: "<="}
 
 
@@ -321,6 +322,13 @@ def _legalise(branch: Branch) -> tuple[Branch | None, bool]:
         ):
             continue  # implied by a stronger array filter on the same field
         kept.append(prim)
+    # Firestore refuses a document-id equality next to inequalities on other fields: keep
+    # the id (the narrower filter).
+    if any(p.segments == DOCUMENT_ID for p in kept) and any(
+        p.op in _INEQUALITIES and p.segments != DOCUMENT_ID for p in kept
+    ):
+        kept = [p for p in kept if p.segments == DOCUMENT_ID or p.op not in _INEQUALITIES]
+        dropped = True
     # One array-contains(-any) per disjunction.
     seen_array = False
     legal: list[Primitive] = []
