@@ -112,3 +112,48 @@ async def test_random_filters_match_the_memory_store(store: Any, memory: Any) ->
         }
         expected_page = [d async for d in memory.collection("diff").find(filter, **page)]
         assert [d async for d in store.collection("diff").find(filter, **page)] == expected_page
+
+
+UPDATES: list[dict[str, Any]] = [
+    {"$set": {"a": 5}},
+    {"$set": {"b.c": "x"}},
+    {"$set": {"a.0": 9}},
+    {"$unset": {"a": ""}},
+    {"$unset": {"b.c": ""}},
+    {"$inc": {"a": 1}},
+    {"$inc": {"z": 2.5}},
+    {"$addToSet": {"a": 1}},
+    {"$addToSet": {"z": {"$each": [1, 2, 1]}}},
+    {"$push": {"z": 3}},
+    {"$max": {"a": 2}},
+    {"$mul": {"a": 2}},
+    {"$rename": {"b": "r"}},
+    {"$pull": {"a": 1}},
+    {"$pop": {"a": 1}},
+]
+
+
+async def outcome(collection: Any, filter: dict[str, Any], update: dict[str, Any]) -> Any:
+    try:
+        result = await collection.update_many(filter, update)
+    except Exception as exc:
+        return type(exc).__name__
+    return (result.matched_count, result.modified_count)
+
+
+async def test_random_updates_leave_the_same_documents(store: Any, memory: Any) -> None:  # noqa: F811
+    """Native and engine-computed updates, including MongoDB's refusals, on documents of every
+    shape: the same counts or the same error, then the same documents."""
+    rng = random.Random(SEED + 1)
+    documents = [document(rng, i) for i in range(40)]
+    ours, reference = store.collection("upd"), memory.collection("upd")
+    await ours.insert_many(documents)
+    await reference.insert_many(documents)
+    for _ in range(60):
+        filter, update = filter_(rng), rng.choice(UPDATES)
+        expected = await outcome(reference, filter, update)
+        found = await outcome(ours, filter, update)
+        assert found == expected, (filter, update)
+        assert [d async for d in ours.find({}, sort=[("_id", 1)])] == [
+            d async for d in reference.find({}, sort=[("_id", 1)])
+        ], (filter, update)

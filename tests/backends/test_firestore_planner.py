@@ -159,3 +159,11 @@ def test_reserved_and_escaped_ids_round_trip() -> None:
         assert not (stored.startswith("__") and stored.endswith("__"))
         assert decode_id(stored) == value
     assert encode_id("plain") == "plain", "ordinary ids are stored as they are"
+
+
+def test_document_id_filters_are_kept_apart_from_inequalities() -> None:
+    result = plan({"$or": [{"_id": "a"}, {"x": 1}], "n": {"$gt": 1}})
+    for branch in result.branches:
+        if any(p.segments == DOCUMENT_ID for p in branch):
+            assert all(p.op not in ("<", "<=", ">", ">=") for p in branch), branch
+    assert not result.sound
