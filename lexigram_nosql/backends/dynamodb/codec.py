@@ -272,7 +272,13 @@ def order_names(value: AttributeValue | None) -> list[str]:
 
 def _ordered_names(attributes: Mapping[str, Any]) -> list[str]:
     """Attribute names in document order: the hidden order list, then the rest sorted."""
-    names = [n for n in dict.fromkeys(order_names(attributes.get(ORDER))) if n in attributes]
+    order = attributes.get(ORDER)
+    listed = order_names(order) if order is not None else []
+    names = [n for n in listed if n in attributes]
+    visible = sum(not n.startswith(HIDDEN_PREFIX) for n in attributes)
+    if len(names) == visible and len(set(names)) == len(names):
+        return names  # the usual case: every field listed once, nothing hidden but the order
+    names = list(dict.fromkeys(names))
     known = set(names)
     names.extend(
         sorted(n for n in attributes if n not in known and not n.startswith(HIDDEN_PREFIX))
@@ -350,7 +356,12 @@ def decode_item(item: Mapping[str, AttributeValue], key_names: frozenset[str]) -
     document: dict[str, Any] = {}
     for name in _ordered_names(item):
         value = item[name]
-        document[name] = decode_key(value) if name in key_names else decode_value(value)
+        if name in key_names:
+            document[name] = decode_key(value)
+            continue
+        text = value.get("S")
+        # Strings are most values: skip the general decoder unless it may be a datetime.
+        document[name] = text if text is not None and len(text) != 32 else decode_value(value)
     return document
 
 

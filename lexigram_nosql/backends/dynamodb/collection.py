@@ -135,6 +135,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         given (a ProjectionExpression: less to send and to parse)."""
         client = self._store.client
         consistent = self._store.settings.dynamodb.consistent_read
+        key_names = info.key_names
         projection: dict[str, Any] = {}
         if attributes:
             names = {f"#p{i}": name for i, name in enumerate(sorted(attributes))}
@@ -150,7 +151,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             item = response.get("Item")
             if item:
                 stats.items_read += 1
-                yield item, decode_item(item, info.key_names)
+                yield item, decode_item(item, key_names)
             return
         if plan.operation == "BatchGetItem":
             for start in range(0, len(plan.keys), _BATCH_GET):
@@ -165,7 +166,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                     stats.requests += 1
                     for item in response.get("Responses", {}).get(info.table, []):
                         stats.items_read += 1
-                        yield item, decode_item(item, info.key_names)
+                        yield item, decode_item(item, key_names)
                     keys = response.get("UnprocessedKeys", {}).get(info.table, {}).get("Keys", [])
                     attempt = await self._backoff(attempt, len(keys), "read")
             return
@@ -189,7 +190,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 stats.requests += 1
                 stats.items_read += int(response.get("ScannedCount", 0))
                 for item in response.get("Items", []):
-                    yield item, decode_item(item, info.key_names)
+                    yield item, decode_item(item, key_names)
                 last_key = response.get("LastEvaluatedKey")
                 if not last_key:
                     break
