@@ -276,13 +276,15 @@ async def test_contended_commit_raises_and_run_transaction_reruns(store: Any) ->
             return "won"
 
         outcomes = await asyncio.gather(once(store), once(other))
-        assert sorted(outcomes) == ["lost", "won"]
-        assert await store.collection("c").find_one({"_id": "n"}) == {"_id": "n", "v": 1}
+        # At least one loses (Firestore may abort both); a loser wrote nothing.
+        assert "lost" in outcomes
+        won = outcomes.count("won")
+        assert await store.collection("c").find_one({"_id": "n"}) == {"_id": "n", "v": won}
 
         await asyncio.gather(
             store.run_transaction(lambda: bump(store)), other.run_transaction(lambda: bump(other))
         )
-        assert await store.collection("c").find_one({"_id": "n"}) == {"_id": "n", "v": 3}
+        assert await store.collection("c").find_one({"_id": "n"}) == {"_id": "n", "v": won + 2}
     finally:
         await other.disconnect()
 

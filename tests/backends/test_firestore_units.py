@@ -50,6 +50,12 @@ def test_integers_beyond_64_bits_and_unknown_types_are_refused() -> None:
         encode_body({"s": {1, 2}})
 
 
+def test_documents_over_one_mebibyte_are_refused_before_sending() -> None:
+    encode_body({"_id": "x", "s": "y" * 1_000_000})
+    with pytest.raises(DocumentTooLargeError, match="1048576"):
+        encode_body({"_id": "x", "s": "y" * 600_000, "t": ["z" * 500_000]})
+
+
 def test_field_names_firestore_reserves_are_refused() -> None:
     with pytest.raises(UnsupportedQueryError, match="__name__"):
         encode_body({"__meta__": 1})
@@ -162,6 +168,10 @@ def test_every_mapped_exception_becomes_one_of_ours() -> None:
         (gx.NotFound("no document"), DocumentNotFoundError),
         (gx.InvalidArgument("bad filter"), InvalidQueryError),
         (gx.InvalidArgument("exceeds the maximum allowed size"), DocumentTooLargeError),
+        (
+            gx.InvalidArgument('The value of property "x" is longer than 1048487 bytes'),
+            DocumentTooLargeError,
+        ),
         (gx.ServiceUnavailable("down"), NoSQLConnectionError),
         (gx.DeadlineExceeded("slow"), NoSQLConnectionError),
         (gx.PermissionDenied("no"), NoSQLConnectionError),

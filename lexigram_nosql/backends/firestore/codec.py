@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
 
 __all__ = [
     "BACKEND",
@@ -32,6 +32,7 @@ __all__ = [
     "id_from_value",
     "id_string",
     "is_plain_number",
+    "storage_size",
 ]
 
 BACKEND: Final = "firestore"
@@ -39,6 +40,8 @@ BACKEND: Final = "firestore"
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MAX_ID_BYTES: Final = 1500
+#: Firestore's maximum document size.
+MAX_DOCUMENT_BYTES: Final = 1_048_576
 _ESCAPED: Final = re.compile("%(25|2F)")
 
 
@@ -115,12 +118,41 @@ def _needs_escape(text: str) -> bool:
 
 
 def encode_body(document: Mapping[str, Any], *, collection: str | None = None) -> dict[str, Any]:
-    """The document without ``_id``, every value checked storable."""
+    """The document without ``_id``, every value checked storable and the whole within
+    Firestore's 1 MiB document limit (``DocumentTooLargeError`` before anything is sent)."""
     body = {key: value for key, value in document.items() if key != "_id"}
     for key, value in body.items():
         _check_key(key, key, collection)
         _check_value(value, key, collection, in_array=False)
+    size = storage_size(body) + _string_size(str(document.get("_id", ""))) + 48
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLargeError(
+            f"Document {document.get('_id')!r} of collection {collection!r} needs about "
+            f"{size} bytes in Firestore, over its limit of {MAX_DOCUMENT_BYTES} bytes",
+            collection=collection,
+        )
     return body
+
+
+def storage_size(value: Any) -> int:
+    """Bytes Firestore counts for a value (its documented storage-size rules)."""
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, (int, float, datetime)):
+        return 8
+    if isinstance(value, str):
+        return _string_size(value)
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, Mapping):
+        return sum(_string_size(str(k)) + storage_size(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return sum(storage_size(item) for item in value)
+    return 16
+
+
+def _string_size(text: str) -> int:
+    return len(text.encode("utf-8")) + 1
 
 
 def encodable(value: Any) -> bool:

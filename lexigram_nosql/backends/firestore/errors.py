@@ -60,7 +60,7 @@ def _precondition(message: str) -> ours.NoSQLError:
 
 def _invalid(message: str) -> ours.NoSQLError:
     lowered = message.lower()
-    if "exceeds the maximum allowed size" in lowered or "too large" in lowered:
+    if any(hint in lowered for hint in ("maximum allowed size", "too large", "longer than")):
         return ours.DocumentTooLargeError(f"Document too large for Firestore: {message}")
     return ours.InvalidQueryError(f"Firestore refused the request: {message}")
 
