@@ -28,6 +28,9 @@ def backend(request: pytest.FixtureRequest) -> Any:
         if services_required():
             pytest.fail(f"{module.ID} test server is required but {reason}")
         pytest.skip(f"{module.ID}: {reason}")
+    for fragment, why in getattr(module, "NOT_APPLICABLE", {}).items():
+        if fragment in request.node.nodeid:
+            pytest.skip(f"{module.ID} does not apply: {why}")
     for fragment, why in module.KNOWN_GAPS.items():
         if fragment in request.node.name:
             request.applymarker(
@@ -39,7 +42,9 @@ def backend(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 async def store(backend: Any) -> AsyncIterator[Any]:
     """A connected store of the parametrized backend, emptied before and after the test."""
-    instance = create_store(backend.settings(f"test_{uuid.uuid4().hex[:8]}"))
+    # A backend module may build its store itself (an in-process test double needs a client).
+    make = getattr(backend, "create_store", create_store)
+    instance = make(backend.settings(f"test_{uuid.uuid4().hex[:8]}"))
     await instance.connect()
     try:
         await backend.reset(instance)

@@ -7,7 +7,12 @@ Each backend has a module ``tests/support/backend_<id>.py`` defining:
 - ``settings(name: str) -> dict``: a store entry for ``create_store``;
 - ``async reset(store) -> None``: remove everything a test left behind;
 - ``KNOWN_GAPS: dict[str, str]``: test-name substring -> why the *test server* (not our code)
-  gets it wrong; such tests are marked strict xfail, so a real server flips them.
+  gets it wrong; such tests are marked strict xfail, so a real server flips them;
+- optionally ``create_store(entry) -> store``, used instead of ``lexigram_nosql.create_store``
+  (``backend_mongodb_mongomock`` plugs an in-process client into the MongoDB store);
+- optionally ``NOT_APPLICABLE: dict[str, str]``: test-id substring -> why the backend cannot
+  take part (reported as a skip with that reason), e.g. a test double that stores built from
+  configuration cannot reach.
 
 With ``LEXIGRAM_NOSQL_REQUIRE_SERVICES=1`` (set by ``make test``) an unreachable server is an
 error; otherwise its tests are skipped with the reason shown.
@@ -24,6 +29,7 @@ BACKEND_MODULES = (
     "memory",
     "mongodb_pymongo",
     "mongodb_motor",
+    "mongodb_mongomock",
     "dynamodb",
     "firestore",
 )
