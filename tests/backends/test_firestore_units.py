@@ -213,3 +213,39 @@ def test_repr_and_address_name_the_emulator() -> None:
     assert "firestore://127.0.0.1:9/lexigram-local/(default)" in repr(store)
     assert store.capabilities.unique_indexes is False
     assert "$in" in store.capabilities.pushdown and "$regex" not in store.capabilities.pushdown
+
+
+# -- merging parallel queries ---------------------------------------------------------------
+
+
+async def test_merge_reads_streams_concurrently_and_propagates_errors() -> None:
+    import asyncio
+    import contextlib
+
+    from lexigram_nosql.backends.firestore.merge import merge
+
+    closed: list[str] = []
+
+    async def stream(name: str, delay: float, fail: bool = False) -> Any:
+        try:
+            for i in range(3):
+                await asyncio.sleep(delay)
+                yield f"{name}{i}"
+            if fail:
+                raise RuntimeError(f"{name} broke")
+        finally:
+            closed.append(name)
+
+    items = [i async for i in merge([stream("a", 0.003), stream("b", 0.001)])]
+    assert sorted(items) == ["a0", "a1", "a2", "b0", "b1", "b2"]
+    assert items[0] == "b0", "the faster stream is not held back by the slower one"
+
+    with pytest.raises(RuntimeError, match="b broke"):
+        async for _ in merge([stream("a", 0.01), stream("b", 0.001, fail=True)]):
+            pass
+
+    closed.clear()
+    async with contextlib.aclosing(merge([stream("a", 0.001), stream("b", 0.001)])) as early:
+        async for _ in early:
+            break
+    assert sorted(closed) == ["a", "b"], "leaving early stops every stream"

@@ -14,9 +14,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import os
 import random
-import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,9 +26,11 @@ from lexigram_nosql.backends.firestore.codec import (
     decode_id,
     encode_body,
     encode_id,
+    generate_id,
     id_from_value,
     id_string,
 )
+from lexigram_nosql.backends.firestore.merge import merge
 from lexigram_nosql.backends.firestore.planner import (
     DOCUMENT_ID,
     Branch,
@@ -211,7 +211,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                     yield item
             return
         seen: set[str] = set()
-        async with contextlib.aclosing(_merge(streams)) as merged:
+        async with contextlib.aclosing(merge(streams)) as merged:
             async for item in merged:
                 if item[0] not in seen:
                     seen.add(item[0])
@@ -754,58 +754,3 @@ async def _backoff(attempt: int) -> None:
 
 def _batches(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i : i + BATCH_LIMIT] for i in range(0, len(items), BATCH_LIMIT)]
-
-
-_counter = int.from_bytes(os.urandom(3), "big")
-_process_bytes = os.urandom(5)
-
-
-def generate_id() -> str:
-    """A 24-hex id shaped like an ObjectId (seconds, process, counter): unique, and ordered
-    by creation, so Firestore's default order (by id) follows insertion order."""
-    global _counter
-    _counter = (_counter + 1) % 0xFFFFFF
-    return (
-        int(time.time()).to_bytes(4, "big") + _process_bytes + _counter.to_bytes(3, "big")
-    ).hex()
-
-
-class _Failure:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-_DONE: Final = object()
-
-
-async def _merge(streams: list[AsyncGenerator[Any, None]]) -> AsyncGenerator[Any, None]:
-    """Items of several streams as they arrive; the streams are read concurrently."""
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=256)
-
-    async def pump(stream: AsyncGenerator[Any, None]) -> None:
-        try:
-            async with contextlib.aclosing(stream) as items:
-                async for item in items:
-                    await queue.put(item)
-        except Exception as exc:
-            await queue.put(_Failure(exc))
-            return
-        await queue.put(_DONE)
-
-    tasks = [asyncio.create_task(pump(stream)) for stream in streams]
-    remaining = len(tasks)
-    try:
-        while remaining:
-            item = await queue.get()
-            if item is _DONE:
-                remaining -= 1
-            elif isinstance(item, _Failure):
-                raise item.error
-            else:
-                yield item
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
