@@ -348,3 +348,40 @@ async def test_emulator_host_from_config_does_not_touch_the_environment(
     finally:
         await backend_firestore.reset(own)
         await own.disconnect()
+
+
+async def test_a_query_needing_a_missing_composite_index_falls_back_to_one_field(
+    store: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Production Firestore refuses some conjunctions until a composite index exists; the
+    emulator never does, so the refusal is simulated for every multi-field query."""
+    import google.api_core.exceptions as gx
+
+    coll = store.collection("c")
+    await coll.insert_many(
+        [{"_id": "hit", "a": 1, "b": 5}, {"_id": "miss", "a": 1, "b": 0}, {"_id": "o", "a": 2}]
+    )
+    build = FirestoreCollection._query
+
+    class NeedsIndex:
+        def stream(self, **kwargs: Any) -> Any:
+            async def refuse() -> Any:
+                raise gx.FailedPrecondition("The query requires an index. Create it here: ...")
+                yield
+
+            return refuse()
+
+        def count(self, **kwargs: Any) -> Any:
+            return self
+
+        async def get(self, **kwargs: Any) -> Any:
+            raise gx.FailedPrecondition("The query requires an index.")
+
+    def query(self: Any, branch: Any) -> Any:
+        return NeedsIndex() if len(branch) > 1 else build(self, branch)
+
+    monkeypatch.setattr(FirestoreCollection, "_query", query)
+    with caplog.at_level("WARNING", logger="lexigram_nosql"):
+        found = [d["_id"] async for d in coll.find({"a": 1, "b": {"$gt": 2}})]
+    assert found == ["hit"]
+    assert "composite index" in caplog.text
