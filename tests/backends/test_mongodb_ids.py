@@ -24,7 +24,8 @@ def test_a_24_hex_string_is_the_object_id_it_spells() -> None:
 
 
 def test_other_ids_are_stored_as_given() -> None:
-    for value in ("user-1", HEX[:23], HEX + "0", "z" * 24, 42, {"a": 1}, None, True):
+    spaced = "aa bb cc dd ee ff 001122"  # 24 characters, not 24 hex digits
+    for value in ("user-1", HEX[:23], HEX + "0", "z" * 24, spaced, 42, {"a": 1}, None, True):
         assert id_to_server(value) == value
         assert type(id_to_server(value)) is type(value)
 

@@ -13,11 +13,11 @@ so reading a document and writing it back never changes its field types.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from bson import ObjectId
+from bson.errors import InvalidId
 
 __all__ = [
     "id_from_server",
@@ -28,8 +28,6 @@ __all__ = [
     "pipeline_to_server",
     "update_to_server",
 ]
-
-_HEX_ID: Final = re.compile(r"[0-9a-fA-F]{24}")
 
 # Operators whose operand is one value compared with the field (converted when it is an id).
 _VALUE_OPERATORS: Final = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
@@ -42,8 +40,11 @@ _ID_PRESERVING_STAGES: Final = frozenset({"$match", "$sort", "$skip", "$limit"})
 
 def id_to_server(value: Any) -> Any:
     """The ObjectId a 24-hex string spells; any other value unchanged."""
-    if type(value) is str and len(value) == 24 and _HEX_ID.fullmatch(value):
-        return ObjectId(value)
+    if type(value) is str and len(value) == 24:
+        try:
+            return ObjectId(value)  # parses the hex itself, refusing anything else
+        except InvalidId:
+            return value
     return value
 
 
