@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-ROUNDS = 10
+ROUNDS = 20
 KEYED = 100  # documents in the collection that lookups and updates by _id address
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from bson import ObjectId
 from pymongo import monitoring
+from pymongo.errors import OperationFailure, PyMongoError
 
 from lexigram_nosql import create_store
 from lexigram_nosql.backends.mongodb import MongoDocumentStore, ServerInfo
@@ -432,3 +433,56 @@ async def test_a_driver_error_while_streaming_is_translated(store: MongoDocument
     assert info.value.collection == "c"
     assert not type(info.value).__module__.startswith("pymongo")
     store._client = store._driver.create_client(store.settings.mongodb.uri, {})  # for reset
+
+
+class FakeSession:
+    """A session whose commits fail with the given errors first, recording what it was asked."""
+
+    def __init__(self, *failures: BaseException) -> None:
+        self.failures = list(failures)
+        self.calls: list[str] = []
+
+    async def commit_transaction(self) -> None:
+        self.calls.append("commit")
+        if self.failures:
+            raise self.failures.pop(0)
+
+    async def abort_transaction(self) -> None:
+        self.calls.append("abort")
+
+    async def end_session(self) -> None:
+        self.calls.append("end")
+
+
+def labelled(label: str, code: int) -> PyMongoError:
+    return OperationFailure("failed", code, {"errorLabels": [label], "code": code})
+
+
+async def test_a_commit_with_unknown_outcome_is_retried() -> None:
+    store = make_store("pymongo")
+    session = FakeSession(labelled("UnknownTransactionCommitResult", 91))
+    await store._commit_transaction(session)
+    assert session.calls == ["commit", "commit", "end"]
+
+
+async def test_a_transient_commit_failure_is_raised_and_the_session_ended() -> None:
+    store = make_store("pymongo")
+    session = FakeSession(labelled("TransientTransactionError", 112))
+    with pytest.raises(TransactionError, match="again"), store.translate_errors():
+        await store._commit_transaction(session)
+    assert session.calls == ["commit", "end"]
+
+
+async def test_a_commit_that_timed_out_on_the_server_is_not_retried() -> None:
+    store = make_store("pymongo")
+    session = FakeSession(labelled("UnknownTransactionCommitResult", 50))
+    with pytest.raises(NoSQLError), store.translate_errors():
+        await store._commit_transaction(session)
+    assert session.calls == ["commit", "end"]
+
+
+async def test_abort_ends_the_session() -> None:
+    store = make_store("pymongo")
+    session = FakeSession()
+    await store._abort_transaction(session)
+    assert session.calls == ["abort", "end"]
