@@ -201,10 +201,9 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             self._collection, stages, session=self._store.current_transaction()
         )
 
-    async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
-        """The primitive the base class's own helpers use (``find`` above is the fast path)."""
-        async for document in self._documents(lambda: self._open_find(query)):
-            yield document
+    def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        """The primitive the base class's own helpers use."""
+        return self._documents(lambda: self._open_find(query))
 
     async def _find_one(self, query: FindQuery) -> Document | None:
         found = await self._collection.find_one(
