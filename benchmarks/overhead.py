@@ -56,7 +56,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     load_services_env()
     over = False
-    print(f"{'backend':<10} {'operation':<28} {'ours s':>9} {'raw s':>9} {'ratio':>7} {'+ms':>8}")
+    print(f"{'backend':<10} {'operation':<34} {'ours s':>9} {'raw s':>9} {'ratio':>7} {'+ms':>8}")
     for name in args.backends or available_backends():
         module = importlib.import_module(f"benchmarks.overhead_backends.{name}")
         rows = asyncio.run(module.run(args.n_insert, args.n_find, args.n_get, args.n_update))
@@ -68,7 +68,7 @@ def main() -> int:
             flag = "  <- above target" if ratio > TARGET else ""
             over = over or ratio > TARGET
             print(
-                f"{name:<10} {operation:<28} {ours:>9.3f} {raw:>9.3f} {ratio:>7.3f} "
+                f"{name:<10} {operation:<34} {ours:>9.3f} {raw:>9.3f} {ratio:>7.3f} "
                 f"{(ours - raw) * 1000:>8.1f}{flag}"
             )
     print(f"target: ratio <= {TARGET}")
