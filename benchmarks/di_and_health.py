@@ -12,7 +12,9 @@ Run: ``.venv/bin/python benchmarks/di_and_health.py``
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 from lexigram_nosql import (
@@ -22,6 +24,9 @@ from lexigram_nosql import (
     Named,
 )
 from lexigram_nosql.contracts import DocumentStoreProtocol
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._report import record
 
 CONFIG = {
     "nosql": {
@@ -81,6 +86,15 @@ async def bench_resolve(app: Application, n: int = 50_000) -> None:
     print(f"  cached plan : {resolved * 1e6:7.2f} us per resolve ({n:,} resolves)")
     print(f"  by hand     : {by_hand * 1e6:7.2f} us per construction")
     print(f"  first (plan): {sorted(cold)[len(cold) // 2] * 1e6:7.2f} us median, plan included")
+    record(
+        "container",
+        "resolve() of a service with 3 deps",
+        round(resolved * 1e6, 2),
+        "us",
+        baseline=round(by_hand * 1e6, 2),
+        target=None,
+        note="baseline: constructing it by hand",
+    )
 
 
 async def bench_health(app: Application, seconds: float = 3.0, pollers: int = 50) -> None:
@@ -109,6 +123,16 @@ async def bench_health(app: Application, seconds: float = 3.0, pollers: int = 50
     ttl = CONFIG["nosql"]["health"]["cache_ttl_s"]  # type: ignore[index]
     print(f"health polling - {pollers} concurrent pollers for {seconds:g} s, TTL {ttl} s")
     print(f"  polls answered: {polls:,} ({polls / seconds:,.0f} per second)")
+    allowed = int(seconds / ttl) + 1
+    record(
+        "health polling",
+        f"{pollers} pollers for {seconds:g} s, TTL {ttl} s",
+        round(polls / seconds),
+        "polls/s",
+        target=f"<= {allowed} pings per store",
+        met=all(count <= allowed for count in pings.values()),
+        note="backend pings: " + ", ".join(f"{n} {c}" for n, c in pings.items()),
+    )
     for name, count in pings.items():
         print(f"  backend pings of {name!r}: {count} (at most {int(seconds / ttl) + 1} allowed)")
 

@@ -14,9 +14,14 @@ import argparse
 import asyncio
 import random
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._report import record
 
 TARGETS = {
     "indexed equality": 10.0,
@@ -150,6 +155,16 @@ def main() -> None:
         ratio = mock_seconds / our_seconds
         ratios.append(ratio)
         mark = "ok" if ratio >= TARGETS[name] else "MISSED"
+        record(
+            "memory vs mongomock",
+            f"{name}, {args.n} docs",
+            round(ratio, 1),
+            "x faster",
+            baseline=mock_seconds,
+            target=f">= {TARGETS[name]:g}x",
+            met=ratio >= TARGETS[name],
+            note=f"ours {our_seconds:.6f} s, mongomock {mock_seconds:.6f} s per operation",
+        )
         print(
             f"{name:<22}{our_seconds:>12.6f}{mock_seconds:>12.6f}{ratio:>9.1f}x"
             f"{TARGETS[name]:>7.0f}x {mark}"

@@ -54,6 +54,8 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
+    from benchmarks._report import record
+
     load_services_env()
     over = False
     print(f"{'backend':<10} {'operation':<34} {'ours s':>9} {'raw s':>9} {'ratio':>7} {'+ms':>8}")
@@ -67,6 +69,16 @@ def main() -> int:
             ratio = ours / raw if raw > 0 else float("inf")
             flag = "  <- above target" if ratio > TARGET else ""
             over = over or ratio > TARGET
+            record(
+                "overhead",
+                f"{name}: {operation}",
+                round(ratio, 3),
+                "x raw driver",
+                baseline=raw,
+                target=f"<= {TARGET}",
+                met=ratio <= TARGET,
+                note=f"ours {ours:.3f} s, raw {raw:.3f} s",
+            )
             print(
                 f"{name:<10} {operation:<34} {ours:>9.3f} {raw:>9.3f} {ratio:>7.3f} "
                 f"{(ours - raw) * 1000:>8.1f}{flag}"
