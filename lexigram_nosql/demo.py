@@ -17,6 +17,7 @@ from lexigram_nosql.config.loader import DEFAULT_CONFIG_PATH, ConfigSource, load
 from lexigram_nosql.contracts import DocumentStoreProtocol
 from lexigram_nosql.di import Named
 from lexigram_nosql.health import HealthService
+from lexigram_nosql.migrations import AddField, CreateIndex, MigrationManager
 from lexigram_nosql.pipeline import AggregationOp, AggregationPipeline
 from lexigram_nosql.providers import Application, NoSQLModule
 from lexigram_nosql.repository import DocumentRepository
@@ -169,12 +170,27 @@ async def run_demo(config: ConfigSource | None = None, *, out: Printer = print) 
         for row in await dashboard.activity():
             out(f"   {row['_id']:<6} events={row['events']} avg_score={row['avg_score']:.2f}")
 
-        out("\n7. Health (application/health+json)")
+        out("\n7. Migrations: MigrationManager(db_name=...) finds the booted store by name")
+        manager = MigrationManager(db_name=dashboard.primary.name)
+        manager.add(CreateIndex("users", [("email", 1)], unique=True))
+        manager.add(AddField("users", "avatar_url", default=""))
+        for result in await manager.apply():
+            out(f"   {result.action}: {result.id} {result.name}")
+        for status in await manager.status():
+            out(f"   status {status.id}: {status.state}")
+        with_avatar = await dashboard.primary.collection("users").count_documents(
+            {"avatar_url": ""}
+        )
+        out(f"   users with avatar_url set by AddField: {with_avatar}")
+        again = await manager.apply()
+        out(f"   apply() again: {len(again)} migration(s) applied (each runs once)")
+
+        out("\n8. Health (application/health+json)")
         health = await app.container.resolve(HealthService)
         report = await health.check()
         out(_indent(json.dumps(report.to_dict(), indent=2)))
 
-    out("\n8. Shutdown: every store disconnected, in reverse order")
+    out("\n9. Shutdown: every store disconnected, in reverse order")
     out(
         "   "
         + ", ".join(

@@ -82,7 +82,8 @@ def test_demo_runs_as_a_module_from_anywhere(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "built-in: two memory stores" in done.stdout
-    assert "7. Health" in done.stdout
+    assert "8. Health" in done.stdout
+    assert "apply() again: 0 migration(s) applied" in done.stdout
 
 
 def test_demo_against_an_unreachable_store_fails_with_one_line(
