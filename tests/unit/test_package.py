@@ -52,6 +52,13 @@ def test_error_tree_in_docstring_matches_classes() -> None:
             assert cls.__doc__, f"{name} needs a docstring saying when it is raised"
 
 
+def test_error_tree_in_the_docs_names_every_class() -> None:
+    """docs/errors.md draws the same tree as errors.py: a new class must be documented."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "errors.md").read_text()
+    for name in errors.__all__:
+        assert f"── {name} " in doc or f"{name}  " in doc.split("```")[1], name
+
+
 def test_importing_the_package_imports_no_driver() -> None:
     code = (
         "import sys, lexigram_nosql;"
