@@ -40,6 +40,7 @@ from lexigram_nosql.query.reshape import (
     with_path,
     without_path,
 )
+from lexigram_nosql.query.values import check_nesting
 from lexigram_nosql.types import Document, Pipeline
 
 __all__ = [
@@ -94,6 +95,7 @@ def parse_pipeline(pipeline: Pipeline) -> ParsedPipeline:
     Raises ``InvalidQueryError`` whose message names the stage index and operator, with the
     operator (and path, when one is at fault) as attributes.
     """
+    check_nesting(pipeline, where="the pipeline")
     return _parse_pipeline(pipeline, in_facet=False)
 
 

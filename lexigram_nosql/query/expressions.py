@@ -40,6 +40,7 @@ from lexigram_nosql.query.operators import (
     values_equal,
 )
 from lexigram_nosql.query.paths import MISSING
+from lexigram_nosql.query.values import check_nesting
 
 __all__ = [
     "FORBIDDEN_OPERATORS",
@@ -114,6 +115,7 @@ def parse_expression(expression: Any) -> CompiledExpression:
     """
     if isinstance(expression, CompiledExpression):
         return expression
+    check_nesting(expression, where="the expression")
     return CompiledExpression(expression, _compile(expression))
 
 

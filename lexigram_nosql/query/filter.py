@@ -28,7 +28,12 @@ from lexigram_nosql.query.ast import (
     Or,
 )
 from lexigram_nosql.query.paths import check_path
-from lexigram_nosql.query.values import canonical_type_name, is_number, to_python_number
+from lexigram_nosql.query.values import (
+    canonical_type_name,
+    check_nesting,
+    is_number,
+    to_python_number,
+)
 from lexigram_nosql.types import FilterDocument
 
 __all__ = ["compile_regex", "matches", "parse_element_filter", "parse_filter"]
@@ -44,6 +49,7 @@ def parse_filter(filter: FilterDocument | None) -> FilterNode:
     """Validate a filter document. Raises ``InvalidQueryError`` naming the path and operator."""
     if filter is None:
         return MatchAll()
+    check_nesting(filter, where="the filter")
     return _parse_document(filter, prefix="")
 
 

@@ -42,6 +42,7 @@ from lexigram_nosql.query.paths import (
 from lexigram_nosql.query.values import (
     check_document,
     check_field_name,
+    check_nesting,
     copy_value,
     is_number,
     to_python_number,
@@ -76,6 +77,7 @@ def parse_update(update: UpdateDocument) -> Update:
         raise InvalidQueryError(f"An update must be a document, got {type(update).__name__}")
     if not update:
         raise InvalidQueryError("An update document must not be empty; use $set to change fields")
+    check_nesting(update, where="the update")
     dollar = [isinstance(key, str) and key.startswith("$") for key in update]
     if not any(dollar):
         return parse_replacement(dict(update))
@@ -105,6 +107,7 @@ def parse_replacement(document: Document) -> ReplacementUpdate:
     """Validate a replacement document (operators are refused)."""
     if not isinstance(document, Mapping):
         raise InvalidQueryError(f"A replacement must be a document, got {type(document).__name__}")
+    check_nesting(document, where="the document")
     for name, value in document.items():
         if isinstance(name, str) and name.startswith("$"):
             raise InvalidQueryError(

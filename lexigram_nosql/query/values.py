@@ -22,6 +22,7 @@ __all__ = [
     "canonical_type_name",
     "check_document",
     "check_field_name",
+    "check_nesting",
     "copy_value",
     "is_nan",
     "is_number",
@@ -54,6 +55,10 @@ BSON_TYPE_NAMES: Final[dict[str, int]] = {
     "maxKey": 127,
 }
 _NAME_BY_NUMBER: Final = {number: name for name, number in BSON_TYPE_NAMES.items()}
+
+MAX_NESTING: Final = 200
+"""The deepest nesting of documents and arrays a query or document may have (MongoDB's
+``maxBSONDepth`` default); deeper input is refused before the recursive parsers see it."""
 
 _INT32_MIN: Final = -(2**31)
 _INT32_MAX: Final = 2**31 - 1
@@ -217,6 +222,29 @@ def check_field_name(name: Any, *, where: str, path: str | None = None) -> None:
         )
 
 
+def check_nesting(value: Any, *, where: str) -> None:
+    """Refuse ``value`` when documents and arrays nest deeper than ``MAX_NESTING``.
+
+    Iterative on purpose: the parsers recurse once per level, so without this a hostile or
+    generated query would end in ``RecursionError`` instead of a named error.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > MAX_NESTING:
+            raise InvalidQueryError(
+                f"{where[:1].upper()}{where[1:]} nests documents and arrays more than "
+                f"{MAX_NESTING} levels deep"
+            )
+        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
+
+
 def check_document(value: Any, *, where: str, path: str | None = None) -> None:
     """Validate every field name inside ``value`` (documents nested in documents and arrays)."""
     if isinstance(value, dict):
@@ -247,5 +275,7 @@ def copy_value(value: Any) -> Any:
         return bytes(value)
     return value  # BSON scalars (ObjectId, Decimal128...) and patterns are immutable
 
+
+_CONTAINERS: Final = (Mapping, list, tuple)
 
 _IMMUTABLE: Final = frozenset({str, int, float, bool, type(None), bytes, Decimal, datetime})

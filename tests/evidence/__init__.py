@@ -1,0 +1,1 @@
+"""Evidence for the claims of issue #8: concurrency, bad input and secrets, on every backend."""
