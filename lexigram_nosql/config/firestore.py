@@ -25,6 +25,9 @@ class FirestoreSection(StrictModel):
     transaction_attempts: int = Field(default=5, ge=1, le=50)
     #: Queries one filter may run in parallel (an ``$in`` of 300 values is 10 queries of 30).
     max_parallel_queries: int = Field(default=10, ge=1, le=100)
+    #: How long one call keeps retrying a transient failure (server unavailable or overloaded)
+    #: before it fails with NoSQLConnectionError; the client library's own default is 60 s.
+    retry_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class FirestoreStoreSettings(StoreSettingsBase):

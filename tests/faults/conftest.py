@@ -17,6 +17,7 @@ from tests.support.backends import services_required
 SERVERS: dict[str, Callable[[Path], servers.PrivateServer | str]] = {
     "mongodb": servers.congodb,
     "dynamodb": servers.dynamodb,
+    "firestore": servers.firestore,
 }
 
 CONNECT_TIMEOUT_S = 3.0
@@ -53,6 +54,7 @@ def store_settings(backend: str, port: int, *, name: str, lazy: bool = False) ->
         section = {
             "project": f"faults-{uuid.uuid4().hex[:8]}",
             "emulator_host": f"127.0.0.1:{port}",
+            "retry_timeout_s": 2.0,
         }
     return {**common, backend: section}
 

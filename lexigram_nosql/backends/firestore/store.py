@@ -244,6 +244,7 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
             # host directly points this store (only) at the emulator without touching the
             # process environment that other stores and libraries share.
             client._emulator_host = section.emulator_host
+        _bound_retries(client, section.retry_timeout_s)
         return client
 
     async def _close(self) -> None:
@@ -381,3 +382,26 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
                     delay,
                 )
                 await asyncio.sleep(delay)
+
+
+def _bound_retries(client: Any, timeout_s: float) -> None:
+    """Make every RPC of ``client`` give up retrying after ``timeout_s``.
+
+    The generated Firestore client retries UNAVAILABLE for up to 60 s per call, and some calls
+    (``BeginTransaction``, ``Commit`` of a transaction) take no ``retry`` argument, so a stopped
+    server would hang an operation for a minute. The per-method default retries live on the
+    transport's wrapped methods; each keeps its predicate and backoff, with a shorter overall
+    deadline. Per-attempt timeouts are left alone (a long query stream must not be cut).
+    """
+    gapic = getattr(client._firestore_api, "_client", None)
+    wrapped = getattr(getattr(gapic, "_transport", None), "_wrapped_methods", None)
+    if not isinstance(wrapped, dict):
+        logger.warning(
+            "This google-cloud-firestore release keeps its retry settings elsewhere: "
+            "firestore.retry_timeout_s is not applied (calls retry for the library's 60 s)"
+        )
+        return
+    for method in wrapped.values():
+        retry = getattr(method, "_retry", None)
+        if retry is not None and hasattr(retry, "with_timeout"):
+            method._retry = retry.with_timeout(timeout_s)
