@@ -482,10 +482,17 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         row: Row,
         guard: set[str] | None,
         now: datetime,
+        *,
+        returning: bool = False,
     ) -> Outcome:
         """Update (or delete) one document, re-reading and retrying when another writer
         changed it since it was read. Returns (before, after, modified), or None when the
-        document no longer matches."""
+        document no longer matches.
+
+        An update compiled to atomic expressions (``ADD``, ``list_append``) is guarded only by
+        the filter's attributes, so another writer may have changed the document since it was
+        read; with ``returning`` the documents returned are then rebuilt from the item as it
+        was just before this write (``ReturnValues=ALL_OLD``), never from the stale read."""
         for _ in range(self._store.settings.dynamodb.conflict_retries + 1):
             item, document = row
             if update is None:
@@ -495,8 +502,11 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 new, write = self._changes(info, update, row, guard, now)
             if write is None:
                 return document, new, False
+            if returning and update is not None and write.action == "Update":
+                params = {**write.params, "ReturnValues": "ALL_OLD"}
+                write = dataclasses.replace(write, params=params)
             try:
-                await self._store.send(write)
+                response = await self._store.send(write)
             except Exception as exc:
                 if error_code(exc) != _CONDITION_FAILED:
                     raise
@@ -505,6 +515,10 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                     return None
                 row = fresh
                 continue
+            old = response.get("Attributes") if response is not None and update else None
+            if old is not None and update is not None:
+                document = decode_item(old, info.key_names)
+                new = normalize_value(apply_update(update, document, now=now))
             return document, new, True
         raise ConcurrencyError(
             f"The document with _id {row[1].get('_id')!r} in collection {self._name!r} kept "
@@ -627,7 +641,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 if return_document is ReturnDocument.AFTER:
                     return _project(query.projection, inserted)
                 return None
-            outcome = await self._modify(info, node, update, row, guard, _moment())
+            outcome = await self._modify(info, node, update, row, guard, _moment(), returning=True)
             if outcome is None:
                 continue  # it stopped matching: find the next first match
             before, after, _ = outcome

@@ -110,7 +110,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
             connect_timeout=self.settings.connect_timeout_s,
             read_timeout=section.read_timeout_s,
             max_pool_connections=section.max_pool_connections,
-            retries={"mode": "standard", "max_attempts": 4},
+            retries={"mode": "standard", "max_attempts": section.max_attempts},
         )
         stack = contextlib.AsyncExitStack()
         try:
@@ -271,18 +271,20 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
 
     # -- writes and transactions ---------------------------------------------------------
 
-    async def send(self, write: WriteRequest) -> None:
-        """Send one write now, or buffer it in the current transaction."""
+    async def send(self, write: WriteRequest) -> dict[str, Any] | None:
+        """Send one write now (returning DynamoDB's response), or buffer it in the current
+        transaction (returning None)."""
         buffer = self.current_transaction()
         if buffer is not None:
             buffer.add(write)
-            return
+            return None
         method = {
             "Put": self.client.put_item,
             "Update": self.client.update_item,
             "Delete": self.client.delete_item,
         }[write.action]
-        await method(**write.params)
+        response: dict[str, Any] = await method(**write.params)
+        return response
 
     async def _begin_transaction(self) -> TransactionBuffer:
         return TransactionBuffer(self.name)
