@@ -51,6 +51,10 @@ class DynamoDBSection(StrictModel):
     """How often unprocessed items of a batch are resent, with exponential backoff."""
     max_pool_connections: int = Field(default=50, ge=1)
     read_timeout_s: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    """Attempts per request in botocore's standard retry mode (throttling, 5xx, connection
+    errors), with a random backoff of up to 2**n s before retry n: an unreachable endpoint
+    fails one request after about ``max_attempts * connect_timeout_s`` plus that backoff."""
     table_wait_s: float = Field(default=120.0, gt=0)
     """How long to wait for a new table or index to become ACTIVE."""
 

@@ -3,7 +3,9 @@ it with small client timeouts, so a stopped server shows up in seconds."""
 
 from __future__ import annotations
 
+import gc
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ def store_settings(backend: str, port: int, *, name: str, lazy: bool = False) ->
             "secret_access_key": "lexigramfaultssecret",
             "table_prefix": f"f{uuid.uuid4().hex[:8]}_",
             "read_timeout_s": 2.0,
+            "max_attempts": 2,
         }
     else:
         section = {
@@ -59,7 +62,21 @@ def store_settings(backend: str, port: int, *, name: str, lazy: bool = False) ->
     return {**common, backend: section}
 
 
-@pytest.fixture(params=sorted(SERVERS))
+# PyMongo (4.x) leaks one socket when a client is closed while its server monitor is
+# connecting: ``pool_shared._async_create_connection`` closes the socket on a connect error but
+# not on cancellation. Closing a client whose server is down (a failed connect, a lazy store's
+# retry) hits that window now and then; the GC then reports the socket, at a random moment.
+PYMONGO_MONITOR_SOCKET = r"ignore:unclosed <socket\.socket:ResourceWarning"
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=pytest.mark.filterwarnings(PYMONGO_MONITOR_SOCKET))
+        if name == "mongodb"
+        else name
+        for name in sorted(SERVERS)
+    ]
+)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[servers.PrivateServer]:
     """A private, not yet started server of each backend; stopped at the end whatever
     happened. Missing java/node/jar: a failure under LEXIGRAM_NOSQL_REQUIRE_SERVICES=1, a
@@ -74,6 +91,16 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[servers.P
         yield found
     finally:
         found.stop()
+        if backend == "mongodb":
+            collect_pymongo_monitor_sockets()
+
+
+def collect_pymongo_monitor_sockets() -> None:
+    """Collect a socket PyMongo leaked (see PYMONGO_MONITOR_SOCKET) now, with that warning
+    silenced, so it cannot fail a later, unrelated test when the GC finds it there."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"unclosed <socket\.socket", ResourceWarning)
+        gc.collect()
 
 
 def backend_of(server: servers.PrivateServer) -> str:

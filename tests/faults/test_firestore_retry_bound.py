@@ -11,7 +11,7 @@ from lexigram_nosql import create_store
 pytest.importorskip("google.cloud.firestore")
 
 
-def test_every_rpc_gives_up_retrying_after_retry_timeout_s() -> None:
+async def test_every_rpc_gives_up_retrying_after_retry_timeout_s() -> None:
     store = create_store(
         {
             "name": "bounded",
