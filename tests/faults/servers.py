@@ -22,9 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRESTORE_JAR = Path(
-    "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
-)
+FIRESTORE_PACKAGE = "google-cloud-cli-firestore-emulator"
 
 
 def services_dir() -> Path:
@@ -181,12 +179,26 @@ def dynamodb(workdir: Path) -> PrivateServer | str:
     )
 
 
+def firestore_jar() -> Path | None:
+    """The emulator's jar, found as ``scripts/services/firestore.sh`` finds it."""
+    if shutil.which("dpkg") is None:
+        return None
+    listing = subprocess.run(
+        ["dpkg", "-L", FIRESTORE_PACKAGE], capture_output=True, text=True, check=False
+    )
+    for line in listing.stdout.splitlines():
+        if line.endswith("/cloud-firestore-emulator.jar") and Path(line).is_file():
+            return Path(line)
+    return None
+
+
 def firestore(workdir: Path) -> PrivateServer | str:
     """Google's Firestore emulator on a private port."""
     if shutil.which("java") is None:
         return "java is not on PATH"
-    if not FIRESTORE_JAR.is_file():
-        return f"the Firestore emulator jar {FIRESTORE_JAR} is missing"
+    jar = firestore_jar()
+    if jar is None:
+        return f"the Firestore emulator (Debian package {FIRESTORE_PACKAGE}) is not installed"
     port = free_port()
     return PrivateServer(
         "firestore",
@@ -194,7 +206,7 @@ def firestore(workdir: Path) -> PrivateServer | str:
         [
             "java",
             "-cp",
-            str(FIRESTORE_JAR),
+            str(jar),
             "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
             "start",
             "--host=127.0.0.1",
