@@ -21,14 +21,15 @@ compared, so load from other processes on the machine does not decide the ratio.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from ._timing import alternate
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT_ENV = "LEXIGRAM_NOSQL_TEST_DYNAMODB_ENDPOINT"
@@ -62,19 +63,8 @@ async def _reachable(url: str) -> bool:
     return True
 
 
-async def _alternate(
-    ours: Callable[[int], Awaitable[None]], raw: Callable[[int], Awaitable[None]]
-) -> tuple[float, float]:
-    """The fastest round of each side, times ``ROUNDS`` (each round does 1/ROUNDS of the
-    work); sides alternate which goes first."""
-    times: list[list[float]] = [[], []]
-    for round_ in range(ROUNDS):
-        order = ((0, ours), (1, raw)) if round_ % 2 == 0 else ((1, raw), (0, ours))
-        for side, operation in order:
-            began = time.perf_counter()
-            await operation(round_)
-            times[side].append(time.perf_counter() - began)
-    return min(times[0]) * ROUNDS, min(times[1]) * ROUNDS
+_alternate = functools.partial(alternate, rounds=ROUNDS, split=True)
+"""Every DynamoDB workload is split across rounds."""
 
 
 def _document(i: int) -> dict[str, Any]:

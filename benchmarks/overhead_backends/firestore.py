@@ -17,11 +17,12 @@ round trips where the raw blind increment costs one; the row shows that price.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
+
+from ._timing import alternate
 
 ROUNDS = 5
 EMULATOR_ENV = "LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST"
@@ -38,23 +39,7 @@ async def _reachable(host: str) -> bool:
     return True
 
 
-async def _alternate(
-    ours: Callable[[int], Awaitable[None]],
-    raw: Callable[[int], Awaitable[None]],
-    *,
-    split: bool = False,
-) -> tuple[float, float]:
-    """The fastest of ``ROUNDS`` rounds of each side (times ``ROUNDS`` when each round does
-    1/ROUNDS of the calls), sides alternating which goes first."""
-    times: list[list[float]] = [[], []]
-    for round_ in range(ROUNDS):
-        order = ((0, ours), (1, raw)) if round_ % 2 == 0 else ((1, raw), (0, ours))
-        for side, operation in order:
-            began = time.perf_counter()
-            await operation(round_)
-            times[side].append(time.perf_counter() - began)
-    scale = ROUNDS if split else 1
-    return min(times[0]) * scale, min(times[1]) * scale
+_alternate = functools.partial(alternate, rounds=ROUNDS)
 
 
 async def run(

@@ -16,12 +16,13 @@ decide the ratio.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
+
+from ._timing import alternate
 
 ROUNDS = 20
 KEYED = 100  # documents in the collection that lookups and updates by _id address
@@ -47,24 +48,7 @@ async def _reachable(uri: str) -> bool:
     return True
 
 
-async def _alternate(
-    ours: Callable[[int], Awaitable[None]],
-    raw: Callable[[int], Awaitable[None]],
-    *,
-    split: bool = False,
-) -> tuple[float, float]:
-    """Seconds of each side for the whole workload: the fastest of ``ROUNDS`` rounds, times
-    ``ROUNDS`` when each round does 1/ROUNDS of the calls (``split``). Sides alternate which
-    goes first; the minimum discards rounds slowed by other load on the machine."""
-    times: list[list[float]] = [[], []]
-    for round_ in range(ROUNDS):
-        order = ((0, ours), (1, raw)) if round_ % 2 == 0 else ((1, raw), (0, ours))
-        for side, operation in order:
-            began = time.perf_counter()
-            await operation(round_)
-            times[side].append(time.perf_counter() - began)
-    scale = ROUNDS if split else 1
-    return min(times[0]) * scale, min(times[1]) * scale
+_alternate = functools.partial(alternate, rounds=ROUNDS)
 
 
 async def _rows_for(
