@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, TypeVar
 
+from lexigram_nosql.backends.names import check_collection_name
 from lexigram_nosql.config.base import StoreSettingsBase
 from lexigram_nosql.contracts import (
     BulkWriteResult,
@@ -287,13 +288,11 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
     # -- collections ---------------------------------------------------------------------
 
     def collection(self, name: str) -> BaseCollection[Any]:
-        """The handle on collection ``name`` (created on first write where the backend needs)."""
-        if not isinstance(name, str) or not name or name.startswith("$") or "\x00" in name:
-            raise InvalidQueryError(
-                f"Invalid collection name {name!r} for store {self.name!r}", store=self.name
-            )
-        coll = self._collections.get(name)
+        """The handle on collection ``name`` (created on first write where the backend needs);
+        any name MongoDB accepts, a subcollection path like ``users/u1/orders`` included."""
+        coll = self._collections.get(name) if isinstance(name, str) else None
         if coll is None:
+            check_collection_name(name, store=self.name)
             coll = self._collections[name] = self._make_collection(name)
         return coll
 

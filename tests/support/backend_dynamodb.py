@@ -18,7 +18,12 @@ from tests.support.backends import services_required
 ID = "dynamodb"
 ENDPOINT_ENV = "LEXIGRAM_NOSQL_TEST_DYNAMODB_ENDPOINT"
 # Conformance test-name fragment -> what DynamoDB Local (not our backend) gets wrong.
-KNOWN_GAPS: dict[str, str] = {}
+KNOWN_GAPS: dict[str, str] = {
+    "test_names_differing_in_case_stay_apart": (
+        "DynamoDB Local keeps table names case-insensitively (CreateTable of 'orders' after "
+        "'Orders' fails with InternalFailure); DynamoDB itself is case-sensitive"
+    ),
+}
 
 
 def endpoint() -> str | None:

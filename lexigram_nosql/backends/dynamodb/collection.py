@@ -79,7 +79,8 @@ matched."""
 
 
 class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
-    """One collection, stored as the table ``{table_prefix}{name}``."""
+    """One collection, stored as the table ``{table_prefix}{name}`` (name encoded where
+    DynamoDB would refuse it)."""
 
     def __init__(self, store: DynamoDocumentStore, name: str) -> None:
         super().__init__(store, name)

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore
 from lexigram_nosql.backends.dynamodb.errors import error_code, map_dynamodb_error
+from lexigram_nosql.backends.dynamodb.names import collection_name, table_name
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
 from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, cancellation_error
 from lexigram_nosql.backends.dynamodb.updates import WriteRequest
@@ -40,7 +41,8 @@ _POLL_S: Final = 0.05
 
 class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
     """A store on DynamoDB (or DynamoDB Local): collection ``c`` is table
-    ``{table_prefix}c``, created on first write when ``create_tables`` is on."""
+    ``{table_prefix}c`` (``c`` encoded when DynamoDB would refuse it), created on first write
+    when ``create_tables`` is on."""
 
     driver_name = "dynamodb"
 
@@ -81,7 +83,9 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         return map_dynamodb_error(exc, self.redact)
 
     def table_name(self, collection: str) -> str:
-        return f"{self.settings.dynamodb.table_prefix}{collection}"
+        """``table_prefix`` + the collection name, encoded where DynamoDB would refuse it
+        (see ``names.py``)."""
+        return table_name(self.settings.dynamodb.table_prefix, collection, store=self.name)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
     def _make_collection(self, name: str) -> BaseCollection[Any]:
         from lexigram_nosql.backends.dynamodb.collection import DynamoCollection
 
+        self.table_name(name)  # a name too long even for an encoded table fails here
         return DynamoCollection(self, name)
 
     async def _list_collections(self) -> list[str]:
@@ -151,12 +156,13 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         arguments: dict[str, Any] = {}
         while True:
             response = await self.client.list_tables(**arguments)
-            names.extend(
-                n[len(prefix) :] for n in response.get("TableNames", []) if n.startswith(prefix)
-            )
+            for table in response.get("TableNames", []):
+                name = collection_name(prefix, table)
+                if name is not None:
+                    names.append(name)
             last = response.get("LastEvaluatedTableName")
             if not last:
-                return [n for n in names if n]
+                return names
             arguments["ExclusiveStartTableName"] = last
 
     async def _drop_collection(self, name: str) -> None:

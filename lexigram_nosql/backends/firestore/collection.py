@@ -31,6 +31,7 @@ from lexigram_nosql.backends.firestore.codec import (
     id_string,
 )
 from lexigram_nosql.backends.firestore.merge import merge
+from lexigram_nosql.backends.firestore.names import collection_path
 from lexigram_nosql.backends.firestore.planner import (
     DOCUMENT_ID,
     Branch,
@@ -81,7 +82,8 @@ class Match:
 
 
 class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
-    """One Firestore collection; ``_id`` is the document id."""
+    """One Firestore collection (or subcollection, for a path name); ``_id`` is the
+    document id."""
 
     _cached_reference: tuple[Any, Any] | None = None
 
@@ -95,7 +97,10 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         client = self._client
         cached = self._cached_reference
         if cached is None or cached[0] is not client:
-            cached = self._cached_reference = (client, client.collection(self._name))
+            cached = self._cached_reference = (
+                client,
+                client.collection(collection_path(self._name)),
+            )
         return cached[1]
 
     def _document(self, doc_id: str) -> Any:

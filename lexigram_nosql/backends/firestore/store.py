@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore, IndexSpec
+from lexigram_nosql.backends.firestore.names import collection_path, name_of_path
 from lexigram_nosql.config.firestore import FirestoreStoreSettings
 from lexigram_nosql.contracts import Capabilities
 from lexigram_nosql.errors import ConcurrencyError, ConfigurationError, NoSQLError, StoreStateError
@@ -272,32 +273,39 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         return FirestoreCollection(self, name)
 
     def collection(self, name: str) -> FirestoreCollection:
-        if "/" in name:
-            from lexigram_nosql.errors import InvalidQueryError
-
-            raise InvalidQueryError(
-                f"Collection name {name!r} for store {self.name!r} contains '/', which "
-                "Firestore reads as a path to a subcollection",
-                store=self.name,
-            )
+        """Collection ``name``; a path like ``users/u1/orders`` is that subcollection."""
         coll = super().collection(name)
         return coll  # type: ignore[return-value]
 
     async def _list_collections(self) -> list[str]:
-        """Collections holding at least one document (the emulator keeps listing a collection
-        after its last document is deleted; Firestore does not)."""
-        references = [ref async for ref in self.client.collections()]
+        """Collections holding at least one document, subcollections included (the emulator
+        keeps listing a collection after its last document is deleted; Firestore does not).
 
-        async def populated(reference: Any) -> bool:
-            return bool([s async for s in reference.limit(1).select([]).stream()])
+        Firestore lists subcollections per document only, so this reads the id of every
+        document (missing parents of subcollections included): one request per document."""
+        found: list[str] = []
 
-        found = await asyncio.gather(*(populated(ref) for ref in references))
-        return [ref.id for ref, keep in zip(references, found, strict=True) if keep]
+        async def visit(reference: Any, path: str) -> None:
+            async with self._query_slots:
+                populated = bool([s async for s in reference.limit(1).select([]).stream()])
+                documents = [d async for d in reference.list_documents()]
+            name = name_of_path(path)
+            if populated and collection_path(name) == path:  # one of ours, not a stray path
+                found.append(name)
+            for document in documents:
+                async with self._query_slots:
+                    children = [c async for c in document.collections()]
+                await asyncio.gather(*(visit(c, f"{path}/{document.id}/{c.id}") for c in children))
+
+        roots = [ref async for ref in self.client.collections()]
+        await asyncio.gather(*(visit(ref, ref.id) for ref in roots))
+        return found
 
     async def _drop_collection(self, name: str) -> None:
         """Every document, however many: pages of ids (keys only) deleted in batches of
-        Firestore's 500-write limit until none is left; then the recorded indexes."""
-        reference = self.client.collection(name)
+        Firestore's 500-write limit until none is left; then the recorded indexes. Its
+        documents' subcollections are other collections, and stay (as on MongoDB)."""
+        reference = self.client.collection(collection_path(name))
         deleted = 0
         while True:
             page = [s.reference async for s in reference.select([]).limit(_DROP_PAGE).stream()]
