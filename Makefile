@@ -3,18 +3,35 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint typecheck unit services-up services-down bench clean
+.PHONY: venv demo test lint typecheck unit services-up services-down bench dist example clean
 
+# Everything the suite needs: every driver and integration, pytest, mypy, ruff.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.core
+
+# Only what the demo needs: the package itself (its memory store has no driver).
+$(VENV)/.core: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e .
 	touch $@
 
 venv: $(VENV)/.installed
 
-demo: venv
+demo: $(VENV)/.core
 	$(PY) -m lexigram_nosql demo
+
+# The FastAPI example service on memory stores, at http://127.0.0.1:8000 (see its README).
+example: $(VENV)/.core
+	$(PY) -m pip install --quiet -e '.[fastapi]' 'uvicorn>=0.29'
+	$(PY) -m examples.fastapi_app
+
+# A wheel and an sdist in dist/, to install elsewhere with pip install dist/*.whl
+dist: venv
+	rm -rf dist
+	$(PY) -m build --outdir dist .
 
 # Installs everything, starts every test server, runs the suite, mypy and ruff, stops the servers.
 test: venv
@@ -41,4 +58,4 @@ bench: venv
 
 clean:
 	bash scripts/services.sh down || true
-	rm -rf $(VENV) .services .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist build *.egg-info .services .pytest_cache .mypy_cache .ruff_cache
