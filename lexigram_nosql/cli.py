@@ -28,6 +28,7 @@ import yaml
 from lexigram_nosql.config.loader import CONFIG_ENV_VAR, load_config
 from lexigram_nosql.config.settings import NoSQLSettings
 from lexigram_nosql.errors import ConfigurationError, NoSQLError
+from lexigram_nosql.redaction import install_log_redaction
 
 __all__ = ["PLUGINS", "build_parser", "main", "settings_from_args"]
 
@@ -92,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # -vv shows drivers' DEBUG logs, credentials included
     try:
         result: Any = args.handler(args)
         if inspect.isawaitable(result):

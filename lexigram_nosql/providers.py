@@ -33,6 +33,7 @@ from lexigram_nosql.di.names import (
 from lexigram_nosql.errors import StoreStateError
 from lexigram_nosql.health import HealthService
 from lexigram_nosql.migrations.registry import register_stores, unregister_stores
+from lexigram_nosql.redaction import install_log_redaction, register_secrets
 
 __all__ = ["Application", "Module", "NoSQLModule"]
 
@@ -60,8 +61,14 @@ class NoSQLModule:
     ``nosql_settings``.
     """
 
-    def __init__(self, settings: NoSQLSettings) -> None:
+    def __init__(self, settings: NoSQLSettings, *, redact_logs: bool = True) -> None:
+        """``redact_logs``: scrub the stores' secrets from every log record of the process
+        (drivers log credentials at DEBUG); see ``lexigram_nosql.redaction``."""
         self.settings = settings
+        for entry in settings.backends:
+            register_secrets(entry.secrets())
+        if redact_logs:
+            install_log_redaction()
         self._providers = {
             entry.name: Singleton(create_store, entry) for entry in settings.backends
         }

@@ -56,7 +56,7 @@ from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.projection import Projection, parse_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
 from lexigram_nosql.query.update import parse_replacement, parse_update
-from lexigram_nosql.redaction import Redactor, redact_logs
+from lexigram_nosql.redaction import Redactor, register_secrets
 from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
 
 __all__ = [
@@ -135,7 +135,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         self._settings = settings
         self._state = StoreState.UNOPENED
         self._redactor = Redactor(settings.secrets())
-        redact_logs(settings.secrets())  # drivers log requests (and credentials) at DEBUG
+        register_secrets(settings.secrets())  # for log redaction, where it is installed
         self._collections: dict[str, BaseCollection[Any]] = {}
         self._connect_lock = asyncio.Lock()
         self._next_connect_attempt = 0.0

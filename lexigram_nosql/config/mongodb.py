@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lexigram_nosql.config.base import StoreSettingsBase, StrictModel
-from lexigram_nosql.redaction import redact_uri
+from lexigram_nosql.redaction import redact_uri, uri_secrets
 
 __all__ = ["MongoDBSection", "MongoDBStoreSettings"]
 
@@ -17,6 +18,8 @@ class MongoDBSection(StrictModel):
 
     uri: str = "mongodb://localhost:27017"
     database: str = "app"
+    """The database; when not set, the one in the URI's path (``mongodb://h/orders``), as
+    PyMongo's ``get_default_database()`` reads it, else ``app``."""
     client: Literal["pymongo", "motor"] = "pymongo"
     min_pool_size: int = Field(default=0, ge=0)
     max_pool_size: int = Field(default=100, ge=1)
@@ -38,6 +41,27 @@ class MongoDBSection(StrictModel):
     tls_ca_file: str | None = None
     app_name: str | None = "lexigram-nosql"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _database_from_uri(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("database") is None:
+            database = _uri_database(data.get("uri"))
+            if database:
+                return {**data, "database": database}
+        return data
+
+
+def _uri_database(uri: Any) -> str | None:
+    """The database named in a MongoDB URI's path, if any (malformed URIs are reported by the
+    settings' own checks)."""
+    if not isinstance(uri, str):
+        return None
+    try:
+        path = urlsplit(uri).path
+    except ValueError:
+        return None
+    return unquote(path.lstrip("/")) or None
+
 
 class MongoDBStoreSettings(StoreSettingsBase):
     """A store on a MongoDB server or replica set."""
@@ -46,13 +70,20 @@ class MongoDBStoreSettings(StoreSettingsBase):
     mongodb: MongoDBSection = MongoDBSection()
 
     def secrets(self) -> list[str]:
-        from urllib.parse import unquote, urlsplit
-
         try:
-            password = urlsplit(self.mongodb.uri).password
+            parts = urlsplit(self.mongodb.uri)
+            password = parts.password
         except ValueError:
             return []
-        return [password, unquote(password)] if password else []
+        found = [password, unquote(password)] if password else []
+        return found + uri_secrets(parts.query)
 
     def address(self) -> str:
-        return f"{redact_uri(self.mongodb.uri)}/{self.mongodb.database}"
+        """``scheme://user:***@hosts/database?options``, credentials redacted."""
+        try:
+            parts = urlsplit(self.mongodb.uri)
+        except ValueError:
+            return f"{redact_uri(self.mongodb.uri)} (database {self.mongodb.database})"
+        query = f"?{parts.query}" if parts.query else ""
+        shown = f"{parts.scheme}://{parts.netloc}/{self.mongodb.database}{query}"
+        return redact_uri(shown)

@@ -269,7 +269,7 @@ def _check_mongodb_uri(path: str, uri: str) -> None:
     if not hosts:
         raise _path_error(path, f"malformed MongoDB URI {shown!r}: no host")
     for host in hosts.split(","):
-        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        name, _, port = host.rpartition(":") if ":" in host.rpartition("]")[2] else (host, "", "")
         if not host or (port and not port.isdigit()) or (port and not name):
             raise _path_error(path, f"malformed MongoDB URI {shown!r}: bad host {host!r}")
         if port and not 0 < int(port) < 65536:

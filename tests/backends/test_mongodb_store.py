@@ -14,6 +14,7 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from bson import ObjectId
@@ -486,3 +487,24 @@ async def test_abort_ends_the_session() -> None:
     session = FakeSession()
     await store._abort_transaction(session)
     assert session.calls == ["abort", "end"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_the_database_in_the_uri_path_is_used_when_none_is_set(client: str) -> None:
+    """As PyMongo's ``get_default_database()``: ``mongodb://h/urldb`` writes to ``urldb``."""
+    skip_without_server()
+    entry = mongodb_server.settings(f"be_{uuid.uuid4().hex[:8]}", client)
+    database = entry["mongodb"].pop("database")
+    parts = urlsplit(entry["mongodb"]["uri"])
+    entry["mongodb"]["uri"] = urlunsplit(parts._replace(path=f"/{database}"))
+    store = create_store(entry)
+    assert isinstance(store, MongoDocumentStore)
+    await store.connect()
+    try:
+        assert store.settings.mongodb.database == database
+        await store.collection("c").insert_one({"a": 1})
+        assert await store.client[database]["c"].count_documents({}) == 1
+        assert await store.client["app"]["c"].count_documents({}) == 0
+    finally:
+        await mongodb_server.reset(store)
+        await store.disconnect()

@@ -1,5 +1,7 @@
 """No password or secret key from the configuration appears in any output: logs (drivers'
-DEBUG logs included), reprs, exception messages and their causes, health reports, CLI output.
+DEBUG logs included), reprs, exception messages and their causes, health reports (the
+health+json body included), CLI output. Secrets ride in a MongoDB URI's userinfo and in its
+query string (``authMechanismProperties`` values, a ``...Password`` parameter).
 
 The stores point at closed ports with recognisable secrets, so every failure path runs: eager
 connect, lazy first use, health checks, ``Application.boot``, the CLI's ``config check``,
@@ -21,15 +23,22 @@ from typing import Any
 import pytest
 import yaml
 
-from lexigram_nosql import NoSQLConnectionError, NoSQLError, create_store
+from lexigram_nosql import HealthService, NoSQLConnectionError, NoSQLError, create_store
 from lexigram_nosql.config.loader import CONFIG_ENV_VAR, load_config
-from lexigram_nosql.providers import Application
-from lexigram_nosql.redaction import redact_logs
+from lexigram_nosql.providers import Application, NoSQLModule
+from lexigram_nosql.redaction import (
+    RedactingFilter,
+    install_log_redaction,
+    redact_logs,
+    register_secrets,
+)
 
 PASSWORD = "S3cretPassw0rd-XYZ"
 ACCESS_KEY_ID = "AKIALEXIGRAMSECRET"
 SECRET_ACCESS_KEY = "SecretKeyLexigram/XYZ123"
-SECRETS = (PASSWORD, ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+SESSION_TOKEN = "SessionTokenLexigram-Q1W2"
+KEY_PASSWORD = "KeyFilePassLexigram-77"
+SECRETS = (PASSWORD, ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN, KEY_PASSWORD)
 ROOT = Path(__file__).resolve().parents[2]
 
 FAST_FAIL = {"connect_timeout_s": 1, "health_timeout_s": 1}
@@ -53,9 +62,19 @@ DYNAMODB = {
         "read_timeout_s": 1,
     },
 }
+MONGODB_AWS = {  # secrets in the query string, and no database in the settings
+    **MONGODB,
+    "mongodb": {
+        **MONGODB["mongodb"],
+        "uri": f"mongodb://app:{PASSWORD}@127.0.0.1:1/urldb?authMechanism=MONGODB-AWS"
+        f"&authMechanismProperties=AWS_SESSION_TOKEN:{SESSION_TOKEN}"
+        f"&tlsCertificateKeyFilePassword={KEY_PASSWORD}",
+    },
+}
 STORES = {
     "mongodb-pymongo": {**MONGODB, "mongodb": {**MONGODB["mongodb"], "client": "pymongo"}},
     "mongodb-motor": {**MONGODB, "mongodb": {**MONGODB["mongodb"], "client": "motor"}},
+    "mongodb-query-secrets": MONGODB_AWS,
     "dynamodb": DYNAMODB,
 }
 
@@ -71,8 +90,19 @@ def full_traceback(exc: BaseException) -> str:
 
 
 @pytest.fixture
+def plain_logging() -> Any:
+    """The standard log record factory for the test (redaction not installed), then back."""
+    before = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)
+    yield
+    logging.setLogRecordFactory(before)
+
+
+@pytest.fixture
 def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """Every logger at DEBUG, drivers included (botocore logs request headers there)."""
+    """Every logger at DEBUG, drivers included (botocore logs request headers there), with log
+    redaction installed as an application not using ``NoSQLModule`` would install it."""
+    install_log_redaction()
     caplog.set_level(logging.DEBUG)
     return caplog
 
@@ -84,7 +114,14 @@ async def test_store_failures_show_no_secret(
     settings = load_config({"nosql": {"backends": [{"name": "secretive", **STORES[kind]}]}})
     entry = settings.backends[0]
     store = create_store(entry)
-    texts = {"settings repr": repr(entry), "settings str": str(entry), "store": repr(store)}
+    texts = {
+        "settings repr": repr(entry),
+        "settings str": str(entry),
+        "settings repr (all)": repr(settings),
+        "config check": repr(settings.redacted()),
+        "address": entry.address(),
+        "store": repr(store),
+    }
 
     async with asyncio.timeout(20):
         with pytest.raises(NoSQLConnectionError) as connect:
@@ -96,6 +133,9 @@ async def test_store_failures_show_no_secret(
         health = await store.health_check()
         assert health.status == "fail"
         texts["health"] = repr(health)
+        report = await HealthService([store], timeouts={store.name: 1}).check()
+        texts["health json"] = report.to_json()
+        texts["health text"] = report.to_text()
 
         lazy = create_store(load_config({"nosql": {"backends": [
             {"name": "lazy", "lazy": True, **STORES[kind]}
@@ -115,13 +155,33 @@ async def test_store_failures_show_no_secret(
         assert_no_secret(where, text)
 
 
-async def test_a_failing_boot_shows_no_secret(debug_logs: pytest.LogCaptureFixture) -> None:
+def test_the_address_shows_the_database_before_the_query_string() -> None:
+    entry = load_config({"nosql": {"backends": [MONGODB_AWS]}}).backends[0]
+    assert entry.address() == (
+        "mongodb://app:***@127.0.0.1:1/urldb?authMechanism=MONGODB-AWS"
+        "&authMechanismProperties=AWS_SESSION_TOKEN:***&tlsCertificateKeyFilePassword=***"
+    )
+
+
+def test_creating_a_store_leaves_logging_alone(plain_logging: None) -> None:
+    """Log redaction is installed by NoSQLModule, the CLI or the application, never as a side
+    effect of making a store."""
+    create_store(load_config({"nosql": {"backends": [DYNAMODB]}}).backends[0])
+    assert logging.getLogRecordFactory() is logging.LogRecord
+
+
+async def test_a_failing_boot_shows_no_secret(
+    plain_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """NoSQLModule installs log redaction: botocore's DEBUG request logs carry no key."""
+    caplog.set_level(logging.DEBUG)
+    debug_logs = caplog
     config = {
         "nosql": {
             "backends": [
                 {"name": "primary", "driver": "memory", "primary": True},
                 {"name": "dynamo", **DYNAMODB},
-                {"name": "mongo", **MONGODB},
+                {"name": "mongo", **MONGODB_AWS},
             ]
         }
     }
@@ -131,6 +191,36 @@ async def test_a_failing_boot_shows_no_secret(debug_logs: pytest.LogCaptureFixtu
                 pass
     assert_no_secret("boot error", full_traceback(boot.value))
     assert_no_secret("boot logs", debug_logs.text)
+    assert "botocore" in debug_logs.text, "botocore's DEBUG logs were on"
+
+
+def test_module_can_leave_logging_to_the_application(plain_logging: None) -> None:
+    NoSQLModule(load_config({"nosql": {"backends": [DYNAMODB]}}), redact_logs=False)
+    assert logging.getLogRecordFactory() is logging.LogRecord
+
+
+def test_redacting_filter_scrubs_records_on_a_handler(plain_logging: None) -> None:
+    """Without the process-wide factory: the application puts the filter on its handler."""
+    register_secrets(["FilteredSecret-9876"])
+    lines: list[str] = []
+
+    class ListHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = ListHandler()
+    handler.addFilter(RedactingFilter())
+    driver_log = logging.getLogger("botocore.endpoint.test")
+    driver_log.addHandler(handler)
+    try:
+        driver_log.warning("Authorization: Credential=%s/2026", "FilteredSecret-9876")
+        driver_log.warning("dialing mongodb://h/db?authMechanismProperties=AWS_SESSION_TOKEN:tk1")
+    finally:
+        driver_log.removeHandler(handler)
+    assert lines == [
+        "Authorization: Credential=***/2026",
+        "dialing mongodb://h/db?authMechanismProperties=AWS_SESSION_TOKEN:***",
+    ]
 
 
 def _cli_config(tmp_path: Path) -> Path:
@@ -138,7 +228,7 @@ def _cli_config(tmp_path: Path) -> Path:
     backends = [
         {"name": "primary", "driver": "memory", "primary": True},
         {"name": "analytics", "driver": "memory", "critical": False},
-        {"name": "mongo", "lazy": True, "critical": False, **MONGODB},
+        {"name": "mongo", "lazy": True, "critical": False, **MONGODB_AWS},
         {"name": "dynamo", "lazy": True, "critical": False, **DYNAMODB},
     ]
     path = tmp_path / "nosql.yaml"
@@ -179,7 +269,8 @@ def test_cli_output_shows_no_secret(tmp_path: Path) -> None:
     # The runs did reach the failing stores (so the check above means something).
     assert (
         results["config check"][0] == 0
-        and "mongodb://app:***@127.0.0.1:1" in (results["config check"][1])
+        and "mongodb://app:***@127.0.0.1:1/urldb" in (results["config check"][1])
+        and "AWS_SESSION_TOKEN:***" in results["config check"][1]
     )
     assert results["health"][0] == 0, results["health"]  # non-critical stores only warn
     assert "dynamo" in results["health"][1] and "fail" in results["health"][1]

@@ -228,6 +228,30 @@ def test_reprs_and_redacted_dump_hide_passwords_and_keys() -> None:
     assert "AKIAEXAMPLE" not in dumped
 
 
+@pytest.mark.parametrize(
+    ("mongodb", "database"),
+    [
+        ({"uri": "mongodb://h:27017/urldb?replicaSet=rs"}, "urldb"),
+        ({"uri": "mongodb+srv://u:p@cluster.example/orders%2Dx"}, "orders-x"),
+        ({"uri": "mongodb://h:27017/urldb", "database": "explicit"}, "explicit"),
+        ({"uri": "mongodb://h:27017/"}, "app"),
+        ({"uri": "mongodb://h:27017"}, "app"),
+    ],
+)
+def test_the_database_comes_from_the_uri_path_when_not_set(
+    mongodb: dict[str, str], database: str
+) -> None:
+    settings = load_config({"backends": [{"driver": "mongodb", "mongodb": mongodb}]}, environ={})
+    assert settings.backends[0].mongodb.database == database  # type: ignore[attr-defined]
+    assert f"/{database}" in settings.backends[0].address()
+
+
+def test_a_replica_set_uri_may_list_hosts_without_ports() -> None:
+    uri = "mongodb://a.example,b.example:27018,[::1]/db?replicaSet=rs"
+    settings = load_config({"backends": [{"driver": "mongodb", "mongodb": {"uri": uri}}]})
+    assert settings.backends[0].address() == uri
+
+
 def test_errors_hide_uri_passwords() -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_config(

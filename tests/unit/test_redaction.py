@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lexigram_nosql.redaction import Redactor, redact_uri
+from lexigram_nosql.redaction import Redactor, redact_uri, uri_secrets
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,32 @@ def test_redactor_replaces_the_longest_secret_first() -> None:
 def test_redactor_ignores_empty_and_tiny_secrets() -> None:
     """A one-letter 'secret' would shred every message; it is not treated as one."""
     assert Redactor(["", "a"]).scrub("a cat") == "a cat"
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (
+            "mongodb://h/db?authMechanism=MONGODB-AWS"
+            "&authMechanismProperties=AWS_SESSION_TOKEN:tok/1+x,SERVICE_NAME:svc",
+            "mongodb://h/db?authMechanism=MONGODB-AWS"
+            "&authMechanismProperties=AWS_SESSION_TOKEN:***,SERVICE_NAME:***",
+        ),
+        (
+            "mongodb://h/db?authMechanismProperties=AWS_SESSION_TOKEN%3Atok%2CSERVICE_NAME%3As",
+            "mongodb://h/db?authMechanismProperties=AWS_SESSION_TOKEN%3A***%2CSERVICE_NAME%3A***",
+        ),
+        (
+            "mongodb://h/db?tlsCertificateKeyFilePassword=pw9&apiKey=k1&sessionToken=t1&w=1",
+            "mongodb://h/db?tlsCertificateKeyFilePassword=***&apiKey=***&sessionToken=***&w=1",
+        ),
+        ("mongodb://h/db?replicaSet=rs0&w=majority", "mongodb://h/db?replicaSet=rs0&w=majority"),
+    ],
+)
+def test_redact_uri_hides_secret_query_parameters(uri: str, expected: str) -> None:
+    assert redact_uri(uri) == expected
+
+
+def test_uri_secrets_lists_raw_and_decoded_values() -> None:
+    query = "authMechanismProperties=AWS_SESSION_TOKEN%3Atok%2FX&appSecret=a%40b&w=1"
+    assert uri_secrets(query) == ["tok%2FX", "tok/X", "a%40b", "a@b"]
