@@ -555,3 +555,13 @@ def test_several_problems_are_listed_one_per_line() -> None:
     assert lines[0] == "Invalid configuration (2 problems):"
     assert any("nosql.backends[0].lazy" in line for line in lines)
     assert any("nosql.backends[0].connect_timeout_s" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["mongodb://localhost", "mongodb://app:pw@db-1,db-2:27018/?replicaSet=rs0", "mongodb://[::1]"],
+)
+def test_mongodb_hosts_without_a_port_are_valid(uri: str) -> None:
+    """A host without ``:port`` means MongoDB's default port, as in MongoDB's URI format."""
+    settings = load_config({"nosql": {"driver": "mongodb", "mongodb": {"uri": uri}}}, environ={})
+    assert settings.primary.name == "primary"
