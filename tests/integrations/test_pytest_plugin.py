@@ -1,6 +1,6 @@
 """The pytest plugin, as a user runs it: the project of docs/testing.md (its config, ini and
-test file, taken from the page), run by pytest in a subprocess (on memory stores, then the very same tests
-against DynamoDB Local through one environment variable)."""
+test file, taken from the page), run by pytest in a subprocess: on memory stores, then the
+very same tests against DynamoDB Local through one environment variable."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import backend_dynamodb
-from tests.test_docs import blocks
 from tests.support.backends import services_required
+from tests.test_docs import blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "lexigram_nosql.pytest_plugin"
