@@ -392,13 +392,23 @@ async def test_create_index_builds_a_queryable_index(dynamodb: Factory) -> None:
     assert [i.name for i in await collection.list_indexes()] == ["_id_"]
 
 
-async def test_unique_and_ttl_indexes_are_unsupported(dynamodb: Factory) -> None:
+async def test_a_unique_index_keeps_guard_items_in_one_table(dynamodb: Factory) -> None:
+    """One guard item per indexed value, in the store's guard table, moved by updates."""
     store = await dynamodb()
     collection = store.collection("people")
-    with pytest.raises(UnsupportedQueryError, match="unique"):
-        await collection.create_index("email", unique=True)
-    with pytest.raises(UnsupportedQueryError, match="TTL"):
-        await collection.create_index("at", expire_after_seconds=60)
+    await collection.insert_one({"_id": 1, "email": "a@x"})
+    await collection.create_index("email", unique=True)
+    guards = await store.client.scan(TableName=store.guard_table)
+    values = sorted(item["value"]["S"] for item in guards["Items"] if "value" in item)
+    assert values == ['[["#4","a@x"]]']
+    await collection.update_one({"_id": 1}, {"$set": {"email": "b@x"}})
+    guards = await store.client.scan(TableName=store.guard_table)
+    values = sorted(item["value"]["S"] for item in guards["Items"] if "value" in item)
+    assert values == ['[["#4","b@x"]]']
+    assert "__lx_unique" not in await store.list_collections()
+    await collection.drop_index("email_1")
+    guards = await store.client.scan(TableName=store.guard_table)
+    assert [item for item in guards["Items"] if "value" in item] == []
 
 
 # -- lifecycle and health -----------------------------------------------------------------

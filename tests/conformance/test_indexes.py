@@ -4,13 +4,21 @@ insert, update, replace and upsert. Backends without unique indexes must refuse 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from lexigram_nosql import DuplicateKeyError
+from lexigram_nosql import DuplicateKeyError, ReturnDocument
 from lexigram_nosql.query import matches, parse_filter
-from tests.conformance.support import REFUSED, UNIQUE_INDEXES, attempt, collect, seeded
+from tests.conformance.support import (
+    REFUSED,
+    TRANSACTIONS,
+    UNIQUE_INDEXES,
+    attempt,
+    collect,
+    seeded,
+)
 
 
 async def unique_index(store: Any, collection: Any, keys: Any, **options: Any) -> bool:
@@ -182,3 +190,155 @@ async def test_dropping_a_unique_index_lifts_the_constraint(store: Any) -> None:
     await collection.drop_index("email_unique")
     await collection.insert_one({"_id": "b", "email": "a@x"})
     assert await collection.count_documents({"email": "a@x"}) == 2
+
+
+# -- uniqueness: guards that move, concurrency, transactions, equality ---------------------
+# These cases use generated ids, so they also run on CongoDB (which takes only ObjectIds).
+
+
+async def test_a_unique_value_moves_with_update_and_is_freed_by_delete(store: Any) -> None:
+    collection = await seeded(store, [{"email": "a@x"}, {"email": "b@x"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    await collection.update_one({"email": "a@x"}, {"$set": {"email": "c@x"}})
+    await collection.insert_one({"email": "a@x"})  # the old value was freed
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"email": "c@x"})  # the new one is taken
+    await collection.replace_one({"email": "c@x"}, {"email": "d@x", "n": 1})
+    await collection.insert_one({"email": "c@x"})
+    await collection.delete_one({"email": "d@x"})
+    await collection.insert_one({"email": "d@x"})
+    found = await collection.find_one_and_update(
+        {"email": "d@x"}, {"$set": {"email": "e@x"}}, return_document=ReturnDocument.AFTER
+    )
+    assert found is not None and found["email"] == "e@x"
+    with pytest.raises(DuplicateKeyError):
+        await collection.find_one_and_update({"email": "e@x"}, {"$set": {"email": "b@x"}})
+    await collection.find_one_and_delete({"email": "e@x"})
+    await collection.insert_one({"email": "e@x"})
+    emails = sorted(d["email"] for d in await collect(collection.find()))
+    assert emails == ["a@x", "b@x", "c@x", "e@x"]
+
+
+async def test_a_duplicate_names_the_index_and_the_value(store: Any) -> None:
+    collection = await seeded(store, [{"email": "a@x"}])
+    if not await unique_index(store, collection, [("email", 1)], name="one_per_email"):
+        return
+    with pytest.raises(DuplicateKeyError) as info:
+        await collection.insert_one({"email": "a@x"})
+    assert info.value.index == "one_per_email"
+    assert "a@x" in str(info.value)
+
+
+async def test_unique_equality_is_mongodb_equality(store: Any) -> None:
+    collection = await seeded(store, [{"k": 1}])
+    if not await unique_index(store, collection, [("k", 1)]):
+        return
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"k": 1.0})  # 1 == 1.0 in MongoDB
+    await collection.insert_one({"k": "1"})  # a string is another value
+    await collection.insert_one({"k": True})  # so is a boolean
+    await collection.insert_one({"k": 1.5})
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"k": "1"})
+    assert await collection.count_documents({}) == 4
+
+
+async def test_twenty_concurrent_inserts_of_one_value_exactly_one_wins(store: Any) -> None:
+    collection = await seeded(store, [{"email": "other@x"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    results = await asyncio.gather(
+        *(collection.insert_one({"email": "same@x", "n": n}) for n in range(20)),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 19, results
+    assert all(isinstance(f, DuplicateKeyError) for f in failures), failures
+    assert await collection.count_documents({"email": "same@x"}) == 1
+
+
+async def test_twenty_concurrent_updates_to_one_value_exactly_one_wins(store: Any) -> None:
+    collection = await seeded(store, [{"n": n, "email": f"{n}@x"} for n in range(20)])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    results = await asyncio.gather(
+        *(collection.update_one({"n": n}, {"$set": {"email": "same@x"}}) for n in range(20)),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 19 and all(isinstance(f, DuplicateKeyError) for f in failures)
+    assert await collection.count_documents({"email": "same@x"}) == 1
+    # The losers kept their values (and their guards): those are still taken.
+    keeper = [d async for d in collection.find({"email": {"$ne": "same@x"}})]
+    assert len(keeper) == 19
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"email": keeper[0]["email"]})
+
+
+async def test_unique_index_inside_a_transaction(store: Any) -> None:
+    collection = await seeded(store, [{"email": "a@x"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+
+    async def move_then_reuse() -> None:
+        async with store.transaction():
+            await collection.update_one({"email": "a@x"}, {"$set": {"email": "b@x"}})
+            await collection.insert_one({"email": "a@x"})
+
+    if await attempt(store, [TRANSACTIONS], move_then_reuse) is REFUSED:
+        return
+    assert sorted(d["email"] for d in await collect(collection.find())) == ["a@x", "b@x"]
+
+    async def duplicate() -> None:
+        async with store.transaction():
+            await collection.insert_one({"email": "c@x"})
+            await collection.insert_one({"email": "b@x"})
+
+    with pytest.raises(DuplicateKeyError):
+        await duplicate()
+    # All or nothing: the first insert of the block was rolled back with it.
+    assert await collection.count_documents({"email": "c@x"}) == 0
+
+    async def twice_in_one_block() -> None:
+        async with store.transaction():
+            await collection.insert_one({"email": "d@x"})
+            await collection.insert_one({"email": "d@x"})
+
+    with pytest.raises(DuplicateKeyError):
+        await twice_in_one_block()
+    assert await collection.count_documents({"email": "d@x"}) == 0
+    await collection.insert_one({"email": "d@x"})
+
+
+async def test_building_a_unique_index_over_duplicates_names_them_and_builds_nothing(
+    store: Any,
+) -> None:
+    collection = await seeded(store, [{"k": "x"}, {"k": "y"}, {"k": "x"}])
+    created = await attempt(
+        store,
+        [UNIQUE_INDEXES],
+        lambda: expect_duplicate(collection.create_index("k", unique=True)),
+    )
+    if created is REFUSED:
+        return
+    assert "k_1" not in {i.name for i in await collection.list_indexes()}
+    # Nothing half-built: the values stay free once the duplicate is gone.
+    await collection.delete_one({"k": "x"})
+    await collection.create_index("k", unique=True)
+    with pytest.raises(DuplicateKeyError) as info:
+        await collection.insert_one({"k": "y"})
+    assert "y" in str(info.value)
+    listed = {i.name: i for i in await collection.list_indexes()}
+    assert listed["k_1"].unique
+
+
+async def test_a_dropped_collection_forgets_its_unique_values(store: Any) -> None:
+    collection = await seeded(store, [{"email": "a@x"}])
+    if not await unique_index(store, collection, [("email", 1)]):
+        return
+    await store.drop_collection(collection.name)
+    fresh = store.collection(collection.name)
+    await fresh.insert_one({"email": "a@x"})
+    await fresh.insert_one({"email": "a@x"})
+    assert await fresh.count_documents({}) == 2

@@ -19,6 +19,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
     normalize_value,
 )
 from lexigram_nosql.backends.dynamodb.errors import error_code
+from lexigram_nosql.backends.dynamodb.guards import guard_writes
 from lexigram_nosql.backends.dynamodb.planner import (
     Plan,
     PlanStats,
@@ -358,9 +359,11 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         info = await self._store.created_table(self._name)
         prepared = [d if "_id" in d else {"_id": new_object_id(), **d} for d in documents]
         # Every document is encoded (and refused if it must be) before anything is sent.
-        writes = [put_request(info, d, purpose="insert") for d in prepared]
+        writes = [
+            self._guarded(info, put_request(info, d, purpose="insert"), None, d) for d in prepared
+        ]
         ids = [d["_id"] for d in prepared]
-        if len(writes) == 1 or self._store.current_transaction() is not None:
+        if len(writes) == 1 or info.uniques or self._store.current_transaction() is not None:
             for write in writes:
                 await self._send_insert(write)
             return ids
@@ -381,6 +384,21 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             if error_code(exc) == _CONDITION_FAILED:
                 raise self._duplicate(write.key) from exc
             raise
+
+    def _guarded(
+        self,
+        info: TableInfo,
+        write: WriteRequest,
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any] | None,
+    ) -> WriteRequest:
+        """``write`` with the unique-index guard writes that must commit with it."""
+        if not info.uniques:
+            return write
+        new = normalize_value(new) if new is not None else None
+        owner = write.item_key or {}
+        guards = guard_writes(self._store.guard_table, self._name, info, old, new, owner)
+        return dataclasses.replace(write, guards=guards) if guards else write
 
     def _duplicate(self, key: Any) -> DuplicateKeyError:
         return DuplicateKeyError(
@@ -468,12 +486,15 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         if not _differs(new, document):
             return new, None
         if isinstance(update, ReplacementUpdate):
-            return new, put_request(info, new, purpose="update", old_item=item, guard=guard)
-        write = compile_update(info, update, document, item, guard, now)
-        if write is None:
-            return new, diff_update(info, item, new, guard)
-        # Encoding the result refuses an oversized document before anything is sent.
-        return new, dataclasses.replace(write, item=full_item(info, new, item))
+            write = put_request(info, new, purpose="update", old_item=item, guard=guard)
+            return new, self._guarded(info, write, document, new)
+        compiled = compile_update(info, update, document, item, guard, now)
+        if compiled is None:
+            return new, self._guarded(info, diff_update(info, item, new, guard), document, new)
+        # Encoding the result refuses an oversized document before anything is sent. An
+        # atomic update never touches a unique index's paths (compile_update leaves those
+        # to the diff), so it needs no guards.
+        return new, dataclasses.replace(compiled, item=full_item(info, new, item))
 
     async def _modify(
         self,
@@ -494,16 +515,21 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         the filter's attributes, so another writer may have changed the document since it was
         read; with ``returning`` the documents returned are then rebuilt from the item as it
         was just before this write (``ReturnValues=ALL_OLD``), never from the stale read."""
+        if info.uniques and guard is not None:
+            # The guards moved are those of the values read: the write holds only while
+            # the indexed attributes still have them.
+            guard = guard | {path.split(".", 1)[0] for path in info.unique_paths}
         for _ in range(self._store.settings.dynamodb.conflict_retries + 1):
             item, document = row
             if update is None:
                 write: WriteRequest | None = delete_request(info, item, guard, document.get("_id"))
+                write = self._guarded(info, write, document, None) if write else None
                 new: Document | None = None
             else:
                 new, write = self._changes(info, update, row, guard, now)
             if write is None:
                 return document, new, False
-            if returning and update is not None and write.action == "Update":
+            if returning and update is not None and write.action == "Update" and not write.guards:
                 params = {**write.params, "ReturnValues": "ALL_OLD"}
                 write = dataclasses.replace(write, params=params)
             try:
@@ -537,7 +563,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         new: Document = normalize_value(apply_update(update, seed, inserting=True, now=now))
         if "_id" not in new:
             new = {"_id": new_object_id(), **new}
-        write = put_request(info, new, purpose="insert")
+        write = self._guarded(info, put_request(info, new, purpose="insert"), None, new)
         try:
             await self._store.send(write)
         except Exception as exc:

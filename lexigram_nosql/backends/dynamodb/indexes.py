@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.dynamodb.codec import decode_item
+from lexigram_nosql.backends.dynamodb.guards import (
+    build_index,
+    drop_guards,
+    load_uniques,
+    save_uniques,
+)
 from lexigram_nosql.backends.dynamodb.tables import TableInfo, shadow_attribute, shadow_values
 from lexigram_nosql.contracts import IndexInfo
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
@@ -19,16 +25,11 @@ __all__ = ["create_index", "drop_index", "list_indexes"]
 
 
 async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> str:
-    """Add a global secondary index on the first key of ``spec`` and backfill it. Unique and
-    TTL indexes are refused: DynamoDB enforces neither as MongoDB does."""
+    """Add a global secondary index on the first key of ``spec`` and backfill it; for a
+    unique index, first build its guards (``guards.py``), or raise ``DuplicateKeyError``
+    with nothing written."""
     if spec.unique:
-        raise UnsupportedQueryError(
-            f"DynamoDB cannot enforce the unique index {spec.name!r} on collection "
-            f"{collection!r}: only the table key is unique",
-            backend="dynamodb",
-            operator="unique",
-            collection=collection,
-        )
+        await _create_unique(store, collection, spec)
     if spec.expire_after_seconds is not None:
         raise UnsupportedQueryError(
             f"DynamoDB has no TTL index like MongoDB's (index {spec.name!r} on collection "
@@ -38,8 +39,10 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
             collection=collection,
         )
     info = await store.created_table(collection)
-    if [p for p, _ in spec.keys] == [info.partition_key]:
+    if [p for p, _ in spec.keys] == [info.partition_key] and not spec.unique:
         return "_id_" if info.partition_key == "_id" else "primary"
+    if spec.unique and spec.keys[0][0] == info.partition_key:
+        return spec.name  # queries on the first key already use the table key
     attribute = shadow_attribute(spec.keys)
     for index in info.indexes:
         if index.name == spec.name or index.partition_key == attribute:
@@ -49,7 +52,7 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
                     "with other keys",
                     collection=collection,
                 )
-            return index.name
+            return spec.name if spec.unique else index.name
     await store.client.update_table(
         TableName=info.table,
         AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}],
@@ -67,6 +70,25 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
     store.forget_table(collection)
     await _backfill(store, await store.created_table(collection), spec.keys[0][0], attribute)
     return spec.name
+
+
+async def _create_unique(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> None:
+    info = await store.created_table(collection)
+    for existing in info.uniques:
+        if existing.name == spec.name or existing.keys == spec.keys:
+            if existing.keys != spec.keys or existing.sparse != spec.sparse:
+                raise InvalidQueryError(
+                    f"Collection {collection!r} already has a unique index named "
+                    f"{existing.name!r} with other options",
+                    collection=collection,
+                )
+            return
+    # Another process may have added one since this one read the list.
+    recorded = await load_uniques(store, info.table)
+    await build_index(store, collection, info, spec)
+    uniques = (*recorded, spec)
+    await save_uniques(store, info.table, uniques)
+    store.remember_uniques(collection, uniques)
 
 
 async def _backfill(store: DynamoDocumentStore, info: TableInfo, path: str, attribute: str) -> None:
@@ -107,13 +129,18 @@ def list_indexes(info: TableInfo | None) -> list[IndexInfo]:
     primary = [(info.partition_key, 1)] + ([(info.sort_key, 1)] if info.sort_key else [])
     name = "_id_" if primary == [("_id", 1)] else "primary"
     found = [IndexInfo(name, primary, unique=True)]
+    uniques = {spec.name: spec for spec in info.uniques}
     for index in info.indexes:
+        if index.name in uniques:
+            continue
         if index.user_keys is not None:
             keys = list(index.user_keys)
         else:
             keys = [(index.partition_key, 1)]
             keys += [(index.sort_key, 1)] if index.sort_key else []
         found.append(IndexInfo(index.name, keys))
+    for spec in info.uniques:
+        found.append(IndexInfo(spec.name, list(spec.keys), True, spec.sparse))
     return found
 
 
@@ -125,6 +152,13 @@ async def drop_index(store: DynamoDocumentStore, collection: str, name: str) -> 
             collection=collection,
         )
     info = await store.table_info(collection, create=False)
+    if info is not None and any(spec.name == name for spec in info.uniques):
+        uniques = tuple(spec for spec in info.uniques if spec.name != name)
+        await save_uniques(store, info.table, uniques)
+        store.remember_uniques(collection, uniques)
+        await drop_guards(store, info.table, name)
+        if all(index.name != name for index in info.indexes):
+            return
     if info is None or all(index.name != name for index in info.indexes):
         raise InvalidQueryError(
             f"Collection {collection!r} of store {store.name!r} has no index named {name!r}",

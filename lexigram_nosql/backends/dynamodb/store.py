@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib.util
 import logging
+import random
 import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore
+from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore, IndexSpec
 from lexigram_nosql.backends.dynamodb.errors import error_code, map_dynamodb_error
+from lexigram_nosql.backends.dynamodb.guards import (
+    GUARD_TABLE,
+    drop_guards,
+    load_uniques,
+    save_uniques,
+)
 from lexigram_nosql.backends.dynamodb.names import collection_name, table_name
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
 from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, cancellation_error
 from lexigram_nosql.backends.dynamodb.updates import WriteRequest
+from lexigram_nosql.backends.unique import duplicate_error
 from lexigram_nosql.config.dynamodb import DynamoDBStoreSettings
 from lexigram_nosql.contracts import Capabilities
 from lexigram_nosql.errors import (
@@ -37,6 +46,8 @@ _PUSHDOWN: Final = frozenset(
     | {"$set", "$unset", "$inc", "$push", "$currentDate"}
 )
 _POLL_S: Final = 0.05
+_GUARDED_ATTEMPTS: Final = 8
+"""How often a guarded write that met another transaction on its items is sent again."""
 
 
 class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
@@ -66,9 +77,9 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         return Capabilities(
             driver=self.driver_name,
             pushdown=_PUSHDOWN,
-            refused=frozenset(),  # unique indexes are reported by unique_indexes=False
+            refused=frozenset(),
             transactions=True,
-            unique_indexes=False,
+            unique_indexes=True,
             native_sort=False,
         )
 
@@ -86,6 +97,11 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         """``table_prefix`` + the collection name, encoded where DynamoDB would refuse it
         (see ``names.py``)."""
         return table_name(self.settings.dynamodb.table_prefix, collection, store=self.name)
+
+    @property
+    def guard_table(self) -> str:
+        """The table of unique-index guards (``guards.py``)."""
+        return f"{self.settings.dynamodb.table_prefix}{GUARD_TABLE}"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -158,7 +174,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
             response = await self.client.list_tables(**arguments)
             for table in response.get("TableNames", []):
                 name = collection_name(prefix, table)
-                if name is not None:
+                if name is not None and table != self.guard_table:
                     names.append(name)
             last = response.get("LastEvaluatedTableName")
             if not last:
@@ -167,7 +183,11 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
 
     async def _drop_collection(self, name: str) -> None:
         table = self.table_name(name)
-        self._tables.pop(name, None)
+        info = self._tables.pop(name, None)
+        if info is None or info.uniques:
+            await drop_guards(self, table, None)
+            with contextlib.suppress(Exception):  # no guard table: nothing recorded
+                await save_uniques(self, table, ())
         try:
             await self.client.delete_table(TableName=table)
         except Exception as exc:
@@ -220,8 +240,32 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
                         raise
                 description = await self._wait_table(table)
             info = TableInfo.from_description(description or {})
+            uniques = await load_uniques(self, table)
+            if uniques:
+                info = dataclasses.replace(info, uniques=uniques)
             self._tables[collection] = info
             return info
+
+    async def guard_table_ready(self) -> None:
+        """Create the guard table when missing (the first unique index of the store)."""
+        if await self._describe(self.guard_table) is not None:
+            return
+        try:
+            await self.client.create_table(
+                TableName=self.guard_table,
+                KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except Exception as exc:
+            if error_code(exc) != "ResourceInUseException":  # created concurrently
+                raise
+        await self._wait_table(self.guard_table)
+
+    def remember_uniques(self, collection: str, uniques: tuple[IndexSpec, ...]) -> None:
+        info = self._tables.get(collection)
+        if info is not None:
+            self._tables[collection] = dataclasses.replace(info, uniques=uniques)
 
     def forget_table(self, collection: str) -> None:
         """Drop the cached schema (after an index change)."""
@@ -279,10 +323,16 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
 
     async def send(self, write: WriteRequest) -> dict[str, Any] | None:
         """Send one write now (returning DynamoDB's response), or buffer it in the current
-        transaction (returning None)."""
+        transaction (returning None). A write with unique-index guards is one
+        ``TransactWriteItems`` with them."""
         buffer = self.current_transaction()
         if buffer is not None:
             buffer.add(write)
+            for guard in write.guards:
+                buffer.add(guard)
+            return None
+        if write.guards:
+            await self._send_guarded(write)
             return None
         method = {
             "Put": self.client.put_item,
@@ -291,6 +341,36 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         }[write.action]
         response: dict[str, Any] = await method(**write.params)
         return response
+
+    async def _send_guarded(self, write: WriteRequest) -> None:
+        """The write and its guards as one transaction. A failed condition on the write
+        itself is raised as DynamoDB's ``ConditionalCheckFailedException`` (what callers
+        handle for a single write), one on a guard as ``DuplicateKeyError``; a transaction
+        conflict with another writer of the same items is retried."""
+        from botocore.exceptions import ClientError
+
+        actions = [{w.action: w.params} for w in (write, *write.guards)]
+        for attempt in range(_GUARDED_ATTEMPTS):
+            try:
+                await self.client.transact_write_items(TransactItems=actions)
+                return
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+                codes = [reason.get("Code") for reason in reasons]
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    error = {"Code": "ConditionalCheckFailedException", "Message": str(exc)}
+                    raise ClientError({"Error": error}, "TransactWriteItems") from exc
+                for guard, code in zip(write.guards, codes[1:], strict=False):
+                    if code == "ConditionalCheckFailed":
+                        collection, index, key = guard.key
+                        raise duplicate_error(
+                            index, key, store=self.name, collection=collection
+                        ) from exc
+                if "TransactionConflict" not in codes or attempt + 1 == _GUARDED_ATTEMPTS:
+                    raise
+            await asyncio.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.2)))
 
     async def _begin_transaction(self) -> TransactionBuffer:
         return TransactionBuffer(self.name)

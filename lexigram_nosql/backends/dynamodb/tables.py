@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.dynamodb.codec import KEY_TAG, AttributeValue, encode_key
 from lexigram_nosql.config.dynamodb import DynamoDBCollection
 from lexigram_nosql.query.paths import MISSING, get_values
@@ -56,6 +57,13 @@ class TableInfo:
     sort_key: str | None = None
     sort_type: str | None = None
     indexes: tuple[GsiInfo, ...] = field(default_factory=tuple)
+    uniques: tuple[IndexSpec, ...] = ()
+    """Unique indexes kept by guard items (``guards.py``)."""
+
+    @property
+    def unique_paths(self) -> tuple[str, ...]:
+        """The document paths some unique index reads."""
+        return tuple(path for spec in self.uniques for path, _ in spec.keys)
 
     @property
     def key_types(self) -> dict[str, str]:

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from lexigram_nosql.backends.dynamodb.codec import VERSION, AttributeValue
 from lexigram_nosql.backends.dynamodb.updates import WriteRequest
+from lexigram_nosql.backends.unique import duplicate_error
 from lexigram_nosql.errors import (
     ConcurrencyError,
     DuplicateKeyError,
@@ -56,6 +57,9 @@ class TransactionBuffer:
 
     def add(self, write: WriteRequest) -> None:
         slot = slot_of(write.params["TableName"], write.item_key or {})
+        if write.purpose == "guard" and write.action == "Put" and self.overlay.get(slot):
+            collection, index, key = write.key
+            raise duplicate_error(index, key, store=self.store, collection=collection)
         position = self.positions.get(slot)
         if position is not None:
             self.writes[position] = _merge(self.writes[position], write)
@@ -119,7 +123,9 @@ def _merge(first: WriteRequest, second: WriteRequest) -> WriteRequest:
     only one about the committed item)."""
     table = first.params["TableName"]
     condition = first.params.get("ConditionExpression", "")
-    guard = {"ConditionExpression": condition, **_used(first.params, condition)}
+    guard = (
+        {"ConditionExpression": condition, **_used(first.params, condition)} if condition else {}
+    )
     if second.item is None:
         params = {"TableName": table, "Key": first.item_key, **guard}
         return replace(first, action="Delete", params=params, item=None)
@@ -158,6 +164,9 @@ def cancellation_error(buffer: TransactionBuffer, response: Mapping[str, Any]) -
     for index, code in failed:
         write = buffer.writes[index] if index < len(buffer.writes) else None
         table = write.params.get("TableName") if write else None
+        if code == "ConditionalCheckFailed" and write is not None and write.purpose == "guard":
+            collection, index_name, key = write.key
+            return duplicate_error(index_name, key, store=buffer.store, collection=collection)
         if code == "ConditionalCheckFailed" and write is not None and write.purpose == "insert":
             return DuplicateKeyError(
                 f"Transaction on store {buffer.store!r} cancelled: a document with _id "

@@ -56,14 +56,15 @@ __all__ = [
     "put_request",
 ]
 
-Purpose = Literal["insert", "update", "delete"]
+Purpose = Literal["insert", "update", "delete", "guard"]
 
 
 @dataclass(frozen=True, slots=True)
 class WriteRequest:
     """One item write: ``Put``/``Update``/``Delete`` with the low-level client's arguments
     (``TableName`` included), as sent alone or inside ``TransactWriteItems``. ``purpose``
-    decides what a failed condition means (insert: a duplicate key; else: a conflict)."""
+    decides what a failed condition means (insert: a duplicate key; guard: a duplicate value
+    of the unique index named in ``key``, ``(index, {path: value})``; else: a conflict)."""
 
     action: Literal["Put", "Update", "Delete"]
     params: dict[str, Any]
@@ -74,6 +75,8 @@ class WriteRequest:
     item: dict[str, AttributeValue] | None = None
     """The whole item after the write (None for a delete): what reads inside a transaction
     see, and what a second write of the same item in a transaction is merged into."""
+    guards: tuple[WriteRequest, ...] = ()
+    """Unique-index guard writes that must commit together with this one."""
 
 
 def next_version(old_item: Mapping[str, AttributeValue] | None) -> AttributeValue:
@@ -199,7 +202,7 @@ def compile_update(
     added: list[str] = []
     old_order = old_item.get(ORDER)
     listed = set(order_names(old_order))
-    indexed = [index.field for index in info.shadow_indexes]
+    indexed = [index.field for index in info.shadow_indexes] + list(info.unique_paths)
     for field_update in update.fields:
         if field_update.op is UpdateOp.SET_ON_INSERT:
             continue  # only applies when an upsert inserts
