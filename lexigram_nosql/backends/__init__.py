@@ -18,6 +18,7 @@ SUPPORTED_BACKENDS: dict[str, tuple[str, str | None]] = {
     "mongodb": ("lexigram_nosql.backends.mongodb:MongoDocumentStore", "mongodb"),
     "dynamodb": ("lexigram_nosql.backends.dynamodb:DynamoDocumentStore", "dynamodb"),
     "firestore": ("lexigram_nosql.backends.firestore:FirestoreDocumentStore", "firestore"),
+    "sqlite": ("lexigram_nosql.backends.sqlite:SQLiteDocumentStore", None),
 }
 
 

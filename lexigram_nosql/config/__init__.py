@@ -10,6 +10,7 @@ from lexigram_nosql.config.dynamodb import (
 from lexigram_nosql.config.firestore import FirestoreSection, FirestoreStoreSettings
 from lexigram_nosql.config.memory import MemorySection, MemoryStoreSettings
 from lexigram_nosql.config.mongodb import MongoDBSection, MongoDBStoreSettings
+from lexigram_nosql.config.sqlite import SQLiteSection, SQLiteStoreSettings
 from lexigram_nosql.config.stores import DRIVERS, StoreSettings, parse_store_settings
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "MemoryStoreSettings",
     "MongoDBSection",
     "MongoDBStoreSettings",
+    "SQLiteSection",
+    "SQLiteStoreSettings",
     "StoreSettings",
     "StoreSettingsBase",
     "StrictModel",

@@ -35,6 +35,7 @@ from lexigram_nosql.config.dynamodb import DynamoDBStoreSettings
 from lexigram_nosql.config.firestore import FirestoreStoreSettings
 from lexigram_nosql.config.memory import MemoryStoreSettings
 from lexigram_nosql.config.mongodb import MongoDBStoreSettings
+from lexigram_nosql.config.sqlite import SQLiteStoreSettings
 from lexigram_nosql.config.stores import DRIVERS, StoreSettings
 from lexigram_nosql.errors import ConfigurationError
 from lexigram_nosql.redaction import Redactor, redact_uri
@@ -49,6 +50,7 @@ DRIVER_MODELS: dict[str, type[StoreSettingsBase]] = {
     "mongodb": MongoDBStoreSettings,
     "dynamodb": DynamoDBStoreSettings,
     "firestore": FirestoreStoreSettings,
+    "sqlite": SQLiteStoreSettings,
 }
 
 # driver -> (extra, client modules it needs); checked without importing them.

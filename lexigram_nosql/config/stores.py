@@ -12,17 +12,22 @@ from lexigram_nosql.config.dynamodb import DynamoDBStoreSettings
 from lexigram_nosql.config.firestore import FirestoreStoreSettings
 from lexigram_nosql.config.memory import MemoryStoreSettings
 from lexigram_nosql.config.mongodb import MongoDBStoreSettings
+from lexigram_nosql.config.sqlite import SQLiteStoreSettings
 from lexigram_nosql.errors import ConfigurationError
 
 __all__ = ["DRIVERS", "StoreSettings", "parse_store_settings"]
 
 StoreSettings: TypeAlias = Annotated[
-    MemoryStoreSettings | MongoDBStoreSettings | DynamoDBStoreSettings | FirestoreStoreSettings,
+    MemoryStoreSettings
+    | MongoDBStoreSettings
+    | DynamoDBStoreSettings
+    | FirestoreStoreSettings
+    | SQLiteStoreSettings,
     Field(discriminator="driver"),
 ]
 """One ``backends:`` entry; pydantic picks the model from ``driver``."""
 
-DRIVERS: tuple[str, ...] = ("memory", "mongodb", "dynamodb", "firestore")
+DRIVERS: tuple[str, ...] = ("memory", "mongodb", "dynamodb", "firestore", "sqlite")
 
 
 def parse_store_settings(settings: object) -> StoreSettingsBase:

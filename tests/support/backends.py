@@ -32,6 +32,7 @@ BACKEND_MODULES = (
     "mongodb_mongomock",
     "dynamodb",
     "firestore",
+    "sqlite",
 )
 
 SERVICES_ENV = Path(__file__).resolve().parents[2] / ".services" / "env"

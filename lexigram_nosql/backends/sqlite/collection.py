@@ -1,0 +1,464 @@
+"""One collection of the SQLite store: reads stream from a snapshot, writes are transactions.
+
+Every write runs as one function on the writer thread inside one SQLite transaction (its own
+``BEGIN IMMEDIATE``, or the open ``store.transaction()``): find the candidates through the
+plan, check each with the engine, write the document and keep every index table in step. A
+unique index is a SQLite ``UNIQUE`` index, so two processes can never both write a duplicate.
+Reads outside a transaction run on a reader connection: one snapshot per read, decoded and
+checked on the reader's thread in batches, so the event loop only sees finished documents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sqlite3
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.memory.values import generate_id, strictly_equal
+from lexigram_nosql.backends.sqlite.codec import decode_document, encode_key
+from lexigram_nosql.backends.sqlite.planner import Plan, plan_read
+from lexigram_nosql.backends.sqlite.schema import (
+    CollectionInfo,
+    IndexInfoRow,
+    create_collection,
+    create_index_table,
+    drop_index_table,
+)
+from lexigram_nosql.backends.sqlite.writes import Writer
+from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
+from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError
+from lexigram_nosql.query.ast import FilterNode, MatchAll, ReplacementUpdate, Update
+from lexigram_nosql.query.matching import compile_filter
+from lexigram_nosql.query.ordering import document_sort_key
+from lexigram_nosql.query.projection import apply_projection
+from lexigram_nosql.query.requests import FilterQuery, FindQuery
+from lexigram_nosql.query.update import apply_update, upsert_seed
+from lexigram_nosql.query.values import copy_value
+from lexigram_nosql.types import Document
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.sqlite.store import SQLiteDocumentStore
+
+__all__ = ["SQLiteCollection"]
+
+_BATCH: Final = 256
+"""Rows decoded per hop of the event loop while streaming."""
+
+_ID_INDEX: Final = IndexInfo("_id_", [("_id", 1)], unique=True)
+
+Row = tuple[int, Document]
+
+
+def _always(document: Any) -> bool:
+    return True
+
+
+def _matcher(node: FilterNode) -> Callable[[Any], bool]:
+    return _always if isinstance(node, MatchAll) else compile_filter(node)
+
+
+class _Cursor:
+    """An open read: the plan's rows, decoded and checked by the engine, in batches."""
+
+    def __init__(self, plan: Plan, rows: sqlite3.Cursor, test: Callable[[Any], bool]) -> None:
+        self.plan = plan
+        self._rows = rows
+        self._test = test
+        self._seen: set[int] | None = set() if plan.dedupe else None
+        self.done = False
+
+    def batch(self, size: int) -> list[Row]:
+        out: list[Row] = []
+        test, seen = self._test, self._seen
+        while len(out) < size:
+            rows = self._rows.fetchmany(size)
+            if not rows:
+                self.done = True
+                self._rows.close()
+                break
+            for seq, text in rows:
+                if seen is not None:
+                    if seq in seen:
+                        continue
+                    seen.add(seq)
+                document = decode_document(text)
+                if test(document):
+                    out.append((seq, document))
+        return out
+
+
+class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
+    """A collection stored as the tables the catalog names (see ``schema.py``)."""
+
+    def __init__(self, store: SQLiteDocumentStore, name: str) -> None:
+        super().__init__(store, name)
+        self.last_plan: Plan | None = None
+        """The plan of the latest read on this collection (tests, benchmarks, logs)."""
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _info(self, connection: sqlite3.Connection) -> CollectionInfo | None:
+        return self._store.database.catalogs.current(connection).collections.get(self._name)
+
+    def _writer(self, connection: sqlite3.Connection, *, create: bool) -> Writer | None:
+        info = self._info(connection)
+        if info is None:
+            if not create:
+                return None
+            info = create_collection(connection, self._name)
+        return Writer(connection, info, self._store.name, self._store.multikey)
+
+    def _plan(
+        self, connection: sqlite3.Connection, info: CollectionInfo, node: FilterNode, sort: Any
+    ) -> Plan:
+        multikey = self._store.multikey
+
+        def is_multikey(index: IndexInfoRow) -> bool:
+            return multikey.check(connection, index.table)
+
+        plan = self.last_plan = plan_read(info, node, sort, is_multikey)
+        return plan
+
+    def _open(
+        self, connection: sqlite3.Connection, node: FilterNode, sort: Any, *, snapshot: bool
+    ) -> _Cursor | None:
+        if snapshot and not connection.in_transaction:
+            connection.execute("BEGIN")
+        info = self._info(connection)
+        if info is None:
+            return None
+        plan = self._plan(connection, info, node, sort)
+        return _Cursor(plan, connection.execute(plan.sql, plan.params), _matcher(node))
+
+    def _rows(self, connection: sqlite3.Connection, node: FilterNode, sort: Any) -> Iterator[Row]:
+        """Every matching row, in the plan's order (on the writer, inside a write)."""
+        cursor = self._open(connection, node, sort, snapshot=False)
+        while cursor is not None and not cursor.done:
+            yield from cursor.batch(_BATCH)
+
+    def _first(self, connection: sqlite3.Connection, query: FindQuery) -> Row | None:
+        rows = self._rows(connection, query.filter.node, query.sort)
+        plan = self.last_plan
+        if not query.sort or (plan is not None and plan.sorted):
+            return next(rows, None)
+        found = list(rows)
+        if not found:
+            return None
+        key = document_sort_key(query.sort)
+        return min(found, key=lambda row: key(row[1]))
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def _matching(self, node: FilterNode, sort: Any, batch: int) -> AsyncGenerator[Row, None]:
+        """Matching rows in the plan's order: from a snapshot on a reader connection, or,
+        inside a transaction, from the writer (read whole, so later writes cannot move it)."""
+        database = self._store.database
+        if database.in_transaction and self._store.current_transaction() is not None:
+            rows = await database.read_in_transaction(lambda c: list(self._rows(c, node, sort)))
+            for row in rows:
+                yield row
+            return
+        reader = await database.reader()
+        try:
+
+            def start(connection: sqlite3.Connection) -> tuple[_Cursor | None, list[Row]]:
+                cursor = self._open(connection, node, sort, snapshot=True)
+                return cursor, ([] if cursor is None else cursor.batch(batch))
+
+            cursor, rows = await reader.run(start)
+            while True:
+                for row in rows:
+                    yield row
+                if cursor is None or cursor.done:
+                    return
+                rows = await reader.run(functools.partial(_next_batch, cursor, batch))
+        finally:
+            await reader.release()
+
+    async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        projection = query.projection
+        skip, remaining = query.skip, query.limit or -1
+        batch = query.batch_size or _BATCH
+        if query.limit and not query.skip:
+            batch = min(batch, query.limit)
+        matching = self._matching(query.filter.node, query.sort, batch)
+        rows: AsyncIterator[Row] = matching
+        async with contextlib.aclosing(matching):
+            plan_sorted = False
+            if query.sort:
+                first = await anext(rows, None)
+                plan = self.last_plan
+                plan_sorted = plan is not None and plan.sorted
+                if first is None:
+                    return
+                if not plan_sorted:
+                    documents = await self._sorted(first, rows, query)
+                    for document in documents:
+                        yield apply_projection(projection, document)
+                    return
+                rows = _prepend(first, rows)
+            async for _, document in rows:
+                if skip:
+                    skip -= 1
+                    continue
+                yield apply_projection(projection, document)
+                remaining -= 1
+                if remaining == 0:
+                    return
+
+    @staticmethod
+    async def _sorted(first: Row, rows: AsyncIterator[Row], query: FindQuery) -> list[Document]:
+        """The matches sorted in Python, after skip and limit; with a limit, only the best
+        ``skip + limit`` are ever kept (a stable bounded top-k)."""
+        key = document_sort_key(query.sort)
+        bound = query.skip + query.limit if query.limit else None
+        kept = [first[1]]
+        async for _, document in rows:
+            kept.append(document)
+            if bound is not None and len(kept) >= 2 * bound + 64:
+                kept.sort(key=key)
+                del kept[bound:]
+        kept.sort(key=key)
+        return kept[query.skip : bound]
+
+    async def _count(self, query: FilterQuery) -> int:
+        database = self._store.database
+        if isinstance(query.node, MatchAll) and not database.in_transaction:
+            reader = await database.reader()
+            try:
+                return await reader.run(self._count_all)
+            finally:
+                await reader.release()
+        count = 0
+        async for _ in self._matching(query.node, (), 4 * _BATCH):
+            count += 1
+        return count
+
+    def _count_all(self, connection: sqlite3.Connection) -> int:
+        info = self._info(connection)
+        if info is None:
+            return 0
+        count: int = connection.execute(f"SELECT COUNT(*) FROM {info.table}").fetchone()[0]
+        return count
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def _insert(self, documents: list[Document]) -> list[Any]:
+        """Insert in order; like MongoDB's ordered inserts, a duplicate stops at the failing
+        document, and the ones before it stay (inside a transaction, until it rolls back)."""
+        prepared = [d if "_id" in d else {"_id": generate_id(), **d} for d in documents]
+        for document in prepared:
+            self._check_id(document["_id"])
+
+        def run(connection: sqlite3.Connection) -> tuple[list[Any], DuplicateKeyError | None]:
+            writer = self._writer(connection, create=True)
+            assert writer is not None
+            ids: list[Any] = []
+            try:
+                writer.insert_many(prepared, inserted=ids)
+            except DuplicateKeyError as exc:
+                return ids, exc  # the documents before it are committed
+            return ids, None
+
+        ids, error = await self._store.write(run)
+        if error is not None:
+            raise error
+        return ids
+
+    def _check_id(self, identifier: Any) -> None:
+        if isinstance(identifier, (list, tuple)):
+            raise InvalidQueryError(
+                f"_id cannot be an array (got {identifier!r}) in collection {self._name!r}",
+                path="_id",
+                collection=self._name,
+            )
+
+    def _updated(self, update: Update, document: Document) -> Document:
+        """The new version of a stored document, which must keep its ``_id``."""
+        new = apply_update(update, document, now=_now())
+        if "_id" not in new:
+            return {"_id": document["_id"], **new}
+        if encode_key(new["_id"]) != encode_key(document["_id"]):
+            what = "A replacement" if isinstance(update, ReplacementUpdate) else "An update"
+            raise InvalidQueryError(
+                f"{what} cannot change _id (from {document['_id']!r} to {new['_id']!r}) "
+                f"in collection {self._name!r}",
+                path="_id",
+                collection=self._name,
+            )
+        return new
+
+    def _upsert_document(self, query: FilterQuery, update: Update) -> Document:
+        new = apply_update(update, upsert_seed(query.node), inserting=True, now=_now())
+        if "_id" not in new:
+            return {"_id": generate_id(), **new}
+        self._check_id(new["_id"])
+        return {"_id": new["_id"], **{k: v for k, v in new.items() if k != "_id"}}
+
+    async def _update(
+        self,
+        query: FilterQuery,
+        update: Update,
+        raw: Mapping[str, Any],
+        *,
+        multi: bool,
+        upsert: bool,
+    ) -> UpdateResult:
+        """Update the first (or every) match, all or nothing: a document that would break a
+        unique index leaves every document as it was."""
+
+        def run(connection: sqlite3.Connection) -> UpdateResult:
+            writer = self._writer(connection, create=upsert)
+            matched = modified = 0
+            if writer is not None:
+                rows = self._rows(connection, query.node, ())
+                targets = list(rows) if multi else [row for row in [next(rows, None)] if row]
+                for seq, document in targets:
+                    matched += 1
+                    new = self._updated(update, document)
+                    if not strictly_equal(new, document):
+                        writer.replace(seq, document, new)
+                        modified += 1
+            if matched or not upsert:
+                return UpdateResult(matched, modified, None)
+            new = self._upsert_document(query, update)
+            created = self._writer(connection, create=True)
+            assert created is not None
+            created.insert_many([new], atomic=True)
+            return UpdateResult(0, 0, new["_id"])
+
+        return await self._store.write(run)
+
+    async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
+        def run(connection: sqlite3.Connection) -> DeleteResult:
+            writer = self._writer(connection, create=False)
+            if writer is None:
+                return DeleteResult(0)
+            rows = self._rows(connection, query.node, ())
+            targets = list(rows) if multi else [row for row in [next(rows, None)] if row]
+            writer.delete([seq for seq, _ in targets])
+            return DeleteResult(len(targets))
+
+        return await self._store.write(run)
+
+    async def _find_one_and_modify(
+        self,
+        query: FindQuery,
+        update: Update | None,
+        raw: Mapping[str, Any] | None,
+        *,
+        upsert: bool,
+        return_document: ReturnDocument,
+    ) -> Document | None:
+        after = return_document is ReturnDocument.AFTER
+
+        def run(connection: sqlite3.Connection) -> Document | None:
+            writer = self._writer(connection, create=upsert)
+            found = self._first(connection, query) if writer is not None else None
+            if found is None:
+                if update is None or not upsert:
+                    return None
+                new = self._upsert_document(query.filter, update)
+                created = self._writer(connection, create=True)
+                assert created is not None
+                created.insert_many([new], atomic=True)
+                return apply_projection(query.projection, new) if after else None
+            assert writer is not None
+            seq, document = found
+            if update is None:
+                writer.delete([seq])
+                return apply_projection(query.projection, document)
+            new = self._updated(update, document)
+            if not strictly_equal(new, document):
+                writer.replace(seq, document, new)
+            return apply_projection(query.projection, new if after else document)
+
+        result = await self._store.write(run)
+        # The engine's result may share values with the caller's update: hand out a copy.
+        return None if result is None else copy_value(result)
+
+    # -- indexes -------------------------------------------------------------------------
+
+    async def _create_index(self, spec: IndexSpec) -> str:
+        if spec.keys == (("_id", 1),):
+            return "_id_"  # it always exists
+        if spec.name == "_id_":
+            raise InvalidQueryError(
+                f"Index name '_id_' is reserved for the _id index of {self._name!r}",
+                collection=self._name,
+            )
+
+        def run(connection: sqlite3.Connection) -> str:
+            writer = self._writer(connection, create=True)
+            assert writer is not None
+            for index in writer.info.indexes.values():
+                same = index.spec
+                if same.name == spec.name or same.keys == spec.keys:
+                    if same == spec:
+                        return same.name
+                    raise InvalidQueryError(
+                        f"Collection {self._name!r} already has index {same.name!r} on "
+                        f"{list(same.keys)} with other options; drop it first.",
+                        collection=self._name,
+                    )
+            index = create_index_table(connection, writer.info, spec)
+            writer.build_index(index)
+            return spec.name
+
+        name = await self._store.write(run)
+        if spec.expire_after_seconds is not None:
+            self._store.start_sweeper()
+        return name
+
+    async def _list_indexes(self) -> list[IndexInfo]:
+        def run(connection: sqlite3.Connection) -> list[IndexInfo]:
+            info = self._info(connection)
+            indexes = info.indexes.values() if info is not None else ()
+            return [_ID_INDEX, *(_index_info(index.spec) for index in indexes)]
+
+        return await self._store.read(run)
+
+    async def _drop_index(self, name: str) -> None:
+        if name == "_id_":
+            raise InvalidQueryError(
+                f"The _id index of collection {self._name!r} cannot be dropped",
+                collection=self._name,
+            )
+
+        def run(connection: sqlite3.Connection) -> None:
+            info = self._info(connection)
+            if info is None or name not in info.indexes:
+                raise InvalidQueryError(
+                    f"Collection {self._name!r} of store {self._store.name!r} has no index "
+                    f"named {name!r}",
+                    collection=self._name,
+                )
+            drop_index_table(connection, info, name)
+
+        await self._store.write(run)
+
+
+def _index_info(spec: IndexSpec) -> IndexInfo:
+    return IndexInfo(
+        spec.name, list(spec.keys), spec.unique, spec.sparse, spec.expire_after_seconds
+    )
+
+
+def _next_batch(cursor: _Cursor, size: int, connection: sqlite3.Connection) -> list[Row]:
+    return cursor.batch(size)
+
+
+async def _prepend(first: Row, rows: AsyncIterator[Row]) -> AsyncIterator[Row]:
+    yield first
+    async for row in rows:
+        yield row
+
+
+def _now() -> datetime:
+    # MongoDB stores dates with millisecond precision; do the same for $currentDate.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -1,0 +1,293 @@
+"""Compile a parsed filter and sort into one SQL read over the collection's tables.
+
+The SQL narrows the documents through B-tree indexes on ordered keys (``codec.encode_key``):
+``_id`` conditions probe the document table's ``id`` index, conditions on indexed paths probe
+the index tables, ``$or`` unions its branches' probes. What SQL selects is always a
+*superset* of the matches (an index keys array elements, a range keeps one bound on a
+multikey path...), and the engine's compiled filter decides on every row read, so a plan
+only ever changes speed, never results. A sort on ``_id`` or on an index's leading paths is
+read in index order; any other sort happens in Python after the filter.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+from lexigram_nosql.backends.sqlite.codec import bracket_bounds, encode_key, next_prefix
+from lexigram_nosql.backends.sqlite.schema import CollectionInfo, IndexInfoRow
+from lexigram_nosql.query.ast import And, Condition, FieldOp, FilterNode, MatchAll, Or
+from lexigram_nosql.query.values import bson_class
+
+__all__ = ["Plan", "plan_read"]
+
+Range = tuple[bytes, bytes]
+"""Keys in ``[low, high)``."""
+
+_RANGE_OPS: Final = {FieldOp.GT, FieldOp.GTE, FieldOp.LT, FieldOp.LTE}
+_ID_INDEX: Final = "_id_"
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Key ranges of one index (``_id_`` is the document table's ``id`` column)."""
+
+    index: str
+    table: str
+    ranges: tuple[Range, ...]
+    exact_keys: bool = False  # every range is one whole key: ``k = ?``
+
+    def sql(self, params: list[Any]) -> str:
+        column = "id" if self.index == _ID_INDEX else "k"
+        parts = []
+        for low, high in self.ranges:
+            if self.exact_keys:
+                parts.append(f"SELECT seq FROM {self.table} WHERE {column} = ?")
+                params.append(low)
+            else:
+                parts.append(f"SELECT seq FROM {self.table} WHERE {column} >= ? AND {column} < ?")
+                params.extend((low, high))
+        return " UNION ALL ".join(parts)
+
+
+@dataclass(slots=True)
+class Plan:
+    """One read: its SQL and parameters, the indexes it probes, and whether rows arrive in
+    the requested sort order (``dedupe``: a multikey index may return a document twice)."""
+
+    kind: Literal["scan", "index", "index_order"]
+    sql: str
+    params: list[Any] = field(default_factory=list)
+    indexes: tuple[str, ...] = ()
+    sorted: bool = False
+    dedupe: bool = False
+
+    @property
+    def index(self) -> str | None:
+        return "+".join(self.indexes) or None
+
+    @property
+    def scans(self) -> bool:
+        """Whether the read visits every document of the collection."""
+        return self.kind == "scan" or (self.kind == "index_order" and not self.params)
+
+
+MultikeyCheck = Callable[[IndexInfoRow], bool]
+
+
+def plan_read(
+    info: CollectionInfo,
+    node: FilterNode,
+    sort: tuple[tuple[str, int], ...],
+    multikey: MultikeyCheck,
+) -> Plan:
+    """The read for ``find(node, sort=sort)`` on the collection ``info``."""
+    table = info.table
+    probes = None if isinstance(node, MatchAll) else _probes(node, info, multikey)
+    if sort:
+        ordered = _ordered_plan(info, sort, probes, multikey)
+        if ordered is not None:
+            return ordered
+    if probes is None:
+        return Plan("scan", f"SELECT seq, doc FROM {table} ORDER BY seq")
+    params: list[Any] = []
+    union = " UNION ALL ".join(probe.sql(params) for probe in probes)
+    return Plan(
+        "index",
+        f"SELECT seq, doc FROM {table} WHERE seq IN ({union}) ORDER BY seq",
+        params,
+        tuple(dict.fromkeys(probe.index for probe in probes)),
+    )
+
+
+def _ordered_plan(
+    info: CollectionInfo,
+    sort: tuple[tuple[str, int], ...],
+    probes: list[Probe] | None,
+    multikey: MultikeyCheck,
+) -> Plan | None:
+    """Read in the order of an index whose leading paths are the sort's (all one direction:
+    keys are stored ascending and read backwards for a descending sort)."""
+    directions = {direction for _, direction in sort}
+    if len(directions) != 1:
+        return None
+    order = "DESC" if directions == {-1} else "ASC"
+    paths = tuple(path for path, _ in sort)
+    single = probes[0] if probes is not None and len(probes) == 1 else None
+    if paths == ("_id",) and (probes is None or (single and single.index == _ID_INDEX)):
+        params: list[Any] = []
+        where = ""
+        if single is not None:
+            where = " WHERE " + " OR ".join("(id >= ? AND id < ?)" for _ in single.ranges)
+            for low, high in single.ranges:
+                params.extend((low, high))
+        return Plan(
+            "index_order" if where else "scan",
+            f"SELECT seq, doc FROM {info.table}{where} ORDER BY id {order}",
+            params,
+            (_ID_INDEX,),
+            sorted=True,
+        )
+    for index in info.indexes.values():
+        if index.paths[: len(paths)] != paths:
+            continue
+        probe = single if single is not None and single.index == index.name else None
+        if probe is None and (probes is not None or index.spec.sparse):
+            continue  # another index narrows better; a sparse index misses documents
+        if len(paths) > 1 and multikey(index):
+            continue  # MongoDB sorts each array field by its own extreme element
+        params = []
+        where = ""
+        if probe is not None:
+            where = " WHERE " + " OR ".join("(x.k >= ? AND x.k < ?)" for _ in probe.ranges)
+            for low, high in probe.ranges:
+                params.extend((low, high))
+        return Plan(
+            "index_order",
+            f"SELECT c.seq, c.doc FROM {index.table} AS x JOIN {info.table} AS c "
+            f"ON c.seq = x.seq{where} ORDER BY x.k {order}, x.seq",
+            params,
+            (index.name,),
+            sorted=True,
+            dedupe=True,
+        )
+    return None
+
+
+# -- probes ------------------------------------------------------------------------------
+
+
+def _probes(node: FilterNode, info: CollectionInfo, multikey: MultikeyCheck) -> list[Probe] | None:
+    """Index probes whose union holds every match of ``node``, or None (scan)."""
+    if isinstance(node, Or):
+        union: list[Probe] = []
+        for clause in node.clauses:
+            found = _probes(clause, info, multikey)
+            if found is None:
+                return None
+            union.extend(found)
+        return union
+    clauses = node.clauses if isinstance(node, And) else (node,)
+    equal: dict[str, Any] = {}
+    ranges: dict[str, list[Condition]] = {}
+    within: dict[str, tuple[Any, ...]] = {}
+    nested: list[list[Probe]] = []
+    for clause in clauses:
+        if isinstance(clause, Condition):
+            if clause.op is FieldOp.EQ and _keyable(clause.operand):
+                equal.setdefault(clause.path, clause.operand)
+            elif clause.op in _RANGE_OPS and _keyable(clause.operand):
+                ranges.setdefault(clause.path, []).append(clause)
+            elif clause.op is FieldOp.IN and all(_keyable(v) for v in clause.operand):
+                within.setdefault(clause.path, clause.operand)
+        elif isinstance(clause, (And, Or)):
+            found = _probes(clause, info, multikey)
+            if found is not None:
+                nested.append(found)
+    options: list[tuple[int, list[Probe]]] = []
+    id_probe = _id_probe(info, equal, within, ranges)
+    if id_probe is not None:
+        options.append(id_probe)
+    for index in info.indexes.values():
+        option = _index_probe(index, equal, within, ranges, multikey)
+        if option is not None:
+            options.append(option)
+    for found in nested:
+        options.append((3, found))
+    if not options:
+        return None
+    return min(options, key=lambda option: option[0])[1]
+
+
+def _keyable(value: Any) -> bool:
+    """Whether equality with ``value`` is equality of keys in an index of elements (arrays
+    and patterns match in other ways; NaN is kept to the engine)."""
+    if isinstance(value, (list, tuple, re.Pattern)) or bson_class(value) == "Regex":
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    if isinstance(value, dict):
+        return all(_keyable(item) for item in value.values())
+    return not (isinstance(value, Decimal) and value.is_nan())
+
+
+def _id_probe(
+    info: CollectionInfo,
+    equal: dict[str, Any],
+    within: dict[str, tuple[Any, ...]],
+    ranges: dict[str, list[Condition]],
+) -> tuple[int, list[Probe]] | None:
+    if "_id" in equal:
+        key = encode_key(equal["_id"])
+        return 0, [Probe(_ID_INDEX, info.table, ((key, next_prefix(key)),), exact_keys=True)]
+    if "_id" in within:
+        keys = dict.fromkeys(encode_key(v) for v in within["_id"])
+        found = tuple((k, next_prefix(k)) for k in keys)
+        return 1, [Probe(_ID_INDEX, info.table, found, exact_keys=True)]
+    if "_id" in ranges:
+        bounds = _bounds(b"", ranges["_id"], two_sided=True)
+        return 5, [Probe(_ID_INDEX, info.table, (bounds,))]
+    return None
+
+
+def _index_probe(
+    index: IndexInfoRow,
+    equal: dict[str, Any],
+    within: dict[str, tuple[Any, ...]],
+    ranges: dict[str, list[Condition]],
+    multikey: MultikeyCheck,
+) -> tuple[int, list[Probe]] | None:
+    """Probes of one index: an equality prefix, then ``$in`` or a range on the next path."""
+    sparse = index.spec.sparse
+    prefix = b""
+    used = 0
+    for path in index.paths:
+        if path not in equal or (sparse and equal[path] is None):
+            break
+        prefix += encode_key(equal[path])
+        used += 1
+    if used == len(index.paths):
+        cost = 1 if index.spec.unique else 2
+        whole = ((prefix, next_prefix(prefix)),)
+        return cost, [Probe(index.name, index.table, whole, exact_keys=True)]
+    path = index.paths[used]
+    if path in within and not (sparse and None in within[path]):
+        keys = dict.fromkeys(prefix + encode_key(v) for v in within[path])
+        exact = used + 1 == len(index.paths)
+        found = tuple((k, next_prefix(k)) for k in keys)
+        return 3, [Probe(index.name, index.table, found, exact_keys=exact)]
+    if path in ranges and not (sparse and any(c.operand is None for c in ranges[path])):
+        bounds = _bounds(prefix, ranges[path], two_sided=not multikey(index))
+        return (4 if used else 6), [Probe(index.name, index.table, (bounds,))]
+    if used:
+        return 7, [Probe(index.name, index.table, ((prefix, next_prefix(prefix)),))]
+    return None
+
+
+def _bounds(prefix: bytes, conditions: list[Condition], *, two_sided: bool) -> Range:
+    """Key range holding every key that satisfies the range conditions on one path (within
+    the operand's type bracket). On a multikey path only one bound is kept: different
+    elements of one array may satisfy each."""
+    low_cond = next((c for c in conditions if c.op in (FieldOp.GT, FieldOp.GTE)), None)
+    high_cond = next((c for c in conditions if c.op in (FieldOp.LT, FieldOp.LTE)), None)
+    if low_cond is not None and high_cond is not None and not two_sided:
+        high_cond = None
+    anchor = low_cond or high_cond
+    assert anchor is not None
+    bracket_low, bracket_high = bracket_bounds(anchor.operand)
+    low, high = prefix + bracket_low, prefix + bracket_high
+    if low_cond is not None:
+        key = prefix + encode_key(low_cond.operand)
+        low = key if low_cond.op is FieldOp.GTE else next_prefix(key)
+    if high_cond is not None:
+        key = prefix + encode_key(high_cond.operand)
+        high = key if high_cond.op is FieldOp.LT else next_prefix(key)
+        if high_cond.operand is not None and bracket_bounds(high_cond.operand)[0] != (
+            bracket_low if low_cond is None else bracket_bounds(low_cond.operand)[0]
+        ):
+            high = prefix + bracket_high
+    return low, max(low, high)
