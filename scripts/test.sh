@@ -6,7 +6,9 @@ trap 'bash scripts/services.sh down >/dev/null 2>&1 || true' EXIT
 bash scripts/services.sh up
 export LEXIGRAM_NOSQL_REQUIRE_SERVICES=1
 status=0
-.venv/bin/python -m pytest tests -q -p no:cacheprovider "$@" || status=$?
+# Parallel workers: every test has its own namespace, table prefix or emulator project.
+.venv/bin/python -m pytest tests -q -p no:cacheprovider -n "${LEXIGRAM_NOSQL_TEST_WORKERS:-3}" "$@" \
+  || status=$?
 .venv/bin/mypy || status=$?
 .venv/bin/ruff check lexigram_nosql tests benchmarks || status=$?
 .venv/bin/ruff format --check lexigram_nosql || status=$?

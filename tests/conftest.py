@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lexigram_nosql import create_store
+from tests.support import gaps, summary
 from tests.support.backends import backend_modules, load_services_env, services_required
 
 load_services_env()
@@ -20,22 +21,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", BACKENDS, ids=[b.ID for b in BACKENDS], indirect=True)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the test servers' declared gaps (before ``-k`` deselects anything)."""
+    gaps.apply(items, BACKENDS)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    summary.write(terminalreporter, [b.ID for b in BACKENDS])
+
+
 @pytest.fixture
-def backend(request: pytest.FixtureRequest) -> Any:
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
     module = request.param
     reason = module.unavailable()
     if reason is not None:
         if services_required():
             pytest.fail(f"{module.ID} test server is required but {reason}")
         pytest.skip(f"{module.ID}: {reason}")
-    for fragment, why in getattr(module, "NOT_APPLICABLE", {}).items():
-        if fragment in request.node.nodeid:
-            pytest.skip(f"{module.ID} does not apply: {why}")
-    for fragment, why in module.KNOWN_GAPS.items():
-        if fragment in request.node.name:
-            request.applymarker(
-                pytest.mark.xfail(reason=f"{module.ID} test server: {why}", strict=True)
-            )
+    # A backend module may adapt the test to its server (CongoDB: string ids as ObjectIds).
+    prepare = getattr(module, "prepare", None)
+    if prepare is not None:
+        prepare(monkeypatch)
     return module
 
 

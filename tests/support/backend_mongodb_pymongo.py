@@ -8,8 +8,10 @@ from tests.support import mongodb_server
 
 ID = "mongodb-pymongo"
 KNOWN_GAPS: dict[str, str] = mongodb_server.known_gaps()
+NOT_APPLICABLE: dict[str, str] = mongodb_server.not_applicable()
 unavailable = mongodb_server.unavailable
 reset = mongodb_server.reset
+prepare = mongodb_server.prepare
 
 
 def settings(name: str) -> dict[str, Any]:

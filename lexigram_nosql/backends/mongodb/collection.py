@@ -23,10 +23,9 @@ from lexigram_nosql.backends.mongodb.ids import (
     update_to_server,
 )
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
-from lexigram_nosql.query.aggregate import parse_pipeline
 from lexigram_nosql.query.ast import ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
-from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec
+from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.mongodb.store import MongoDocumentStore
@@ -137,50 +136,16 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
 
     # -- reads ---------------------------------------------------------------------------
 
-    def find(
-        self,
-        filter: FilterDocument | None = None,
-        *,
-        projection: Mapping[str, Any] | None = None,
-        sort: SortSpec | None = None,
-        skip: int = 0,
-        limit: int = 0,
-        batch_size: int | None = None,
-    ) -> AsyncIterator[Document]:
-        """Stream matching documents; arguments are validated here, before iteration.
-
-        One generator between the caller and the driver's cursor (the base class's stream
-        wrapper would add a second), so reading costs close to what the driver costs."""
-        query = FindQuery.build(
-            filter, projection=projection, sort=sort, skip=skip, limit=limit, batch_size=batch_size
-        )
-        return self._documents(lambda: self._open_find(query))
-
-    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]:
-        """Run the pipeline on the server; it is validated here, before iteration."""
-        parsed = parse_pipeline(pipeline)
-        return self._documents(lambda: self._open_aggregate(parsed))
-
     async def _documents(
         self, open_cursor: Callable[[], Awaitable[Any]]
     ) -> AsyncIterator[Document]:
-        """The cursor's documents, ids converted, driver errors translated, cursor closed."""
-        await self._ready()
-        with self._errors():
-            cursor = await open_cursor()
+        """The cursor's documents with their ids converted; the cursor is always closed.
+
+        The base class's stream around this translates driver errors and checks readiness."""
+        cursor = await open_cursor()
         try:
-            iterator = aiter(cursor)
-            while True:
-                try:
-                    document = await anext(iterator)
-                except StopAsyncIteration:
-                    return
-                except Exception:
-                    with self._errors():  # translated off the per-document path
-                        raise
-                if type(document.get("_id")) is ObjectId:
-                    document["_id"] = str(document["_id"])
-                yield document
+            async for document in cursor:
+                yield document_from_server(document)
         finally:
             with contextlib.suppress(Exception):
                 await cursor.close()
@@ -202,7 +167,6 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         )
 
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
-        """The primitive the base class's own helpers use."""
         return self._documents(lambda: self._open_find(query))
 
     async def _find_one(self, query: FindQuery) -> Document | None:
