@@ -306,16 +306,36 @@ async def test_transactions_of_one_process_take_turns_on_a_document(store: Any) 
 # -- indexes, health, configuration ------------------------------------------------------
 
 
-async def test_indexes_unique_and_ttl_are_refused_others_recorded(store: Any) -> None:
+async def test_ttl_indexes_are_refused_others_recorded(store: Any) -> None:
     coll = store.collection("c")
-    with pytest.raises(UnsupportedQueryError, match="unique"):
-        await coll.create_index("email", unique=True)
     with pytest.raises(UnsupportedQueryError, match="TTL"):
         await coll.create_index("at", expire_after_seconds=60)
     assert await coll.create_index([("a", 1), ("b", -1)]) == "a_1_b_-1"
     assert [i.name for i in await coll.list_indexes()] == ["_id_", "a_1_b_-1"]
     await coll.drop_index("a_1_b_-1")
     assert [i.name for i in await coll.list_indexes()] == ["_id_"]
+
+
+async def test_a_unique_index_keeps_guard_documents_and_is_seen_by_other_processes(
+    store: Any,
+) -> None:
+    """One guard document per indexed value; the index is recorded in Firestore, so a store
+    that never saw create_index (another process) enforces it too."""
+    coll = store.collection("people")
+    await coll.insert_one({"_id": "p1", "email": "a@x"})
+    await coll.create_index("email", unique=True)
+    guards = [s.to_dict() async for s in store.client.collection("__lx_unique").stream()]
+    assert [(g["collection"], g["index"], g["owner"]) for g in guards] == [
+        ("people", "email_1", "p1")
+    ]
+    other = create_store(store.settings)
+    async with other:
+        with pytest.raises(DuplicateKeyError):
+            await other.collection("people").insert_one({"email": "a@x"})
+        listed = {i.name: i.unique for i in await other.collection("people").list_indexes()}
+        assert listed == {"_id_": True, "email_1": True}
+    await coll.drop_index("email_1")
+    assert [s async for s in store.client.collection("__lx_unique").stream()] == []
 
 
 async def test_health_reports_latency_and_fails_fast_when_unreachable(store: Any) -> None:

@@ -211,7 +211,7 @@ def test_repr_and_address_name_the_emulator() -> None:
         {"name": "fs", "driver": "firestore", "firestore": {"emulator_host": "127.0.0.1:9"}}
     )
     assert "firestore://127.0.0.1:9/lexigram-local/(default)" in repr(store)
-    assert store.capabilities.unique_indexes is False
+    assert store.capabilities.unique_indexes is True
     assert "$in" in store.capabilities.pushdown and "$regex" not in store.capabilities.pushdown
 
 

@@ -30,6 +30,12 @@ from lexigram_nosql.backends.firestore.codec import (
     id_from_value,
     id_string,
 )
+from lexigram_nosql.backends.firestore.guards import (
+    GUARD_COLLECTION,
+    GuardChanges,
+    delete_guards,
+    guard_changes,
+)
 from lexigram_nosql.backends.firestore.merge import merge
 from lexigram_nosql.backends.firestore.names import collection_path
 from lexigram_nosql.backends.firestore.planner import (
@@ -46,6 +52,7 @@ from lexigram_nosql.backends.firestore.updates import (
     replacement_writes,
     same_value,
 )
+from lexigram_nosql.backends.unique import duplicate_error, find_duplicates
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import (
     ConcurrencyError,
@@ -129,6 +136,56 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
 
     def _precondition(self, update_time: Any) -> Any:
         return self._client.write_option(last_update_time=update_time)
+
+    # -- unique indexes (guards.py) --------------------------------------------------------
+
+    async def _uniques(self) -> tuple[IndexSpec, ...]:
+        specs = await self._store.loaded_indexes(self._name)
+        return tuple(spec for spec in specs.values() if spec.unique)
+
+    def _guard(self, guard: str) -> Any:
+        return self._client.collection(GUARD_COLLECTION).document(guard)
+
+    def _add_guards(self, batch: Any, changes: GuardChanges) -> None:
+        for guard, body, _, _ in changes.creates:
+            batch.create(self._guard(guard), body)
+        for guard in changes.deletes:
+            batch.delete(self._guard(guard))
+
+    async def _taken(self, changes: GuardChanges, owner: str) -> DuplicateKeyError | None:
+        """After a commit failed with AlreadyExists: the error for the first guard another
+        document holds (None when none is held any more: the commit can be tried again)."""
+        references = [self._guard(guard) for guard, _, _, _ in changes.creates]
+        held = {
+            snapshot.id
+            async for snapshot in self._client.get_all(references)
+            if snapshot.exists and (snapshot.to_dict() or {}).get("owner") != owner
+        }
+        for guard, _, index, key in changes.creates:
+            if guard in held:
+                return duplicate_error(index, key, store=self._store.name, collection=self._name)
+        return None
+
+    async def _guard_in_transaction(
+        self, handle: FirestoreTransaction, changes: GuardChanges
+    ) -> None:
+        """Check each new value inside the transaction (its own writes, then the committed
+        guards, read in the transaction), then buffer the guard writes for the commit."""
+        pending = handle.writes(GUARD_COLLECTION)
+        for guard, _, index, key in changes.creates:
+            if guard in pending:
+                taken = pending[guard] is not None
+            else:
+                snapshot = await self._guard(guard).get(transaction=handle.transaction)
+                taken = snapshot.exists
+            if taken:
+                raise duplicate_error(index, key, store=self._store.name, collection=self._name)
+        for guard in changes.deletes:
+            handle.buffer("delete", self._guard(guard))
+            pending[guard] = None
+        for guard, body, _, _ in changes.creates:
+            handle.buffer("set" if guard in pending else "create", self._guard(guard), body)
+            pending[guard] = body
 
     # -- reading -------------------------------------------------------------------------
 
@@ -360,6 +417,11 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             for doc_id, document, body in prepared:
                 await self._create_in_transaction(handle, doc_id, document, body)
             return inserted
+        uniques = await self._uniques()
+        if uniques:
+            for doc_id, document, body in prepared:  # one commit each, in order
+                await self._create_guarded(doc_id, document, body, uniques)
+            return inserted
         if len(prepared) == 1:
             doc_id, _, body = prepared[0]
             await self._create(doc_id, body)
@@ -387,6 +449,30 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         except gx.AlreadyExists as exc:
             raise self._duplicate(doc_id) from exc
 
+    async def _create_guarded(
+        self, doc_id: str, document: Document, body: dict[str, Any], uniques: tuple[IndexSpec, ...]
+    ) -> None:
+        """Create the document and its guards in one atomic commit."""
+        from google.api_core import exceptions as gx
+
+        changes = guard_changes(self._name, uniques, None, document, doc_id)
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                await _backoff(attempt)
+            batch = self._client.batch()
+            batch.create(self._document(doc_id), body)
+            self._add_guards(batch, changes)
+            try:
+                await batch.commit()
+                return
+            except gx.AlreadyExists as exc:
+                if (await self._document(doc_id).get()).exists:
+                    raise self._duplicate(doc_id) from exc
+                taken = await self._taken(changes, doc_id)
+                if taken is not None:
+                    raise taken from exc
+        raise self._contended("insert")
+
     def _duplicate(self, doc_id: str) -> DuplicateKeyError:
         return DuplicateKeyError(
             f"Duplicate key: collection {self._name!r} of store {self._store.name!r} already "
@@ -409,6 +495,10 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             exists = snapshot.exists
         if exists:
             raise self._duplicate(doc_id)
+        uniques = await self._uniques()
+        if uniques:
+            changes = guard_changes(self._name, uniques, None, document, doc_id)
+            await self._guard_in_transaction(handle, changes)
         kind = "set" if doc_id in pending else "create"
         handle.buffer(kind, self._document(doc_id), body)
         pending[doc_id] = document
@@ -434,15 +524,15 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                     return UpdateResult(0, 0)
                 try:
                     new_id, _ = await self._upsert(query.node, update)
-                except DuplicateKeyError:
-                    if handle is not None:
+                except DuplicateKeyError as exc:
+                    if handle is not None or exc.index != "_id_":
                         raise
                     continue  # a concurrent upsert won: now there is a match to update
                 return UpdateResult(0, 0, new_id)
             if handle is not None:
                 modified = 0
                 for match in targets:
-                    _, changed = self._write_in_transaction(handle, match, update)
+                    _, changed = await self._write_in_transaction(handle, match, update)
                     modified += changed
                 return UpdateResult(len(targets), modified)
             if multi:
@@ -453,13 +543,25 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 return UpdateResult(1, int(outcome[1] is not outcome[0]))
         raise self._contended("update")
 
-    def _write_in_transaction(
-        self, handle: FirestoreTransaction, match: Match, update: Update
-    ) -> tuple[Document, bool]:
+    async def _write_in_transaction(
+        self, handle: FirestoreTransaction, match: Match, update: Update | None
+    ) -> tuple[Document | None, bool]:
+        """Buffer an update (or, with None, a delete) of one matched document."""
+        uniques = await self._uniques()
+        if update is None:
+            if uniques:
+                changes = guard_changes(self._name, uniques, match.document, None, match.doc_id)
+                await self._guard_in_transaction(handle, changes)
+            handle.buffer("delete", self._document(match.doc_id))
+            handle.writes(self._name)[match.doc_id] = None
+            return None, True
         after = apply_update(update, match.document)
         if same_value(after, match.document):
             return after, False
         body = encode_body(after, collection=self._name)
+        if uniques:
+            changes = guard_changes(self._name, uniques, match.document, after, match.doc_id)
+            await self._guard_in_transaction(handle, changes)
         handle.buffer("set", self._document(match.doc_id), body)
         handle.writes(self._name)[match.doc_id] = after
         return after, True
@@ -480,6 +582,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
 
         before, update_time = match.document, match.update_time
         reference = self._document(match.doc_id)
+        uniques = await self._uniques()
         for attempt in range(WRITE_ATTEMPTS):
             if attempt:
                 await _backoff(attempt)
@@ -487,15 +590,28 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             if same_value(after, before):
                 return before, before
             encode_body(after, collection=self._name)  # refuse what cannot be stored
+            changes = guard_changes(self._name, uniques, before, after, match.doc_id)
             writes = native_writes(update, before) if native else None
-            if writes is not None and _pins_id(node, match.doc_id):
+            if writes is not None and not changes and _pins_id(node, match.doc_id):
                 option = None  # an update requires the document to exist, nothing more
             else:
+                # Moving guards needs the values read to be the stored ones.
                 writes = writes or replacement_writes(before, after)
                 option = self._precondition(update_time)
             try:
-                await reference.update(self._field_updates(writes), option=option)
+                if changes:
+                    batch = self._client.batch()
+                    batch.update(reference, self._field_updates(writes), option=option)
+                    self._add_guards(batch, changes)
+                    await batch.commit()
+                else:
+                    await reference.update(self._field_updates(writes), option=option)
                 return before, after
+            except gx.AlreadyExists as exc:
+                taken = await self._taken(changes, match.doc_id)
+                if taken is not None:
+                    raise taken from exc
+                continue
             except (gx.FailedPrecondition, gx.NotFound):
                 snapshot = await reference.get()
                 if not snapshot.exists:
@@ -514,6 +630,13 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         from google.api_core import exceptions as gx
 
         matched = modified = 0
+        if await self._uniques():
+            for match in targets:  # each with its guards, in one commit
+                outcome = await self._rewrite(match, update, node)
+                if outcome is not None:
+                    matched += 1
+                    modified += int(outcome[1] is not outcome[0])
+            return matched, modified
         for chunk in _batches(targets):
             batch = self._client.batch()
             planned = 0
@@ -554,8 +677,11 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         document = {**document, "_id": id_string(document["_id"])}
         body = encode_body(document, collection=self._name)
         handle = self._transaction()
+        uniques = await self._uniques()
         if handle is not None:
             await self._create_in_transaction(handle, doc_id, document, body)
+        elif uniques:
+            await self._create_guarded(doc_id, document, body, uniques)
         else:
             await self._create(doc_id, body)
         return document["_id"], document
@@ -570,8 +696,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 targets = [first] if first is not None else []
             if handle is not None:
                 for match in targets:
-                    handle.buffer("delete", self._document(match.doc_id))
-                    handle.writes(self._name)[match.doc_id] = None
+                    await self._write_in_transaction(handle, match, None)
                 return DeleteResult(len(targets))
             if multi:
                 return DeleteResult(await self._remove_many(targets, query.node))
@@ -584,19 +709,29 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         from google.api_core import exceptions as gx
 
         reference = self._document(match.doc_id)
-        update_time = match.update_time
+        update_time, document = match.update_time, match.document
+        uniques = await self._uniques()
         async with self._store.document_lock(self._name, match.doc_id):
             for attempt in range(WRITE_ATTEMPTS):
                 if attempt:
                     await _backoff(attempt)
+                option = self._precondition(update_time)
                 try:
-                    await reference.delete(option=self._precondition(update_time))
+                    changes = guard_changes(self._name, uniques, document, None, match.doc_id)
+                    if changes:
+                        batch = self._client.batch()
+                        batch.delete(reference, option=option)
+                        self._add_guards(batch, changes)
+                        await batch.commit()
+                    else:
+                        await reference.delete(option=option)
                     return True
                 except (gx.FailedPrecondition, gx.NotFound):
                     snapshot = await reference.get()
                     if not snapshot.exists:
                         return False
-                    if not matches(node, decode_document(snapshot.id, snapshot.to_dict())):
+                    document = decode_document(snapshot.id, snapshot.to_dict())
+                    if not matches(node, document):
                         return False
                     update_time = snapshot.update_time
         raise self._contended("delete")
@@ -605,6 +740,10 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         from google.api_core import exceptions as gx
 
         deleted = 0
+        if await self._uniques():
+            for match in targets:  # each with its guards, in one commit
+                deleted += await self._remove(match, node)
+            return deleted
         for chunk in _batches(targets):
             batch = self._client.batch()
             for match in chunk:
@@ -637,8 +776,8 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                     return None
                 try:
                     _, document = await self._upsert(node, update)
-                except DuplicateKeyError:
-                    if handle is not None:
+                except DuplicateKeyError as exc:
+                    if handle is not None or exc.index != "_id_":
                         raise
                     continue
                 if return_document is ReturnDocument.AFTER:
@@ -646,14 +785,13 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 return None
             if update is None:
                 if handle is not None:
-                    handle.buffer("delete", self._document(target.doc_id))
-                    handle.writes(self._name)[target.doc_id] = None
+                    await self._write_in_transaction(handle, target, None)
                 elif not await self._remove(target, node):
                     continue
                 return apply_projection(query.projection, target.document)
             if handle is not None:
-                after, _ = self._write_in_transaction(handle, target, update)
-                outcome: tuple[Document, Document] | None = (target.document, after)
+                written, _ = await self._write_in_transaction(handle, target, update)
+                outcome: tuple[Document, Document] | None = (target.document, written or {})
             else:
                 # The after-image must be exact, so the write is guarded by the update time.
                 outcome = await self._rewrite(target, update, node, native=False)
@@ -674,15 +812,6 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
     # -- indexes -------------------------------------------------------------------------
 
     async def _create_index(self, spec: IndexSpec) -> str:
-        if spec.unique:
-            raise UnsupportedQueryError(
-                f"Firestore cannot enforce unique indexes (index {spec.name!r} on collection "
-                f"{self._name!r}); only _id is unique. Use the unique value as the _id, or "
-                "guard it with a document per value written in the same transaction.",
-                backend=BACKEND,
-                operator="create_index",
-                collection=self._name,
-            )
         if spec.expire_after_seconds is not None:
             raise UnsupportedQueryError(
                 f"Firestore expires documents through a TTL policy on a timestamp field, set "
@@ -692,7 +821,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 operator="create_index",
                 collection=self._name,
             )
-        recorded = self._store.indexes(self._name)
+        recorded = await self._store.loaded_indexes(self._name)
         existing = recorded.get(spec.name)
         if existing is not None and existing.keys != spec.keys:
             raise InvalidQueryError(
@@ -701,7 +830,12 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 operator="create_index",
                 collection=self._name,
             )
+        if existing == spec:
+            return spec.name
+        if spec.unique:
+            await self._build_guards(spec)
         recorded[spec.name] = spec
+        await self._store.save_indexes(self._name)
         if len(spec.keys) > 1:
             logger.info(
                 "Recorded composite index %s on %s.%s; Firestore needs it deployed "
@@ -712,9 +846,38 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             )
         return spec.name
 
+    async def _build_guards(self, spec: IndexSpec) -> None:
+        """The guards of every stored document, or ``DuplicateKeyError`` naming the values
+        several documents share, with nothing written."""
+        documents = [
+            (snapshot.id, decode_document(snapshot.id, snapshot.to_dict()))
+            async for snapshot in self._reference().stream()
+        ]
+        duplicates = find_duplicates(spec, documents)
+        if duplicates:
+            raise duplicate_error(
+                spec.name,
+                duplicates[0],
+                store=self._store.name,
+                collection=self._name,
+                building=True,
+            )
+        guards = [
+            (guard, body)
+            for doc_id, document in documents
+            for guard, body, _, _ in guard_changes(
+                self._name, (spec,), None, document, doc_id
+            ).creates
+        ]
+        for chunk in _batches(guards):
+            batch = self._client.batch()
+            for guard, body in chunk:
+                batch.set(self._guard(guard), body)
+            await batch.commit()
+
     async def _list_indexes(self) -> list[IndexInfo]:
         infos = [IndexInfo("_id_", [("_id", 1)], unique=True)]
-        for spec in self._store.indexes(self._name).values():
+        for spec in (await self._store.loaded_indexes(self._name)).values():
             infos.append(IndexInfo(spec.name, list(spec.keys), spec.unique, spec.sparse))
         return infos
 
@@ -725,12 +888,16 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 operator="drop_index",
                 collection=self._name,
             )
-        if self._store.indexes(self._name).pop(name, None) is None:
+        dropped = (await self._store.loaded_indexes(self._name)).pop(name, None)
+        if dropped is None:
             raise InvalidQueryError(
                 f"Collection {self._name!r} of store {self._store.name!r} has no index {name!r}",
                 operator="drop_index",
                 collection=self._name,
             )
+        await self._store.save_indexes(self._name)
+        if dropped.unique:
+            await delete_guards(self._store, self._name, name)
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -153,6 +153,7 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         # Index specs recorded by create_index, per collection (Firestore indexes single fields
         # itself; composite indexes are deployed with gcloud/Terraform, see the docs).
         self._indexes: dict[str, dict[str, IndexSpec]] = {}
+        self._indexes_loaded: set[str] = set()
         self._query_slots = asyncio.Semaphore(settings.firestore.max_parallel_queries)
         self._document_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -168,7 +169,7 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
             # Not an operator: arrays directly inside arrays, which Firestore cannot store.
             refused=frozenset({"nested arrays"}),
             transactions=True,
-            unique_indexes=False,
+            unique_indexes=True,
             native_sort=False,
         )
 
@@ -203,6 +204,23 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
 
     def indexes(self, collection: str) -> dict[str, IndexSpec]:
         return self._indexes.setdefault(collection, {})
+
+    async def loaded_indexes(self, collection: str) -> dict[str, IndexSpec]:
+        """The collection's indexes, read once per process from ``__lx_indexes`` (where
+        ``create_index`` records them), so unique indexes hold across processes."""
+        recorded = self.indexes(collection)
+        if collection not in self._indexes_loaded:
+            from lexigram_nosql.backends.firestore.guards import load_specs
+
+            for name, spec in (await load_specs(self, collection)).items():
+                recorded.setdefault(name, spec)
+            self._indexes_loaded.add(collection)
+        return recorded
+
+    async def save_indexes(self, collection: str) -> None:
+        from lexigram_nosql.backends.firestore.guards import save_specs
+
+        await save_specs(self, collection, self.indexes(collection))
 
     def map_exception(self, exc: BaseException) -> NoSQLError | None:
         from lexigram_nosql.backends.firestore.errors import map_firestore_exception
@@ -316,7 +334,11 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
                 batch.delete(document)
             await batch.commit()
             deleted += len(page)
+        from lexigram_nosql.backends.firestore.guards import delete_guards
+
+        await delete_guards(self, name, None)
         self._indexes.pop(name, None)
+        await self.save_indexes(name)
         logger.debug("Dropped %s.%s (%d documents)", self.name, name, deleted)
 
     # -- transactions --------------------------------------------------------------------
