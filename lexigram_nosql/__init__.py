@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from lexigram_nosql.contracts import (
     BulkWriteResult,
     Capabilities,
+    CollectionGroupProtocol,
     CollectionProtocol,
     DeleteMany,
     DeleteOne,
@@ -163,6 +164,7 @@ __all__ = [
     "Application",
     "BulkWriteResult",
     "Capabilities",
+    "CollectionGroupProtocol",
     "CollectionProtocol",
     "ConcurrencyError",
     "ConfigurationError",

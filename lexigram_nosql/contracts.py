@@ -17,6 +17,7 @@ from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, U
 
 __all__ = [
     "Capabilities",
+    "CollectionGroupProtocol",
     "CollectionProtocol",
     "DeleteMany",
     "DeleteOne",
@@ -291,6 +292,49 @@ class CollectionProtocol(Protocol):
 
 
 @runtime_checkable
+class CollectionGroupProtocol(Protocol):
+    """A read-only view over every collection whose last path segment is ``name``
+    (``orders``, ``users/u1/orders``...): a Firestore collection group, the union of those
+    collections elsewhere. Writes raise ``InvalidQueryError``; write through
+    ``store.collection(path)``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path_field(self) -> str | None: ...
+
+    async def find_one(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+    ) -> Document | None: ...
+
+    def find(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int | None = None,
+    ) -> AsyncIterator[Document]: ...
+
+    async def count_documents(self, filter: FilterDocument | None = None) -> int: ...
+
+    async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]: ...
+
+    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]: ...
+
+    def collection_of(self, document: Mapping[str, Any]) -> CollectionProtocol:
+        """The collection a document read through a view with ``path_field`` lives in."""
+        ...
+
+
+@runtime_checkable
 class DocumentStoreProtocol(Protocol):
     """A connected handle on one database: lifecycle, collections, transactions, health."""
 
@@ -311,6 +355,10 @@ class DocumentStoreProtocol(Protocol):
     async def disconnect(self) -> None: ...
 
     def collection(self, name: str) -> CollectionProtocol: ...
+
+    def collection_group(
+        self, name: str, *, path_field: str | None = None
+    ) -> CollectionGroupProtocol: ...
 
     async def list_collections(self) -> list[str]: ...
 

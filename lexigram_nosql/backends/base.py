@@ -22,9 +22,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from lexigram_nosql.backends.names import check_collection_name
+from lexigram_nosql.backends.names import check_collection_name, check_group_name
 from lexigram_nosql.config.base import StoreSettingsBase
 from lexigram_nosql.contracts import (
     BulkWriteResult,
@@ -58,6 +58,9 @@ from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
 from lexigram_nosql.query.update import parse_replacement, parse_update
 from lexigram_nosql.redaction import Redactor, register_secrets
 from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.group import CollectionGroup, GroupSource
 
 __all__ = [
     "BaseCollection",
@@ -295,6 +298,36 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
             check_collection_name(name, store=self.name)
             coll = self._collections[name] = self._make_collection(name)
         return coll
+
+    def collection_group(self, name: str, *, path_field: str | None = None) -> CollectionGroup:
+        """A read-only view over every collection whose last path segment is ``name``
+        (top-level ``name`` included): ``find``, ``find_one``, ``count_documents``,
+        ``distinct``, ``aggregate``. With ``path_field`` (e.g. ``"_path"``) every document
+        read carries its full path, ``"<collection>/<_id>"``."""
+        from lexigram_nosql.backends.group import CollectionGroup
+
+        check_group_name(name, store=self.name)
+        if path_field is not None and (
+            not isinstance(path_field, str)
+            or not path_field
+            or path_field.startswith("$")
+            or "." in path_field
+            or path_field == "_id"
+        ):
+            raise InvalidQueryError(
+                f"path_field must be a top-level field name other than _id (e.g. '_path'), "
+                f"got {path_field!r}",
+                store=self.name,
+                path="path_field",
+            )
+        return CollectionGroup(self, name, self._group_source(name), path_field=path_field)
+
+    def _group_source(self, name: str) -> GroupSource:
+        """Where group ``name`` reads from: the union of its collections, listed from the
+        store; a backend with native group queries overrides this."""
+        from lexigram_nosql.backends.group import ListedCollections
+
+        return ListedCollections(self, name)
 
     async def list_collections(self) -> list[str]:
         await self.ensure_connected()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from lexigram_nosql.backends.firestore.group import FirestoreGroupReader
 from tests.backends.test_firestore import store
 
 __all__ = ["store"]
@@ -35,3 +38,83 @@ async def test_names_firestore_refuses_are_stored_escaped(store: Any) -> None:
     top_level = sorted([reference.id async for reference in store.client.collections()])
     assert top_level == ["~__reserved__", "~a%2Fb", "~~tilde"]
     assert await store.list_collections() == ["__reserved__", "a/b", "~tilde"]
+
+
+async def test_a_group_is_one_native_collection_group_query(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.collection("orders").insert_one({"_id": "t1", "total": 3})
+    await store.collection("users/u1/orders").insert_one({"_id": "a1", "total": 8})
+    groups: list[str] = []
+    native = store.client.collection_group
+
+    def spy(collection_id: str) -> Any:
+        groups.append(collection_id)
+        return native(collection_id)
+
+    def no_listing() -> Any:
+        raise AssertionError("a native group query lists no collections")
+
+    monkeypatch.setattr(store.client, "collection_group", spy)
+    monkeypatch.setattr(store.client, "collections", no_listing)
+    group = store.collection_group("orders")
+    assert [d["_id"] async for d in group.find({"total": {"$gt": 1}}, sort=[("total", 1)])] == [
+        "t1",
+        "a1",
+    ]
+    assert await group.count_documents({"total": {"$gt": 5}}) == 1
+    assert groups == ["orders"]
+
+
+async def test_a_group_escapes_its_id_as_collections_do(store: Any) -> None:
+    await store.collection("users/u1/__x__").insert_one({"_id": "d"})
+    await store.collection("__x__").insert_one({"_id": "e"})
+    found = store.collection_group("__x__", path_field="_path").find()
+    assert sorted([d["_path"] async for d in found]) == ["__x__/e", "users/u1/__x__/d"]
+
+
+async def test_a_group_query_missing_its_index_reads_the_whole_group_exactly(
+    store: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Production Firestore refuses a filtered collection-group query until the group has an
+    index on the field; the emulator never does, so the refusal is simulated."""
+    import google.api_core.exceptions as gx
+
+    await store.collection("orders").insert_many([{"_id": "t1", "n": 1}, {"_id": "t2", "n": 7}])
+    await store.collection("users/u1/orders").insert_one({"_id": "a1", "n": 9})
+    build = FirestoreGroupReader._query
+
+    class NeedsIndex:
+        def stream(self, **kwargs: Any) -> Any:
+            async def refuse() -> Any:
+                raise gx.FailedPrecondition("The query requires a COLLECTION_GROUP index.")
+                yield
+
+            return refuse()
+
+        def count(self, **kwargs: Any) -> Any:
+            return self
+
+        async def get(self, **kwargs: Any) -> Any:
+            raise gx.FailedPrecondition("The query requires a COLLECTION_GROUP index.")
+
+    def query(self: Any, branch: Any) -> Any:
+        return NeedsIndex() if branch else build(self, branch)
+
+    monkeypatch.setattr(FirestoreGroupReader, "_query", query)
+    group = store.collection_group("orders")
+    with caplog.at_level("WARNING", logger="lexigram_nosql"):
+        found = [d["_id"] async for d in group.find({"n": {"$gt": 5}})]
+        assert await group.count_documents({"n": {"$gt": 5}}) == 2
+    assert sorted(found) == ["a1", "t2"]
+    assert "index" in caplog.text
+
+
+async def test_a_group_read_in_a_transaction_sees_its_own_writes(store: Any) -> None:
+    await store.collection("users/u1/orders").insert_one({"_id": "a1", "n": 1})
+    group = store.collection_group("orders")
+    async with store.transaction():
+        await store.collection("users/u2/orders").insert_one({"_id": "b1", "n": 2})
+        await store.collection("users/u1/orders").delete_one({"_id": "a1"})
+        assert [d["_id"] async for d in group.find()] == ["b1"]
+    assert [d["_id"] async for d in group.find()] == ["b1"]

@@ -188,6 +188,28 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             pending[guard] = body
 
     # -- reading -------------------------------------------------------------------------
+    # What a collection-group reader (``group.py``) changes: where queries run, how a document
+    # is keyed, which pending writes of a transaction are visible, and what is pushed down.
+
+    def _pending(self, handle: FirestoreTransaction) -> dict[str, Document | None]:
+        """The transaction's own writes visible to this read, by key (the document id)."""
+        return handle.writes(self._name)
+
+    def _id_lookup(self, node: FilterNode) -> list[str] | None:
+        return id_lookup(node)
+
+    def _plan(self, node: FilterNode) -> QueryPlan:
+        return plan_filter(node)
+
+    @staticmethod
+    def _key(snapshot: Any) -> str:
+        """A read document's key: unique among what this reader returns."""
+        return str(snapshot.id)
+
+    @staticmethod
+    def _without_index(branch: Branch) -> Branch | None:
+        """A broader branch that needs no composite index (one field needs none), or None."""
+        return branch[:1] if len(branch) > 1 else None
 
     async def _matches(
         self, query: FilterQuery, *, limit_hint: int | None = None
@@ -196,9 +218,9 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         node = query.node
         check = not isinstance(node, MatchAll)
         handle = self._transaction()
-        pending = handle.writes(self._name) if handle is not None else {}
+        pending = self._pending(handle) if handle is not None else {}
         transaction = handle.transaction if handle is not None else None
-        ids = id_lookup(node)
+        ids = self._id_lookup(node)
         if ids is not None:
             # A get is exact for the _id condition itself; anything else is checked here.
             check = not _only_id(node)
@@ -206,7 +228,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 await handle.lock(self._store, self._name, ids)
             source = self._get_many(ids, transaction)
         else:
-            plan = plan_filter(node)
+            plan = self._plan(node)
             sound_single = plan.sound and len(plan.branches) == 1
             hint = limit_hint if sound_single and not pending else None
             source = self._run_plan(plan, transaction, hint)
@@ -293,14 +315,15 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 async for snapshot in query.stream(transaction=transaction):
                     yielded = True
                     yield (
-                        snapshot.id,
+                        self._key(snapshot),
                         snapshot.update_time,
                         decode_document(snapshot.id, snapshot.to_dict()),
                     )
         except gx.FailedPrecondition as exc:
-            # Production Firestore wants a composite index for some conjunctions; one field
-            # needs none. Fall back to the first filter alone: a superset, re-checked.
-            if yielded or len(branch) <= 1 or "index" not in str(exc).lower():
+            # Production Firestore wants a composite index for some conjunctions: fall back
+            # to a broader query that needs none (a superset, re-checked).
+            fallback = self._without_index(branch)
+            if yielded or fallback is None or "index" not in str(exc).lower():
                 raise
             logger.warning(
                 "Firestore needs a composite index for a query on %s.%s; running a broader "
@@ -309,10 +332,10 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
                 self._name,
                 self._store.redact(str(exc)),
             )
-            broader = self._query(branch[:1])
+            broader = self._query(fallback)
             async for snapshot in broader.stream(transaction=transaction):
                 yield (
-                    snapshot.id,
+                    self._key(snapshot),
                     snapshot.update_time,
                     decode_document(snapshot.id, snapshot.to_dict()),
                 )
@@ -373,8 +396,8 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         return None
 
     async def _count(self, query: FilterQuery) -> int:
-        if self._transaction() is None and id_lookup(query.node) is None:
-            plan = plan_filter(query.node)
+        if self._transaction() is None and self._id_lookup(query.node) is None:
+            plan = self._plan(query.node)
             if plan.sound and (len(plan.branches) <= 1 or plan.disjoint):
                 counted = await self._count_on_server(plan)
                 if counted is not None:

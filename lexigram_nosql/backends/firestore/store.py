@@ -34,6 +34,7 @@ from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.firestore.collection import FirestoreCollection
+    from lexigram_nosql.backends.group import GroupSource
 
 __all__ = ["FirestoreDocumentStore"]
 
@@ -294,6 +295,12 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         """Collection ``name``; a path like ``users/u1/orders`` is that subcollection."""
         coll = super().collection(name)
         return coll  # type: ignore[return-value]
+
+    def _group_source(self, name: str) -> GroupSource:
+        """One native collection-group query (see ``group.py``)."""
+        from lexigram_nosql.backends.firestore.group import FirestoreGroupReader, NativeGroup
+
+        return NativeGroup(FirestoreGroupReader(self, name))
 
     async def _list_collections(self) -> list[str]:
         """Collections holding at least one document, subcollections included (the emulator

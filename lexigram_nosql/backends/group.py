@@ -1,0 +1,312 @@
+"""``store.collection_group(name)``: a read-only view over every collection of a store whose
+last path segment is ``name`` (``orders``, ``users/u1/orders``, ``shops/s9/orders``...).
+
+The view is a ``BaseCollection``, so the public read methods (validation, error translation,
+engine fallbacks for ``distinct`` and ``aggregate``) are the ones every collection has; it
+implements ``_find`` and ``_count`` over a ``GroupSource`` and refuses every write primitive.
+A source yields ``(collection name, document)`` pairs: by default the union of the member
+collections listed from the store (``ListedCollections``); Firestore runs one native
+collection-group query instead (``backends/firestore/group.py``).
+
+``_id`` is unique per collection only, so a view built with ``path_field="_path"`` adds to
+every document read the document's full path, ``"<collection name>/<_id>"``; filters, sorts,
+projections and pipelines see it like a stored field (a filter or sort naming it is then
+evaluated by the engine, after the read).
+"""
+
+from __future__ import annotations
+
+import abc
+import heapq
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.names import group_of
+from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
+from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.query.ast import MatchAll, Update
+from lexigram_nosql.query.filter import matches
+from lexigram_nosql.query.ordering import document_sort_key
+from lexigram_nosql.query.projection import apply_projection
+from lexigram_nosql.query.requests import FilterQuery, FindQuery
+from lexigram_nosql.types import Document
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.base import BaseDocumentStore
+
+__all__ = ["CollectionGroup", "GroupSource", "ListedCollections", "id_text"]
+
+Owned = tuple[str, Document]
+"""A document with the name of the collection it was read from."""
+
+
+class GroupSource(abc.ABC):
+    """Where a collection group's documents come from."""
+
+    @abc.abstractmethod
+    def documents(self, query: FindQuery) -> AsyncIterator[Owned]:
+        """Every document matching ``query.filter``, whole, with its collection's name: in
+        ``query.sort`` order (any order without), and no more than ``skip + limit`` of them
+        when ``query.limit`` is set. Skip and projection are the caller's."""
+
+    @abc.abstractmethod
+    async def count(self, query: FilterQuery) -> int:
+        """How many documents of the group match ``query``."""
+
+
+class ListedCollections(GroupSource):
+    """The union of the member collections, listed from the store at each read; each runs
+    the query (filter, sort and limit pushed down as for any collection), and sorted
+    streams are merged."""
+
+    def __init__(self, store: BaseDocumentStore[Any], group: str) -> None:
+        self._store = store
+        self._group = group
+
+    async def members(self) -> list[str]:
+        names = await self._store._list_collections()
+        return sorted(name for name in names if group_of(name) == self._group)
+
+    async def documents(self, query: FindQuery) -> AsyncIterator[Owned]:
+        bound = query.skip + query.limit if query.limit else 0
+        per_collection = FindQuery(query.filter, None, query.sort, 0, bound, query.batch_size)
+        streams = [
+            _owned(name, self._store.collection(name)._find(per_collection))
+            for name in await self.members()
+        ]
+        merged = _merge_sorted(streams, query.sort) if query.sort else _chain(streams)
+        emitted = 0
+        async for item in merged:
+            yield item
+            emitted += 1
+            if bound and emitted >= bound:
+                return
+
+    async def count(self, query: FilterQuery) -> int:
+        total = 0
+        for name in await self.members():
+            total += await self._store.collection(name)._count(query)
+        return total
+
+
+class CollectionGroup(BaseCollection[Any]):
+    """A read-only view over the collections of group ``name`` (see the module docstring):
+    ``find``, ``find_one``, ``count_documents``, ``distinct`` and ``aggregate`` with the whole
+    query language; every write raises ``InvalidQueryError`` pointing at
+    ``store.collection(path)``."""
+
+    def __init__(
+        self,
+        store: BaseDocumentStore[Any],
+        name: str,
+        source: GroupSource,
+        *,
+        path_field: str | None = None,
+    ) -> None:
+        super().__init__(store, name)
+        self._source = source
+        self._path_field = path_field
+
+    @property
+    def path_field(self) -> str | None:
+        return self._path_field
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} store={self._store.name!r} group={self._name!r} "
+            f"path_field={self._path_field!r}>"
+        )
+
+    def collection_of(self, document: Mapping[str, Any]) -> BaseCollection[Any]:
+        """The collection a document read through this view lives in (it needs ``_id`` and
+        the path field)."""
+        field = self._path_field
+        path = document.get(field) if field is not None else None
+        if not isinstance(path, str) or "_id" not in document:
+            raise InvalidQueryError(
+                f"collection_of needs a document read through collection group {self._name!r} "
+                "with its _id and its path field (build the view with path_field='_path', and "
+                "keep both fields in projections)",
+                collection=self._name,
+                path=field or "path_field",
+            )
+        suffix = "/" + id_text(document["_id"])
+        if not path.endswith(suffix):
+            raise InvalidQueryError(
+                f"{field} {path!r} is not the path of a document with _id {document['_id']!r}",
+                collection=self._name,
+                path=field,
+            )
+        store: BaseDocumentStore[Any] = self._store
+        return store.collection(path[: -len(suffix)])
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        return self._read(query)
+
+    async def _read(self, query: FindQuery) -> AsyncIterator[Document]:
+        late_filter, late_sort = self._late(query.filter), self._late_sort(query)
+        if late_filter or late_sort:
+            # The filter or sort names the path: read everything, then decide here.
+            source_query = FindQuery(
+                FilterQuery.build(None) if late_filter else query.filter,
+                batch_size=query.batch_size,
+            )
+        else:
+            source_query = FindQuery(
+                query.filter, None, query.sort, query.skip, query.limit, query.batch_size
+            )
+        documents = self._with_paths(self._source.documents(source_query))
+        if late_filter:
+            documents = _filtered(documents, query.filter)
+        if late_sort:
+            documents = _sorted(documents, query.sort)
+        skipped = emitted = 0
+        async for document in documents:
+            if skipped < query.skip:
+                skipped += 1
+                continue
+            yield apply_projection(query.projection, document)
+            emitted += 1
+            if query.limit and emitted >= query.limit:
+                return
+
+    async def _count(self, query: FilterQuery) -> int:
+        if self._late(query):
+            return await super()._count(query)
+        return await self._source.count(query)
+
+    async def _with_paths(self, owned: AsyncIterator[Owned]) -> AsyncIterator[Document]:
+        field = self._path_field
+        async for name, document in owned:
+            if field is None:
+                yield document
+            else:
+                yield {**document, field: f"{name}/{id_text(document.get('_id'))}"}
+
+    def _late(self, query: FilterQuery) -> bool:
+        return self._path_field is not None and _mentions(query.raw, self._path_field)
+
+    def _late_sort(self, query: FindQuery) -> bool:
+        field = self._path_field
+        return field is not None and any(
+            path == field or path.startswith(field + ".") for path, _ in query.sort
+        )
+
+    # -- writes are refused --------------------------------------------------------------
+
+    def _read_only(self, operation: str) -> InvalidQueryError:
+        return InvalidQueryError(
+            f"Collection group {self._name!r} of store {self._store.name!r} is a read-only "
+            f"view; {operation} through the collection itself: store.collection(path), e.g. "
+            "store.collection('users/u1/orders') (a view built with path_field='_path' gives "
+            "each document's path, and view.collection_of(document) its collection)",
+            store=self._store.name,
+            collection=self._name,
+            operator=operation,
+        )
+
+    async def _insert(self, documents: list[Document]) -> list[Any]:
+        raise self._read_only("insert")
+
+    async def _update(
+        self,
+        query: FilterQuery,
+        update: Update,
+        raw: Mapping[str, Any],
+        *,
+        multi: bool,
+        upsert: bool,
+    ) -> UpdateResult:
+        raise self._read_only("update")
+
+    async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
+        raise self._read_only("delete")
+
+    async def _find_one_and_modify(
+        self,
+        query: FindQuery,
+        update: Update | None,
+        raw: Mapping[str, Any] | None,
+        *,
+        upsert: bool,
+        return_document: ReturnDocument,
+    ) -> Document | None:
+        raise self._read_only("find_one_and_update/replace/delete")
+
+    async def _create_index(self, spec: IndexSpec) -> str:
+        raise self._read_only("create_index")
+
+    async def _list_indexes(self) -> list[IndexInfo]:
+        raise self._read_only("list_indexes")
+
+    async def _drop_index(self, name: str) -> None:
+        raise self._read_only("drop_index")
+
+
+def id_text(value: Any) -> str:
+    """``_id`` as it appears in a document path (strings as themselves)."""
+    return value if isinstance(value, str) else str(value)
+
+
+def _mentions(value: Any, field: str) -> bool:
+    """Whether a filter document names ``field`` (as a key or a ``$field`` reference)."""
+    if isinstance(value, Mapping):
+        return any(
+            (isinstance(key, str) and (key == field or key.startswith(field + ".")))
+            or _mentions(item, field)
+            for key, item in value.items()
+        )
+    if isinstance(value, (list, tuple)):
+        return any(_mentions(item, field) for item in value)
+    return isinstance(value, str) and (value == "$" + field or value.startswith(f"${field}."))
+
+
+async def _owned(name: str, documents: AsyncIterator[Document]) -> AsyncIterator[Owned]:
+    async for document in documents:
+        yield name, document
+
+
+async def _chain(streams: list[AsyncIterator[Owned]]) -> AsyncIterator[Owned]:
+    for stream in streams:
+        async for item in stream:
+            yield item
+
+
+async def _merge_sorted(
+    streams: list[AsyncIterator[Owned]], sort: tuple[tuple[str, int], ...]
+) -> AsyncIterator[Owned]:
+    """The items of streams each sorted by ``sort``, in one sorted order."""
+    key = document_sort_key(sort)
+    heads: list[tuple[Any, int, Owned]] = []
+    for index, stream in enumerate(streams):
+        item = await anext(stream, None)
+        if item is not None:
+            heads.append((key(item[1]), index, item))
+    heapq.heapify(heads)
+    while heads:
+        _, index, item = heads[0]
+        yield item
+        following = await anext(streams[index], None)
+        if following is None:
+            heapq.heappop(heads)
+        else:
+            heapq.heapreplace(heads, (key(following[1]), index, following))
+
+
+async def _filtered(
+    documents: AsyncIterator[Document], query: FilterQuery
+) -> AsyncIterator[Document]:
+    node = query.node
+    async for document in documents:
+        if isinstance(node, MatchAll) or matches(node, document):
+            yield document
+
+
+async def _sorted(
+    documents: AsyncIterator[Document], sort: tuple[tuple[str, int], ...]
+) -> AsyncIterator[Document]:
+    for document in sorted([d async for d in documents], key=document_sort_key(sort)):
+        yield document
