@@ -41,6 +41,7 @@ async def test_a_table_of_a_foreign_spelling_is_not_listed(dynamodb: Factory) ->
     assert collection_name(prefix, f"{prefix}x--.61") is None
     assert collection_name(prefix, f"{prefix}x--.zz") is None
     assert collection_name(prefix, "other_table") is None
+    assert collection_name(prefix, f"{prefix}__lx_unique") is None  # the package's own
     assert await store.list_collections() == ["a"]
 
 
@@ -54,6 +55,7 @@ async def test_a_table_of_a_foreign_spelling_is_not_listed(dynamodb: Factory) ->
         ("", "x--a", "x--x--a"),
         ("", "with space", "x--with.20space"),
         ("", "a.b", "a.b"),
+        ("p_", "__lx_unique", "p_x--__lx_unique"),
     ],
 )
 def test_the_encoding_round_trips(prefix: str, name: str, table: str) -> None:

@@ -2,10 +2,11 @@
 
 DynamoDB table names are 3 to 255 characters of ``[A-Za-z0-9_.-]``; MongoDB accepts far more
 (``tx``, ``users/u1/orders``, ``日本``). A name that is already a valid table name (with the
-store's ``table_prefix``) and does not start with the marker ``x--`` is used as is, so tables
-of plain names keep their names. Any other name becomes ``x--`` followed by its UTF-8 bytes,
-letters, digits, ``_`` and ``-`` kept and every other byte written ``.hh`` (lowercase hex):
-``tx`` is table ``x--tx``, ``users/u1/orders`` is ``x--users.2fu1.2forders``.
+store's ``table_prefix``) and starts neither with the marker ``x--`` nor with ``__lx`` (this
+package's own tables) is used as is, so tables of plain names keep their names. Any other
+name becomes ``x--`` followed by its UTF-8 bytes, letters, digits, ``_`` and ``-`` kept and
+every other byte written ``.hh`` (lowercase hex): ``tx`` is table ``x--tx``,
+``users/u1/orders`` is ``x--users.2fu1.2forders``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ __all__ = ["MAX_TABLE_NAME", "collection_name", "table_name"]
 MIN_TABLE_NAME: Final = 3
 MAX_TABLE_NAME: Final = 255
 _MARKER: Final = "x--"
+#: Tables of this package's own (``{prefix}__lx_unique``...): a collection never gets one.
+_RESERVED: Final = "__lx"
 _PLAIN: Final = re.compile(r"[A-Za-z0-9_.\-]+")
 _KEPT: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _ENCODED: Final = re.compile(r"(?:[A-Za-z0-9_\-]|\.[0-9a-f]{2})+")
@@ -30,7 +33,7 @@ def table_name(prefix: str, collection: str, *, store: str) -> str:
     """The table of ``collection``; InvalidQueryError when even encoded it is too long."""
     if (
         _PLAIN.fullmatch(collection)
-        and not collection.startswith(_MARKER)
+        and not collection.startswith((_MARKER, _RESERVED))
         and len(prefix) + len(collection) >= MIN_TABLE_NAME
     ):
         table = prefix + collection
@@ -57,7 +60,7 @@ def collection_name(prefix: str, table: str) -> str | None:
         return None
     rest = table[len(prefix) :]
     if not rest.startswith(_MARKER):
-        return rest
+        return None if rest.startswith(_RESERVED) else rest
     encoded = rest[len(_MARKER) :]
     if not _ENCODED.fullmatch(encoded):
         return None
