@@ -38,7 +38,7 @@ test: venv
 	bash scripts/test.sh
 
 lint: venv
-	$(VENV)/bin/ruff check lexigram_nosql tests benchmarks
+	$(VENV)/bin/ruff check lexigram_nosql tests benchmarks examples
 	$(VENV)/bin/ruff format --check lexigram_nosql
 
 typecheck: venv

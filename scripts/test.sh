@@ -10,6 +10,6 @@ status=0
 .venv/bin/python -m pytest tests -q -p no:cacheprovider -n "${LEXIGRAM_NOSQL_TEST_WORKERS:-3}" "$@" \
   || status=$?
 .venv/bin/mypy || status=$?
-.venv/bin/ruff check lexigram_nosql tests benchmarks || status=$?
+.venv/bin/ruff check lexigram_nosql tests benchmarks examples || status=$?
 .venv/bin/ruff format --check lexigram_nosql || status=$?
 exit $status
