@@ -118,3 +118,19 @@ async def test_a_group_read_in_a_transaction_sees_its_own_writes(store: Any) -> 
         await store.collection("users/u1/orders").delete_one({"_id": "a1"})
         assert [d["_id"] async for d in group.find()] == ["b1"]
     assert [d["_id"] async for d in group.find()] == ["b1"]
+
+
+async def test_no_collection_name_reaches_the_packages_own_collections(store: Any) -> None:
+    users = store.collection("users")
+    await users.create_index("email", unique=True)
+    await users.insert_one({"_id": "u1", "email": "a@x"})
+    await store.collection("__lx_unique").insert_one({"_id": "mine"})
+    await store.collection("users/__lx_unique/__lx_indexes").insert_one({"_id": "deep"})
+    native = store.client.collection("users").document("__lx_unique").collection("~__lx_indexes")
+    assert await native_ids(native) == ["deep"]
+    assert await native_ids(store.client.collection("~__lx_unique")) == ["mine"]
+    assert await store.list_collections() == [
+        "__lx_unique",
+        "users",
+        "users/__lx_unique/__lx_indexes",
+    ]
