@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.backends.names import check_collection_name, check_group_name
 from lexigram_nosql.config.base import StoreSettingsBase
 from lexigram_nosql.contracts import (
@@ -764,6 +765,8 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
             )
         # A document is a replacement without operators: one validation for both.
         parse_replacement(dict(document))
+        if "_id" in document:
+            check_id(document["_id"])
         return dict(document)
 
     def _need_filter(self, filter: FilterDocument | None) -> FilterDocument:

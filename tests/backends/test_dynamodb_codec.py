@@ -3,6 +3,8 @@ happen before any request."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -122,7 +124,18 @@ def test_equal_numbers_are_the_same_key_as_in_mongodb() -> None:
     assert encode_key(1, "S", "_id") != encode_key("1", "S", "_id")
 
 
-@pytest.mark.parametrize(("value", "key_type"), [({"a": 1}, "S"), ("x", "N"), (1, "B")])
+def test_string_keys_hold_documents_uuids_and_empty_strings() -> None:
+    for value in ({"a": 1, "b": [2]}, uuid.UUID(int=5), "", "\x00tagged"):
+        assert decode_key(encode_key(value, "S", "_id")) == value
+
+
+def test_a_regex_cannot_be_a_key() -> None:
+    with pytest.raises(UnsupportedQueryError) as info:
+        encode_key(re.compile("a"), "S", "_id")
+    assert info.value.backend == "dynamodb"
+
+
+@pytest.mark.parametrize(("value", "key_type"), [("x", "N"), (1, "B")])
 def test_values_that_cannot_be_keys_are_unsupported(value: Any, key_type: str) -> None:
     with pytest.raises(UnsupportedQueryError, match=f"type {key_type}"):
         encode_key(value, key_type, "_id")

@@ -58,8 +58,13 @@ def test_key_in_is_a_batch_get_and_other_conditions_stay_for_the_engine() -> Non
 
 
 def test_a_key_no_document_can_have_reads_nothing() -> None:
-    found = plan({"_id": {"a": 1}})
+    found = plan({"_id": "x" * 3000})  # longer than any DynamoDB key
     assert found.operation == "None"
+
+
+def test_a_document_id_is_one_get() -> None:
+    found = plan({"_id": {"a": 1}})
+    assert found.operation == "GetItem" and found.exact
 
 
 def test_partition_equality_with_a_sort_key_range_is_a_query_in_index_order() -> None:
@@ -188,4 +193,5 @@ def test_conditions_on_the_key_compare_with_keys_as_stored() -> None:
 def test_strings_in_the_stored_datetime_form_are_left_to_the_engine() -> None:
     text = "2024-05-01T12:00:00.000000+00:00"
     assert not plan({"at": text}).exact
-    assert not plan({"_id": text}).exact
+    # A key holds strings as strings (datetimes are tagged), so a key lookup stays exact.
+    assert plan({"_id": text}).exact

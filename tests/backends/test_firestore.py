@@ -69,10 +69,16 @@ async def test_ids_firestore_reserves_are_stored_escaped(store: Any) -> None:
     ]
 
 
-async def test_non_string_ids_are_refused_before_writing(store: Any) -> None:
-    with pytest.raises(UnsupportedQueryError, match="strings"):
-        await store.collection("c").insert_one({"_id": 7})
-    assert await store.collection("c").count_documents({}) == 0
+async def test_non_string_ids_keep_their_type_in_an_escaped_document_id(store: Any) -> None:
+    coll = store.collection("c")
+    await coll.insert_many([{"_id": 7}, {"_id": "7"}, {"_id": None}, {"_id": {"k": "a/b"}}])
+    assert await raw_ids(store, "c") == ["7", "~%00n7", '~%00o[["k","a%2Fb"]]', "~%00z"]
+    assert [d["_id"] async for d in coll.find({}, sort=[("_id", 1)])] == [
+        None,
+        7,
+        "7",
+        {"k": "a/b"},
+    ]
 
 
 async def test_find_one_by_id_is_a_direct_get_and_in_a_batched_get(

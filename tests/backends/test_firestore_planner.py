@@ -138,7 +138,8 @@ def test_id_equality_and_in_are_direct_gets() -> None:
     assert id_lookup(parse_filter({"_id": "a"})) == ["a"]
     assert id_lookup(parse_filter({"_id": {"$in": ["a", "b", "a"]}})) == ["a", "b"]
     assert id_lookup(parse_filter({"_id": "a", "x": 1})) == ["a"]
-    assert id_lookup(parse_filter({"_id": 5})) == [], "no stored id is an int"
+    assert id_lookup(parse_filter({"_id": 5})) == ["~%00n5"], "an int id keeps its type"
+    assert id_lookup(parse_filter({"_id": {"$in": [5, 5.0, "5"]}})) == ["~%00n5", "5"]
     assert id_lookup(parse_filter({"x": 1})) is None
     assert id_lookup(parse_filter({"_id": {"$gt": "a"}})) is None
 

@@ -22,7 +22,7 @@ from lexigram_nosql import (
     UnsupportedQueryError,
     create_store,
 )
-from lexigram_nosql.backends.firestore.codec import decode_value, encode_body, encode_id
+from lexigram_nosql.backends.firestore.codec import decode_id, decode_value, encode_body, encode_id
 from lexigram_nosql.backends.firestore.errors import EXCEPTION_MAP, map_firestore_exception
 from lexigram_nosql.backends.firestore.updates import (
     FieldWrite,
@@ -61,10 +61,19 @@ def test_field_names_firestore_reserves_are_refused() -> None:
         encode_body({"__meta__": 1})
 
 
-def test_non_string_ids_are_refused_rather_than_converted() -> None:
-    for value in (5, 1.5, None, {"a": 1}):
-        with pytest.raises(UnsupportedQueryError, match="strings"):
-            encode_id(value)
+def test_ids_of_every_type_map_to_valid_document_ids_and_back() -> None:
+    for value in (5, 1.5, None, {"a": "x/y"}, "", ".", "..", "__x__", "a/b", "~t", "%2F"):
+        doc_id = encode_id(value)
+        assert doc_id and "/" not in doc_id and doc_id not in (".", "..")
+        assert not (doc_id.startswith("__") and doc_id.endswith("__"))
+        assert decode_id(doc_id) == value
+    assert encode_id("plain-id") == "plain-id", "plain string ids are stored as they were"
+
+
+def test_ids_too_long_for_firestore_are_refused_naming_it() -> None:
+    with pytest.raises(UnsupportedQueryError) as info:
+        encode_id("x" * 1501)
+    assert info.value.backend == "firestore" and info.value.path == "_id"
 
 
 def test_timestamps_come_back_as_plain_aware_utc_datetimes() -> None:

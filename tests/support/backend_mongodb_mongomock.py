@@ -42,7 +42,19 @@ def _cases(tests: tuple[str, ...], cases: dict[str, str]) -> dict[str, str]:
     return {f"{test}[{case}]": why for test in tests for case, why in cases.items()}
 
 
+_UUID_ID = (
+    "mongomock encodes a uuid.UUID _id for its own index with UuidRepresentation.UNSPECIFIED "
+    "and refuses it, whatever the client's uuidRepresentation"
+)
+
 KNOWN_GAPS: dict[str, str] = {
+    # ids
+    "test_every_id_type_round_trips_with_its_type[uuid]": _UUID_ID,
+    "test_in_on_ids_of_mixed_types": _UUID_ID,
+    "test_document_ids_compare_in_field_order": (
+        "mongomock matches an embedded-document _id whatever its field order; MongoDB compares "
+        "documents field by field, in order"
+    ),
     # aggregation stages and operators mongomock lacks or gets wrong
     "test_aggregate[$group-null-id]": "mongomock does not implement the $count accumulator",
     "test_aggregate[$unset-stage]": "mongomock does not implement the $unset stage",

@@ -8,9 +8,9 @@ strings of a fixed width (``2024-05-01T12:00:00.000000+00:00``), so string order
 and other tools read them; a string in exactly that form reads back as an aware UTC datetime.
 DynamoDB keeps no order of attributes or map keys, so the field order (which MongoDB's
 document equality depends on) is kept in a hidden ``__lx:o`` list: always for the item, and
-inside a map only when its keys are not already sorted. Key attributes of type ``S`` also
-accept ints, floats, booleans, None and bytes through a tagged text form (``"\\x00n42"``),
-so ``_id`` keeps MongoDB's freedom of type.
+inside a map only when its keys are not already sorted. Key attributes of type ``S`` hold
+the type-keeping key text of ``lexigram_nosql.backends.keys`` (``"\\x00n42"`` is the number
+42), so ``_id`` keeps MongoDB's freedom of type.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from decimal import Context, Decimal, InvalidOperation
 from itertools import count
 from typing import Any
 
+from lexigram_nosql.backends.keys import KEY_TAG, check_id, key_text, key_value
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
 
 __all__ = [
@@ -57,8 +58,9 @@ AttributeValue = dict[str, Any]
 ITEM_SIZE_LIMIT = 400 * 1024
 """DynamoDB's item size limit (attribute names and values, UTF-8)."""
 
-KEY_TAG = "\x00"
-"""First character of a non-string value stored in an ``S`` key attribute."""
+KEY_BYTES_LIMIT = 2048
+"""DynamoDB's limit on a partition key value (a sort key holds 1024 bytes, which DynamoDB
+itself enforces)."""
 
 _MAX_DEPTH = 32
 _EXACT = Context(prec=400)  # the default 28 digits would round DynamoDB's 38 away
@@ -178,30 +180,20 @@ def encode_value(value: Any, path: str = "value", depth: int = 0) -> AttributeVa
 
 
 def encode_key(value: Any, key_type: str, attribute: str) -> AttributeValue:
-    """A key attribute's value: native when the type matches, tagged text for ``S`` keys
-    holding another scalar. Raises ``UnsupportedQueryError`` when it cannot be a key."""
+    """A key attribute's value: native when the type matches, the type-keeping key text
+    (``lexigram_nosql.backends.keys``) for ``S`` keys, so any ``_id`` MongoDB accepts is a
+    key. Raises ``UnsupportedQueryError`` when it cannot be a key."""
     if key_type == "S":
-        if isinstance(value, str):
-            if value.startswith(KEY_TAG) or not value:
-                raise InvalidQueryError(
-                    f"Key {attribute!r} cannot be an empty string or start with NUL",
-                    path=attribute,
-                )
-            return {"S": value}
-        if isinstance(value, datetime):
-            return {"S": format_datetime(value)}
-        if value is None:
-            return {"S": KEY_TAG + "z"}
-        if isinstance(value, bool):
-            return {"S": KEY_TAG + ("t" if value else "f")}
-        if isinstance(value, (int, float, Decimal)):
-            text = _number_text(value, attribute)
-            canonical = Decimal(text).normalize(_EXACT)
-            # 1 and 1.0 are the same key, as in MongoDB.
-            return {"S": KEY_TAG + "n" + format(canonical, "f")}
-        if isinstance(value, (bytes, bytearray)):
-            return {"S": KEY_TAG + "x" + bytes(value).hex()}
-    elif key_type == "N":
+        text = key_text(value, backend="dynamodb", path=attribute)
+        if len(text.encode()) > KEY_BYTES_LIMIT:
+            raise UnsupportedQueryError(
+                f"Key {attribute!r} is {len(text.encode())} bytes as a DynamoDB key; DynamoDB "
+                f"keys hold at most {KEY_BYTES_LIMIT} bytes",
+                backend="dynamodb",
+                path=attribute,
+            )
+        return {"S": text}
+    if key_type == "N":
         if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
             return {"N": _number_text(value, attribute)}
     elif key_type == "B" and isinstance(value, (bytes, bytearray)):
@@ -217,18 +209,9 @@ def encode_key(value: Any, key_type: str, attribute: str) -> AttributeValue:
 def decode_key(value: AttributeValue) -> Any:
     """The inverse of ``encode_key``."""
     text = value.get("S")
-    if text is None or not text.startswith(KEY_TAG):
+    if text is None:
         return decode_value(value)
-    tag, body = text[1:2], text[2:]
-    if tag == "z":
-        return None
-    if tag in ("t", "f"):
-        return tag == "t"
-    if tag == "n":
-        return _decode_number(body)
-    if tag == "x":
-        return bytes.fromhex(body)
-    return text
+    return key_value(text)
 
 
 def _decode_number(text: str) -> int | float:
@@ -330,6 +313,8 @@ def encode_item(
         _check_name(name, str(name))
         key_type = key_types.get(name)
         if key_type is not None:
+            if name == "_id":
+                check_id(value)
             item[name] = encode_key(value, key_type, name)
         else:
             item[name] = encode_value(value, name)

@@ -222,7 +222,7 @@ def _compile_key_condition(
     path = names.name(node.path)
     if node.op in (FieldOp.EQ, FieldOp.IN):
         values = [node.operand] if node.op is FieldOp.EQ else list(node.operand)
-        if any(isinstance(v, re.Pattern) or is_datetime_text(v) for v in values):
+        if any(isinstance(v, re.Pattern) for v in values):
             return None, False
         keys = []
         for value in values:
@@ -374,9 +374,7 @@ def _plan_table_key(
         if not keys:
             return Plan("None", exact=True, native_order=True)
         # Key equality is exact; the rest of the filter is checked by the engine.
-        exact = _only_key_terms(node, info.key_names) and not any(
-            is_datetime_text(v) for v in pk_values
-        )
+        exact = _only_key_terms(node, info.key_names)
         if len(keys) == 1:
             return Plan("GetItem", keys=keys, exact=exact, native_order=True)
         return Plan("BatchGetItem", keys=keys, exact=exact)

@@ -1,7 +1,8 @@
 """Documents and ids as Firestore stores them, checked before any request is sent.
 
-Firestore keeps ``_id`` outside the document body: it is the document id, always a string
-(ids Firestore reserves are stored escaped, see ``encode_id``). Values map one to one (null,
+Firestore keeps ``_id`` outside the document body: it is the document id, a string that
+keeps the ``_id``'s type (see ``encode_id``), so an int, a float, a datetime, a UUID, an
+embedded document, null and ``""`` are ids as in MongoDB. Values map one to one (null,
 bool, 64-bit int, float, string, bytes, timestamp, array, map) with two refusals MongoDB does
 not have: an array directly inside an array, and integers outside 64 bits. Both raise
 ``UnsupportedQueryError`` naming the path, before anything is written.
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from lexigram_nosql.backends.keys import check_id, key_text, key_value
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
 
 __all__ = [
@@ -33,9 +35,9 @@ __all__ = [
     "encodable",
     "generate_id",
     "id_from_value",
-    "id_string",
     "is_plain_number",
     "storage_size",
+    "stored_id",
 ]
 
 BACKEND: Final = "firestore"
@@ -45,31 +47,24 @@ _INT64_MAX: Final = 2**63 - 1
 _MAX_ID_BYTES: Final = 1500
 #: Firestore's maximum document size.
 MAX_DOCUMENT_BYTES: Final = 1_048_576
-_ESCAPED: Final = re.compile("%(25|2F)")
+_ESCAPED: Final = re.compile("%(25|2F|00)")
 
 
 def encode_id(value: Any, *, collection: str | None = None) -> str:
-    """The Firestore document id for an ``_id`` value.
+    """The Firestore document id for an ``_id`` value of any type MongoDB accepts.
 
-    ``_id`` must be a string (an ObjectId counts as its 24-hex string, as the rest of the
-    package reports it); other types are refused, because a document id is always a string
-    and converting would not round-trip. Strings Firestore would refuse as ids (containing
-    ``/``, ``.``/``..``, ``__reserved__``, empty) or starting with ``~`` are stored escaped as
-    ``~`` + the id with ``%`` and ``/`` percent-encoded; ``decode_id`` reverses it.
+    The id is the value's type-keeping key text (``lexigram_nosql.backends.keys``: a plain
+    string is itself, ``7`` is ``"\\x00n7"``), made a valid Firestore id: text Firestore
+    would refuse (empty, ``.``/``..``, ``__reserved__``, containing ``/``), starting with ``~``
+    or holding a NUL (every non-string key) is stored as ``~`` + the text with ``%``, ``/``
+    and NUL percent-encoded. ``decode_id`` reverses both steps.
     """
-    text = id_string(value)
-    if text is None:
-        raise UnsupportedQueryError(
-            f"Firestore document ids are strings; _id {value!r} is a {type(value).__name__} "
-            "(use a string _id, or omit it to get a generated one)",
-            backend=BACKEND,
-            path="_id",
-            collection=collection,
-        )
-    encoded = _escape(text)
+    check_id(value)
+    encoded = _escape(key_text(value, backend=BACKEND))
     if len(encoded.encode("utf-8")) > _MAX_ID_BYTES:
         raise UnsupportedQueryError(
-            f"_id {text[:40]!r}... is longer than Firestore's {_MAX_ID_BYTES}-byte ids",
+            f"_id {value!r:.60} is longer than Firestore's {_MAX_ID_BYTES}-byte document ids "
+            "once encoded",
             backend=BACKEND,
             path="_id",
             collection=collection,
@@ -77,44 +72,53 @@ def encode_id(value: Any, *, collection: str | None = None) -> str:
     return encoded
 
 
-def id_string(value: Any) -> str | None:
-    """``_id`` as the string users see, or None when it is not a string id."""
-    if isinstance(value, str):
+def stored_id(value: Any) -> Any:
+    """``_id`` as it reads back (an ObjectId as its 24-hex string, a datetime in UTC to the
+    millisecond, 7.0 as 7)."""
+    if type(value) is str:
         return value
-    cls = type(value)
-    if cls.__module__.split(".", 1)[0] == "bson" and cls.__name__ == "ObjectId":
-        return str(value)
-    return None
+    return key_value(key_text(value, backend=BACKEND))
 
 
 def id_from_value(value: Any) -> str | None:
     """The Firestore id a stored ``_id`` equal to ``value`` would have, or None when no
     document can have it (so a filter on it matches nothing)."""
-    text = id_string(value)
-    if text is None:
+    try:
+        encoded = _escape(key_text(value, backend=BACKEND))
+    except UnsupportedQueryError:
         return None
-    encoded = _escape(text)
     return encoded if len(encoded.encode("utf-8")) <= _MAX_ID_BYTES else None
 
 
-def decode_id(doc_id: str) -> str:
+def decode_id(doc_id: str) -> Any:
     """The ``_id`` users see for a Firestore document id."""
     if not doc_id.startswith("~"):
         return doc_id
-    return _ESCAPED.sub(lambda m: "/" if m.group(1) == "2F" else "%", doc_id[1:])
+    return key_value(_ESCAPED.sub(_unescape, doc_id[1:]))
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return _UNESCAPES[match.group(1)]
+
+
+_EMPTY_STRING_KEY: Final = key_text("", backend=BACKEND)
+_UNESCAPES: Final = {"25": "%", "2F": "/", "00": "\x00"}
 
 
 def _escape(text: str) -> str:
+    if text == _EMPTY_STRING_KEY:
+        return "~"  # how earlier versions stored the empty string id: keep finding those
     if _needs_escape(text):
-        return "~" + text.replace("%", "%25").replace("/", "%2F")
+        return "~" + text.replace("%", "%25").replace("/", "%2F").replace("\x00", "%00")
     return text
 
 
 def _needs_escape(text: str) -> bool:
     return (
         not text
-        or text.startswith("~")
+        or text[0] == "~"
         or "/" in text
+        or "\x00" in text
         or text in (".", "..")
         or (text.startswith("__") and text.endswith("__"))
     )

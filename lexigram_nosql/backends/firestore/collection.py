@@ -28,7 +28,7 @@ from lexigram_nosql.backends.firestore.codec import (
     encode_id,
     generate_id,
     id_from_value,
-    id_string,
+    stored_id,
 )
 from lexigram_nosql.backends.firestore.guards import (
     GUARD_COLLECTION,
@@ -432,7 +432,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             if "_id" not in document:
                 document = {"_id": generate_id(), **document}
             doc_id = encode_id(document["_id"], collection=self._name)
-            document = {**document, "_id": id_string(document["_id"])}
+            document = {**document, "_id": stored_id(document["_id"])}
             prepared.append((doc_id, document, encode_body(document, collection=self._name)))
         inserted = [document["_id"] for _, document, _ in prepared]
         handle = self._transaction()
@@ -697,7 +697,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         if "_id" not in document:
             document = {"_id": generate_id(), **document}
         doc_id = encode_id(document["_id"], collection=self._name)
-        document = {**document, "_id": id_string(document["_id"])}
+        document = {**document, "_id": stored_id(document["_id"])}
         body = encode_body(document, collection=self._name)
         handle = self._transaction()
         uniques = await self._uniques()
