@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._report import record
 from lexigram_nosql import Application
-from lexigram_nosql.backends import SUPPORTED_BACKENDS
 from lexigram_nosql.backends.memory import MemoryDocumentStore
+from lexigram_nosql.config.drivers import DRIVERS
 from tests.support import (
     backend_dynamodb,
     backend_firestore,
@@ -122,7 +123,7 @@ async def main(rounds: int) -> int:
     # construction, and threads of the gRPC client contending for the GIL) that one event loop
     # cannot overlap; the first row is informational. A network round trip is what concurrent
     # startup saves, and that is what the judged row measures.
-    SUPPORTED_BACKENDS["memory"] = (f"{__name__}:LatencyMemoryStore", None)
+    DRIVERS["memory"] = replace(DRIVERS["memory"], store=f"{__name__}:LatencyMemoryStore")
     latency = [{"name": f"rtt{i}", "driver": "memory"} for i in range(5)]
     latency[0]["primary"] = True
     await measure(

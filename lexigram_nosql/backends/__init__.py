@@ -1,25 +1,22 @@
-"""Backends, chosen from a table of import strings so an unused driver is never imported."""
+"""Backends, chosen from the driver registry's import strings, so an unused driver is never
+imported."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Any
 
 from lexigram_nosql.config.base import StoreSettingsBase
+from lexigram_nosql.config.drivers import DRIVERS, DriverSpec
 from lexigram_nosql.config.stores import parse_store_settings
 from lexigram_nosql.contracts import DocumentStoreProtocol
 from lexigram_nosql.errors import ConfigurationError
 
 __all__ = ["SUPPORTED_BACKENDS", "create_store"]
 
-SUPPORTED_BACKENDS: dict[str, tuple[str, str | None]] = {
-    # driver: ("module:StoreClass", extra that installs its client library)
-    "memory": ("lexigram_nosql.backends.memory:MemoryDocumentStore", None),
-    "mongodb": ("lexigram_nosql.backends.mongodb:MongoDocumentStore", "mongodb"),
-    "dynamodb": ("lexigram_nosql.backends.dynamodb:DynamoDocumentStore", "dynamodb"),
-    "firestore": ("lexigram_nosql.backends.firestore:FirestoreDocumentStore", "firestore"),
-    "sqlite": ("lexigram_nosql.backends.sqlite:SQLiteDocumentStore", None),
-}
+SUPPORTED_BACKENDS: Mapping[str, DriverSpec] = DRIVERS
+"""The driver registry (``lexigram_nosql.config.drivers.DRIVERS``), by driver name."""
 
 
 def create_store(config: StoreSettingsBase | dict[str, Any]) -> DocumentStoreProtocol:
@@ -27,8 +24,9 @@ def create_store(config: StoreSettingsBase | dict[str, Any]) -> DocumentStorePro
     ``create_store({"name": "t", "driver": "memory"})``."""
     settings = parse_store_settings(config)
     driver = str(getattr(settings, "driver"))  # noqa: B009 (each model narrows it)
-    target, extra = SUPPORTED_BACKENDS[driver]
-    module_name, _, class_name = target.partition(":")
+    spec = DRIVERS[driver]
+    extra = spec.extra
+    module_name, _, class_name = spec.store.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

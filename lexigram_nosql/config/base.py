@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from lexigram_nosql.redaction import redact_uri
 
-__all__ = ["StoreSettingsBase", "StrictModel"]
+__all__ = ["StoreSettingsBase", "StrictModel", "setting_error"]
 
 
 class StrictModel(BaseModel):
@@ -37,6 +38,16 @@ class StoreSettingsBase(StrictModel):
         """Secret values in these settings, for scrubbing text before it is shown."""
         return []
 
+    def client_modules(self) -> tuple[str, ...]:
+        """The client libraries this store imports, checked (not imported) at config time."""
+        return ()
+
     def address(self) -> str:
         """Where the store lives, safe to show (credentials removed)."""
         return "-"
+
+
+def setting_error(message: str) -> PydanticCustomError:
+    """A validator's error whose message is shown as written, never with the input (which
+    may hold a password); the configuration reports it at the key's full path."""
+    return PydanticCustomError("nosql_setting", "{message}", {"message": message})

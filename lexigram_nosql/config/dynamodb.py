@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
-from lexigram_nosql.config.base import StoreSettingsBase, StrictModel
+from lexigram_nosql.config.base import StoreSettingsBase, StrictModel, setting_error
 
 __all__ = ["DynamoDBCollection", "DynamoDBIndex", "DynamoDBSection", "DynamoDBStoreSettings"]
 
@@ -58,6 +59,20 @@ class DynamoDBSection(StrictModel):
     table_wait_s: float = Field(default=120.0, gt=0)
     """How long to wait for a new table or index to become ACTIVE."""
 
+    @field_validator("endpoint_url")
+    @classmethod
+    def _check_endpoint_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # raises ValueError unless the port is a number in range
+        except ValueError as exc:
+            raise setting_error(f"malformed URL {url!r}: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise setting_error(f"malformed URL {url!r}: expected http(s)://host[:port]")
+        return url
+
     def collection(self, name: str) -> DynamoDBCollection:
         """The key schema of collection ``name`` (partition key ``_id`` unless configured)."""
         return self.collections.get(name) or DynamoDBCollection()
@@ -68,6 +83,9 @@ class DynamoDBStoreSettings(StoreSettingsBase):
 
     driver: Literal["dynamodb"]
     dynamodb: DynamoDBSection = DynamoDBSection()
+
+    def client_modules(self) -> tuple[str, ...]:
+        return ("aioboto3",)
 
     def secrets(self) -> list[str]:
         section = self.dynamodb

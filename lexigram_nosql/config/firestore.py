@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from lexigram_nosql.config.base import StoreSettingsBase, StrictModel
+from lexigram_nosql.config.base import StoreSettingsBase, StrictModel, setting_error
 
 __all__ = ["FirestoreSection", "FirestoreStoreSettings"]
 
@@ -29,12 +29,24 @@ class FirestoreSection(StrictModel):
     #: before it fails with NoSQLConnectionError; the client library's own default is 60 s.
     retry_timeout_s: float = Field(default=30.0, gt=0)
 
+    @field_validator("emulator_host")
+    @classmethod
+    def _check_emulator_host(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, _, port = value.rpartition(":")
+            if "/" in value or not host or not port.isdigit():
+                raise setting_error(f"malformed emulator host {value!r}: expected host:port")
+        return value
+
 
 class FirestoreStoreSettings(StoreSettingsBase):
     """A store on Cloud Firestore (or its emulator)."""
 
     driver: Literal["firestore"]
     firestore: FirestoreSection = FirestoreSection()
+
+    def client_modules(self) -> tuple[str, ...]:
+        return ("google.cloud.firestore",)
 
     def address(self) -> str:
         section = self.firestore

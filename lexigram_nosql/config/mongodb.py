@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from lexigram_nosql.config.base import StoreSettingsBase, StrictModel
+from lexigram_nosql.config.base import StoreSettingsBase, StrictModel, setting_error
 from lexigram_nosql.redaction import redact_uri, uri_secrets
 
 __all__ = ["MongoDBSection", "MongoDBStoreSettings"]
@@ -41,6 +41,12 @@ class MongoDBSection(StrictModel):
     tls_ca_file: str | None = None
     app_name: str | None = "lexigram-nosql"
 
+    @field_validator("uri")
+    @classmethod
+    def _check_uri(cls, uri: str) -> str:
+        _check_mongodb_uri(uri)
+        return uri
+
     @model_validator(mode="before")
     @classmethod
     def _database_from_uri(cls, data: Any) -> Any:
@@ -49,6 +55,31 @@ class MongoDBSection(StrictModel):
             if database:
                 return {**data, "database": database}
         return data
+
+
+def _check_mongodb_uri(uri: str) -> None:
+    shown = redact_uri(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        raise setting_error(f"malformed MongoDB URI {shown!r}: {exc}") from None
+    if parts.scheme not in ("mongodb", "mongodb+srv"):
+        raise setting_error(
+            f"malformed MongoDB URI {shown!r}: it must start with mongodb:// or mongodb+srv://"
+        )
+    hosts = parts.netloc.rpartition("@")[2]
+    if not hosts:
+        raise setting_error(f"malformed MongoDB URI {shown!r}: no host")
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":") if ":" in host.rpartition("]")[2] else (host, "", "")
+        if not host or (port and not port.isdigit()) or (port and not name):
+            raise setting_error(f"malformed MongoDB URI {shown!r}: bad host {host!r}")
+        if port and not 0 < int(port) < 65536:
+            raise setting_error(f"malformed MongoDB URI {shown!r}: port {port} out of range")
+    if parts.scheme == "mongodb+srv" and ("," in hosts or ":" in hosts.strip("[]")):
+        raise setting_error(
+            f"malformed MongoDB URI {shown!r}: mongodb+srv:// takes one host and no port"
+        )
 
 
 def _uri_database(uri: Any) -> str | None:
@@ -68,6 +99,9 @@ class MongoDBStoreSettings(StoreSettingsBase):
 
     driver: Literal["mongodb"]
     mongodb: MongoDBSection = MongoDBSection()
+
+    def client_modules(self) -> tuple[str, ...]:
+        return ("pymongo", "motor") if self.mongodb.client == "motor" else ("pymongo",)
 
     def secrets(self) -> list[str]:
         try:

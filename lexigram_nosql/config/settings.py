@@ -24,19 +24,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lexigram_nosql.config.base import StoreSettingsBase, StrictModel
-from lexigram_nosql.config.dynamodb import DynamoDBStoreSettings
-from lexigram_nosql.config.firestore import FirestoreStoreSettings
-from lexigram_nosql.config.memory import MemoryStoreSettings
-from lexigram_nosql.config.mongodb import MongoDBStoreSettings
-from lexigram_nosql.config.sqlite import SQLiteStoreSettings
-from lexigram_nosql.config.stores import DRIVERS, StoreSettings
+from lexigram_nosql.config.drivers import DRIVERS
+from lexigram_nosql.config.stores import StoreSettings
 from lexigram_nosql.errors import ConfigurationError
 from lexigram_nosql.redaction import Redactor, redact_uri
 
@@ -44,21 +39,6 @@ __all__ = ["ENV_PREFIX", "HealthSettings", "NoSQLSettings"]
 
 ENV_PREFIX = "NOSQL__"
 """Environment variables starting with this override the ``nosql`` section."""
-
-DRIVER_MODELS: dict[str, type[StoreSettingsBase]] = {
-    "memory": MemoryStoreSettings,
-    "mongodb": MongoDBStoreSettings,
-    "dynamodb": DynamoDBStoreSettings,
-    "firestore": FirestoreStoreSettings,
-    "sqlite": SQLiteStoreSettings,
-}
-
-# driver -> (extra, client modules it needs); checked without importing them.
-_EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "mongodb": ("mongodb", ("pymongo",)),
-    "dynamodb": ("dynamodb", ("aioboto3",)),
-    "firestore": ("firestore", ("google.cloud.firestore",)),
-}
 
 
 class HealthSettings(StrictModel):
@@ -226,27 +206,17 @@ def _path_error(path: str, message: str) -> PydanticCustomError:
 
 
 def _check_store(index: int, store: StoreSettingsBase) -> None:
-    where = f"nosql.backends[{index}]"
+    """The client libraries a store needs are installed (found, not imported)."""
     driver = str(getattr(store, "driver", ""))
-    if isinstance(store, MongoDBStoreSettings):
-        _check_mongodb_uri(f"{where}.mongodb.uri", store.mongodb.uri)
-    elif isinstance(store, DynamoDBStoreSettings) and store.dynamodb.endpoint_url is not None:
-        _check_http_url(f"{where}.dynamodb.endpoint_url", store.dynamodb.endpoint_url)
-    elif isinstance(store, FirestoreStoreSettings) and store.firestore.emulator_host is not None:
-        _check_host_port(f"{where}.firestore.emulator_host", store.firestore.emulator_host)
-    extra = _EXTRAS.get(driver)
-    if extra is not None:
-        name, modules = extra
-        if isinstance(store, MongoDBStoreSettings) and store.mongodb.client == "motor":
-            modules = ("pymongo", "motor")
-        for module in modules:
-            if not _installed(module):
-                raise _path_error(
-                    f"{where}.driver",
-                    f"store {store.name!r} uses driver {driver!r}, whose client library "
-                    f"{module.split('.')[0]!r} is not installed; install it with: "
-                    f"pip install 'lexigram-nosql[{name}]'",
-                )
+    extra = DRIVERS[driver].extra if driver in DRIVERS else None
+    for module in store.client_modules():
+        if not _installed(module):
+            raise _path_error(
+                f"nosql.backends[{index}].driver",
+                f"store {store.name!r} uses driver {driver!r}, whose client library "
+                f"{module.split('.')[0]!r} is not installed; install it with: "
+                f"pip install 'lexigram-nosql[{extra}]'",
+            )
 
 
 def _installed(module: str) -> bool:
@@ -254,48 +224,6 @@ def _installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
-
-
-def _check_mongodb_uri(path: str, uri: str) -> None:
-    shown = redact_uri(uri)
-    try:
-        parts = urlsplit(uri)
-    except ValueError as exc:
-        raise _path_error(path, f"malformed MongoDB URI {shown!r}: {exc}") from None
-    if parts.scheme not in ("mongodb", "mongodb+srv"):
-        raise _path_error(
-            path,
-            f"malformed MongoDB URI {shown!r}: it must start with mongodb:// or mongodb+srv://",
-        )
-    hosts = parts.netloc.rpartition("@")[2]
-    if not hosts:
-        raise _path_error(path, f"malformed MongoDB URI {shown!r}: no host")
-    for host in hosts.split(","):
-        name, _, port = host.rpartition(":") if ":" in host.rpartition("]")[2] else (host, "", "")
-        if not host or (port and not port.isdigit()) or (port and not name):
-            raise _path_error(path, f"malformed MongoDB URI {shown!r}: bad host {host!r}")
-        if port and not 0 < int(port) < 65536:
-            raise _path_error(path, f"malformed MongoDB URI {shown!r}: port {port} out of range")
-    if parts.scheme == "mongodb+srv" and ("," in hosts or ":" in hosts.strip("[]")):
-        raise _path_error(
-            path, f"malformed MongoDB URI {shown!r}: mongodb+srv:// takes one host and no port"
-        )
-
-
-def _check_http_url(path: str, url: str) -> None:
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError unless the port is a number in range
-    except ValueError as exc:
-        raise _path_error(path, f"malformed URL {url!r}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _path_error(path, f"malformed URL {url!r}: expected http(s)://host[:port]")
-
-
-def _check_host_port(path: str, value: str) -> None:
-    host, _, port = value.rpartition(":")
-    if "/" in value or not host or not port.isdigit():
-        raise _path_error(path, f"malformed emulator host {value!r}: expected host:port")
 
 
 # -- the layered source --------------------------------------------------------------------
@@ -480,7 +408,9 @@ def _describe_error(error: Any, layers: _Layers) -> tuple[str, str]:
     else:
         driver = None
     path = "nosql" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-    if kind == "extra_forbidden":
+    if kind == "nosql_setting":
+        text = str(error["ctx"]["message"])  # a driver's own check, written to be shown
+    elif kind == "extra_forbidden":
         key = str(loc[-1])
         valid = _valid_keys(loc[:-1], driver)
         close = difflib.get_close_matches(key, valid, n=1)
@@ -526,12 +456,12 @@ def _env_variable(loc: list[Any], layers: _Layers) -> str | None:
 def _valid_keys(loc: list[Any], driver: str | None) -> list[str]:
     """The keys the model at ``loc`` accepts, to list them in an unknown-key error."""
     annotation: Any = NoSQLSettings
-    for part in loc:
+    for position, part in enumerate(loc):
         annotation = _unwrap(annotation)
         if isinstance(part, int):
             annotation = _item_type(annotation)
-            if driver is not None and _unwrap(annotation) not in DRIVER_MODELS.values():
-                annotation = DRIVER_MODELS[driver]
+            if position == 1 and driver in DRIVERS:  # backends[i]: the driver's own model
+                annotation = DRIVERS[str(driver)].settings
             continue
         model = _unwrap(annotation)
         if isinstance(model, type) and issubclass(model, BaseModel):

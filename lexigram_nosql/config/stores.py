@@ -1,33 +1,26 @@
-"""The discriminated union of store settings, keyed by ``driver``."""
+"""The discriminated union of store settings, keyed by ``driver``, built from the registry."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, TypeAlias, cast
+from typing import TYPE_CHECKING, Annotated, Any, Union, cast
 
 from pydantic import Field, TypeAdapter, ValidationError
 
 from lexigram_nosql.config.base import StoreSettingsBase
-from lexigram_nosql.config.dynamodb import DynamoDBStoreSettings
-from lexigram_nosql.config.firestore import FirestoreStoreSettings
-from lexigram_nosql.config.memory import MemoryStoreSettings
-from lexigram_nosql.config.mongodb import MongoDBStoreSettings
-from lexigram_nosql.config.sqlite import SQLiteStoreSettings
+from lexigram_nosql.config.drivers import DRIVERS
 from lexigram_nosql.errors import ConfigurationError
 
 __all__ = ["DRIVERS", "StoreSettings", "parse_store_settings"]
 
-StoreSettings: TypeAlias = Annotated[
-    MemoryStoreSettings
-    | MongoDBStoreSettings
-    | DynamoDBStoreSettings
-    | FirestoreStoreSettings
-    | SQLiteStoreSettings,
-    Field(discriminator="driver"),
-]
+if TYPE_CHECKING:
+    StoreSettings = StoreSettingsBase
+else:
+    StoreSettings = Annotated[
+        Union[tuple(spec.settings for spec in DRIVERS.values())],  # noqa: UP007
+        Field(discriminator="driver"),
+    ]
 """One ``backends:`` entry; pydantic picks the model from ``driver``."""
-
-DRIVERS: tuple[str, ...] = ("memory", "mongodb", "dynamodb", "firestore", "sqlite")
 
 
 def parse_store_settings(settings: object) -> StoreSettingsBase:
@@ -53,4 +46,4 @@ def parse_store_settings(settings: object) -> StoreSettingsBase:
         ) from None
 
 
-_ADAPTER: TypeAdapter[StoreSettings] = TypeAdapter(StoreSettings)
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(StoreSettings)

@@ -111,7 +111,7 @@ KNOWN_GAPS: dict[str, str] = {
 }
 
 # Tests whose stores are built from configuration or in other processes, which cannot reach
-# an in-process client (the entry's URI names port 0, so nothing touches the network).
+# an in-process client (the URI names a reserved .invalid host; nothing touches the network).
 NOT_APPLICABLE: dict[str, str] = {
     "tests/test_guide_di.py": _FROM_CONFIG,
     "tests/test_guide_repository.py::test_the_guide_migration": _FROM_CONFIG,
@@ -144,7 +144,7 @@ def settings(name: str) -> dict[str, Any]:
         "name": name,
         "driver": "mongodb",
         "mongodb": {
-            "uri": "mongodb://mongomock.invalid:0",
+            "uri": "mongodb://mongomock.invalid",
             "database": f"lexigram_{name}",
             "client": "motor",
         },

@@ -46,8 +46,9 @@ def write(reporter: Any, backend_ids: Iterable[str]) -> None:
             ident = backend_of(report.nodeid, ids)
             if ident is not None:
                 outcomes[ident][outcome] += 1
-    reporter.write_sep("-", "conformance cases per backend")
-    for ident in ids:
+    if any(outcomes.values()):
+        reporter.write_sep("-", "conformance cases per backend")
+    for ident in (ident for ident in ids if outcomes[ident]):
         counts = outcomes[ident]
         where = "over the wire" if ident in OVER_THE_WIRE else "in process"
         detail = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()) if o != "passed")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from lexigram_nosql.config.settings import DRIVER_MODELS, NoSQLSettings
+from lexigram_nosql.config.drivers import DRIVERS
+from lexigram_nosql.config.settings import NoSQLSettings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -14,7 +15,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 def models() -> list[type[BaseModel]]:
     """Every model reachable from the nosql section, by walking field annotations."""
     found: list[type[BaseModel]] = []
-    pending: list[object] = [NoSQLSettings, *DRIVER_MODELS.values()]
+    pending: list[object] = [NoSQLSettings, *(spec.settings for spec in DRIVERS.values())]
     while pending:
         item = pending.pop()
         if isinstance(item, type) and issubclass(item, BaseModel):

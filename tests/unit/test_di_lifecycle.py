@@ -7,6 +7,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,8 +19,8 @@ from lexigram_nosql import (
     NoSQLModule,
     StoreStateError,
 )
-from lexigram_nosql.backends import SUPPORTED_BACKENDS
 from lexigram_nosql.backends.memory import MemoryDocumentStore
+from lexigram_nosql.config.drivers import DRIVERS
 from lexigram_nosql.contracts import DocumentStoreProtocol
 
 EVENTS: list[str] = []
@@ -47,7 +48,8 @@ class ScriptedStore(MemoryDocumentStore):
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Memory entries build ``ScriptedStore``s; yields the connect/close log."""
-    monkeypatch.setitem(SUPPORTED_BACKENDS, "memory", (f"{__name__}:ScriptedStore", None))
+    scripted_memory = replace(DRIVERS["memory"], store=f"{__name__}:ScriptedStore")
+    monkeypatch.setitem(DRIVERS, "memory", scripted_memory)
     EVENTS.clear()
     yield EVENTS
     EVENTS.clear()
