@@ -34,8 +34,7 @@ import yaml
 
 from lexigram_nosql.backends import create_store
 from lexigram_nosql.config.base import StoreSettingsBase
-from lexigram_nosql.config.loader import CONFIG_ENV_VAR, load_config
-from lexigram_nosql.config.settings import NoSQLSettings
+from lexigram_nosql.config.loader import CONFIG_ENV_VAR, interpolate, load_config, read_yaml
 from lexigram_nosql.contracts import DocumentStoreProtocol
 from lexigram_nosql.errors import ConfigurationError
 from lexigram_nosql.providers import Application, NoSQLModule
@@ -95,29 +94,60 @@ def _backend(request: pytest.FixtureRequest) -> str | dict[str, Any]:
     return dict(parsed)
 
 
-def _config(request: pytest.FixtureRequest) -> NoSQLSettings:
+def _config_path(request: pytest.FixtureRequest) -> Path | None:
     named = _setting(request, "config", "nosql_config", CONFIG_ENV_VAR)
     if named is None:
         default = request.config.rootpath / "config" / "nosql.yaml"
-        if not default.exists():
-            return NoSQLSettings(backends=[{"name": "primary", "driver": "memory"}])
-        return load_config(default)
+        return default if default.exists() else None
     path = Path(named)
     if not path.is_absolute():
         base = request.config.inipath.parent if request.config.inipath else Path.cwd()
         path = base / path
-    return load_config(path)
+    return path
+
+
+def _config(request: pytest.FixtureRequest, backend: str | dict[str, Any]) -> dict[str, Any]:
+    """The ``nosql`` section this test boots, its stores as ``_test_store_entry`` takes them.
+
+    Only ``config`` validates the stores as written (their drivers must be installed); on
+    memory or one given backend, only each store's name and role are taken from the file, so
+    the tests need neither the configured drivers nor their secrets.
+    """
+    path = _config_path(request)
+    if backend == "config":
+        settings = (
+            load_config(path)
+            if path is not None
+            else load_config({"nosql": {"driver": "memory"}}, environ={})
+        )
+        return {
+            "backends": [_as_entry(entry) for entry in settings.backends],
+            "health": settings.health.model_dump(exclude_unset=True),
+        }
+    if path is None:
+        return {"backends": [{"name": "primary"}], "health": {}}
+    document = read_yaml(path)
+    section = document.get("nosql") if isinstance(document, Mapping) else None
+    if not isinstance(section, Mapping):
+        raise ConfigurationError(f"{path} has no `nosql:` section", path="nosql")
+    raw = section.get("backends", [section])
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NOSQL__")}
+    entries = [
+        interpolate({k: entry[k] for k in _ROLE_KEYS if k in entry}, environ, "nosql")
+        for entry in raw
+        if isinstance(entry, Mapping)
+    ]
+    return {"backends": entries, "health": dict(section.get("health") or {})}
+
+
+_ROLE_KEYS = ("name", "primary", "critical", "lazy", "health_timeout_s")
 
 
 def _test_store_entry(
     entry: dict[str, Any], backend: str | dict[str, Any], emulate: str | None, token: str
 ) -> dict[str, Any]:
     """``entry`` (a store of the config, as a mapping) as this test runs it."""
-    common: dict[str, Any] = {
-        k: entry[k]
-        for k in ("name", "primary", "critical", "lazy", "health_timeout_s")
-        if k in entry
-    }
+    common: dict[str, Any] = {k: entry[k] for k in _ROLE_KEYS if k in entry}
     if isinstance(backend, dict):
         chosen: dict[str, Any] = {**backend, **common}
     elif backend == "config":
@@ -187,11 +217,10 @@ async def nosql_store(request: pytest.FixtureRequest) -> AsyncIterator[DocumentS
     backend = _backend(request)
     emulate = _setting(request, "emulate", "nosql_emulate", EMULATE_ENV_VAR)
     token = uuid.uuid4().hex[:8]
+    entry: dict[str, Any] = {"name": "primary"}
     if backend == "config":
-        settings = _config(request)
-        entry = _as_entry(settings.primary)
-    else:
-        entry = {"name": "primary"}
+        stores = _config(request, backend)["backends"]
+        entry = next((e for e in stores if e.get("primary")), stores[0])
     store = create_store(_test_store_entry(entry, backend, emulate, token))
     await store.connect()
     try:
@@ -207,16 +236,12 @@ async def nosql_store(request: pytest.FixtureRequest) -> AsyncIterator[DocumentS
 async def nosql_app(request: pytest.FixtureRequest) -> AsyncIterator[Application]:
     """An ``Application`` booted from the config (see the module docstring), stopped after
     the test; ``await nosql_app.container.resolve(MyService)`` builds your services."""
-    settings = _config(request)
     backend = _backend(request)
+    section = _config(request, backend)
     emulate = _setting(request, "emulate", "nosql_emulate", EMULATE_ENV_VAR)
     token = uuid.uuid4().hex[:8]
-    entries = []
-    for entry in settings.backends:
-        entries.append(_test_store_entry(_as_entry(entry), backend, emulate, token))
-    test_settings = load_config(
-        {"nosql": {**settings.model_dump(exclude_unset=True), "backends": entries}}, environ={}
-    )
+    entries = [_test_store_entry(e, backend, emulate, token) for e in section["backends"]]
+    test_settings = load_config({"nosql": {**section, "backends": entries}}, environ={})
     async with Application.boot(config=test_settings, modules=[NoSQLModule]) as app:
         try:
             yield app
