@@ -28,6 +28,7 @@ __all__ = [
     "InsertManyResult",
     "InsertOne",
     "InsertOneResult",
+    "ReadableCollectionProtocol",
     "ReplaceOne",
     "ReturnDocument",
     "StoreHealth",
@@ -190,16 +191,11 @@ class StoreHealth:
 
 
 @runtime_checkable
-class CollectionProtocol(Protocol):
-    """CRUD, indexing and aggregation on one collection (a MongoDB collection, a DynamoDB
-    table, a Firestore collection)."""
+class ReadableCollectionProtocol(Protocol):
+    """The reads a collection and a collection group share."""
 
     @property
     def name(self) -> str: ...
-
-    async def insert_one(self, document: Document) -> InsertOneResult: ...
-
-    async def insert_many(self, documents: Sequence[Document]) -> InsertManyResult: ...
 
     async def find_one(
         self,
@@ -223,6 +219,18 @@ class CollectionProtocol(Protocol):
     async def count_documents(self, filter: FilterDocument | None = None) -> int: ...
 
     async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]: ...
+
+    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]: ...
+
+
+@runtime_checkable
+class CollectionProtocol(ReadableCollectionProtocol, Protocol):
+    """CRUD, indexing and aggregation on one collection (a MongoDB collection, a DynamoDB
+    table, a Firestore collection)."""
+
+    async def insert_one(self, document: Document) -> InsertOneResult: ...
+
+    async def insert_many(self, documents: Sequence[Document]) -> InsertManyResult: ...
 
     async def update_one(
         self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
@@ -270,8 +278,6 @@ class CollectionProtocol(Protocol):
         sort: SortSpec | None = None,
     ) -> Document | None: ...
 
-    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]: ...
-
     async def create_index(
         self,
         keys: str | Sequence[tuple[str, int]],
@@ -292,42 +298,14 @@ class CollectionProtocol(Protocol):
 
 
 @runtime_checkable
-class CollectionGroupProtocol(Protocol):
+class CollectionGroupProtocol(ReadableCollectionProtocol, Protocol):
     """A read-only view over every collection whose last path segment is ``name``
     (``orders``, ``users/u1/orders``...): a Firestore collection group, the union of those
     collections elsewhere. Writes raise ``InvalidQueryError``; write through
     ``store.collection(path)``."""
 
     @property
-    def name(self) -> str: ...
-
-    @property
     def path_field(self) -> str | None: ...
-
-    async def find_one(
-        self,
-        filter: FilterDocument | None = None,
-        *,
-        projection: Mapping[str, Any] | None = None,
-        sort: SortSpec | None = None,
-    ) -> Document | None: ...
-
-    def find(
-        self,
-        filter: FilterDocument | None = None,
-        *,
-        projection: Mapping[str, Any] | None = None,
-        sort: SortSpec | None = None,
-        skip: int = 0,
-        limit: int = 0,
-        batch_size: int | None = None,
-    ) -> AsyncIterator[Document]: ...
-
-    async def count_documents(self, filter: FilterDocument | None = None) -> int: ...
-
-    async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]: ...
-
-    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]: ...
 
     def collection_of(self, document: Mapping[str, Any]) -> CollectionProtocol:
         """The collection a document read through a view with ``path_field`` lives in."""
