@@ -1,7 +1,8 @@
 """``lexigram-nosql demo``: the user guide's flows, end to end, on the configured stores.
 
-Runs on ``config/nosql.yaml`` (two embedded memory stores, ``primary`` and ``analytics``) so it
-needs nothing installed or running; point ``--config`` at another file to run the same flows
+Runs on ``config/nosql.yaml`` (two embedded memory stores, ``primary`` and ``analytics``, and
+the SQLite store ``journal``, whose file keeps a journal of demo runs) so it needs nothing
+installed or running; point ``--config`` at another file to run the same flows
 on MongoDB, DynamoDB or Firestore. Every step prints what it did, so the output reads as a
 walkthrough of the guide.
 """
@@ -185,6 +186,10 @@ async def run_demo(config: ConfigSource | None = None, *, out: Printer = print) 
         again = await manager.apply()
         out(f"   apply() again: {len(again)} migration(s) applied (each runs once)")
 
+        for name, store in module.stores.items():
+            if store.driver == "sqlite":
+                await _journal(store, out)
+
         out("\n8. Health (application/health+json)")
         health = await app.container.resolve(HealthService)
         report = await health.check()
@@ -197,6 +202,23 @@ async def run_demo(config: ConfigSource | None = None, *, out: Printer = print) 
             f"{n}: {'connected' if s.is_connected else 'closed'}" for n, s in module.stores.items()
         )
     )
+
+
+async def _journal(store: DocumentStoreProtocol, out: Printer) -> None:
+    """Log this run in a SQLite store and show the runs the file kept from before."""
+    from datetime import UTC, datetime
+
+    out(f"\n7b. Persistence: store {store.name!r} (sqlite) keeps a journal of demo runs")
+    runs = store.collection("demo_runs")
+    await runs.create_index("run", unique=True)
+    earlier = [doc async for doc in runs.find(sort=[("run", 1)])]
+    for doc in earlier:
+        out(f"   kept from an earlier run: run {doc['run']} at {doc['at']:%Y-%m-%d %H:%M:%S} UTC")
+    if not earlier:
+        out("   no earlier run in this file: run the demo again to see this one kept")
+    number = (earlier[-1]["run"] + 1) if earlier else 1
+    await runs.insert_one({"run": number, "at": datetime.now(UTC)})
+    out(f"   recorded run {number}; the file now holds {await runs.count_documents({})} run(s)")
 
 
 def _indent(text: str) -> str:

@@ -69,6 +69,29 @@ def test_demo_walks_the_guide(capsys: pytest.CaptureFixture[str]) -> None:
         assert step in out, step
 
 
+def test_demo_shows_the_sqlite_data_of_the_previous_run(tmp_path: Path) -> None:
+    """`make demo` twice: the second run finds the first run's journal entry in the file."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "nosql.yaml").write_text(DEMO_YAML.read_text())
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "lexigram_nosql", "demo"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "no earlier run in this file" in outputs[0]
+    assert "recorded run 1; the file now holds 1 run(s)" in outputs[0]
+    assert "kept from an earlier run: run 1 at" in outputs[1]
+    assert "recorded run 2; the file now holds 2 run(s)" in outputs[1]
+    assert (tmp_path / "data" / "lexigram-demo.db").exists()
+
+
 def test_demo_runs_as_a_module_from_anywhere(tmp_path: Path) -> None:
     """`python -m lexigram_nosql demo` in a directory without config/ uses the built-in
     two-store config."""
@@ -103,7 +126,11 @@ def test_health_json_passes(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["-c", str(DEMO_YAML), "health", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "pass"
-    assert set(report["checks"]) == {"primary:responseTime", "analytics:responseTime"}
+    assert set(report["checks"]) == {
+        "primary:responseTime",
+        "analytics:responseTime",
+        "journal:responseTime",
+    }
 
 
 def test_health_fails_with_exit_1_when_a_critical_store_is_down(
@@ -154,7 +181,9 @@ def test_config_check_prints_the_effective_config_redacted(
 def test_config_check_yaml_starts_with_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["-c", str(DEMO_YAML), "config", "check"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "# valid: primary (memory), analytics (memory); primary: primary"
+    assert out.splitlines()[0] == (
+        "# valid: primary (memory), analytics (memory), journal (sqlite); primary: primary"
+    )
     assert "cache_ttl_s: 1.0" in out
 
 

@@ -57,12 +57,13 @@ def test_the_guide_yaml_validates_without_a_server(tmp_path: Path) -> None:
     assert analytics.mongodb.database == "analytics"
 
 
-def test_the_shipped_demo_config_has_two_memory_stores() -> None:
+def test_the_shipped_demo_config_has_two_memory_stores_and_a_sqlite_one() -> None:
     path = Path(__file__).resolve().parents[2] / "config" / "nosql.yaml"
     settings = load_config(path, environ={})
     assert [(s.name, s.driver) for s in settings.backends] == [  # type: ignore[attr-defined]
         ("primary", "memory"),
         ("analytics", "memory"),
+        ("journal", "sqlite"),
     ]
 
 
