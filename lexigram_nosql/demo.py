@@ -186,7 +186,7 @@ async def run_demo(config: ConfigSource | None = None, *, out: Printer = print) 
         again = await manager.apply()
         out(f"   apply() again: {len(again)} migration(s) applied (each runs once)")
 
-        for name, store in module.stores.items():
+        for store in module.stores.values():
             if store.driver == "sqlite":
                 await _journal(store, out)
 

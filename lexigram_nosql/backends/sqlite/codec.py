@@ -32,6 +32,7 @@ from lexigram_nosql.query.values import bson_class
 __all__ = [
     "EMPTY_ARRAY_KEY",
     "bracket_bounds",
+    "component",
     "decode_document",
     "encode_document",
     "encode_key",
@@ -265,7 +266,7 @@ def _number_key(value: int | float | Decimal) -> bytes:
     digits = digits.rstrip("0")
     body = (magnitude + _EXPONENT_BIAS).to_bytes(4, "big") + digits.encode("ascii") + b"\x00"
     if negative:
-        return bytes([_NUMBER, _NEGATIVE]) + bytes(255 - b for b in body)
+        return bytes([_NUMBER, _NEGATIVE]) + body.translate(_COMPLEMENT)
     return bytes([_NUMBER, _POSITIVE]) + body
 
 
@@ -351,11 +352,20 @@ def _flags(flags: int) -> str:
     return "".join(letter for letter, flag in letters if flags & flag)
 
 
+_COMPLEMENT: Final = bytes(255 - b for b in range(256))
+
+
+def component(key: bytes, direction: int) -> bytes:
+    """``key`` as one component of an index key: complemented for a descending path."""
+    return key.translate(_COMPLEMENT) if direction < 0 else key
+
+
 def next_prefix(prefix: bytes) -> bytes:
-    """The smallest byte string greater than every string starting with ``prefix``."""
+    """The smallest byte string greater than every string starting with ``prefix`` (a key
+    prefix starts with a type bracket, never 0xFF, so one always exists)."""
     trimmed = prefix.rstrip(b"\xff")
     if not trimmed:
-        return b"\xff" * (len(prefix) + 1)
+        raise ValueError("no byte string follows every extension of 0xFF...")
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
 
 

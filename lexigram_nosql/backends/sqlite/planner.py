@@ -18,12 +18,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
 
-from lexigram_nosql.backends.sqlite.codec import bracket_bounds, encode_key, next_prefix
+from lexigram_nosql.backends.sqlite.codec import (
+    bracket_bounds,
+    component,
+    encode_key,
+    next_prefix,
+)
 from lexigram_nosql.backends.sqlite.schema import CollectionInfo, IndexInfoRow
 from lexigram_nosql.query.ast import And, Condition, FieldOp, FilterNode, MatchAll, Or
 from lexigram_nosql.query.values import bson_class
 
-__all__ = ["Plan", "plan_read"]
+__all__ = ["Plan", "key_range", "plan_read"]
 
 Range = tuple[bytes, bytes]
 """Keys in ``[low, high)``."""
@@ -110,12 +115,9 @@ def _ordered_plan(
     probes: list[Probe] | None,
     multikey: MultikeyCheck,
 ) -> Plan | None:
-    """Read in the order of an index whose leading paths are the sort's (all one direction:
-    keys are stored ascending and read backwards for a descending sort)."""
-    directions = {direction for _, direction in sort}
-    if len(directions) != 1:
-        return None
-    order = "DESC" if directions == {-1} else "ASC"
+    """Read in the order of an index whose leading paths are the sort's, in the index's
+    directions (read forwards) or all reversed (read backwards)."""
+    order = "DESC" if sort[0][1] < 0 else "ASC"
     paths = tuple(path for path, _ in sort)
     single = probes[0] if probes is not None and len(probes) == 1 else None
     if paths == ("_id",) and (probes is None or (single and single.index == _ID_INDEX)):
@@ -135,6 +137,10 @@ def _ordered_plan(
     for index in info.indexes.values():
         if index.paths[: len(paths)] != paths:
             continue
+        relative = {d * d2 for (_, d), (_, d2) in zip(sort, index.spec.keys, strict=False)}
+        if len(relative) != 1:
+            continue  # mixed: neither the index's order nor its reverse
+        order = "DESC" if relative == {-1} else "ASC"
         probe = single if single is not None and single.index == index.name else None
         if probe is None and (probes is not None or index.spec.sparse):
             continue  # another index narrows better; a sparse index misses documents
@@ -229,7 +235,7 @@ def _id_probe(
         found = tuple((k, next_prefix(k)) for k in keys)
         return 1, [Probe(_ID_INDEX, info.table, found, exact_keys=True)]
     if "_id" in ranges:
-        bounds = _bounds(b"", ranges["_id"], two_sided=True)
+        bounds = key_range(b"", ranges["_id"], two_sided=True)
         return 5, [Probe(_ID_INDEX, info.table, (bounds,))]
     return None
 
@@ -245,49 +251,59 @@ def _index_probe(
     sparse = index.spec.sparse
     prefix = b""
     used = 0
-    for path in index.paths:
+    for path, direction in index.spec.keys:
         if path not in equal or (sparse and equal[path] is None):
             break
-        prefix += encode_key(equal[path])
+        prefix += component(encode_key(equal[path]), direction)
         used += 1
     if used == len(index.paths):
         cost = 1 if index.spec.unique else 2
         whole = ((prefix, next_prefix(prefix)),)
         return cost, [Probe(index.name, index.table, whole, exact_keys=True)]
-    path = index.paths[used]
+    path, direction = index.spec.keys[used]
     if path in within and not (sparse and None in within[path]):
-        keys = dict.fromkeys(prefix + encode_key(v) for v in within[path])
+        keys = dict.fromkeys(prefix + component(encode_key(v), direction) for v in within[path])
         exact = used + 1 == len(index.paths)
         found = tuple((k, next_prefix(k)) for k in keys)
         return 3, [Probe(index.name, index.table, found, exact_keys=exact)]
     if path in ranges and not (sparse and any(c.operand is None for c in ranges[path])):
-        bounds = _bounds(prefix, ranges[path], two_sided=not multikey(index))
+        bounds = key_range(prefix, ranges[path], direction, two_sided=not multikey(index))
         return (4 if used else 6), [Probe(index.name, index.table, (bounds,))]
     if used:
         return 7, [Probe(index.name, index.table, ((prefix, next_prefix(prefix)),))]
     return None
 
 
-def _bounds(prefix: bytes, conditions: list[Condition], *, two_sided: bool) -> Range:
-    """Key range holding every key that satisfies the range conditions on one path (within
-    the operand's type bracket). On a multikey path only one bound is kept: different
-    elements of one array may satisfy each."""
+def key_range(
+    prefix: bytes, conditions: list[Condition], direction: int = 1, *, two_sided: bool
+) -> Range:
+    """Key range holding every key whose component after ``prefix`` satisfies the range
+    conditions (within the operand's type bracket). On a multikey path only one bound is
+    kept: different elements of one array may satisfy each. A descending component is
+    complemented, so its lower bound comes from the upper condition and vice versa."""
     low_cond = next((c for c in conditions if c.op in (FieldOp.GT, FieldOp.GTE)), None)
     high_cond = next((c for c in conditions if c.op in (FieldOp.LT, FieldOp.LTE)), None)
     if low_cond is not None and high_cond is not None and not two_sided:
         high_cond = None
     anchor = low_cond or high_cond
     assert anchor is not None
-    bracket_low, bracket_high = bracket_bounds(anchor.operand)
-    low, high = prefix + bracket_low, prefix + bracket_high
-    if low_cond is not None:
-        key = prefix + encode_key(low_cond.operand)
-        low = key if low_cond.op is FieldOp.GTE else next_prefix(key)
-    if high_cond is not None:
-        key = prefix + encode_key(high_cond.operand)
-        high = key if high_cond.op is FieldOp.LT else next_prefix(key)
-        if high_cond.operand is not None and bracket_bounds(high_cond.operand)[0] != (
-            bracket_low if low_cond is None else bracket_bounds(low_cond.operand)[0]
-        ):
-            high = prefix + bracket_high
+    if (
+        high_cond is not None
+        and low_cond is not None
+        and bracket_bounds(high_cond.operand)[0] != bracket_bounds(low_cond.operand)[0]
+    ):
+        high_cond = None  # nothing matches both; the engine decides on the low bracket
+    bracket = prefix + component(bracket_bounds(anchor.operand)[0], direction)
+    low, high = bracket, next_prefix(bracket)
+    descending = direction < 0
+    for condition in (low_cond, high_cond):
+        if condition is None:
+            continue
+        key = prefix + component(encode_key(condition.operand), direction)
+        inclusive = condition.op in (FieldOp.GTE, FieldOp.LTE)
+        is_lower = (condition.op in (FieldOp.GT, FieldOp.GTE)) != descending
+        if is_lower:
+            low = key if inclusive else next_prefix(key)
+        else:
+            high = next_prefix(key) if inclusive else key
     return low, max(low, high)

@@ -13,7 +13,10 @@ order), ``id`` the ordered key of ``_id`` (``codec.encode_key``, so ``7`` and ``
 different ids while ``7`` and ``7.0`` are the same), ``doc`` the tagged JSON. A secondary
 index is a table of entries ``(key, seq)``, one per value the indexed paths reach (an array
 contributes each element, as a MongoDB multikey index does), keyed by a SQLite B-tree
-index, unique or not. Collection and index names live in rows, never in SQL text.
+index, unique or not. A compound key is its components' keys end to end; a descending
+component's bytes are complemented, which reverses its order (keys are self-delimiting), so
+one B-tree serves the index's own sort order and its exact reverse. Collection and index
+names live in rows, never in SQL text.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
-from lexigram_nosql.backends.sqlite.codec import EMPTY_ARRAY_KEY, NULL_KEY, encode_key
+from lexigram_nosql.backends.sqlite.codec import EMPTY_ARRAY_KEY, NULL_KEY, component, encode_key
 from lexigram_nosql.errors import MigrationError
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CollectionInfo", "IndexInfoRow", "ensure_schema"]
@@ -54,7 +57,10 @@ class IndexInfoRow:
         per_path = [_values(document, path) for path in self.paths]
         if self.spec.sparse and all(v is _MISSING for values in per_path for v in values):
             return None
-        keyed = [{_entry_key(v) for v in values} for values in per_path]
+        keyed = [
+            {component(_entry_key(v), direction) for v in values}
+            for values, (_, direction) in zip(per_path, self.spec.keys, strict=True)
+        ]
         if len(keyed) == 1:
             return keyed[0]
         return {b"".join(parts) for parts in itertools.product(*keyed)}

@@ -23,14 +23,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from lexigram_nosql.backends.base import BaseDocumentStore
-from lexigram_nosql.backends.sqlite.codec import encode_key
 from lexigram_nosql.backends.sqlite.database import Database
 from lexigram_nosql.backends.sqlite.errors import map_sqlite_error
+from lexigram_nosql.backends.sqlite.planner import key_range
 from lexigram_nosql.backends.sqlite.schema import drop_collection
 from lexigram_nosql.backends.sqlite.writes import MultikeyRegistry
 from lexigram_nosql.config.sqlite import SQLiteStoreSettings
 from lexigram_nosql.contracts import Capabilities
 from lexigram_nosql.errors import NoSQLError, TransactionError
+from lexigram_nosql.query.ast import Condition, FieldOp
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.sqlite.collection import SQLiteCollection
@@ -44,8 +45,6 @@ T = TypeVar("T")
 PUSHDOWN: Final = frozenset({"$eq", "$gt", "$gte", "$lt", "$lte", "$in", "$and", "$or"})
 """Operators answered through SQLite indexes (``_id`` and indexed paths); the engine checks
 every row the SQL returns, and evaluates everything else exactly."""
-
-_DATE_BRACKET: Final = encode_key(datetime(1970, 1, 1, tzinfo=UTC))[:1]
 
 
 class SQLiteTransaction:
@@ -241,12 +240,14 @@ class SQLiteDocumentStore(BaseDocumentStore[SQLiteStoreSettings]):
                     seconds = index.spec.expire_after_seconds
                     if seconds is None or len(index.paths) != 1:
                         continue
-                    cutoff = encode_key(now - timedelta(seconds=seconds))
+                    path, direction = index.spec.keys[0]
+                    expired = Condition(path, FieldOp.LT, now - timedelta(seconds=seconds))
+                    bounds = key_range(b"", [expired], direction, two_sided=True)
                     seqs = [
                         row[0]
                         for row in connection.execute(
                             f"SELECT DISTINCT seq FROM {index.table} WHERE k >= ? AND k < ?",
-                            (_DATE_BRACKET, cutoff),
+                            bounds,
                         )
                     ]
                     Writer(connection, info, self.name, self.multikey).delete(seqs)

@@ -1,0 +1,130 @@
+"""The SQLite store's codecs: documents round-trip with their types, and index keys order
+and compare exactly as the engine's ``sort_key`` (MongoDB's cross-type order)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lexigram_nosql.backends.sqlite.codec import (
+    decode_document,
+    encode_document,
+    encode_key,
+    next_prefix,
+)
+from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.query.ordering import sort_key
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.decimals(allow_nan=False, places=None).filter(lambda d: d.is_finite()),
+    st.text(max_size=6),
+    st.binary(max_size=6),
+    st.datetimes(timezones=st.just(UTC)),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.text(min_size=1, max_size=3), children, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values, values)
+def test_keys_order_and_compare_as_the_engine_does(a: Any, b: Any) -> None:
+    key_a, key_b = encode_key(a), encode_key(b)
+    assert (key_a < key_b) == (sort_key(a) < sort_key(b))
+    assert (key_a == key_b) == (sort_key(a) == sort_key(b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values, values)
+def test_keys_concatenate_without_ambiguity(a: Any, b: Any) -> None:
+    """Compound keys are concatenations: the first component decides first."""
+    if sort_key(a) != sort_key(b):
+        assert (encode_key(a) + encode_key(b) < encode_key(b) + encode_key(a)) == (
+            sort_key(a) < sort_key(b)
+        )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=4).filter(lambda s: "." not in s), values))
+def test_documents_round_trip_with_their_types(document: dict[str, Any]) -> None:
+    decoded = decode_document(encode_document(document))
+    assert decoded == document
+    assert encode_key(decoded) == encode_key(document)
+
+
+def test_ids_of_different_types_never_share_a_key() -> None:
+    assert encode_key(7) != encode_key("7")
+    assert encode_key(7) == encode_key(7.0) == encode_key(Decimal("7.00"))
+    assert encode_key(True) != encode_key(1)
+    assert encode_key(0.1) != encode_key(Decimal("0.1"))  # MongoDB compares exact values
+    assert encode_key(b"7") != encode_key("7")
+
+
+def test_values_json_cannot_hold_keep_their_types() -> None:
+    naive = datetime(2024, 1, 2, 3, 4, 5, 6000)
+    document = {
+        "_id": uuid.UUID(int=5),
+        "when": datetime(2024, 1, 2, tzinfo=UTC),
+        "naive": naive,
+        "price": Decimal("19.990"),
+        "blob": b"\x00\xff",
+        "pattern": re.compile("^a", re.I),
+        "nan": float("nan"),
+        "inf": float("-inf"),
+        "big": 2**80,
+        "dollar": {"$not_an_operator": 1},
+        "nested": [{"$x": [b"y"]}],
+    }
+    decoded = decode_document(encode_document(document))
+    assert decoded["naive"] == naive and decoded["naive"].tzinfo is None
+    assert decoded["when"].tzinfo is not None
+    assert str(decoded["price"]) == "19.990"
+    assert decoded["nan"] != decoded["nan"]
+    for key in ("_id", "when", "blob", "pattern", "inf", "big", "dollar", "nested"):
+        assert decoded[key] == document[key] and type(decoded[key]) is type(document[key])
+
+
+def test_bson_values_round_trip_when_pymongo_is_installed() -> None:
+    bson = pytest.importorskip("bson")
+    document = {
+        "oid": bson.ObjectId(),
+        "long": bson.Int64(5),
+        "dec": bson.Decimal128("1.5"),
+        "bin": bson.Binary(b"x", 4),
+        "ts": bson.Timestamp(5, 1),
+        "min": bson.MinKey(),
+        "max": bson.MaxKey(),
+    }
+    decoded = decode_document(encode_document(document))
+    for key, value in document.items():
+        assert decoded[key] == value and type(decoded[key]) is type(value), key
+    assert encode_key(bson.Int64(5)) == encode_key(5)
+
+
+def test_a_value_nothing_can_store_is_refused_naming_its_path() -> None:
+    with pytest.raises(InvalidQueryError) as info:
+        encode_document({"a": [{"b": object()}]})
+    assert info.value.path == "a.0.b"
+
+
+def test_next_prefix_bounds_every_extension() -> None:
+    for prefix in (b"\x04", b"\x04\xff", b"\x05\x00\xff\xff"):
+        assert prefix + b"\xff" * 8 < next_prefix(prefix)
+        assert prefix < next_prefix(prefix)
+    assert next_prefix(b"\x04\xff") == b"\x05"
