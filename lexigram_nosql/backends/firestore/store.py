@@ -311,16 +311,21 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         found: list[str] = []
 
         async def visit(reference: Any, path: str) -> None:
+            name = name_of_path(path)
+            if collection_path(name) != path:
+                return  # not a collection of ours (``__lx_unique``, a stray path): nor below
             async with self._query_slots:
                 populated = bool([s async for s in reference.limit(1).select([]).stream()])
                 documents = [d async for d in reference.list_documents()]
-            name = name_of_path(path)
-            if populated and collection_path(name) == path:  # one of ours, not a stray path
+            if populated:
                 found.append(name)
-            for document in documents:
+
+            async def under(document: Any) -> None:
                 async with self._query_slots:
                     children = [c async for c in document.collections()]
                 await asyncio.gather(*(visit(c, f"{path}/{document.id}/{c.id}") for c in children))
+
+            await asyncio.gather(*(under(document) for document in documents))
 
         roots = [ref async for ref in self.client.collections()]
         await asyncio.gather(*(visit(ref, ref.id) for ref in roots))
