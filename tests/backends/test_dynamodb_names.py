@@ -17,9 +17,16 @@ Factory = Callable[..., Awaitable[Any]]
 
 
 async def tables(store: Any) -> list[str]:
+    """The tables under the store's prefix (other tests' tables share the server)."""
     prefix = store.settings.dynamodb.table_prefix
-    names = (await store.client.list_tables(Limit=100))["TableNames"]
-    return sorted(n for n in names if n.startswith(prefix))
+    names: list[str] = []
+    arguments: dict[str, Any] = {"ExclusiveStartTableName": prefix}
+    while True:
+        response = await store.client.list_tables(**arguments)
+        names.extend(n for n in response["TableNames"] if n.startswith(prefix))
+        if "LastEvaluatedTableName" not in response:
+            return sorted(names)
+        arguments["ExclusiveStartTableName"] = response["LastEvaluatedTableName"]
 
 
 async def test_tables_keep_the_prefix_and_plain_names(dynamodb: Factory) -> None:
@@ -69,3 +76,20 @@ async def test_a_name_too_long_for_a_table_is_refused_up_front(dynamodb: Factory
         store.collection("é" * 100)
     assert info.value.collection == "é" * 100
     store.collection("n" * 200)  # fits: plain characters are kept as they are
+
+
+async def test_a_path_named_collection_takes_its_groups_key_schema(dynamodb: Factory) -> None:
+    store = await dynamodb(
+        collections={
+            "orders": {"partition_key": "user", "sort_key": "n", "sort_key_type": "N"},
+            "users/u9/orders": {"partition_key": "_id"},
+        }
+    )
+    await store.collection("users/u1/orders").insert_one({"user": "u1", "n": 1, "total": 5})
+    await store.collection("users/u9/orders").insert_one({"_id": "o1", "total": 7})
+    described = await store.client.describe_table(TableName=store.table_name("users/u1/orders"))
+    assert [k["AttributeName"] for k in described["Table"]["KeySchema"]] == ["user", "n"]
+    own = await store.client.describe_table(TableName=store.table_name("users/u9/orders"))
+    assert [k["AttributeName"] for k in own["Table"]["KeySchema"]] == ["_id"]
+    group = store.collection_group("orders")
+    assert sorted([d["total"] async for d in group.find()]) == [5, 7]
