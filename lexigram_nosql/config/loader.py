@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from lexigram_nosql.config.settings import NoSQLSettings, config_layers
+from lexigram_nosql.config.settings import ConfigLayers, NoSQLSettings
 from lexigram_nosql.errors import ConfigurationError
 
 __all__ = ["CONFIG_ENV_VAR", "DEFAULT_CONFIG_PATH", "interpolate", "load_config", "read_yaml"]
@@ -72,8 +72,7 @@ def load_config(
                 path="nosql",
             )
         section = interpolate(document["nosql"], env, "nosql", origin=origin)
-    with config_layers(section, origin=origin, environ=env):
-        return NoSQLSettings(**overrides)
+    return NoSQLSettings(ConfigLayers(section, origin=origin, environ=env), **overrides)
 
 
 def _default_path(environ: Mapping[str, str]) -> Path:

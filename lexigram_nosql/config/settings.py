@@ -19,8 +19,6 @@ import importlib.util
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -35,7 +33,7 @@ from lexigram_nosql.config.stores import StoreSettings
 from lexigram_nosql.errors import ConfigurationError
 from lexigram_nosql.redaction import Redactor, redact_uri
 
-__all__ = ["ENV_PREFIX", "HealthSettings", "NoSQLSettings"]
+__all__ = ["ENV_PREFIX", "ConfigLayers", "HealthSettings", "NoSQLSettings"]
 
 ENV_PREFIX = "NOSQL__"
 """Environment variables starting with this override the ``nosql`` section."""
@@ -48,33 +46,23 @@ class HealthSettings(StrictModel):
     """Reuse a report for this long, so a polled endpoint pings each store at most once per TTL."""
 
 
-@dataclass
-class _Layers:
-    """The raw layers one ``NoSQLSettings`` is built from (passed through a context variable,
-    because pydantic-settings builds sources from a classmethod)."""
+@dataclass(frozen=True)
+class ConfigLayers:
+    """What lies under the explicit arguments: the YAML ``nosql`` section (as parsed, with
+    the file it came from) and the environment. Passed to ``NoSQLSettings`` as a value."""
 
     yaml: Any = None
     origin: str | None = None
     environ: Mapping[str, str] | None = None
-    explicit: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Build:
+    """One build's bookkeeping, so errors can name the file or variable a value came from."""
+
+    origin: str | None
     env_origins: dict[tuple[str, ...], str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
-
-
-_LAYERS: ContextVar[_Layers | None] = ContextVar("lexigram_nosql_config_layers", default=None)
-
-
-@contextmanager
-def config_layers(
-    yaml: Any = None, *, origin: str | None = None, environ: Mapping[str, str] | None = None
-) -> Iterator[None]:
-    """Build the ``NoSQLSettings`` created inside this block from ``yaml`` (the ``nosql``
-    section as parsed) and ``environ``; used by the loader."""
-    token = _LAYERS.set(_Layers(yaml=yaml, origin=origin, environ=environ))
-    try:
-        yield
-    finally:
-        _LAYERS.reset(token)
 
 
 class NoSQLSettings(BaseSettings):
@@ -90,17 +78,24 @@ class NoSQLSettings(BaseSettings):
     backends: list[StoreSettings] = Field(min_length=1)
     health: HealthSettings = HealthSettings()
 
-    def __init__(self, **values: Any) -> None:
-        layers = _LAYERS.get() or _Layers()
-        layers = _Layers(yaml=layers.yaml, origin=layers.origin, environ=layers.environ)
-        layers.explicit = values
-        token = _LAYERS.set(layers)
+    def __init__(self, _layers: ConfigLayers | None = None, **values: Any) -> None:
+        """``values`` are the explicit layer; ``_layers`` the YAML and environment under it
+        (the process environment when not given)."""
+        layers = _layers or ConfigLayers()
+        build = _Build(origin=layers.origin)
+        environ = os.environ if layers.environ is None else layers.environ
+        sources = (
+            _SectionSource(self.__class__, layers.yaml, build),
+            _EnvironmentSource(self.__class__, environ, build),
+            _SectionSource(self.__class__, values, build),
+        )
         try:
-            super().__init__()
+            merged: dict[str, Any] = {}
+            for source in sources:  # lowest first; stores merge by name
+                merged = _merge(merged, source())
+            super().__init__(**_finish(merged, build))
         except ValidationError as exc:
-            raise _translate(exc, layers) from None
-        finally:
-            _LAYERS.reset(token)
+            raise _translate(exc, build) from None
 
     @classmethod
     def settings_customise_sources(
@@ -111,9 +106,9 @@ class NoSQLSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # One source merges the three layers, because stores are merged by name inside a
-        # list, which pydantic-settings' dict merge cannot do.
-        return (_LayeredSource(settings_cls),)
+        # The layers are merged in __init__ (store by store, inside a list, which
+        # pydantic-settings' dict merge cannot do) and arrive here as the init arguments.
+        return (init_settings,)
 
     @model_validator(mode="after")
     def _check_stores(self) -> NoSQLSettings:
@@ -229,28 +224,46 @@ def _installed(module: str) -> bool:
 # -- the layered source --------------------------------------------------------------------
 
 
-class _LayeredSource(PydanticBaseSettingsSource):
-    """YAML < environment < explicit, stores merged by name; backends become a list."""
+class _SectionSource(PydanticBaseSettingsSource):
+    """A layer given as a ``nosql`` section (the YAML file's, or the explicit arguments)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], section: Any, build: _Build) -> None:
+        super().__init__(settings_cls)
+        self._section = section
+        self._build = build
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ builds the whole section
+        return None, field_name, False  # unused: __call__ reads the whole section
 
     def __call__(self) -> dict[str, Any]:
-        layers = _LAYERS.get() or _Layers()
-        environ = os.environ if layers.environ is None else layers.environ
-        merged = _normalise(layers.yaml) if layers.yaml is not None else {}
-        merged = _merge(merged, _from_environment(environ, layers))
-        merged = _merge(merged, _normalise(layers.explicit))
-        return _finish(merged, layers)
+        if self._section is None:
+            return {}
+        return _normalise(self._section, self._build)
+
+
+class _EnvironmentSource(PydanticBaseSettingsSource):
+    """``NOSQL__<STORE>__<KEY>`` variables, addressing stores by name."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], environ: Mapping[str, str], build: _Build
+    ) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+        self._build = build
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every variable
+
+    def __call__(self) -> dict[str, Any]:
+        return _from_environment(self._environ, self._build)
 
 
 _SECTION_KEYS = ("backends", "health")
 
 
-def _error(path: str, text: str) -> ConfigurationError:
+def _error(path: str, text: str, build: _Build) -> ConfigurationError:
     """An error about ``path``, worded like the ones translated from pydantic."""
-    layers = _LAYERS.get()
-    where = f" in {layers.origin}" if layers is not None and layers.origin else ""
+    where = f" in {build.origin}" if build.origin else ""
     return ConfigurationError(f"Invalid configuration{where} at {path}: {text}", path=path)
 
 
@@ -259,12 +272,12 @@ def _match_key(name: str) -> str:
     return name.lower().replace("-", "_")
 
 
-def _normalise(section: Any) -> dict[str, Any]:
+def _normalise(section: Any, build: _Build) -> dict[str, Any]:
     """A layer as ``{"backends": {match_key: entry}, ...}`` so layers merge store by store."""
     if isinstance(section, BaseModel):
         section = section.model_dump(exclude_unset=True)
     if not isinstance(section, Mapping):
-        raise _error("nosql", f"expected a mapping, got {type(section).__name__}")
+        raise _error("nosql", f"expected a mapping, got {type(section).__name__}", build)
     data = dict(section)
     if "driver" in data and "backends" not in data:
         # Single-store shorthand: `nosql: {driver: memory}` is one store named primary.
@@ -279,6 +292,7 @@ def _normalise(section: Any) -> dict[str, Any]:
             "nosql.backends",
             f"expected a list of store entries ({{name, driver, ...}}), got "
             f"{type(backends).__name__}",
+            build,
         )
     by_name: dict[str, Any] = {}
     first_index: dict[str, int] = {}
@@ -290,6 +304,7 @@ def _normalise(section: Any) -> dict[str, Any]:
             raise _error(
                 f"nosql.backends[{index}]",
                 f"expected a mapping ({{name, driver, ...}}), got {type(entry).__name__}",
+                build,
             )
         entry = dict(entry)
         name = entry.setdefault("name", "primary")
@@ -300,6 +315,7 @@ def _normalise(section: Any) -> dict[str, Any]:
                 f"duplicate store name {name!r} (already used by "
                 f"nosql.backends[{first_index[key]}]); store names must be unique, ignoring "
                 "case and '-' versus '_'",
+                build,
             )
         by_name[key] = entry
         first_index[key] = index
@@ -307,7 +323,7 @@ def _normalise(section: Any) -> dict[str, Any]:
     return data
 
 
-def _from_environment(environ: Mapping[str, str], layers: _Layers) -> dict[str, Any]:
+def _from_environment(environ: Mapping[str, str], build: _Build) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for variable in sorted(environ):
         if not variable.upper().startswith(ENV_PREFIX):
@@ -318,6 +334,7 @@ def _from_environment(environ: Mapping[str, str], layers: _Layers) -> dict[str, 
                 "nosql",
                 f"environment variable {variable} does not name a key: expected "
                 f"{ENV_PREFIX}<STORE>__<KEY> or {ENV_PREFIX}<STORE>__<SECTION>__<KEY>",
+                build,
             )
         value = _env_value(environ[variable])
         if parts[0] in _SECTION_KEYS:
@@ -329,9 +346,11 @@ def _from_environment(environ: Mapping[str, str], layers: _Layers) -> dict[str, 
         for part in parts[:-1]:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
-                raise _error("nosql", f"environment variable {variable} conflicts with another one")
+                raise _error(
+                    "nosql", f"environment variable {variable} conflicts with another one", build
+                )
         target[parts[-1]] = value
-        layers.env_origins[path] = variable
+        build.env_origins[path] = variable
     return data
 
 
@@ -355,22 +374,23 @@ def _merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _finish(merged: dict[str, Any], layers: _Layers) -> dict[str, Any]:
+def _finish(merged: dict[str, Any], build: _Build) -> dict[str, Any]:
     backends = merged.get("backends")
     if isinstance(backends, dict):
         entries = []
         for key, entry in backends.items():
             if "name" not in entry:
-                variables = sorted(v for p, v in layers.env_origins.items() if p[1:2] == (key,))
+                variables = sorted(v for p, v in build.env_origins.items() if p[1:2] == (key,))
                 known = ", ".join(str(e.get("name")) for e in backends.values() if "name" in e)
                 raise _error(
                     f"nosql.backends.{key}",
                     f"environment variable {variables[0] if variables else key} addresses "
                     f"store {key!r}, which is not configured; configured stores: "
                     f"{known or '(none)'}",
+                    build,
                 )
             entries.append(entry)
-        layers.order = list(backends)
+        build.order = list(backends)
         if len(entries) == 1:
             entries[0] = {**entries[0], "primary": True}
         merged["backends"] = entries
@@ -380,14 +400,14 @@ def _finish(merged: dict[str, Any], layers: _Layers) -> dict[str, Any]:
 # -- turning pydantic errors into named paths ------------------------------------------------
 
 
-def _translate(exc: ValidationError, layers: _Layers) -> ConfigurationError:
+def _translate(exc: ValidationError, build: _Build) -> ConfigurationError:
     errors = exc.errors(include_url=False)
     # A misspelt key also makes the key it was meant to be "missing": report the typo only.
     typo_parents = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
     errors = [e for e in errors if not (e["type"] == "missing" and e["loc"][:-1] in typo_parents)]
     errors.sort(key=lambda e: e["type"] != "extra_forbidden")
-    problems = [_describe_error(error, layers) for error in errors]
-    where = f" in {layers.origin}" if layers.origin else ""
+    problems = [_describe_error(error, build) for error in errors]
+    where = f" in {build.origin}" if build.origin else ""
     if len(problems) == 1:
         path, text = problems[0]
         message = f"Invalid configuration{where} at {path}: {text}"
@@ -397,7 +417,7 @@ def _translate(exc: ValidationError, layers: _Layers) -> ConfigurationError:
     return ConfigurationError(redact_uri(message), path=problems[0][0])
 
 
-def _describe_error(error: Any, layers: _Layers) -> tuple[str, str]:
+def _describe_error(error: Any, build: _Build) -> tuple[str, str]:
     kind = error["type"]
     if kind == "nosql_config":
         return str(error["ctx"]["path"]), str(error["ctx"]["message"])
@@ -432,7 +452,7 @@ def _describe_error(error: Any, layers: _Layers) -> tuple[str, str]:
         secret = any(w in path for w in ("secret", "password", "token", "key_id", "credential"))
         if "input" in error and not secret and kind not in ("model_type", "dict_type"):
             text += f" (got {_shown_input(error['input'])})"
-    variable = _env_variable(loc, layers)
+    variable = _env_variable(loc, build)
     if variable:
         text += f" (set by environment variable {variable})"
     return path, text
@@ -443,14 +463,14 @@ def _shown_input(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _env_variable(loc: list[Any], layers: _Layers) -> str | None:
+def _env_variable(loc: list[Any], build: _Build) -> str | None:
     if loc and loc[0] == "backends" and len(loc) > 1 and isinstance(loc[1], int):
-        if loc[1] >= len(layers.order):
+        if loc[1] >= len(build.order):
             return None
-        key: tuple[str, ...] = ("backends", layers.order[loc[1]], *map(str, loc[2:]))
+        key: tuple[str, ...] = ("backends", build.order[loc[1]], *map(str, loc[2:]))
     else:
         key = tuple(map(str, loc))
-    return layers.env_origins.get(key)
+    return build.env_origins.get(key)
 
 
 def _valid_keys(loc: list[Any], driver: str | None) -> list[str]:

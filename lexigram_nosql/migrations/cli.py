@@ -15,6 +15,8 @@ import os
 import sys
 from typing import Any, TextIO
 
+from lexigram_nosql.backends import create_store
+from lexigram_nosql.config.loader import load_config
 from lexigram_nosql.errors import ConfigurationError
 from lexigram_nosql.migrations.manager import MigrationManager, MigrationStatus
 from lexigram_nosql.migrations.operations import MigrationProgress
@@ -126,10 +128,7 @@ class _manager:
         self._store: Any = None
 
     async def __aenter__(self) -> MigrationManager:
-        from lexigram_nosql.backends import create_store
-        from lexigram_nosql.cli import settings_from_args
-
-        settings = settings_from_args(self._args)
+        settings = load_config(self._args.config)
         entry = settings.store(self._args.store) if self._args.store else settings.primary
         store = create_store(entry)
         manager = MigrationManager(store=store, progress=_show_progress)
