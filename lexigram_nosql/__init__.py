@@ -43,9 +43,11 @@ from lexigram_nosql.errors import (
     MigrationError,
     NoSQLConnectionError,
     NoSQLError,
+    OperationTimeoutError,
     QueryError,
     ResolutionError,
     StoreStateError,
+    StoreUnavailableError,
     TransactionError,
     UnsupportedQueryError,
     WriteError,
@@ -70,6 +72,12 @@ if TYPE_CHECKING:
         MigrationStatus,
         RemoveField,
         RenameField,
+    )
+    from lexigram_nosql.operations import (
+        Operation,
+        OperationObserver,
+        add_operation_observer,
+        remove_operation_observer,
     )
     from lexigram_nosql.pipeline import AggregationOp, AggregationPipeline
     from lexigram_nosql.providers import Application, NoSQLModule
@@ -118,6 +126,10 @@ _LAZY: dict[str, str] = {
     "FieldNotIn": "lexigram_nosql.specification",
     "FieldRegex": "lexigram_nosql.specification",
     "HealthReport": "lexigram_nosql.health",
+    "Operation": "lexigram_nosql.operations",
+    "OperationObserver": "lexigram_nosql.operations",
+    "add_operation_observer": "lexigram_nosql.operations",
+    "remove_operation_observer": "lexigram_nosql.operations",
     "HealthService": "lexigram_nosql.health",
     "HealthSettings": "lexigram_nosql.config.settings",
     "Migration": "lexigram_nosql.migrations",
@@ -213,6 +225,9 @@ __all__ = [
     "NoSQLModule",
     "NoSQLSettings",
     "NotExpr",
+    "Operation",
+    "OperationObserver",
+    "OperationTimeoutError",
     "OrExpr",
     "QueryError",
     "RemoveField",
@@ -224,6 +239,7 @@ __all__ = [
     "Specification",
     "StoreHealth",
     "StoreStateError",
+    "StoreUnavailableError",
     "TransactionError",
     "UnsupportedQueryError",
     "UpdateMany",
@@ -231,7 +247,9 @@ __all__ = [
     "UpdateResult",
     "WriteError",
     "WriteOperation",
+    "add_operation_observer",
     "create_store",
     "health_app",
     "load_config",
+    "remove_operation_observer",
 ]

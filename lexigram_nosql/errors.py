@@ -5,6 +5,8 @@ backend boundary (``raise Ours(...) from exc``) so callers never catch a driver 
 
     NoSQLError
     ├── NoSQLConnectionError
+    │   ├── OperationTimeoutError
+    │   └── StoreUnavailableError
     ├── ConfigurationError
     ├── ResolutionError
     ├── StoreStateError
@@ -26,6 +28,7 @@ named in the message, so handlers can act on it without parsing text.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -39,9 +42,11 @@ __all__ = [
     "MigrationError",
     "NoSQLConnectionError",
     "NoSQLError",
+    "OperationTimeoutError",
     "QueryError",
     "ResolutionError",
     "StoreStateError",
+    "StoreUnavailableError",
     "TransactionError",
     "UnsupportedQueryError",
     "WriteError",
@@ -67,7 +72,11 @@ class NoSQLError(Exception):
 
 
 class NoSQLConnectionError(NoSQLError):
-    """A store could not be reached, or lost its connection (network, timeout, selection)."""
+    """A store could not be reached, or lost its connection (network, timeout, selection).
+
+    ``retry_after`` is the number of seconds until the store's circuit breaker lets a call
+    through again (what an HTTP ``Retry-After`` header should say), or None when it is closed.
+    """
 
     def __init__(
         self,
@@ -78,10 +87,53 @@ class NoSQLConnectionError(NoSQLError):
         code: int | str | None = None,
         driver: str | None = None,
         address: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, store=store, collection=collection, code=code)
         self.driver = driver
         self.address = address
+        self.retry_after = retry_after
+
+
+class OperationTimeoutError(NoSQLConnectionError):
+    """A call did not finish within its store's ``operation_timeout_s`` (driver retries
+    included); ``operation`` names it and ``timeout_s`` is the bound."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        timeout_s: float,
+        store: str | None = None,
+        collection: str | None = None,
+        driver: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, collection=collection, driver=driver)
+        self.operation = operation
+        self.timeout_s = timeout_s
+
+
+class StoreUnavailableError(NoSQLConnectionError):
+    """The store's circuit breaker is open: the call failed at once, without reaching the
+    server; ``since`` is when it opened and ``retry_after`` when the next trial call goes."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        since: datetime,
+        retry_after: float,
+        operation: str | None = None,
+        store: str | None = None,
+        collection: str | None = None,
+        driver: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, store=store, collection=collection, driver=driver, retry_after=retry_after
+        )
+        self.since = since
+        self.operation = operation
 
 
 class ConfigurationError(NoSQLError):

@@ -14,6 +14,7 @@ from tests.support.backends import backend_modules, load_services_env, services_
 
 load_services_env()
 BACKENDS = backend_modules()
+SUITE_OPERATION_TIMEOUT_S = 300.0
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -51,7 +52,10 @@ async def store(backend: Any) -> AsyncIterator[Any]:
     """A connected store of the parametrized backend, emptied before and after the test."""
     # A backend module may build its store itself (an in-process test double needs a client).
     make = getattr(backend, "create_store", create_store)
-    instance = make(backend.settings(f"test_{uuid.uuid4().hex[:8]}"))
+    settings = backend.settings(f"test_{uuid.uuid4().hex[:8]}")
+    # Correctness cases (a 100,000-value $in fanned out over Firestore queries...) on a loaded
+    # machine may take longer than the default deadline; deadlines have tests of their own.
+    instance = make({**settings, "operation_timeout_s": SUITE_OPERATION_TIMEOUT_S})
     await instance.connect()
     try:
         await backend.reset(instance)

@@ -24,6 +24,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from lexigram_nosql.backends.breaker import CircuitBreaker
+from lexigram_nosql.backends.causes import short_cause
+from lexigram_nosql.backends.deadlines import Deadlines
+from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
 from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.backends.names import check_collection_name, check_group_name
 from lexigram_nosql.config.base import StoreSettingsBase
@@ -49,7 +53,9 @@ from lexigram_nosql.errors import (
     InvalidQueryError,
     NoSQLConnectionError,
     NoSQLError,
+    OperationTimeoutError,
     StoreStateError,
+    StoreUnavailableError,
 )
 from lexigram_nosql.query.aggregate import parse_pipeline, run_pipeline
 from lexigram_nosql.query.ast import FilterNode, ParsedPipeline, ReplacementUpdate, Update
@@ -144,6 +150,13 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         self._connect_lock = asyncio.Lock()
         self._next_connect_attempt = 0.0
         self._connect_backoff_s = 0.0
+        breaker = settings.circuit_breaker
+        self._breaker = (
+            None
+            if breaker is None
+            else CircuitBreaker(settings.name, failures=breaker.failures, reset_s=breaker.reset_s)
+        )
+        self._deadlines = Deadlines()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -207,7 +220,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
                 await self._safe_close()
                 mapped = self.map_exception(exc)
                 if isinstance(mapped, NoSQLConnectionError) or mapped is None:
-                    raise self._connection_error(self.redact(str(exc))) from exc
+                    raise self._connection_error(self.cause(exc)) from exc
                 raise mapped from exc
             except BaseException:
                 # Cancelled mid-connect (e.g. another store failed at startup): release
@@ -264,6 +277,9 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
                 "(or set `lazy: true` to connect on first use).",
                 store=self.name,
             )
+        if self._breaker is not None:  # the breaker paces reconnects
+            await self.connect()
+            return
         now = time.monotonic()
         if now < self._next_connect_attempt:
             raise self._connection_error("not reachable (retrying with backoff)")
@@ -288,6 +304,85 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
             driver=self.driver,
             address=address,
         )
+
+    # -- the per-operation wrapper (see backends/guard.py) -------------------------------
+
+    def operation(
+        self, name: str, collection: str | None = None, *, timeout_s: float | None = None
+    ) -> OperationGuard:
+        """``async with store.operation("insert_one", "users"):`` -- breaker, observers,
+        deadline (``operation_timeout_s`` unless ``timeout_s``) and error translation around
+        one public call. Backends adding a public method wrap its body in this."""
+        bound = self._settings.operation_timeout_s if timeout_s is None else timeout_s
+        return OperationGuard(self, name, collection, bound)
+
+    def stream(self, name: str, collection: str | None = None) -> StreamGuard:
+        """The same for a streamed read, its deadline applying to each batch fetch."""
+        return StreamGuard(self, name, collection, self._settings.operation_timeout_s)
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The circuit breaker (None when ``circuit_breaker: null``)."""
+        return self._breaker
+
+    @property
+    def deadlines(self) -> Deadlines:
+        return self._deadlines
+
+    def cause(self, exc: BaseException) -> str:
+        """A short, safe cause of ``exc`` (for health, logs and connection errors)."""
+        return short_cause(exc, address=self.redact(self._settings.address()))
+
+    def unavailable_error(self, operation: str, collection: str | None) -> StoreUnavailableError:
+        """The error of a call refused while the circuit breaker is open."""
+        breaker = self._breaker
+        assert breaker is not None
+        where = f" on collection {collection!r}" if collection else ""
+        return StoreUnavailableError(
+            f"store {self.name!r} {breaker.describe()} ({breaker.cause}); {operation}{where} "
+            "was not sent",
+            since=breaker.since or datetime.now(UTC),
+            retry_after=breaker.retry_after() or 0.0,
+            operation=operation,
+            store=self.name,
+            collection=collection,
+            driver=self.driver,
+        )
+
+    def timeout_error(
+        self, operation: str, collection: str | None, bound: float
+    ) -> OperationTimeoutError:
+        """The error of a call that outlived its deadline (``bound`` seconds)."""
+        key = "health_timeout_s" if operation == "health_check" else "operation_timeout_s"
+        where = f" on collection {collection!r}" if collection else ""
+        return OperationTimeoutError(
+            f"{operation}{where} of store {self.name!r} ({self.driver}) did not finish within "
+            f"{key}={bound:g}s (driver retries included)",
+            operation=operation,
+            timeout_s=bound,
+            store=self.name,
+            collection=collection,
+            driver=self.driver,
+        )
+
+    def translate(self, exc: BaseException, *, collection: str | None = None) -> BaseException:
+        """Our error for a driver exception (store and collection attached), or ``exc``."""
+        if isinstance(exc, NoSQLError):
+            if exc.store is None:
+                exc.store = self.name
+            if exc.collection is None:
+                exc.collection = collection
+            return exc
+        if not isinstance(exc, Exception):
+            return exc
+        mapped = self.map_exception(exc)
+        if mapped is None:
+            if not isinstance(exc, (ConnectionError, TimeoutError)):
+                return exc
+            mapped = self._connection_error(self.cause(exc))
+        mapped.store = mapped.store or self.name
+        mapped.collection = mapped.collection or collection
+        return mapped
 
     # -- collections ---------------------------------------------------------------------
 
@@ -331,14 +426,12 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         return ListedCollections(self, name)
 
     async def list_collections(self) -> list[str]:
-        await self.ensure_connected()
-        with self.translate_errors():
+        async with self.operation("list_collections"):
             return sorted(await self._list_collections())
 
     async def drop_collection(self, name: str) -> None:
         coll = self.collection(name)
-        await self.ensure_connected()
-        with self.translate_errors(collection=name):
+        async with self.operation("drop_collection", name):
             await self._drop_collection(coll.name)
 
     # -- transactions --------------------------------------------------------------------
@@ -351,8 +444,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         if self.current_transaction() is not None:
             yield
             return
-        await self.ensure_connected()
-        with self.translate_errors():
+        async with self.operation("start_transaction"):
             handle = await self._begin_transaction()
         token = _transactions.set({**_transactions.get(), id(self): handle})
         try:
@@ -360,7 +452,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         except BaseException:
             _transactions.reset(token)
             try:
-                with self.translate_errors():
+                async with self.operation("abort_transaction"):
                     await self._abort_transaction(handle)
             except Exception as abort_exc:
                 logger.warning(
@@ -370,7 +462,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
                 )
             raise
         _transactions.reset(token)
-        with self.translate_errors():
+        async with self.operation("commit_transaction"):
             await self._commit_transaction(handle)
 
     def current_transaction(self) -> Any:
@@ -380,19 +472,23 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
     # -- health --------------------------------------------------------------------------
 
     async def health_check(self) -> StoreHealth:
-        """Ping the server, bounded by ``health_timeout_s``; never raises."""
+        """Ping the server, bounded by ``health_timeout_s``; never raises. While the circuit
+        breaker is open it answers at once from the breaker's state (after ``reset_s`` the
+        ping is the breaker's trial call). A failure's cause is short and safe."""
         started = time.perf_counter()
         checked_at = datetime.now(UTC)
         try:
-            async with asyncio.timeout(self._settings.health_timeout_s):
-                await self.ensure_connected()
-                with self.translate_errors():
-                    details = await self._ping()
-        except TimeoutError:
-            error = f"health check timed out after {self._settings.health_timeout_s:g}s"
+            async with self.operation("health_check", timeout_s=self._settings.health_timeout_s):
+                details = await self._ping()
+        except StoreUnavailableError:
+            breaker = self._breaker
+            error = f"{breaker.cause} ({breaker.describe()})" if breaker else "unavailable"
+            return self._health("fail", started, checked_at, {}, error)
+        except OperationTimeoutError as exc:
+            error = f"timeout after {exc.timeout_s:g}s"
             return self._health("fail", started, checked_at, {}, error)
         except Exception as exc:
-            return self._health("fail", started, checked_at, {}, self.redact(str(exc)))
+            return self._health("fail", started, checked_at, {}, self.cause(exc))
         return self._health("pass", started, checked_at, details, None)
 
     def _health(
@@ -421,20 +517,15 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
 
     @contextlib.contextmanager
     def translate_errors(self, *, collection: str | None = None) -> Iterator[None]:
-        """Re-raise driver exceptions as ours (redacted), with the store and collection named."""
+        """Re-raise driver exceptions as ours (redacted), with the store and collection named
+        (for backend code outside ``operation``)."""
         try:
             yield
-        except NoSQLError:
-            raise
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise
         except Exception as exc:
-            mapped = self.map_exception(exc)
-            if mapped is None:
+            error = self.translate(exc, collection=collection)
+            if error is exc:
                 raise
-            mapped.store = mapped.store or self.name
-            mapped.collection = mapped.collection or collection
-            raise mapped from exc
+            raise error from exc
 
     # -- backend primitives --------------------------------------------------------------
 
@@ -486,20 +577,15 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} store={self._store.name!r} name={self._name!r}>"
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        with self._store.translate_errors(collection=self._name):
-            yield
-
-    async def _ready(self) -> None:
-        await self._store.ensure_connected()
+    def _operation(self, name: str) -> OperationGuard:
+        """The store's per-operation wrapper for this collection (see ``store.operation``)."""
+        return self._store.operation(name, self._name)
 
     # -- writes --------------------------------------------------------------------------
 
     async def insert_one(self, document: Document) -> InsertOneResult:
         doc = self._check_document(document)
-        await self._ready()
-        with self._errors():
+        async with self._operation("insert_one"):
             ids = await self._insert([doc])
         return InsertOneResult(ids[0])
 
@@ -509,8 +595,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         docs = [self._check_document(d) for d in documents]
         if not docs:
             return InsertManyResult([])
-        await self._ready()
-        with self._errors():
+        async with self._operation("insert_many"):
             ids = await self._insert(docs)
         return InsertManyResult(ids)
 
@@ -518,8 +603,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
     ) -> UpdateResult:
         query, parsed = FilterQuery.build(self._need_filter(filter)), parse_update(update)
-        await self._ready()
-        with self._errors():
+        async with self._operation("update_one"):
             return await self._update(query, parsed, update, multi=False, upsert=upsert)
 
     async def update_many(
@@ -531,28 +615,24 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
                 "update_many needs update operators; use replace_one to replace a document",
                 collection=self._name,
             )
-        await self._ready()
-        with self._errors():
+        async with self._operation("update_many"):
             return await self._update(query, parsed, update, multi=True, upsert=upsert)
 
     async def replace_one(
         self, filter: FilterDocument, replacement: Document, *, upsert: bool = False
     ) -> UpdateResult:
         query, parsed = FilterQuery.build(self._need_filter(filter)), parse_replacement(replacement)
-        await self._ready()
-        with self._errors():
+        async with self._operation("replace_one"):
             return await self._update(query, parsed, replacement, multi=False, upsert=upsert)
 
     async def delete_one(self, filter: FilterDocument) -> DeleteResult:
         query = FilterQuery.build(self._need_filter(filter))
-        await self._ready()
-        with self._errors():
+        async with self._operation("delete_one"):
             return await self._delete(query, multi=False)
 
     async def delete_many(self, filter: FilterDocument) -> DeleteResult:
         query = FilterQuery.build(self._need_filter(filter))
-        await self._ready()
-        with self._errors():
+        async with self._operation("delete_many"):
             return await self._delete(query, multi=True)
 
     async def find_one_and_update(
@@ -567,8 +647,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     ) -> Document | None:
         query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
         parsed = parse_update(update)
-        await self._ready()
-        with self._errors():
+        async with self._operation("find_one_and_update"):
             return await self._find_one_and_modify(
                 query, parsed, update, upsert=upsert, return_document=return_document
             )
@@ -585,8 +664,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     ) -> Document | None:
         query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
         parsed = parse_replacement(replacement)
-        await self._ready()
-        with self._errors():
+        async with self._operation("find_one_and_replace"):
             return await self._find_one_and_modify(
                 query, parsed, replacement, upsert=upsert, return_document=return_document
             )
@@ -599,8 +677,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         sort: SortSpec | None = None,
     ) -> Document | None:
         query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
-        await self._ready()
-        with self._errors():
+        async with self._operation("find_one_and_delete"):
             return await self._find_one_and_modify(
                 query, None, None, upsert=False, return_document=ReturnDocument.BEFORE
             )
@@ -619,6 +696,14 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
                     "InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany",
                     collection=self._name,
                 )
+        async with self._operation("bulk_write"):
+            return await self._bulk_write_each(operations, ordered=ordered)
+
+    async def _bulk_write_each(
+        self, operations: Sequence[WriteOperation], *, ordered: bool
+    ) -> BulkWriteResult:
+        """The engine's bulk write: each operation through its public method (which passes
+        through the guard of the enclosing ``bulk_write``)."""
         inserted = matched = modified = deleted = 0
         upserted: dict[int, Any] = {}
         first_error: NoSQLError | None = None
@@ -661,8 +746,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         sort: SortSpec | None = None,
     ) -> Document | None:
         query = FindQuery.build(filter, projection=projection, sort=sort, limit=1)
-        await self._ready()
-        with self._errors():
+        async with self._operation("find_one"):
             return await self._find_one(query)
 
     def find(
@@ -679,12 +763,11 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         query = FindQuery.build(
             filter, projection=projection, sort=sort, skip=skip, limit=limit, batch_size=batch_size
         )
-        return self._stream(lambda: self._find(query))
+        return self._stream("find", lambda: self._find(query))
 
     async def count_documents(self, filter: FilterDocument | None = None) -> int:
         query = FilterQuery.build(filter)
-        await self._ready()
-        with self._errors():
+        async with self._operation("count_documents"):
             return await self._count(query)
 
     async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]:
@@ -693,33 +776,35 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
                 f"distinct key must be a field path, got {key!r}", path=str(key)
             )
         query = FilterQuery.build(filter)
-        await self._ready()
-        with self._errors():
+        async with self._operation("distinct"):
             return await self._distinct(key, query)
 
     def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]:
         """Stream the pipeline's output. The pipeline is validated here, before iteration."""
         parsed = parse_pipeline(pipeline)
-        return self._stream(lambda: self._aggregate(parsed))
+        return self._stream("aggregate", lambda: self._aggregate(parsed))
 
     async def _stream(
-        self, open_stream: Callable[[], AsyncIterator[Document]]
+        self, name: str, open_stream: Callable[[], AsyncIterator[Document]]
     ) -> AsyncIterator[Document]:
-        await self._ready()
-        iterator = open_stream()
+        guard = self._store.stream(name, self._name)
+        await guard.open()
+        iterator: AsyncIterator[Document] | None = None
         try:
+            iterator = open_stream()
             while True:
+                guard.fetching()
                 try:
                     document = await anext(iterator)
                 except StopAsyncIteration:
+                    guard.fetched()
                     return
-                except Exception:
-                    # Translated here, off the per-document path: entering a context manager
-                    # for every document costs more than the driver's own iteration.
-                    with self._errors():
-                        raise
+                except BaseException as exc:
+                    guard.failed(exc)
+                guard.fetched()
                 yield document
         finally:
+            guard.close()
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):
@@ -739,20 +824,17 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         spec = IndexSpec.build(
             keys, unique=unique, sparse=sparse, name=name, expire_after_seconds=expire_after_seconds
         )
-        await self._ready()
-        with self._errors():
+        async with self._operation("create_index"):
             return await self._create_index(spec)
 
     async def list_indexes(self) -> list[IndexInfo]:
-        await self._ready()
-        with self._errors():
+        async with self._operation("list_indexes"):
             return await self._list_indexes()
 
     async def drop_index(self, name: str) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidQueryError(f"index name must be a non-empty string, got {name!r}")
-        await self._ready()
-        with self._errors():
+        async with self._operation("drop_index"):
             await self._drop_index(name)
 
     # -- validation helpers --------------------------------------------------------------

@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from lexigram_nosql.redaction import redact_uri
 
-__all__ = ["StoreSettingsBase", "StrictModel", "setting_error"]
+__all__ = ["CircuitBreakerSettings", "StoreSettingsBase", "StrictModel", "setting_error"]
 
 
 class StrictModel(BaseModel):
@@ -24,6 +24,14 @@ class StrictModel(BaseModel):
             yield key, redact_uri(value) if isinstance(value, str) else value
 
 
+class CircuitBreakerSettings(StrictModel):
+    """``circuit_breaker:`` of a store: after ``failures`` consecutive connection failures or
+    deadline expiries its calls fail at once, until one trial call after ``reset_s`` succeeds."""
+
+    failures: int = Field(default=3, ge=1)
+    reset_s: float = Field(default=5.0, gt=0)
+
+
 class StoreSettingsBase(StrictModel):
     """Per-store keys shared by all drivers (``name``, ``primary``, timeouts, ``lazy``...)."""
 
@@ -31,6 +39,11 @@ class StoreSettingsBase(StrictModel):
     primary: bool = False
     connect_timeout_s: float = Field(default=10.0, gt=0)
     health_timeout_s: float = Field(default=2.0, gt=0)
+    operation_timeout_s: float = Field(default=10.0, gt=0)
+    """Bound on every public call (driver retries included); a streamed read bounds each
+    batch fetch."""
+    circuit_breaker: CircuitBreakerSettings | None = Field(default_factory=CircuitBreakerSettings)
+    """On by default; ``null`` turns it off."""
     lazy: bool = False
     critical: bool = True
 

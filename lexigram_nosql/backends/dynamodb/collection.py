@@ -95,8 +95,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
     ) -> Plan:
         """The read ``find(filter, sort=sort)`` would run, without running it."""
         query = FindQuery.build(filter, sort=sort)
-        await self._ready()
-        with self._errors():
+        async with self._operation("explain"):
             info = await self._info(create=False)
             if info is None:
                 return Plan("None", exact=True, native_order=True)

@@ -254,6 +254,5 @@ class SQLiteDocumentStore(BaseDocumentStore[SQLiteStoreSettings]):
                     deleted += len(seqs)
             return deleted
 
-        await self.ensure_connected()
-        with self.translate_errors():
+        async with self.operation("sweep_expired"):
             return await self.write(run)

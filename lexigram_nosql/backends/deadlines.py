@@ -1,0 +1,111 @@
+"""Deadlines of a store's operations in flight, watched by one timer.
+
+``asyncio.timeout`` costs a timer handle and a context manager per call, several
+microseconds: too much per document of a streamed read and a noticeable share of an
+in-memory call. Here an operation only records its task and due time in a dict; one timer
+per store wakes at the earliest due time (about once per timeout while calls are short),
+cancels the tasks whose time is up, and re-arms. The operation's exit turns that
+cancellation into ``OperationTimeoutError`` (``Deadline.timed_out``), as ``asyncio.timeout``
+turns its own into ``TimeoutError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+__all__ = ["Deadline", "Deadlines"]
+
+
+class Deadline:
+    """One operation's (or one stream's) due time; ``due`` is ``inf`` while a stream is not
+    fetching."""
+
+    __slots__ = ("_cancelling", "due", "expired", "task")
+
+    def __init__(self, task: asyncio.Task[object] | None, due: float) -> None:
+        self.task = task
+        self.due = due
+        self.expired = False
+        self._cancelling = 0
+
+    def expire(self) -> None:
+        self.expired = True
+        self.due = math.inf
+        task = self.task
+        if task is not None and not task.done():
+            self._cancelling = task.cancelling()
+            task.cancel()
+
+    def timed_out(self, exc: BaseException | None) -> bool:
+        """Called once at the operation's exit: did our cancellation end it? Removes our
+        cancel request either way, as ``asyncio.timeout`` does."""
+        if not self.expired:
+            return False
+        self.expired = False
+        task = self.task
+        if task is None:
+            return False
+        only_ours = task.uncancel() <= self._cancelling
+        return only_ours and isinstance(exc, asyncio.CancelledError)
+
+
+class Deadlines:
+    """The deadlines of one store; ``start``/``stop`` around each operation."""
+
+    __slots__ = ("_inflight", "_loop", "_timer", "_timer_due")
+
+    def __init__(self) -> None:
+        self._inflight: dict[Deadline, None] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due = math.inf
+
+    def start(self, timeout_s: float) -> Deadline:
+        """Watch the current task for ``timeout_s`` seconds from now."""
+        loop = asyncio.get_running_loop()
+        deadline = Deadline(asyncio.current_task(loop), loop.time() + timeout_s)
+        self._inflight[deadline] = None
+        if deadline.due < self._timer_due or loop is not self._loop:
+            self._arm(loop, deadline.due)
+        return deadline
+
+    def stream(self) -> Deadline:
+        """A deadline for a stream, idle until ``fetching``."""
+        deadline = Deadline(None, math.inf)
+        self._inflight[deadline] = None
+        return deadline
+
+    def fetching(self, deadline: Deadline, timeout_s: float) -> None:
+        """A stream starts fetching its next batch in the current task."""
+        loop = asyncio.get_running_loop()
+        deadline.task = asyncio.current_task(loop)
+        deadline.due = due = loop.time() + timeout_s
+        if due < self._timer_due or loop is not self._loop:
+            self._arm(loop, due)
+
+    def stop(self, deadline: Deadline) -> None:
+        self._inflight.pop(deadline, None)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if loop is not self._loop:  # the store moved to another event loop (tests do)
+            self._loop = loop
+            self._inflight = {d: None for d in self._inflight if not (d.task and d.task.done())}
+        self._timer = loop.call_at(due, self._wake, loop)
+        self._timer_due = due
+
+    def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is not self._loop:
+            return
+        self._timer, self._timer_due = None, math.inf
+        now = loop.time()
+        earliest = math.inf
+        for deadline in list(self._inflight):
+            if deadline.due <= now:
+                deadline.expire()
+            elif deadline.due < earliest:
+                earliest = deadline.due
+        if earliest < math.inf:
+            self._arm(loop, earliest)

@@ -1,0 +1,202 @@
+"""The one wrapper every public store and collection operation passes through.
+
+``store.operation(name, collection)`` (an async context manager) and ``store.stream(name,
+collection)`` (for ``find``/``aggregate``, per batch fetch) do, in order:
+
+1. the circuit breaker: while it is open the call fails at once (``StoreUnavailableError``);
+2. observers (``lexigram_nosql.operations``) are told the operation starts;
+3. the deadline: ``operation_timeout_s`` from here, lazy connect and driver retries included
+   (``OperationTimeoutError``; a stream bounds each batch fetch);
+4. at the exit, driver exceptions are translated (``map_exception``, store and collection
+   attached), the breaker is told whether the server was reached, observers are told the end.
+
+Calls nested inside an operation of the same store (``bulk_write``'s default runs
+``insert_one``...) pass straight through: the outer operation already guards them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any
+
+from lexigram_nosql import operations
+from lexigram_nosql.backends.deadlines import Deadline
+from lexigram_nosql.errors import NoSQLConnectionError
+from lexigram_nosql.operations import Operation, OperationEnd
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.base import BaseDocumentStore
+
+__all__ = ["OperationGuard", "StreamGuard"]
+
+# The store whose operation is running in this context, so nested calls pass through.
+_guarding: ContextVar[object | None] = ContextVar("lexigram_nosql_guarding", default=None)
+
+_NOT_OURS = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+class _Guarded:
+    __slots__ = (
+        "_collection",
+        "_deadline",
+        "_done",
+        "_ends",
+        "_name",
+        "_store",
+        "_timeout_s",
+        "_trial",
+    )
+
+    def __init__(
+        self,
+        store: BaseDocumentStore[Any],
+        name: str,
+        collection: str | None,
+        timeout_s: float,
+    ) -> None:
+        self._store = store
+        self._timeout_s = timeout_s
+        self._name = name
+        self._collection = collection
+        self._trial = False
+        self._ends: list[OperationEnd] | None = None
+        self._deadline: Deadline | None = None
+        self._done = False
+
+    def _admit(self, streaming: bool) -> None:
+        """Breaker and observers; raises at once when the breaker is open."""
+        store = self._store
+        breaker = store.breaker
+        if breaker is not None:
+            admitted = breaker.admit()
+            if admitted is None:
+                error = store.unavailable_error(self._name, self._collection)
+                if operations.observers():
+                    ends = operations.start_observing(self._operation(streaming))
+                    operations.finish_observing(ends, error)
+                raise error
+            self._trial = admitted
+        if operations.observers():
+            self._ends = operations.start_observing(self._operation(streaming))
+
+    def _operation(self, streaming: bool) -> Operation:
+        store = self._store
+        return Operation(self._name, store.name, store.driver, self._collection, streaming)
+
+    def _finish(self, exc: BaseException | None) -> BaseException | None:
+        """Settle the operation once; returns the error the caller must see (``exc``
+        itself, its translation, or a timeout), or None."""
+        if self._done:
+            return exc
+        self._done = True
+        store = self._store
+        deadline = self._deadline
+        error: BaseException | None = exc
+        if deadline is not None:
+            store.deadlines.stop(deadline)
+            if deadline.timed_out(exc):
+                error = store.timeout_error(self._name, self._collection, self._timeout_s)
+        if error is exc and exc is not None:
+            error = store.translate(exc, collection=self._collection)
+        breaker = store.breaker
+        if breaker is not None:
+            if isinstance(error, NoSQLConnectionError):
+                if not getattr(error, "_lexigram_counted", False):
+                    error._lexigram_counted = True  # type: ignore[attr-defined]
+                    breaker.failed(self._trial, store.cause(error))
+                if error.retry_after is None:
+                    error.retry_after = breaker.retry_after()
+            elif isinstance(error, _NOT_OURS):
+                breaker.abandoned(self._trial)
+            else:
+                breaker.succeeded(self._trial)
+        if self._ends:
+            operations.finish_observing(self._ends, error)
+        return error
+
+
+class OperationGuard(_Guarded):
+    """``async with store.operation("insert_one", "users"):`` around one call."""
+
+    __slots__ = ("_token",)
+
+    def __init__(
+        self,
+        store: BaseDocumentStore[Any],
+        name: str,
+        collection: str | None,
+        timeout_s: float,
+    ) -> None:
+        super().__init__(store, name, collection, timeout_s)
+        self._token: Token[object | None] | None = None
+
+    async def __aenter__(self) -> None:
+        store = self._store
+        if _guarding.get() is store:
+            self._done = True  # nested: the outer operation guards it
+            return
+        self._admit(streaming=False)
+        self._token = _guarding.set(store)
+        self._deadline = store.deadlines.start(self._timeout_s)
+        try:
+            await store.ensure_connected()
+        except BaseException as exc:
+            self._exit(exc)
+            raise
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self._exit(exc)
+
+    def _exit(self, exc: BaseException | None) -> None:
+        if self._done:
+            return
+        if self._token is not None:
+            _guarding.reset(self._token)
+        error = self._finish(exc)
+        if error is not exc and error is not None:
+            raise error from exc
+
+
+class StreamGuard(_Guarded):
+    """The guard of one streamed read: ``open`` before the first fetch, ``fetching`` and
+    ``fetched`` around each ``anext``, ``failed`` on an error, ``close`` in ``finally``."""
+
+    __slots__ = ()
+
+    async def open(self) -> None:
+        """Admit the stream and connect (a lazy store), within the first fetch's deadline."""
+        self._admit(streaming=True)
+        store = self._store
+        self._deadline = store.deadlines.stream()
+        self.fetching()
+        try:
+            await store.ensure_connected()
+        except BaseException as exc:
+            self.failed(exc)
+            raise
+
+    def fetching(self) -> None:
+        """The next batch (or document) is requested now: bound it."""
+        if self._deadline is not None:
+            self._store.deadlines.fetching(self._deadline, self._timeout_s)
+
+    def fetched(self) -> None:
+        """It arrived: the consumer's own time between fetches is not bounded."""
+        deadline = self._deadline
+        if deadline is not None:
+            deadline.due = math.inf
+            if deadline.expired:  # expired as the fetch completed: drop our cancel request
+                deadline.timed_out(None)
+
+    def failed(self, exc: BaseException) -> None:
+        """Raise what the caller must see for ``exc`` (translated, or a timeout)."""
+        error = self._finish(exc)
+        if error is not exc and error is not None:
+            raise error from exc
+        raise exc
+
+    def close(self) -> None:
+        """The stream ended (exhausted, or closed early): a success unless it failed."""
+        self._finish(None)

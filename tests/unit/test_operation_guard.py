@@ -1,0 +1,301 @@
+"""The per-operation wrapper (``backends/guard.py``) on the memory store, with its primitives
+made slow or failing by hand: deadline, circuit breaker, observers, nesting. The same
+behaviour against real servers that stop is in ``tests/faults/test_chaos.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from lexigram_nosql import (
+    InsertOne,
+    NoSQLConnectionError,
+    NoSQLError,
+    Operation,
+    OperationTimeoutError,
+    StoreUnavailableError,
+    UpdateOne,
+    add_operation_observer,
+    create_store,
+)
+from lexigram_nosql.backends.base import BaseDocumentStore
+from lexigram_nosql.backends.breaker import BreakerState
+
+
+def memory(**settings: Any) -> BaseDocumentStore[Any]:
+    return create_store({"name": "mem", "driver": "memory", **settings})
+
+
+class Outage:
+    """Makes a collection's ``_count`` fail like an unreachable server, or hang, on demand."""
+
+    def __init__(self, store: BaseDocumentStore[Any], collection: str = "c") -> None:
+        self.coll = store.collection(collection)
+        self.mode = "ok"
+        self.calls = 0
+        original = self.coll._count
+
+        async def count(query: Any) -> int:
+            self.calls += 1
+            if self.mode == "down":
+                raise ConnectionRefusedError(111, "Connection refused")
+            if self.mode == "hang":
+                await asyncio.sleep(60)
+            return await original(query)
+
+        self.coll._count = count  # type: ignore[method-assign]
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[BaseDocumentStore[Any]]:
+    instance = memory(operation_timeout_s=0.2, circuit_breaker={"failures": 3, "reset_s": 0.3})
+    async with instance:
+        yield instance
+
+
+async def test_a_call_over_operation_timeout_s_names_store_collection_and_operation(
+    store: BaseDocumentStore[Any],
+) -> None:
+    outage = Outage(store)
+    outage.mode = "hang"
+    started = time.monotonic()
+    with pytest.raises(OperationTimeoutError) as info:
+        await asyncio.wait_for(outage.coll.count_documents({}), 5)
+    assert time.monotonic() - started < 2
+    error = info.value
+    assert isinstance(error, NoSQLConnectionError)
+    assert (error.store, error.collection, error.operation, error.timeout_s) == (
+        "mem",
+        "c",
+        "count_documents",
+        0.2,
+    )
+    assert "count_documents on collection 'c' of store 'mem'" in str(error)
+    assert "operation_timeout_s=0.2s" in str(error)
+    outage.mode = "ok"
+    assert await outage.coll.count_documents({}) == 0  # the task is not left cancelled
+
+
+async def test_the_callers_own_cancellation_is_not_a_timeout_and_not_a_failure(
+    store: BaseDocumentStore[Any],
+) -> None:
+    outage = Outage(store)
+    outage.mode = "hang"
+    for _ in range(5):
+        with pytest.raises(TimeoutError) as info:
+            async with asyncio.timeout(0.01):
+                await outage.coll.count_documents({})
+        assert not isinstance(info.value, NoSQLError)
+    assert store.breaker is not None and store.breaker.state is BreakerState.CLOSED
+
+
+async def test_after_failures_consecutive_failures_calls_fail_at_once(
+    store: BaseDocumentStore[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    outage = Outage(store)
+    outage.mode = "down"
+    caplog.set_level(logging.DEBUG, "lexigram_nosql")
+    for _ in range(3):
+        with pytest.raises(NoSQLConnectionError) as info:
+            await outage.coll.count_documents({})
+        assert not isinstance(info.value, StoreUnavailableError)
+    assert info.value.retry_after == pytest.approx(0.3, abs=0.05)  # the one that opened it
+    assert outage.calls == 3
+    durations = []
+    for _ in range(50):
+        started = time.perf_counter()
+        with pytest.raises(StoreUnavailableError) as refused:
+            await outage.coll.count_documents({})
+        durations.append(time.perf_counter() - started)
+    assert outage.calls == 3, "an open breaker does not call the server"
+    assert max(durations) < 0.01
+    error = refused.value
+    assert isinstance(error, NoSQLConnectionError)
+    assert str(error).startswith("store 'mem' unavailable since ")
+    assert "next attempt in" in str(error) and "connection refused" in str(error)
+    assert error.retry_after is not None and 0 < error.retry_after <= 0.3
+    assert (error.store, error.collection, error.operation) == ("mem", "c", "count_documents")
+    opened = [r for r in caplog.records if "unavailable after" in r.getMessage()]
+    assert len(opened) == 1 and opened[0].levelno == logging.WARNING
+
+
+async def test_after_reset_s_one_trial_call_decides(
+    store: BaseDocumentStore[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    outage = Outage(store)
+    outage.mode = "down"
+    for _ in range(3):
+        with pytest.raises(NoSQLConnectionError):
+            await outage.coll.count_documents({})
+    await asyncio.sleep(0.35)
+    # The trial fails: open again for reset_s, without another call reaching the server.
+    with pytest.raises(NoSQLConnectionError) as trial:
+        await outage.coll.count_documents({})
+    assert not isinstance(trial.value, StoreUnavailableError)
+    assert outage.calls == 4
+    with pytest.raises(StoreUnavailableError):
+        await outage.coll.count_documents({})
+    await asyncio.sleep(0.35)
+
+    # The server is back: while the one trial runs, other calls still fail at once.
+    outage.mode = "hang"
+    caplog.set_level(logging.INFO, "lexigram_nosql")
+    trial_task = asyncio.create_task(outage.coll.count_documents({}))
+    await asyncio.sleep(0.01)
+    with pytest.raises(StoreUnavailableError):
+        await outage.coll.count_documents({})
+    outage.mode = "ok"
+    with pytest.raises(OperationTimeoutError):
+        await trial_task  # a deadline expiry is a failure too
+    await asyncio.sleep(0.35)
+    assert await outage.coll.count_documents({}) == 0
+    assert store.breaker is not None and store.breaker.state is BreakerState.CLOSED
+    assert await outage.coll.count_documents({}) == 0
+    back = [r for r in caplog.records if "available again" in r.getMessage()]
+    assert len(back) == 1 and back[0].levelno == logging.INFO
+
+
+async def test_a_cancelled_trial_lets_the_next_call_try(store: BaseDocumentStore[Any]) -> None:
+    outage = Outage(store)
+    outage.mode = "down"
+    for _ in range(3):
+        with pytest.raises(NoSQLConnectionError):
+            await outage.coll.count_documents({})
+    await asyncio.sleep(0.35)
+    outage.mode = "hang"
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.02):
+            await outage.coll.count_documents({})
+    outage.mode = "ok"
+    assert await outage.coll.count_documents({}) == 0
+
+
+async def test_a_success_resets_the_count_of_consecutive_failures(
+    store: BaseDocumentStore[Any],
+) -> None:
+    outage = Outage(store)
+    for _ in range(3):
+        outage.mode = "down"
+        for _ in range(2):
+            with pytest.raises(NoSQLConnectionError):
+                await outage.coll.count_documents({})
+        outage.mode = "ok"
+        await outage.coll.count_documents({})
+    assert store.breaker is not None and store.breaker.state is BreakerState.CLOSED
+
+
+async def test_health_reads_the_breaker_and_answers_at_once(
+    store: BaseDocumentStore[Any],
+) -> None:
+    outage = Outage(store)
+    outage.mode = "down"
+    for _ in range(3):
+        with pytest.raises(NoSQLConnectionError):
+            await outage.coll.count_documents({})
+    started = time.perf_counter()
+    health = await store.health_check()
+    assert time.perf_counter() - started < 0.01
+    assert health.status == "fail"
+    assert health.error is not None
+    assert health.error.startswith("connection refused")
+    assert "unavailable since" in health.error and "next attempt in" in health.error
+
+
+async def test_circuit_breaker_null_turns_it_off() -> None:
+    async with memory(circuit_breaker=None) as store:
+        assert store.breaker is None
+        outage = Outage(store)
+        outage.mode = "down"
+        for _ in range(10):
+            with pytest.raises(NoSQLConnectionError) as info:
+                await outage.coll.count_documents({})
+            assert not isinstance(info.value, StoreUnavailableError)
+            assert info.value.retry_after is None
+        assert outage.calls == 10
+
+
+async def test_a_streamed_find_bounds_each_batch_fetch_not_the_consumer(
+    store: BaseDocumentStore[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coll = store.collection("s")
+    await coll.insert_many([{"n": n} for n in range(4)])
+    # The consumer takes 4 x 0.1 s, twice operation_timeout_s: not a timeout.
+    seen = []
+    async for document in coll.find({}, sort=[("n", 1)]):
+        seen.append(document["n"])
+        await asyncio.sleep(0.1)
+    assert seen == [0, 1, 2, 3]
+
+    original = coll._find
+
+    async def slow_batches(query: Any) -> AsyncIterator[dict[str, Any]]:
+        async for document in original(query):
+            if document["n"] == 2:
+                await asyncio.sleep(60)  # the third "batch" never comes
+            yield document
+
+    monkeypatch.setattr(coll, "_find", slow_batches)
+    got = []
+    with pytest.raises(OperationTimeoutError) as info:
+        async with asyncio.timeout(5):
+            async for document in coll.find({}, sort=[("n", 1)]):
+                got.append(document["n"])
+    assert got == [0, 1]
+    assert (info.value.operation, info.value.collection) == ("find", "s")
+
+
+async def test_observers_see_each_public_call_once_with_its_outcome(
+    store: BaseDocumentStore[Any],
+) -> None:
+    seen: list[tuple[Operation, str | None]] = []
+
+    def observer(operation: Operation) -> Any:
+        def end(error: BaseException | None) -> None:
+            seen.append((operation, None if error is None else type(error).__name__))
+
+        return end
+
+    def broken(operation: Operation) -> Any:
+        raise RuntimeError("observers must not break calls")
+
+    remove = add_operation_observer(observer)
+    remove_broken = add_operation_observer(broken)
+    try:
+        coll = store.collection("o")
+        await coll.insert_one({"_id": 1})
+        with pytest.raises(Exception, match="Duplicate"):
+            await coll.insert_one({"_id": 1})
+        await coll.bulk_write([InsertOne({"_id": 2}), UpdateOne({"_id": 2}, {"$set": {"a": 1}})])
+        assert [d["_id"] async for d in coll.find({}, sort=[("_id", 1)])] == [1, 2]
+        await store.list_collections()
+    finally:
+        remove()
+        remove_broken()
+    await store.list_collections()  # removed: not seen
+    assert [(op.name, op.collection, op.streaming, error) for op, error in seen] == [
+        ("insert_one", "o", False, None),
+        ("insert_one", "o", False, "DuplicateKeyError"),
+        ("bulk_write", "o", False, None),  # its inner calls are not separate operations
+        ("find", "o", True, None),
+        ("list_collections", None, False, None),
+    ]
+    assert {(op.store, op.driver) for op, _ in seen} == {("mem", "memory")}
+
+
+def test_the_breaker_settings_are_validated() -> None:
+    from lexigram_nosql import ConfigurationError
+
+    for bad in ({"failures": 0}, {"reset_s": 0}, {"failure": 3}):
+        with pytest.raises(ConfigurationError, match="circuit_breaker"):
+            memory(circuit_breaker=bad)
+    with pytest.raises(ConfigurationError, match="operation_timeout_s"):
+        memory(operation_timeout_s=0)
+    default = memory()
+    assert default.settings.operation_timeout_s == 10.0
+    assert default.breaker is not None
+    assert (default.breaker.failures, default.breaker.reset_s) == (3, 5.0)
