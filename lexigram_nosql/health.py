@@ -2,14 +2,18 @@
 IETF "Health Check Response Format for HTTP APIs" (``application/health+json``), and
 ``health_app``, a dependency-free ASGI app serving it.
 
-Made to be polled: each store's check is bounded by a timeout, a report is reused for
-``cache_ttl_s``, and concurrent callers share the one check in flight, so an endpoint polled a
-thousand times a second still pings each backend at most once per TTL.
+Made to be polled, and never to stall a probe: a report is reused for ``cache_ttl_s``; once
+it is older, callers get it at once (with its ``age_s``) while one refresh runs in the
+background (stale-while-revalidate). Only the very first check waits, bounded by each store's
+``health_timeout_s``. So an endpoint polled a thousand times a second pings each backend at
+most once per TTL, and answers in microseconds even while a backend hangs. A store going down
+is logged once at WARNING, coming back once at INFO; causes are short and safe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -18,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from lexigram_nosql.backends.causes import short_cause
 from lexigram_nosql.contracts import DocumentStoreProtocol, StoreHealth
-from lexigram_nosql.redaction import redact_uri
 
 __all__ = ["HEALTH_CONTENT_TYPE", "HealthReport", "HealthService", "health_app"]
 
@@ -40,13 +44,15 @@ class HealthReport:
     """The overall status and each store's check.
 
     ``status`` is ``fail`` when a critical store fails, ``warn`` when only non-critical ones
-    do, ``pass`` otherwise.
+    do, ``pass`` otherwise. ``age_s`` is how old the report was when it was handed out (0 for
+    a fresh one; a stale one is served while its refresh runs).
     """
 
     status: Status
     checks: tuple[StoreHealth, ...]
     critical: Mapping[str, bool]
     checked_at: datetime
+    age_s: float = 0.0
 
     @property
     def http_status(self) -> int:
@@ -81,6 +87,7 @@ class HealthReport:
         return {
             "status": self.status,
             "description": "lexigram-nosql document stores",
+            "age_s": round(self.age_s, 3),
             "checks": checks,
         }
 
@@ -89,7 +96,7 @@ class HealthReport:
 
     def to_text(self) -> str:
         """One line per store, for terminals."""
-        lines = [f"status: {self.status}"]
+        lines = [f"status: {self.status}" + (f" ({self.age_s:.1f}s old)" if self.age_s else "")]
         for check in self.checks:
             critical = "" if self.critical.get(check.store, True) else " (non-critical)"
             line = (
@@ -103,14 +110,16 @@ class HealthReport:
 
 
 class HealthService:
-    """Checks every store, bounded, cached and single-flight.
+    """Checks every store, bounded, cached, single-flight and stale-while-revalidate.
 
     Args:
         stores: the stores to check (or zero-argument callables returning them, such as the
             container's providers, so stores are created only when checked).
         critical: store name -> whether its failure fails the whole report (default True).
         timeouts: store name -> seconds a check may take (default 2 s).
-        cache_ttl_s: how long a report is reused; 0 disables the cache (single flight stays).
+        cache_ttl_s: how long a report is fresh; after that it is still served (with its
+            age) while one refresh runs in the background. 0: every call starts a refresh
+            (shared by concurrent callers) and still gets the previous report at once.
     """
 
     def __init__(
@@ -127,31 +136,53 @@ class HealthService:
         self._ttl = cache_ttl_s
         self._cached: HealthReport | None = None
         self._cached_at = 0.0
-        self._inflight: asyncio.Future[HealthReport] | None = None
+        self._inflight: asyncio.Task[HealthReport] | None = None
+        self._last_status: dict[str, str] = {}
 
     async def check(self, *, fresh: bool = False) -> HealthReport:
-        """The report, from the cache when younger than the TTL (unless ``fresh``)."""
-        if (
-            not fresh
-            and self._cached is not None
-            and time.monotonic() - self._cached_at < self._ttl
-        ):
-            return self._cached
+        """The report: the cached one, at once, even when older than the TTL (then one
+        refresh starts in the background). Waits only for the very first report, or with
+        ``fresh``."""
+        cached = self._cached
+        if fresh or cached is None:
+            # shield: a caller giving up must not cancel the check the others wait on
+            return await asyncio.shield(self._refresh())
+        age = time.monotonic() - self._cached_at
+        if age >= self._ttl:
+            self._refresh()
+        return dataclasses.replace(cached, age_s=age) if age > 0 else cached
+
+    def _refresh(self) -> asyncio.Task[HealthReport]:
+        """The refresh in flight, started if there is none (single flight)."""
         inflight = self._inflight
         if inflight is None or inflight.done():
             inflight = self._inflight = asyncio.ensure_future(self._run())
-        # shield: a caller giving up must not cancel the check the others are waiting on
-        return await asyncio.shield(inflight)
+            inflight.add_done_callback(_log_failure)
+        return inflight
 
     async def _run(self) -> HealthReport:
         try:
             stores = [s() if callable(s) else s for s in self._stores]
             checks = await asyncio.gather(*(self._check_one(s) for s in stores))
             report = _report(tuple(checks), self._critical)
+            self._log_changes(report)
             self._cached, self._cached_at = report, time.monotonic()
             return report
         finally:
             self._inflight = None
+
+    def _log_changes(self, report: HealthReport) -> None:
+        """Log each store's change of state once: WARNING going down, INFO coming back."""
+        for check in report.checks:
+            before = self._last_status.get(check.store)
+            self._last_status[check.store] = check.status
+            if check.status == before:
+                continue
+            if check.status == "pass":
+                if before is not None:
+                    logger.info("Store %s is healthy again", check.store)
+            else:
+                logger.warning("Store %s is unhealthy: %s", check.store, check.error)
 
     async def _check_one(self, store: DocumentStoreProtocol) -> StoreHealth:
         bound = self._timeouts.get(store.name, _DEFAULT_TIMEOUT_S) + _GRACE_S
@@ -161,10 +192,9 @@ class HealthService:
             async with asyncio.timeout(bound):
                 return await store.health_check()
         except TimeoutError:
-            error = f"health check timed out after {bound:g}s"
+            error = f"timeout after {bound:g}s"
         except Exception as exc:  # a store's health_check must not raise; report if it does
-            redact = getattr(store, "redact", redact_uri)
-            error = redact(f"{type(exc).__name__}: {exc}")
+            error = short_cause(exc)
             logger.warning("Health check of store %s raised: %s", store.name, error)
         return StoreHealth(
             store=store.name,
@@ -191,6 +221,12 @@ def _report(checks: tuple[StoreHealth, ...], critical: Mapping[str, bool]) -> He
         critical={c.store: critical.get(c.store, True) for c in checks},
         checked_at=datetime.now(UTC),
     )
+
+
+def _log_failure(task: asyncio.Task[HealthReport]) -> None:
+    """A background refresh has no caller to raise to: log what went wrong."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("Health refresh failed", exc_info=task.exception())
 
 
 def _iso(moment: datetime) -> str:

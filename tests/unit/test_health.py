@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -99,7 +100,7 @@ async def test_each_check_is_bounded_by_its_timeout() -> None:
     started = time.perf_counter()
     report = await health.check()
     assert time.perf_counter() - started < 1.5
-    assert report.check("stuck").error == "health check timed out after 0.6s"  # 0.5 s grace
+    assert report.check("stuck").error == "timeout after 0.6s"  # 0.5 s grace
     assert report.check("fast").status == "pass"
 
 
@@ -122,15 +123,54 @@ async def test_real_stores_report_through_the_container() -> None:
 # -- cache and single flight -------------------------------------------------------------------
 
 
-async def test_reports_are_reused_for_the_ttl() -> None:
+async def test_reports_are_reused_for_the_ttl_then_served_stale_while_one_refresh_runs() -> None:
     store = CountingStore("primary")
     health = service(store, cache_ttl_s=0.5)
     first = await health.check()
-    assert await health.check() is first
+    assert first.age_s == 0
+    again = await health.check()
+    assert again.checked_at == first.checked_at and again.age_s < 0.5
     assert store.pings == 1
     await asyncio.sleep(0.6)
-    assert await health.check() is not first
+    stale = await health.check()  # at once: the old report, with its age
+    assert stale.checked_at == first.checked_at and stale.age_s >= 0.5
+    assert stale.to_dict()["age_s"] >= 0.5
+    await asyncio.sleep(0.05)  # the one background refresh lands
     assert store.pings == 2
+    fresh = await health.check()
+    assert fresh.checked_at > first.checked_at and fresh.age_s < 0.5
+
+
+async def test_a_hanging_store_never_stalls_a_probe_after_the_first_report() -> None:
+    store = CountingStore("primary")
+    health = service(store, cache_ttl_s=0.05, timeouts={"primary": 0.3})
+    await health.check()
+    store.delay = 30  # the server hangs from now on
+    await asyncio.sleep(0.06)
+    latencies = []
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        report = await health.check()
+        latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.01)
+    assert max(latencies) < 0.05, max(latencies)
+    assert report.status == "fail" and report.check("primary").error == "timeout after 0.8s"
+    assert store.pings <= 1 + 1.5 / 0.8 + 1, "one refresh at a time"
+
+
+async def test_each_change_of_state_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    store = CountingStore("primary")
+    health = service(store, cache_ttl_s=0)
+    caplog.set_level(logging.INFO, "lexigram_nosql")
+    for down in (False, True, True, True, False, False):
+        store.down = down
+        await health.check(fresh=True)
+    changes = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert changes == [
+        (logging.WARNING, "Store primary is unhealthy: connection refused"),
+        (logging.INFO, "Store primary is healthy again"),
+    ]
 
 
 async def test_fresh_bypasses_the_cache() -> None:
