@@ -20,6 +20,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
 )
 from lexigram_nosql.backends.dynamodb.errors import error_code
 from lexigram_nosql.backends.dynamodb.guards import guard_writes
+from lexigram_nosql.backends.dynamodb.healing import heals, heals_stream
 from lexigram_nosql.backends.dynamodb.planner import (
     Plan,
     PlanStats,
@@ -289,6 +290,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             if slot[0] == info.table and slot not in seen and pending is not None:
                 yield pending, decode_item(pending, info.key_names)
 
+    @heals_stream
     async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
         info = await self._info(create=False)
         if info is None:
@@ -305,6 +307,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             async for _, document in rows:
                 yield _project(query.projection, document)
 
+    @heals
     async def _count(self, query: FilterQuery) -> int:
         info = await self._info(create=False)
         if info is None:
@@ -354,6 +357,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
 
     # -- inserting -----------------------------------------------------------------------
 
+    @heals
     async def _insert(self, documents: list[Document]) -> list[Any]:
         info = await self._store.created_table(self._name)
         prepared = [d if "_id" in d else {"_id": new_object_id(), **d} for d in documents]
@@ -571,6 +575,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             raise
         return new
 
+    @heals
     async def _update(
         self,
         query: FilterQuery,
@@ -627,6 +632,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         first = await self._first(info, node)
         return [first] if first is not None else []
 
+    @heals
     async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
         info = await self._info(create=False)
         if info is None:
@@ -640,6 +646,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         )
         return DeleteResult(sum(outcome is not None for outcome in outcomes))
 
+    @heals
     async def _find_one_and_modify(
         self,
         query: FindQuery,
@@ -682,12 +689,15 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
 
     # -- indexes -------------------------------------------------------------------------
 
+    @heals
     async def _create_index(self, spec: IndexSpec) -> str:
         return await indexes.create_index(self._store, self._name, spec)
 
+    @heals
     async def _list_indexes(self) -> list[IndexInfo]:
         return indexes.list_indexes(await self._info(create=False))
 
+    @heals
     async def _drop_index(self, name: str) -> None:
         await indexes.drop_index(self._store, self._name, name)
 

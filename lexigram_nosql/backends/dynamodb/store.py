@@ -69,6 +69,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         self._client: Any = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._tables: dict[str, TableInfo] = {}
+        self._missing: set[str] = set()  # collections whose table vanished (create_tables off)
         self._table_locks: dict[str, asyncio.Lock] = {}
         self._warned_scans: set[tuple[str, str]] = set()
 
@@ -153,6 +154,22 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
     async def _ping(self) -> dict[str, Any]:
         started = time.perf_counter()
         await self.client.list_tables(Limit=1)
+        if not self.settings.dynamodb.create_tables:
+            # Without create_tables a vanished table is an outage of its collection: look
+            # at each table in use, so health says so before a call fails on it.
+            known = sorted(set(self._tables) | self._missing)
+            found = await asyncio.gather(*(self._describe(self.table_name(c)) for c in known))
+            for collection, description in zip(known, found, strict=True):
+                if description is None:
+                    self._tables.pop(collection, None)
+                    self._missing.add(collection)
+                else:
+                    self._missing.discard(collection)
+            if self._missing:
+                raise ConfigurationError(
+                    f"table {self.table_name(min(self._missing))} is missing",
+                    path="dynamodb.create_tables",
+                )
         return {
             "region": self.settings.dynamodb.region,
             "round_trip_ms": round((time.perf_counter() - started) * 1000, 3),
@@ -184,6 +201,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
     async def _drop_collection(self, name: str) -> None:
         table = self.table_name(name)
         info = self._tables.pop(name, None)
+        self._missing.discard(name)
         if info is None or info.uniques:
             await drop_guards(self, table, None)
             with contextlib.suppress(Exception):  # no guard table: nothing recorded
@@ -221,14 +239,12 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
             description = await self._describe(table)
             if description is None:
                 if not create:
+                    if collection in self._missing:  # vanished, and create_tables is off
+                        raise self._table_missing(collection)
                     return None
                 if not self.settings.dynamodb.create_tables:
-                    raise ConfigurationError(
-                        f"Table {table!r} of collection {collection!r} does not exist on store "
-                        f"{self.name!r} and create_tables is off; create it or turn "
-                        "dynamodb.create_tables on",
-                        path="dynamodb.create_tables",
-                    )
+                    self._missing.add(collection)
+                    raise self._table_missing(collection)
                 request = TableInfo.create_request(
                     table, self.settings.dynamodb.collection(collection)
                 )
@@ -244,6 +260,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
             if uniques:
                 info = dataclasses.replace(info, uniques=uniques)
             self._tables[collection] = info
+            self._missing.discard(collection)
             return info
 
     async def guard_table_ready(self) -> None:
@@ -270,6 +287,32 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
     def forget_table(self, collection: str) -> None:
         """Drop the cached schema (after an index change)."""
         self._tables.pop(collection, None)
+
+    async def heal(self, collection: str, exc: BaseException) -> bool:
+        """After ``exc`` from a call on ``collection``: True when its vanished table was
+        re-created (retry the call once); raises "table X is missing" when it may not be
+        (``create_tables`` off); False when ``exc`` is not about a missing table."""
+        if error_code(exc) != "ResourceNotFoundException":
+            return False
+        self.forget_table(collection)
+        if not self.settings.dynamodb.create_tables:
+            self._missing.add(collection)
+            raise self._table_missing(collection) from exc
+        logger.warning(
+            "Store %s: DynamoDB table %s is missing; re-creating it (create_tables)",
+            self.name,
+            self.table_name(collection),
+        )
+        await self.table_info(collection, create=True)
+        return True
+
+    def _table_missing(self, collection: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"table {self.table_name(collection)} is missing: collection {collection!r} of "
+            f"store {self.name!r} has no DynamoDB table and dynamodb.create_tables is off; "
+            "create the table or turn create_tables on",
+            path="dynamodb.create_tables",
+        )
 
     async def _describe(self, table: str) -> Mapping[str, Any] | None:
         try:
