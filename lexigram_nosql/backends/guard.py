@@ -11,7 +11,7 @@ collection)`` (for ``find``/``aggregate``, per batch fetch) do, in order:
    attached), the breaker is told whether the server was reached, observers are told the end.
 
 Calls nested inside an operation of the same store (``bulk_write``'s default runs
-``insert_one``...) pass straight through: the outer operation already guards them.
+``insert_one``...) only translate errors: the outer operation guards them.
 """
 
 from __future__ import annotations
@@ -150,11 +150,12 @@ class OperationGuard(_Guarded):
         self._exit(exc)
 
     def _exit(self, exc: BaseException | None) -> None:
-        if self._done:
-            return
-        if self._token is not None:
-            _guarding.reset(self._token)
-        error = self._finish(exc)
+        if self._done:  # nested: still translated, for the outer operation's own handling
+            error = None if exc is None else self._store.translate(exc, collection=self._collection)
+        else:
+            if self._token is not None:
+                _guarding.reset(self._token)
+            error = self._finish(exc)
         if error is not exc and error is not None:
             raise error from exc
 

@@ -299,3 +299,20 @@ def test_the_breaker_settings_are_validated() -> None:
     assert default.settings.operation_timeout_s == 10.0
     assert default.breaker is not None
     assert (default.breaker.failures, default.breaker.reset_s) == (3, 5.0)
+
+
+async def test_calls_nested_in_an_operation_still_raise_our_errors(
+    store: BaseDocumentStore[Any],
+) -> None:
+    """bulk_write's default runs insert_one inside its own operation: an unordered bulk must
+    see the inner DuplicateKeyError (ours) to go on with the next operation."""
+    from lexigram_nosql import DuplicateKeyError
+
+    coll = store.collection("nested")
+    await coll.insert_one({"_id": "a"})
+    with pytest.raises(DuplicateKeyError):
+        await coll.bulk_write(
+            [InsertOne({"_id": "b"}), InsertOne({"_id": "a"}), InsertOne({"_id": "c"})],
+            ordered=False,
+        )
+    assert sorted([d["_id"] async for d in coll.find({})]) == ["a", "b", "c"]
