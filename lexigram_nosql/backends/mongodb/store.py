@@ -183,7 +183,9 @@ class MongoDocumentStore(BaseDocumentStore[MongoDBStoreSettings]):
         return MongoCollection(self, name)
 
     async def _list_collections(self) -> list[str]:
-        names = await self.database.list_collection_names(session=self.current_transaction())
+        # Outside any open transaction: MongoDB refuses listCollections inside one, and a
+        # collection group lists its members even when read inside store.transaction().
+        names = await self.database.list_collection_names()
         return [n for n in names if not n.startswith("system.")]
 
     async def _drop_collection(self, name: str) -> None:
