@@ -23,7 +23,7 @@ from lexigram_nosql import (
 )
 from lexigram_nosql.query import matches, parse_filter
 from lexigram_nosql.query.ordering import document_sort_key
-from tests.conformance.support import collect
+from tests.conformance.support import REFUSED, TRANSACTIONS, attempt, collect
 
 NO_ID = {"_id": 0}
 
@@ -163,6 +163,27 @@ async def test_a_collection_created_later_joins_the_group(store: Any) -> None:
     assert await group.count_documents({"k": "z1"}) == 1
     await store.collection("users/u9/orders").delete_many({})
     assert await group.count_documents({"k": "z1"}) == 0
+
+
+async def test_a_group_read_in_a_transaction_sees_its_own_writes(store: Any) -> None:
+    await seed(store)
+    group = store.collection_group("orders")
+
+    async def body() -> Any:
+        await store.collection("users/u1/orders").update_one({"k": "a1"}, {"$set": {"total": 500}})
+        await store.collection("users/u2/orders").delete_one({"k": "b1"})
+        await store.collection("users/u7/orders").insert_one({"k": "n1", "total": 1000})
+        top = await collect(group.find({"total": {"$gte": 100}}, sort=[("total", -1)]))
+        return [d["k"] for d in top], await group.count_documents({})
+
+    async def run() -> Any:
+        async with store.transaction():
+            return await body()
+
+    seen = await attempt(store, [TRANSACTIONS], run)
+    if seen is not REFUSED:
+        assert seen == (["n1", "a1"], len(SEED))
+        assert await group.count_documents({"total": {"$gte": 100}}) == 2
 
 
 async def test_each_document_can_name_its_path_and_collection(store: Any) -> None:
