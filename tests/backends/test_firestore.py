@@ -376,32 +376,39 @@ async def test_emulator_host_from_config_does_not_touch_the_environment(
         await own.disconnect()
 
 
+class NeedsIndex:
+    """A query production Firestore refuses for want of an index (the emulator never does)."""
+
+    def stream(self, **kwargs: Any) -> Any:
+        async def refuse() -> Any:
+            raise _missing_index()
+            yield
+
+        return refuse()
+
+    def count(self, **kwargs: Any) -> Any:
+        return self
+
+    async def get(self, **kwargs: Any) -> Any:
+        raise _missing_index()
+
+
+def _missing_index() -> Exception:
+    import google.api_core.exceptions as gx
+
+    return gx.FailedPrecondition("The query requires an index. Create it here: ...")
+
+
 async def test_a_query_needing_a_missing_composite_index_falls_back_to_one_field(
     store: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Production Firestore refuses some conjunctions until a composite index exists; the
     emulator never does, so the refusal is simulated for every multi-field query."""
-    import google.api_core.exceptions as gx
-
     coll = store.collection("c")
     await coll.insert_many(
         [{"_id": "hit", "a": 1, "b": 5}, {"_id": "miss", "a": 1, "b": 0}, {"_id": "o", "a": 2}]
     )
     build = FirestoreCollection._query
-
-    class NeedsIndex:
-        def stream(self, **kwargs: Any) -> Any:
-            async def refuse() -> Any:
-                raise gx.FailedPrecondition("The query requires an index. Create it here: ...")
-                yield
-
-            return refuse()
-
-        def count(self, **kwargs: Any) -> Any:
-            return self
-
-        async def get(self, **kwargs: Any) -> Any:
-            raise gx.FailedPrecondition("The query requires an index.")
 
     def query(self: Any, branch: Any) -> Any:
         return NeedsIndex() if len(branch) > 1 else build(self, branch)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lexigram_nosql.backends.firestore.group import FirestoreGroupReader
-from tests.backends.test_firestore import store
+from tests.backends.test_firestore import NeedsIndex, store
 
 __all__ = ["store"]
 
@@ -78,25 +78,9 @@ async def test_a_group_query_missing_its_index_reads_the_whole_group_exactly(
 ) -> None:
     """Production Firestore refuses a filtered collection-group query until the group has an
     index on the field; the emulator never does, so the refusal is simulated."""
-    import google.api_core.exceptions as gx
-
     await store.collection("orders").insert_many([{"_id": "t1", "n": 1}, {"_id": "t2", "n": 7}])
     await store.collection("users/u1/orders").insert_one({"_id": "a1", "n": 9})
     build = FirestoreGroupReader._query
-
-    class NeedsIndex:
-        def stream(self, **kwargs: Any) -> Any:
-            async def refuse() -> Any:
-                raise gx.FailedPrecondition("The query requires a COLLECTION_GROUP index.")
-                yield
-
-            return refuse()
-
-        def count(self, **kwargs: Any) -> Any:
-            return self
-
-        async def get(self, **kwargs: Any) -> Any:
-            raise gx.FailedPrecondition("The query requires a COLLECTION_GROUP index.")
 
     def query(self: Any, branch: Any) -> Any:
         return NeedsIndex() if branch else build(self, branch)
