@@ -124,6 +124,7 @@ class NoSQLModule:
                     provider_name=store_provider_name(name),
                 )
             primary = self._providers[self.settings.primary.name]
+            container.describe(DocumentStoreProtocol, "store")
             container.bind(DocumentStoreProtocol, primary, provider_name=PRIMARY_STORE_PROVIDER)
             container.bind(HealthService, self._health, provider_name=HEALTH_PROVIDER)
             container.bind(NoSQLSettings, self._settings, provider_name=SETTINGS_PROVIDER)

@@ -20,7 +20,6 @@ from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin, overl
 from dependency_injector import containers
 from dependency_injector.providers import Factory, Object, Provider
 
-from lexigram_nosql.contracts import DocumentStoreProtocol
 from lexigram_nosql.di.markers import Named
 from lexigram_nosql.errors import ResolutionError
 
@@ -81,6 +80,7 @@ class Container:
         )
         self._bindings: dict[_Key, Provider[Any]] = {}
         self._plans: dict[Any, Provider[Any]] = {}
+        self._nouns: dict[Any, str] = {}
 
     @property
     def providers(self) -> containers.Container:
@@ -107,6 +107,10 @@ class Container:
     def bind_instance(self, key: Any, value: Any, *, name: str | None = None) -> None:
         """Resolve ``key`` to this very object."""
         self.bind(key, Object(value), name=name)
+
+    def describe(self, key: Any, noun: str) -> None:
+        """Call what is bound for ``key`` a ``noun`` in errors ("No store named 'x'")."""
+        self._nouns[key] = noun
 
     def names(self, key: Any) -> list[str]:
         """The ``Named`` qualifiers bound for ``key``."""
@@ -179,7 +183,9 @@ class Container:
                 annotation=cls,
             )
         hints = _hints(cls)
-        store_name = _repository_store_name(cls)
+        # A class may name the qualifier its dependencies get by default (a repository: the
+        # store it reads), through a ``qualifier_for(dependency)`` classmethod.
+        qualifier_for = getattr(cls, "qualifier_for", None)
         args: list[Provider[Any]] = []
         kwargs: dict[str, Provider[Any]] = {}
         for param in inspect.signature(cls).parameters.values():
@@ -197,8 +203,8 @@ class Container:
                     parameter=param.name,
                 )
             base, qualifier = _split(need.annotation)
-            if qualifier is None and store_name is not None and base is DocumentStoreProtocol:
-                qualifier = store_name
+            if qualifier is None and callable(qualifier_for):
+                qualifier = qualifier_for(base)
             if has_default and qualifier is None and (base, None) not in self._bindings:
                 continue  # optional and nothing registered for it: keep the default
             provider = self._provider(base, qualifier, (*chain, cls), need)
@@ -210,20 +216,22 @@ class Container:
         return Factory(cls, *args, **kwargs)
 
     def _unknown_name(self, base: Any, name: str, needed_by: _Need | None) -> ResolutionError:
-        known = self.names(base)
+        known = ", ".join(self.names(base)) or "(none)"
         where = f" for {needed_by}" if needed_by is not None else ""
-        if base is DocumentStoreProtocol:
-            what = f"No store named {name!r}{where}"
-            listing = f"known stores: {', '.join(known) or '(none)'}"
+        noun = self._nouns.get(base)
+        if noun is not None:
+            message = f"No {noun} named {name!r}{where}; known {noun}s: {known}"
         else:
-            what = f"Nothing bound as {_name(base)} named {name!r}{where}"
-            listing = f"known names for {_name(base)}: {', '.join(known) or '(none)'}"
+            message = (
+                f"Nothing bound as {_name(base)} named {name!r}{where}; known names for "
+                f"{_name(base)}: {known}"
+            )
         return ResolutionError(
-            f"{what}; {listing}",
+            message,
             target=needed_by.owner if needed_by else base,
             parameter=needed_by.parameter if needed_by else None,
             annotation=base,
-            store=name if base is DocumentStoreProtocol else None,
+            store=name if noun == "store" else None,
         )
 
 
@@ -285,19 +293,6 @@ def _not_buildable(cls: Any) -> str | None:
     if cls.__module__ == "builtins":
         return "builtin types are not built by the container"
     return None
-
-
-def _repository_store_name(cls: type[Any]) -> str | None:
-    """The ``store_name`` of a ``DocumentRepository`` subclass (found lazily, so the container
-    works without the repository package)."""
-    try:
-        from lexigram_nosql.repository import DocumentRepository
-    except ImportError:
-        is_repository = hasattr(cls, "collection_name")
-    else:
-        is_repository = issubclass(cls, DocumentRepository)
-    name = getattr(cls, "store_name", None) if is_repository else None
-    return name if isinstance(name, str) and name else None
 
 
 def _name(cls: Any) -> str:

@@ -82,6 +82,14 @@ class DocumentRepository(abc.ABC, Generic[TEntity, TKey]):
     deleted_at_field: str = "_deleted_at"
     version_field: str = "_version"
 
+    @classmethod
+    def qualifier_for(cls, dependency: Any) -> str | None:
+        """The ``Named`` qualifier the container injects for ``dependency``: ``store_name``
+        for the store, so a repository reads the store it names."""
+        if dependency is DocumentStoreProtocol and cls.store_name:
+            return cls.store_name
+        return None
+
     def __init__(
         self,
         store: DocumentStoreProtocol,

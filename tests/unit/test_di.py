@@ -4,8 +4,10 @@ repositories, plain dependency-injector access, and errors that name what went w
 from __future__ import annotations
 
 import abc
+import ast
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -210,21 +212,36 @@ async def test_named_constructor_parameter_wins_over_store_name(app: Application
     assert repo.store.name == "audit-log"
 
 
-async def test_store_name_is_found_by_duck_typing_without_the_repository_package(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_a_class_names_the_qualifiers_of_its_dependencies_through_qualifier_for() -> None:
+    """The container knows nothing of repositories: any class may name the qualifier a
+    dependency gets by default (repositories use it for ``store_name``)."""
+
     class Plain:
-        collection_name = "things"
-        store_name = "analytics"
+        @classmethod
+        def qualifier_for(cls, dependency: object) -> str | None:
+            return "analytics" if dependency is DocumentStoreProtocol else None
 
         def __init__(self, store: DocumentStoreProtocol) -> None:
             self.store = store
 
-    monkeypatch.setitem(sys.modules, "lexigram_nosql.repository", None)
     container = Container()
     NoSQLModule(load_config(CONFIG, environ={})).install(container)
     built = await container.resolve(Plain)
     assert built.store.name == "analytics"
+
+
+def test_the_container_core_imports_no_store_or_repository_code() -> None:
+    import lexigram_nosql.di.container as core
+
+    tree = ast.parse(Path(core.__file__).read_text())
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    lexigram = {name for name in imported if name and name.startswith("lexigram_nosql")}
+    assert lexigram == {"lexigram_nosql.di.markers", "lexigram_nosql.errors"}
 
 
 # -- errors ------------------------------------------------------------------------------------
