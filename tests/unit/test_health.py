@@ -154,7 +154,7 @@ async def test_a_hanging_store_never_stalls_a_probe_after_the_first_report() -> 
         report = await health.check()
         latencies.append(time.perf_counter() - started)
         await asyncio.sleep(0.01)
-    assert max(latencies) < 0.05, max(latencies)
+    assert max(latencies) < 0.25, max(latencies)  # a stalled probe would wait 0.8 s
     assert report.status == "fail" and report.check("primary").error == "timeout after 0.8s"
     assert store.pings <= 1 + 1.5 / 0.8 + 1, "one refresh at a time"
 

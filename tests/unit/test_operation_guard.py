@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -113,7 +114,8 @@ async def test_after_failures_consecutive_failures_calls_fail_at_once(
             await outage.coll.count_documents({})
         durations.append(time.perf_counter() - started)
     assert outage.calls == 3, "an open breaker does not call the server"
-    assert max(durations) < 0.01
+    # fail at once: no round trip, no timeout (bounds generous for a loaded machine)
+    assert statistics.median(durations) < 0.01 and max(durations) < 0.25
     error = refused.value
     assert isinstance(error, NoSQLConnectionError)
     assert str(error).startswith("store 'mem' unavailable since ")
@@ -199,7 +201,7 @@ async def test_health_reads_the_breaker_and_answers_at_once(
             await outage.coll.count_documents({})
     started = time.perf_counter()
     health = await store.health_check()
-    assert time.perf_counter() - started < 0.01
+    assert time.perf_counter() - started < 0.25  # no ping: the breaker answers
     assert health.status == "fail"
     assert health.error is not None
     assert health.error.startswith("connection refused")
