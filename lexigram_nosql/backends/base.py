@@ -399,7 +399,8 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         """A read-only view over every collection whose last path segment is ``name``
         (top-level ``name`` included): ``find``, ``find_one``, ``count_documents``,
         ``distinct``, ``aggregate``. With ``path_field`` (e.g. ``"_path"``) every document
-        read carries its full path, ``"<collection>/<_id>"``."""
+        read carries its full path, ``"<collection>/<_id>"``; without, the documents of a
+        request that names ``_path`` (e.g. ``projection={"_path": 1}``) do."""
         from lexigram_nosql.backends.group import CollectionGroup
 
         check_group_name(name, store=self.name)

@@ -11,7 +11,9 @@ collection-group query instead (``backends/firestore/group.py``).
 ``_id`` is unique per collection only, so a view built with ``path_field="_path"`` adds to
 every document read the document's full path, ``"<collection name>/<_id>"``; filters, sorts,
 projections and pipelines see it like a stored field (a filter or sort naming it is then
-evaluated by the engine, after the read).
+evaluated by the engine, after the read). A view without ``path_field`` adds ``_path`` to the
+documents of a request that names it (``projection={"_path": 1}``, a filter, a sort, a
+pipeline stage): the opt-in by naming the field.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.names import group_of
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import InvalidQueryError
-from lexigram_nosql.query.ast import MatchAll, Update
+from lexigram_nosql.query.ast import MatchAll, ParsedPipeline, Update
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import document_sort_key
 from lexigram_nosql.query.projection import apply_projection
@@ -39,6 +41,9 @@ __all__ = ["CollectionGroup", "GroupSource", "ListedCollections", "id_text"]
 
 Owned = tuple[str, Document]
 """A document with the name of the collection it was read from."""
+
+PATH = "_path"
+"""The path field a view without ``path_field`` adds when a request names it."""
 
 
 class GroupSource(abc.ABC):
@@ -120,16 +125,16 @@ class CollectionGroup(BaseCollection[Any]):
 
     def collection_of(self, document: Mapping[str, Any]) -> BaseCollection[Any]:
         """The collection a document read through this view lives in (it needs ``_id`` and
-        the path field)."""
-        field = self._path_field
-        path = document.get(field) if field is not None else None
+        the path field: ``path_field``, else ``_path``)."""
+        field = self._path_field or PATH
+        path = document.get(field)
         if not isinstance(path, str) or "_id" not in document:
             raise InvalidQueryError(
                 f"collection_of needs a document read through collection group {self._name!r} "
-                "with its _id and its path field (build the view with path_field='_path', and "
-                "keep both fields in projections)",
+                f"with its _id and its path field {field!r} (name it in the projection, or build "
+                "the view with path_field=..., and keep both fields in projections)",
                 collection=self._name,
-                path=field or "path_field",
+                path=field,
             )
         suffix = "/" + id_text(document["_id"])
         if not path.endswith(suffix):
@@ -144,7 +149,20 @@ class CollectionGroup(BaseCollection[Any]):
     # -- reads ---------------------------------------------------------------------------
 
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
-        return self._read(query)
+        projection = query.projection.raw if query.projection is not None else None
+        sort = {path: direction for path, direction in query.sort}
+        return self._requesting(query.filter.raw, sort, projection)._read(query)
+
+    def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
+        view = self._requesting([stage.raw for stage in pipeline.stages])
+        return BaseCollection._aggregate(view, pipeline)
+
+    def _requesting(self, *requests: Any) -> CollectionGroup:
+        """This view, or, when it has no path field and a request names ``_path``, the same
+        view with ``_path`` (the opt-in by naming the field)."""
+        if self._path_field is None and _mentions(requests, PATH):
+            return CollectionGroup(self._store, self._name, self._source, path_field=PATH)
+        return self
 
     async def _read(self, query: FindQuery) -> AsyncIterator[Document]:
         late_filter, late_sort = self._late(query.filter), self._late_sort(query)
@@ -174,8 +192,9 @@ class CollectionGroup(BaseCollection[Any]):
                 return
 
     async def _count(self, query: FilterQuery) -> int:
-        if self._late(query):
-            return await super()._count(query)
+        view = self._requesting(query.raw)
+        if view._late(query):
+            return await BaseCollection._count(view, query)
         return await self._source.count(query)
 
     async def _with_paths(self, owned: AsyncIterator[Owned]) -> AsyncIterator[Document]:

@@ -212,8 +212,16 @@ async def test_each_document_can_name_its_path_and_collection(store: Any) -> Non
         group.aggregate([{"$match": {"_path": {"$regex": "^orders/"}}}, {"$count": "n"}])
     )
     assert paths == [{"n": 2}]
-    # Without path_field the documents are as stored.
-    assert all("_path" not in d for d in await collect(store.collection_group("orders").find()))
+    # Without path_field the documents are as stored, unless a request names _path.
+    plain = store.collection_group("orders")
+    assert all("_path" not in d for d in await collect(plain.find()))
+    named = await collect(plain.find({"k": "c1"}, projection={"_path": 1, "k": 1}))
+    assert [(d["k"], d["_path"]) for d in named] == [("c1", f"shops/s1/orders/{named[0]['_id']}")]
+    assert plain.collection_of(named[0]).name == "shops/s1/orders"
+    assert await plain.count_documents({"_path": {"$regex": "^users/u2/"}}) == 2
+    pipeline = [{"$match": {"k": "t1"}}, {"$project": {"at": {"$concat": ["@", "$_path"]}}}]
+    [projected] = await collect(plain.aggregate(pipeline))
+    assert projected["at"] == f"@orders/{projected['_id']}"
 
 
 async def test_the_same_id_in_two_collections_is_two_documents(store: Any) -> None:
