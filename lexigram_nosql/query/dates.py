@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lexigram_nosql.errors import InvalidQueryError
 
-__all__ = ["format_date", "parse_timezone", "to_utc", "validate_date_format"]
+__all__ = ["format_date", "parse_timezone", "to_utc", "utc_now", "validate_date_format"]
 
 _OPERATOR: Final = "$dateToString"
 _SPECIFIERS: Final = frozenset("dGHjLmMSuUVwYzZbB%")
@@ -32,6 +32,13 @@ _MONTHS: Final = (
     "November",
     "December",
 )
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, at the millisecond precision MongoDB dates have (``$currentDate``, TTL):
+    the one clock of the engine and every backend, so a stored date round-trips anywhere."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def to_utc(value: datetime) -> datetime:

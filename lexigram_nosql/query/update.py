@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -28,6 +28,7 @@ from lexigram_nosql.query.ast import (
     Update,
     UpdateOp,
 )
+from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.filter import matches, parse_element_filter
 from lexigram_nosql.query.ordering import compare_values, document_sort_key, sort_key, values_equal
 from lexigram_nosql.query.paths import (
@@ -359,7 +360,7 @@ def apply_update(
             unset_path(result, field.path)
         elif op is UpdateOp.CURRENT_DATE:
             if moment is None:
-                moment = _now()
+                moment = utc_now()
             set_path(result, field.path, _date_value(field.operand, moment), operator=op.value)
         else:
             _APPLY[op](result, field)
@@ -418,12 +419,6 @@ def _replace(update: ReplacementUpdate, document: Document) -> Document:
         )
     replacement.pop("_id", None)
     return {"_id": copy_value(stored_id), **replacement}
-
-
-def _now() -> datetime:
-    # MongoDB dates have millisecond precision; storing more would not round-trip on a server.
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _date_value(kind: str, moment: datetime) -> Any:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
@@ -54,6 +54,7 @@ from lexigram_nosql.query.ast import (
     ReplacementUpdate,
     Update,
 )
+from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import document_sort_key
 from lexigram_nosql.query.projection import Projection, apply_projection
@@ -561,7 +562,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
 
     async def _upsert(self, info: TableInfo, node: FilterNode, update: Update) -> Document | None:
         """Insert the upsert document; None when another writer inserted the key first."""
-        now = _moment()
+        now = utc_now()
         seed = upsert_seed(node)
         new: Document = normalize_value(apply_update(update, seed, inserting=True, now=now))
         if "_id" not in new:
@@ -600,7 +601,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 return UpdateResult(0, 0, upserted_id=inserted["_id"])
         else:
             raise self._duplicate(upsert_seed(node).get("_id"))
-        now = _moment()
+        now = utc_now()
         outcomes = await self._each(
             rows, lambda row: self._modify(info, node, update, row, guard, now)
         )
@@ -640,7 +641,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         node = normalize_filter(query.node)
         guard = filter_attributes(node)
         rows = await self._matching(info, node, multi)
-        now = _moment()
+        now = utc_now()
         outcomes = await self._each(
             rows, lambda row: self._modify(info, node, None, row, guard, now)
         )
@@ -674,7 +675,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 if return_document is ReturnDocument.AFTER:
                     return _project(query.projection, inserted)
                 return None
-            outcome = await self._modify(info, node, update, row, guard, _moment(), returning=True)
+            outcome = await self._modify(info, node, update, row, guard, utc_now(), returning=True)
             if outcome is None:
                 continue  # it stopped matching: find the next first match
             before, after, _ = outcome
@@ -720,12 +721,6 @@ def _read_attributes(
     if projection.include_id:
         needed.add("_id")
     return frozenset(needed)
-
-
-def _moment() -> datetime:
-    """Now, at the millisecond precision every backend keeps (``$currentDate``)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _project(projection: Projection | None, document: Document) -> Document:

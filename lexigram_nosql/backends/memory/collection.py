@@ -38,6 +38,7 @@ from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, Up
 from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError
 from lexigram_nosql.query.aggregate import run_pipeline
 from lexigram_nosql.query.ast import FilterNode, MatchAll, ParsedPipeline, ReplacementUpdate, Update
+from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import document_sort_key, sort_key
 from lexigram_nosql.query.paths import MISSING, get_values
@@ -217,7 +218,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
 
     def _updated(self, update: Update, document: Document) -> Document:
         """The new version of a stored document, which must keep its ``_id``."""
-        new = clone_document(apply_update(update, document, now=_now()))
+        new = clone_document(apply_update(update, document, now=utc_now()))
         if "_id" not in new:
             return {"_id": document["_id"], **new}
         if value_key(new["_id"]) != value_key(document["_id"]):
@@ -232,7 +233,7 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
 
     def _upsert_document(self, query: FilterQuery, update: Update) -> Document:
         seed = upsert_seed(query.node)
-        new = clone_document(apply_update(update, seed, inserting=True, now=_now()))
+        new = clone_document(apply_update(update, seed, inserting=True, now=utc_now()))
         if "_id" not in new:
             new = {"_id": generate_id(), **new}
         elif next(iter(new)) != "_id":
@@ -484,12 +485,6 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
             )
         if tx is not None and data is not None:
             tx.undo.append(lambda: data.indexes.__setitem__(name, index))
-
-
-def _now() -> datetime:
-    # MongoDB stores dates with millisecond precision; do the same for $currentDate.
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class _Reversed:

@@ -14,7 +14,6 @@ import contextlib
 import functools
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
@@ -32,6 +31,7 @@ from lexigram_nosql.backends.sqlite.writes import Writer
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError
 from lexigram_nosql.query.ast import FilterNode, MatchAll, ReplacementUpdate, Update
+from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.ordering import document_sort_key
 from lexigram_nosql.query.projection import apply_projection
@@ -279,7 +279,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
 
     def _updated(self, update: Update, document: Document) -> Document:
         """The new version of a stored document, which must keep its ``_id``."""
-        new = apply_update(update, document, now=_now())
+        new = apply_update(update, document, now=utc_now())
         if "_id" not in new:
             return {"_id": document["_id"], **new}
         if encode_key(new["_id"]) != encode_key(document["_id"]):
@@ -293,7 +293,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
         return new
 
     def _upsert_document(self, query: FilterQuery, update: Update) -> Document:
-        new = apply_update(update, upsert_seed(query.node), inserting=True, now=_now())
+        new = apply_update(update, upsert_seed(query.node), inserting=True, now=utc_now())
         if "_id" not in new:
             return {"_id": generate_id(), **new}
         self._check_id(new["_id"])
@@ -456,9 +456,3 @@ async def _prepend(first: Row, rows: AsyncIterator[Row]) -> AsyncIterator[Row]:
     yield first
     async for row in rows:
         yield row
-
-
-def _now() -> datetime:
-    # MongoDB stores dates with millisecond precision; do the same for $currentDate.
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
