@@ -19,6 +19,7 @@ pipeline stage): the opt-in by naming the field.
 from __future__ import annotations
 
 import abc
+import asyncio
 import heapq
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,9 @@ __all__ = ["CollectionGroup", "GroupSource", "ListedCollections", "id_text"]
 
 Owned = tuple[str, Document]
 """A document with the name of the collection it was read from."""
+
+#: Member collections counted at once by ``ListedCollections``.
+_PARALLEL_COUNTS = 8
 
 PATH = "_path"
 """The path field a view without ``path_field`` adds when a request names it."""
@@ -89,10 +93,15 @@ class ListedCollections(GroupSource):
                 return
 
     async def count(self, query: FilterQuery) -> int:
-        total = 0
-        for name in await self.members():
-            total += await self._store.collection(name)._count(query)
-        return total
+        # One at a time inside a transaction: a MongoDB session serves one operation at once.
+        in_transaction = self._store.current_transaction() is not None
+        slots = asyncio.Semaphore(1 if in_transaction else _PARALLEL_COUNTS)
+
+        async def one(name: str) -> int:
+            async with slots:
+                return await self._store.collection(name)._count(query)
+
+        return sum(await asyncio.gather(*(one(name) for name in await self.members())))
 
 
 class CollectionGroup(BaseCollection[Any]):
