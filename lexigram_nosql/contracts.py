@@ -164,6 +164,10 @@ class Capabilities:
 
     ``pushdown`` and ``refused`` hold query-language operator names (``"$regex"``,
     ``"$lookup"``...). Anything in neither set is evaluated exactly by the shared engine.
+    ``refused`` also names the values a backend cannot store (``UnsupportedQueryError``
+    before anything is written): ``"nested arrays"`` (an array directly inside an array),
+    ``"BSON-only values"`` (UUIDs, ObjectIds and regular expressions in fields, Decimal128,
+    binary subtypes, Code, Timestamp, MinKey/MaxKey, DBRef) and ``"NaN and infinity"``.
     """
 
     driver: str

@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from lexigram_nosql.backends.breaker import CircuitBreaker
 from lexigram_nosql.backends.causes import short_cause
@@ -846,11 +846,17 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
                 f"A document must be a mapping, got {type(document).__name__}",
                 collection=self._name,
             )
-        # A document is a replacement without operators: one validation for both.
-        parse_replacement(dict(document))
-        if "_id" in document:
-            check_id(document["_id"])
-        return dict(document)
+        # A document is a replacement without operators: one validation (and one pass over
+        # the values, which also puts datetimes in their stored form) for both.
+        try:
+            # parse_replacement hands back a fresh dict (the caller's is never kept).
+            stored = cast(Document, parse_replacement(cast(Document, document)).document)
+            if "_id" in stored:
+                check_id(stored["_id"])
+        except InvalidQueryError as exc:
+            exc.collection = exc.collection or self._name
+            raise
+        return stored
 
     def _need_filter(self, filter: FilterDocument | None) -> FilterDocument:
         if filter is None:

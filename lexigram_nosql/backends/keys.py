@@ -30,32 +30,14 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final
 
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.query.values import utc_millis
 
-__all__ = ["KEY_TAG", "check_id", "key_text", "key_value", "utc_millis"]
+__all__ = ["KEY_TAG", "check_id", "key_text", "key_value"]
 
 KEY_TAG: Final = "\x00"
 """First character of the key text of every value that is not a plain string."""
 
 _EXACT: Final = Context(prec=400)  # enough for any float's exact decimal expansion
-
-
-def utc_millis(value: datetime) -> datetime:
-    """``value`` as MongoDB stores it: aware, in UTC, truncated to milliseconds (a naive
-    datetime is taken as UTC, as PyMongo does)."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    micros = aware.microsecond
-    if micros % 1000 or type(aware) is not datetime:
-        return datetime(
-            aware.year,
-            aware.month,
-            aware.day,
-            aware.hour,
-            aware.minute,
-            aware.second,
-            micros - micros % 1000,
-            tzinfo=UTC,
-        )
-    return aware
 
 
 def check_id(value: Any) -> None:

@@ -10,7 +10,11 @@ __all__ = ["MemorySection", "MemoryStoreSettings"]
 
 
 class MemorySection(StrictModel):
-    """Nothing to configure yet; the section exists so every driver has the same shape."""
+    """Settings of the memory store."""
+
+    emulate: Literal["mongodb", "dynamodb", "firestore"] = "mongodb"
+    """Whose limits the store enforces on every document it writes (document size, id rules,
+    nesting, the backend's value types), so tests on memory refuse what production would."""
 
 
 class MemoryStoreSettings(StoreSettingsBase):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ from lexigram_nosql.query.values import (
     check_nesting,
     is_number,
     to_python_number,
+    utc_millis,
 )
 from lexigram_nosql.types import FilterDocument
 
@@ -166,7 +168,13 @@ def _parse_field(path: str, value: Any) -> list[FilterNode]:
     if _is_operator_document(path, value):
         return _parse_operators(path, value)
     _check_literal(value, path, "$eq")
-    return [Condition(path, FieldOp.EQ, value)]
+    return [Condition(path, FieldOp.EQ, _as_stored(value))]
+
+
+def _as_stored(value: Any) -> Any:
+    """A datetime operand as datetimes are stored (UTC, milliseconds), so it compares with
+    them as MongoDB compares it (BSON drops the microseconds of both)."""
+    return utc_millis(value) if isinstance(value, datetime) else value
 
 
 def _check_literal(value: Any, path: str, operator: str) -> None:
@@ -298,7 +306,7 @@ def _operand(path: str, op: FieldOp, operand: Any) -> Any:
                 operator=name,
             )
         _check_literal(operand, path, name)
-        return operand
+        return _as_stored(operand)
     if op in (FieldOp.IN, FieldOp.NIN):
         if not isinstance(operand, (list, tuple)):
             raise InvalidQueryError(
@@ -318,7 +326,7 @@ def _operand(path: str, op: FieldOp, operand: Any) -> Any:
                 )
             if not isinstance(item, re.Pattern):
                 _check_literal(item, path, name)
-        return tuple(operand)
+        return tuple(_as_stored(item) for item in operand)
     if op is FieldOp.EXISTS:
         # MongoDB reads the operand's truthiness: {"$exists": 0} means "does not exist".
         if operand is None:

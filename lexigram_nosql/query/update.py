@@ -42,7 +42,6 @@ from lexigram_nosql.query.paths import (
 )
 from lexigram_nosql.query.values import (
     check_document,
-    check_field_name,
     check_nesting,
     copy_value,
     is_number,
@@ -108,8 +107,7 @@ def parse_replacement(document: Document) -> ReplacementUpdate:
     """Validate a replacement document (operators are refused)."""
     if not isinstance(document, Mapping):
         raise InvalidQueryError(f"A replacement must be a document, got {type(document).__name__}")
-    check_nesting(document, where="the document")
-    for name, value in document.items():
+    for name in document:
         if isinstance(name, str) and name.startswith("$"):
             raise InvalidQueryError(
                 f"A replacement document cannot contain the operator {name!r}; use update_one "
@@ -117,10 +115,8 @@ def parse_replacement(document: Document) -> ReplacementUpdate:
                 path=name,
                 operator=name,
             )
-        check_field_name(name, where="the document")
-        if isinstance(value, (dict, list)):
-            check_document(value, where="the document", path=name)
-    return ReplacementUpdate(dict(document))
+    stored = check_document(document, where="the document")
+    return ReplacementUpdate(stored if stored is not document else dict(document))
 
 
 def _check_update_path(path: Any, operator: str) -> None:
@@ -143,8 +139,7 @@ def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
             f"{name} on {path!r} would modify the immutable field '_id'", path=path, operator=name
         )
     if op in (UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX):
-        check_document(operand, where=f"the {name} value of {path!r}", path=path)
-        return operand
+        return check_document(operand, where=f"the {name} value of {path!r}", path=path)
     if op is UpdateOp.UNSET:
         return operand
     if op in (UpdateOp.INC, UpdateOp.MUL):
@@ -171,8 +166,7 @@ def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
                     operator=name,
                 )
             return _each(path, name, operand["$each"])
-        check_document(operand, where=f"the {name} value of {path!r}", path=path)
-        return (operand,)
+        return (check_document(operand, where=f"the {name} value of {path!r}", path=path),)
     if op is UpdateOp.PULL:
         return PullCondition(value=operand, clause=parse_element_filter(path, operand))
     if op is UpdateOp.PULL_ALL:
@@ -236,14 +230,16 @@ def _each(path: str, operator: str, values: Any) -> tuple[Any, ...]:
             path=path,
             operator=operator,
         )
-    check_document(list(values), where=f"the {operator} values of {path!r}", path=path)
-    return tuple(values)
+    return tuple(
+        check_document(list(values), where=f"the {operator} values of {path!r}", path=path)
+    )
 
 
 def _push_spec(path: str, operand: Any) -> PushSpec:
     if not (isinstance(operand, Mapping) and any(str(k).startswith("$") for k in operand)):
-        check_document(operand, where=f"the $push value of {path!r}", path=path)
-        return PushSpec(each=(operand,))
+        return PushSpec(
+            each=(check_document(operand, where=f"the $push value of {path!r}", path=path),)
+        )
     unknown = sorted(str(k) for k in operand if k not in _PUSH_MODIFIERS)
     if "$each" not in operand or unknown:
         raise InvalidQueryError(

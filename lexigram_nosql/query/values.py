@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ from lexigram_nosql.errors import InvalidQueryError
 
 __all__ = [
     "BSON_TYPE_NAMES",
+    "MAX_STORED_NESTING",
     "bson_class",
     "canonical_type_name",
     "check_document",
@@ -28,6 +30,7 @@ __all__ = [
     "is_number",
     "to_python_number",
     "type_name",
+    "utc_millis",
 ]
 
 #: ``$type`` names with their BSON numbers (MongoDB's alias table), plus ``"number"``.
@@ -245,17 +248,157 @@ def check_nesting(value: Any, *, where: str) -> None:
         stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
 
 
-def check_document(value: Any, *, where: str, path: str | None = None) -> None:
-    """Validate every field name inside ``value`` (documents nested in documents and arrays)."""
-    if isinstance(value, dict):
+def check_document(value: Any, *, where: str, path: str | None = None, depth: int = 1) -> Any:
+    """Check a value to be stored, in one pass, and return it as every backend stores it.
+
+    The pass checks every field name, the nesting (at most ``MAX_STORED_NESTING`` levels)
+    and every value against MongoDB's value model (what PyMongo can encode): anything else
+    (a ``set``, a ``datetime.date``, a ``Decimal``, an int beyond 64 bits, an arbitrary
+    object) raises ``InvalidQueryError`` naming its path, before anything is written.
+    Datetimes come back aware, in UTC, truncated to milliseconds (a naive one is UTC, as in
+    PyMongo), in a copy of the containers that hold them; the input is never changed, and
+    is returned as is when nothing needed normalising.
+    """
+    cls = type(value)
+    if cls is dict or (cls is not list and isinstance(value, Mapping)):
+        if depth > MAX_STORED_NESTING:
+            raise _too_deep(where, path)
+        changed: dict[str, Any] | None = None
         for name, item in value.items():
             check_field_name(name, where=where, path=path)
-            if isinstance(item, (dict, list)):
-                check_document(item, where=where, path=f"{path}.{name}" if path else name)
-    elif isinstance(value, list):
+            kind = type(item)
+            if kind in _STORED_AS_IS:
+                continue
+            if kind is int:
+                if _INT64_MIN <= item <= _INT64_MAX:
+                    continue
+                new = _stored_leaf(item, where, f"{path}.{name}" if path else name)
+            elif kind is dict or kind is list:
+                new = check_document(
+                    item, where=where, path=f"{path}.{name}" if path else name, depth=depth + 1
+                )
+            else:
+                new = _stored_leaf(item, where, f"{path}.{name}" if path else name, depth)
+            if new is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[name] = new
+        if changed is not None:
+            return changed
+        return value if cls is dict else dict(value)
+    if cls is list or cls is tuple:
+        if depth > MAX_STORED_NESTING:
+            raise _too_deep(where, path)
+        copied: list[Any] | None = None
         for index, item in enumerate(value):
-            if isinstance(item, (dict, list)):
-                check_document(item, where=where, path=f"{path}.{index}" if path else str(index))
+            kind = type(item)
+            if kind in _STORED_AS_IS:
+                continue
+            child = f"{path}.{index}" if path else str(index)
+            if kind is int and _INT64_MIN <= item <= _INT64_MAX:
+                continue
+            if kind is dict or kind is list:
+                new = check_document(item, where=where, path=child, depth=depth + 1)
+            else:
+                new = _stored_leaf(item, where, child, depth)
+            if new is not item:
+                if copied is None:
+                    copied = list(value)
+                copied[index] = new
+        if copied is not None:
+            return copied
+        return value if cls is list else list(value)
+    return _stored_leaf(value, where, path or "value", depth - 1)
+
+
+def _stored_leaf(value: Any, where: str, path: str, depth: int = 0) -> Any:
+    """A value that is not a plain str/float/bool/None/bytes: checked, and normalised."""
+    if isinstance(value, datetime):
+        return utc_millis(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return value
+        raise InvalidQueryError(
+            f"Field {path!r} in {where} holds {value}, outside the 64-bit integers MongoDB "
+            "stores (use a string, or bson.Decimal128 for exact big numbers)",
+            path=path,
+        )
+    if isinstance(value, (str, float, bytes, uuid.UUID, re.Pattern)):
+        return value
+    if isinstance(value, (Mapping, list, tuple)):
+        return check_document(value, where=where, path=path, depth=depth + 1)
+    if bson_class(value) in _BSON_STORED:
+        return value
+    hint = _HINTS.get(type(value), "")
+    raise InvalidQueryError(
+        f"Field {path!r} in {where} holds a {type(value).__name__} ({value!r:.60}), which "
+        f"MongoDB cannot store{hint}",
+        path=path,
+    )
+
+
+def _too_deep(where: str, path: str | None) -> InvalidQueryError:
+    return InvalidQueryError(
+        f"{where[:1].upper()}{where[1:]} nests documents and arrays more than "
+        f"{MAX_STORED_NESTING} levels deep" + (f" at {path!r}" if path else ""),
+        path=path,
+    )
+
+
+def utc_millis(value: datetime) -> datetime:
+    """``value`` as MongoDB stores it: a plain ``datetime``, aware, in UTC, truncated to
+    milliseconds (a naive datetime is taken as UTC, as PyMongo does)."""
+    tz = value.tzinfo
+    if tz is UTC and type(value) is datetime and not value.microsecond % 1000:
+        return value
+    aware = value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
+    return datetime(
+        aware.year,
+        aware.month,
+        aware.day,
+        aware.hour,
+        aware.minute,
+        aware.second,
+        aware.microsecond - aware.microsecond % 1000,
+        tzinfo=UTC,
+    )
+
+
+MAX_STORED_NESTING: Final = 100
+"""The deepest nesting of documents and arrays MongoDB stores (each one adds a level)."""
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+# Leaf types stored and read back unchanged on every backend: no check needed.
+_STORED_AS_IS: Final = frozenset({str, float, bool, type(None), bytes})
+
+# bson classes PyMongo encodes (DatetimeMS: a date outside Python's datetime range).
+_BSON_STORED: Final = frozenset(
+    {
+        "ObjectId",
+        "Int64",
+        "Decimal128",
+        "Binary",
+        "Regex",
+        "Code",
+        "Timestamp",
+        "MinKey",
+        "MaxKey",
+        "DBRef",
+        "DatetimeMS",
+    }
+)
+
+_HINTS: Final[dict[type, str]] = {
+    Decimal: " (use bson.Decimal128, or a float)",
+    date: " (use a datetime, e.g. datetime(d.year, d.month, d.day))",
+    set: " (use a list)",
+    frozenset: " (use a list)",
+    bytearray: " (use bytes)",
+}
 
 
 def copy_value(value: Any) -> Any:

@@ -4,7 +4,8 @@ DynamoDB numbers are decimals of up to 38 significant digits, so ints and floats
 their exact decimal text (``repr`` of a float is the shortest text that reads back as the same
 float: no binary noise). DynamoDB does not keep the int/float distinction of an integral value:
 ``2.0`` reads back as ``2`` (equal in every comparison). Datetimes are stored as ISO-8601 UTC
-strings of a fixed width (``2024-05-01T12:00:00.000000+00:00``), so string order is time order
+strings of a fixed width (``2024-05-01T12:00:00.123000+00:00``, milliseconds as in MongoDB),
+so string order is time order
 and other tools read them; a string in exactly that form reads back as an aware UTC datetime.
 DynamoDB keeps no order of attributes or map keys, so the field order (which MongoDB's
 document equality depends on) is kept in a hidden ``__lx:o`` list: always for the item, and
@@ -21,13 +22,14 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from itertools import count
 from typing import Any
 
 from lexigram_nosql.backends.keys import KEY_TAG, check_id, key_text, key_value
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.query.values import bson_class, utc_millis
 
 __all__ = [
     "HIDDEN_PREFIX",
@@ -83,17 +85,17 @@ def new_object_id() -> str:
 
 
 def format_datetime(value: datetime) -> str:
-    """ISO-8601 in UTC with microseconds, e.g. ``2024-05-01T12:00:00.000000+00:00``.
-    A naive datetime is taken as UTC (as PyMongo does)."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat(timespec="microseconds")
+    """ISO-8601 in UTC, e.g. ``2024-05-01T12:00:00.123000+00:00``: milliseconds as MongoDB
+    keeps them, written in the fixed six-digit form earlier versions stored. A naive datetime
+    is taken as UTC (as PyMongo does)."""
+    return utc_millis(value).isoformat(timespec="microseconds")
 
 
 def normalize_value(value: Any) -> Any:
     """The value as it reads back (datetimes aware in UTC, dates as strings, tuples as
     lists), so the engine compares filter and update operands with what is stored."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc_millis(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -106,8 +108,9 @@ def normalize_value(value: Any) -> Any:
 def _number_text(value: int | float | Decimal, path: str) -> str:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            raise InvalidQueryError(
+            raise UnsupportedQueryError(
                 f"Field {path!r} is {value!r}: DynamoDB cannot store NaN or infinity",
+                backend="dynamodb",
                 path=path,
             )
         text = repr(value)
@@ -118,16 +121,19 @@ def _number_text(value: int | float | Decimal, path: str) -> str:
     except InvalidOperation as exc:  # pragma: no cover - repr/str of numbers always parse
         raise InvalidQueryError(f"Field {path!r} is not a number: {value!r}", path=path) from exc
     if not number.is_finite():
-        raise InvalidQueryError(
-            f"Field {path!r} is {value!r}: DynamoDB cannot store NaN or infinity", path=path
+        raise UnsupportedQueryError(
+            f"Field {path!r} is {value!r}: DynamoDB cannot store NaN or infinity",
+            backend="dynamodb",
+            path=path,
         )
     if number != 0:
         digits = number.normalize(_EXACT).as_tuple()
         exponent = int(digits.exponent) + len(digits.digits) - 1
         if len(digits.digits) > 38 or not -130 <= exponent <= 125:
-            raise InvalidQueryError(
+            raise UnsupportedQueryError(
                 f"Field {path!r} holds {value!r}, outside DynamoDB's numbers (38 significant "
                 "digits, magnitude 1e-130 to 1e126)",
+                backend="dynamodb",
                 path=path,
             )
     return text
@@ -139,11 +145,15 @@ def encode_scalar(value: Any, path: str = "value") -> AttributeValue | None:
         return {"NULL": True}
     if isinstance(value, bool):
         return {"BOOL": value}
-    if isinstance(value, str):
+    if type(value) is str:
         return {"S": value}
+    if isinstance(value, str):
+        return None if bson_class(value) else {"S": value}  # bson.Code: refused
     if isinstance(value, (int, float, Decimal)):
         return {"N": _number_text(value, path)}
     if isinstance(value, (bytes, bytearray, memoryview)):
+        if getattr(value, "subtype", 0):
+            return None  # a bson.Binary of another subtype: refused by encode_value
         return {"B": bytes(value)}
     if isinstance(value, datetime):
         return {"S": format_datetime(value)}
@@ -158,8 +168,10 @@ def encode_value(value: Any, path: str = "value", depth: int = 0) -> AttributeVa
     if scalar is not None:
         return scalar
     if depth >= _MAX_DEPTH:
-        raise InvalidQueryError(
-            f"Field {path!r} nests deeper than DynamoDB's {_MAX_DEPTH} levels", path=path
+        raise UnsupportedQueryError(
+            f"Field {path!r} nests deeper than DynamoDB's {_MAX_DEPTH} levels",
+            backend="dynamodb",
+            path=path,
         )
     if isinstance(value, Mapping):
         encoded: dict[str, AttributeValue] = {}
@@ -173,8 +185,11 @@ def encode_value(value: Any, path: str = "value", depth: int = 0) -> AttributeVa
         return {"M": encoded}
     if isinstance(value, (list, tuple)):
         return {"L": [encode_value(v, f"{path}.{i}", depth + 1) for i, v in enumerate(value)]}
-    raise InvalidQueryError(
-        f"Field {path!r} holds a {type(value).__name__}, which DynamoDB cannot store",
+    raise UnsupportedQueryError(
+        f"Field {path!r} holds a {type(value).__name__}, which DynamoDB cannot store (it "
+        "stores null, booleans, numbers, strings, bytes, datetimes, lists and maps; store a "
+        "UUID or an ObjectId as its string)",
+        backend="dynamodb",
         path=path,
     )
 
@@ -280,7 +295,7 @@ def decode_value(value: AttributeValue) -> Any:
     ((kind, payload),) = value.items()
     if kind == "S":
         if len(payload) == 32 and _DATETIME.fullmatch(payload):
-            return datetime.fromisoformat(payload)
+            return utc_millis(datetime.fromisoformat(payload))
         return payload
     if kind == "N":
         return _decode_number(payload)

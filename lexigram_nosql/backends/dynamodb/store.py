@@ -78,7 +78,8 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         return Capabilities(
             driver=self.driver_name,
             pushdown=_PUSHDOWN,
-            refused=frozenset(),
+            # Not operators: values DynamoDB cannot store (docs/backends/dynamodb.md).
+            refused=frozenset({"BSON-only values", "NaN and infinity"}),
             transactions=True,
             unique_indexes=True,
             native_sort=False,

@@ -9,7 +9,8 @@ not have: an array directly inside an array, and integers outside 64 bits. Both 
 
 Maps (and the top-level fields) come back with their keys sorted, as Firestore keeps them;
 MongoDB's field order is not preserved. Timestamps come back as timezone-aware UTC
-``datetime`` objects (a naive one is taken to be UTC when written), microseconds intact.
+``datetime`` objects truncated to milliseconds, as MongoDB stores them (the shared
+validation already writes them so; a naive one is taken to be UTC).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Final
 
 from lexigram_nosql.backends.keys import check_id, key_text, key_value
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.query.values import bson_class
 
 __all__ = [
     "BACKEND",
@@ -45,6 +47,8 @@ BACKEND: Final = "firestore"
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MAX_ID_BYTES: Final = 1500
+_MAX_DEPTH: Final = 20
+"""Firestore's deepest nesting of maps and arrays in a document."""
 #: Firestore's maximum document size.
 MAX_DOCUMENT_BYTES: Final = 1_048_576
 _ESCAPED: Final = re.compile("%(25|2F|00)")
@@ -181,8 +185,23 @@ def _check_key(key: str, path: str, collection: str | None) -> None:
         )
 
 
-def _check_value(value: Any, path: str, collection: str | None, *, in_array: bool) -> None:
-    if value is None or isinstance(value, (bool, str, bytes, float)):
+def _check_value(
+    value: Any, path: str, collection: str | None, *, in_array: bool, depth: int = 1
+) -> None:
+    cls = type(value)
+    if cls is str or cls is float or cls is bool or value is None:
+        return
+    if isinstance(value, (bool, float)) or (isinstance(value, str) and not bson_class(value)):
+        return  # subclasses; bson.Code is a str, refused below
+    if isinstance(value, bytes):
+        if getattr(value, "subtype", 0):  # a bson.Binary of another subtype than bytes
+            raise UnsupportedQueryError(
+                f"Field {path!r} holds binary data of subtype {value.subtype}, which "  # type: ignore[attr-defined]
+                "Firestore cannot keep (it stores plain bytes)",
+                backend=BACKEND,
+                path=path,
+                collection=collection,
+            )
         return
     if isinstance(value, int):
         if not _INT64_MIN <= value <= _INT64_MAX:
@@ -195,13 +214,20 @@ def _check_value(value: Any, path: str, collection: str | None, *, in_array: boo
         return
     if isinstance(value, datetime):
         return
+    if isinstance(value, (Mapping, list, tuple)) and depth > _MAX_DEPTH:
+        raise UnsupportedQueryError(
+            f"Field {path!r} nests maps and arrays deeper than Firestore's {_MAX_DEPTH} levels",
+            backend=BACKEND,
+            path=path,
+            collection=collection,
+        )
     if isinstance(value, Mapping):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
             if not isinstance(key, str):
                 raise InvalidQueryError(f"Field names must be strings; {child!r} is not")
             _check_key(key, child, collection)
-            _check_value(item, child, collection, in_array=False)
+            _check_value(item, child, collection, in_array=False, depth=depth + 1)
         return
     if isinstance(value, (list, tuple)):
         if in_array:
@@ -213,11 +239,12 @@ def _check_value(value: Any, path: str, collection: str | None, *, in_array: boo
                 collection=collection,
             )
         for index, item in enumerate(value):
-            _check_value(item, f"{path}.{index}", collection, in_array=True)
+            _check_value(item, f"{path}.{index}", collection, in_array=True, depth=depth + 1)
         return
     raise UnsupportedQueryError(
         f"Field {path!r} holds a {type(value).__name__}, which Firestore cannot store "
-        "(supported: None, bool, int, float, str, bytes, datetime, list, dict)",
+        "(it stores None, bool, int, float, str, bytes, datetime, list and dict; store a "
+        "UUID or an ObjectId as its string)",
         backend=BACKEND,
         path=path,
         collection=collection,
@@ -250,7 +277,7 @@ def decode_value(value: Any) -> Any:
             aware.hour,
             aware.minute,
             aware.second,
-            aware.microsecond,
+            aware.microsecond - aware.microsecond % 1000,  # MongoDB keeps milliseconds
             tzinfo=UTC,
         )
     return value

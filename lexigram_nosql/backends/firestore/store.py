@@ -167,8 +167,8 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         return Capabilities(
             driver=self.driver_name,
             pushdown=_PUSHDOWN,
-            # Not an operator: arrays directly inside arrays, which Firestore cannot store.
-            refused=frozenset({"nested arrays"}),
+            # Not operators: values Firestore cannot store (docs/backends/firestore.md).
+            refused=frozenset({"nested arrays", "BSON-only values"}),
             transactions=True,
             unique_indexes=True,
             native_sort=False,

@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.backends.memory.indexes import (
     MISSING_VALUE,
     MemoryIndex,
@@ -32,6 +33,7 @@ from lexigram_nosql.backends.memory.values import (
     clone,
     clone_document,
     generate_id,
+    stored_copy,
     strictly_equal,
 )
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
@@ -45,6 +47,7 @@ from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.projection import Projection, apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
+from lexigram_nosql.query.values import check_document
 from lexigram_nosql.types import Document
 
 __all__ = ["MemoryCollection"]
@@ -204,9 +207,9 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         the rollback removes them), the failing one and those after are not written."""
         prepared: list[tuple[Any, Document]] = []
         for document in documents:
-            stored = clone_document(document)
-            if "_id" not in stored:
-                stored = {"_id": generate_id(), **stored}
+            if "_id" not in document:
+                document = {"_id": generate_id(), **document}
+            stored = self._stored(document)
             prepared.append((self._check_id(stored), stored))
         tx = await self._enter()
         data = self._store.data_for_write(self._name, tx.undo if tx else None)
@@ -218,9 +221,9 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
 
     def _updated(self, update: Update, document: Document) -> Document:
         """The new version of a stored document, which must keep its ``_id``."""
-        new = clone_document(apply_update(update, document, now=utc_now()))
+        new = apply_update(update, document, now=utc_now())
         if "_id" not in new:
-            return {"_id": document["_id"], **new}
+            return self._stored({"_id": document["_id"], **new})
         if value_key(new["_id"]) != value_key(document["_id"]):
             what = "A replacement" if isinstance(update, ReplacementUpdate) else "An update"
             raise InvalidQueryError(
@@ -229,16 +232,24 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
                 path="_id",
                 collection=self._name,
             )
-        return new
+        return self._stored(new)
 
     def _upsert_document(self, query: FilterQuery, update: Update) -> Document:
         seed = upsert_seed(query.node)
-        new = clone_document(apply_update(update, seed, inserting=True, now=utc_now()))
+        new = apply_update(update, seed, inserting=True, now=utc_now())
         if "_id" not in new:
             new = {"_id": generate_id(), **new}
         elif next(iter(new)) != "_id":
             new = {"_id": new["_id"], **{k: v for k, v in new.items() if k != "_id"}}
-        return new
+        # The filter's equalities were not checked as stored values: check them now.
+        check_id(new["_id"])
+        return self._stored(check_document(new, where="the upserted document"))
+
+    def _stored(self, document: Document) -> Document:
+        """The copy of ``document`` to store, within ``memory.emulate``'s limits."""
+        copied, size = stored_copy(document)
+        self._store.check_limits(copied, size, self._name)
+        return copied
 
     async def _update(
         self,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseDocumentStore
 from lexigram_nosql.backends.memory.indexes import MemoryIndex
+from lexigram_nosql.backends.memory.limits import LimitCheck, limits_for
 from lexigram_nosql.config.memory import MemoryStoreSettings
 from lexigram_nosql.contracts import Capabilities
 from lexigram_nosql.errors import TransactionError
@@ -86,6 +87,14 @@ class MemoryTransaction:
     active: bool = True
 
 
+# What the memory store refuses when it emulates a backend (its ``capabilities.refused``).
+_EMULATED_REFUSALS: Final[dict[str, frozenset[str]]] = {
+    "mongodb": frozenset(),
+    "dynamodb": frozenset({"BSON-only values", "NaN and infinity"}),
+    "firestore": frozenset({"nested arrays", "BSON-only values"}),
+}
+
+
 class MemoryDocumentStore(BaseDocumentStore[MemoryStoreSettings]):
     """A document store kept in this process's memory, evaluated by the shared engine, with
     real indexes and serialized transactions (see the module docstring)."""
@@ -97,10 +106,15 @@ class MemoryDocumentStore(BaseDocumentStore[MemoryStoreSettings]):
         self._data: dict[str, CollectionData] = {}
         self._tx_lock = asyncio.Lock()
         self._active_tx: MemoryTransaction | None = None
+        self._emulate = settings.memory.emulate
+        self.check_limits: LimitCheck = limits_for(self._emulate)
+        """Enforces ``memory.emulate``'s limits on each document written."""
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(driver="memory", pushdown=ALL_OPERATORS, refused=frozenset())
+        return Capabilities(
+            driver="memory", pushdown=ALL_OPERATORS, refused=_EMULATED_REFUSALS[self._emulate]
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 

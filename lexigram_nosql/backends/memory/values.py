@@ -14,12 +14,13 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any, Final
 
-__all__ = ["clone", "clone_document", "generate_id", "strictly_equal"]
+__all__ = ["clone", "clone_document", "generate_id", "stored_copy", "strictly_equal"]
 
 # Values that cannot be changed in place, so a copy may share them.
 _IMMUTABLE: Final = (
@@ -60,6 +61,53 @@ def clone(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [clone(item) for item in value]
     return copy.deepcopy(value)
+
+
+def stored_copy(document: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A deep copy of a document to store, and its size as BSON would count it (slightly
+    over rather than under): one pass for both, so the memory store can refuse a document
+    over MongoDB's 16 MiB as the server would."""
+    total = [0]
+    copied = _sized_document(document, total)
+    return copied, total[0]
+
+
+def _sized_document(document: Mapping[str, Any], total: list[int]) -> dict[str, Any]:
+    copied: dict[str, Any] = {}
+    size = 5  # int32 length + trailing NUL
+    for key, item in document.items():
+        size += 2 + (len(key) if key.isascii() else len(key.encode()))
+        copied[key] = item
+        kind = type(item)
+        if kind is str:
+            size += 5 + (len(item) if item.isascii() else len(item.encode()))
+        elif kind is int or kind is float or kind is datetime:
+            size += 8
+        elif kind is dict:
+            copied[key] = _sized_document(item, total)
+        elif kind is list or kind is tuple:
+            copied[key] = _sized_list(item, total)
+        else:
+            copied[key] = clone(item)
+            size += _leaf_size(item)
+    total[0] += size
+    return copied
+
+
+def _sized_list(items: Any, total: list[int]) -> list[Any]:
+    return list(_sized_document({str(i): item for i, item in enumerate(items)}, total).values())
+
+
+def _leaf_size(value: Any) -> int:
+    if isinstance(value, (bytes, bytearray)):
+        return 5 + len(value)
+    if isinstance(value, str):
+        return 5 + len(value.encode())
+    if isinstance(value, Mapping):
+        return 0  # counted by the caller's copy of it
+    if isinstance(value, re.Pattern):
+        return 2 + len(value.pattern.encode()) + 8
+    return 16  # bool, None, UUID, ObjectId, Decimal128 and the other BSON scalars
 
 
 # -- ids ---------------------------------------------------------------------------------

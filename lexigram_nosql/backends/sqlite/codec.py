@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError
 from lexigram_nosql.query.values import bson_class
 
 __all__ = [
@@ -53,9 +53,18 @@ _loads = json.JSONDecoder().decode
 def encode_document(document: Mapping[str, Any]) -> str:
     """The stored text of a document; a value JSON cannot hold exactly becomes a tag, and a
     value nothing here can store is refused naming its path."""
-    if _is_plain(document):
-        return _dumps(document)
-    return _TAGGED + _dumps(_tagged(document, ""))
+    text = _dumps(document) if _is_plain(document) else _TAGGED + _dumps(_tagged(document, ""))
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise DocumentTooLargeError(
+            f"The document with _id {document.get('_id')!r:.60} is {len(text)} characters as "
+            f"stored; the SQLite store keeps MongoDB's limit of {MAX_DOCUMENT_CHARS} (16 MiB)",
+            code="BSONObjectTooLarge",
+        )
+    return text
+
+
+MAX_DOCUMENT_CHARS: Final = 16 * 1024 * 1024
+"""The largest stored text of one document: MongoDB's 16 MiB document limit."""
 
 
 def decode_document(text: str) -> dict[str, Any]:
