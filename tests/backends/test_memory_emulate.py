@@ -98,7 +98,7 @@ async def test_id_length_limit_is_the_emulated_backends(store: Any) -> None:
         await collection.insert_one({"_id": long_id})
         assert await collection.find_one({"_id": long_id}) == {"_id": long_id}
         return
-    with pytest.raises(UnsupportedQueryError, match="_id|bytes"):
+    with pytest.raises(UnsupportedQueryError, match=r"_id|bytes"):
         await collection.insert_one({"_id": long_id})
     assert await collection.count_documents({}) == 0
 
