@@ -176,9 +176,10 @@ class CollectionGroup(BaseCollection[Any]):
     async def _read(self, query: FindQuery) -> AsyncIterator[Document]:
         late_filter, late_sort = self._late(query.filter), self._late_sort(query)
         if late_filter or late_sort:
-            # The filter or sort names the path: read everything, then decide here.
+            # The filter or sort names the path: the source gets the top-level conditions that
+            # do not (a superset of the matches), and the rest is decided here.
             source_query = FindQuery(
-                FilterQuery.build(None) if late_filter else query.filter,
+                self._without_path(query.filter) if late_filter else query.filter,
                 batch_size=query.batch_size,
             )
         else:
@@ -213,6 +214,13 @@ class CollectionGroup(BaseCollection[Any]):
                 yield document
             else:
                 yield {**document, field: f"{name}/{id_text(document.get('_id'))}"}
+
+    def _without_path(self, query: FilterQuery) -> FilterQuery:
+        field = self._path_field or PATH
+        kept = {
+            key: value for key, value in query.raw.items() if not _mentions({key: value}, field)
+        }
+        return FilterQuery.build(kept)
 
     def _late(self, query: FilterQuery) -> bool:
         return self._path_field is not None and _mentions(query.raw, self._path_field)

@@ -206,6 +206,8 @@ async def test_each_document_can_name_its_path_and_collection(store: Any) -> Non
     )
     assert sorted(d["k"] for d in under_u1) == ["a1", "a2", "a3"]
     assert await group.count_documents({"_path": {"$regex": "^shops/"}}) == 1
+    mixed = {"status": "paid", "_path": {"$regex": "^users/"}, "total": {"$gte": 12}}
+    assert sorted(d["k"] for d in await collect(group.find(mixed))) == ["a1", "a3", "b2"]
     by_path = await collect(group.find({}, sort=[("_path", 1)], projection={"_path": 1, "_id": 0}))
     assert [d["_path"] for d in by_path] == sorted(d["_path"] for d in found)
     paths = await collect(
