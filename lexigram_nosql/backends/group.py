@@ -22,7 +22,7 @@ import abc
 import asyncio
 import heapq
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.names import group_of
@@ -236,13 +236,60 @@ class CollectionGroup(BaseCollection[Any]):
     def _read_only(self, operation: str) -> InvalidQueryError:
         return InvalidQueryError(
             f"Collection group {self._name!r} of store {self._store.name!r} is a read-only "
-            f"view; {operation} through the collection itself: store.collection(path), e.g. "
+            f"view; run {operation} on the collection itself: store.collection(path), e.g. "
             "store.collection('users/u1/orders') (a view built with path_field='_path' gives "
             "each document's path, and view.collection_of(document) its collection)",
             store=self._store.name,
             collection=self._name,
             operator=operation,
         )
+
+    # Refused up front, before any argument is looked at or batched (so an unordered bulk
+    # write cannot turn the refusal into a per-request error)...
+
+    async def insert_one(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("insert_one")
+
+    async def insert_many(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("insert_many")
+
+    async def update_one(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("update_one")
+
+    async def update_many(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("update_many")
+
+    async def replace_one(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("replace_one")
+
+    async def delete_one(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("delete_one")
+
+    async def delete_many(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("delete_many")
+
+    async def find_one_and_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("find_one_and_update")
+
+    async def find_one_and_replace(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("find_one_and_replace")
+
+    async def find_one_and_delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("find_one_and_delete")
+
+    async def bulk_write(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("bulk_write")
+
+    async def create_index(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("create_index")
+
+    async def drop_index(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("drop_index")
+
+    async def list_indexes(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("list_indexes")
+
+    # ... and by the primitives, for any write method added later.
 
     async def _insert(self, documents: list[Document]) -> list[Any]:
         raise self._read_only("insert")

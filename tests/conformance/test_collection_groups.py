@@ -254,7 +254,14 @@ async def test_writes_through_a_group_are_refused(store: Any) -> None:
         lambda: group.find_one_and_update({"k": "t1"}, {"$set": {"total": 1}}),
         lambda: group.find_one_and_delete({"k": "t1"}),
         lambda: group.bulk_write([InsertOne({"k": "new"}), DeleteOne({"k": "t1"})]),
+        lambda: group.bulk_write([InsertOne({"k": "new"})], ordered=False),
+        lambda: group.insert_many([{"k": "new"}], ordered=False),
+        lambda: group.insert_many([]),
+        lambda: group.find_one_and_replace({"k": "t1"}, {"k": "t1"}),
+        lambda: group.update_many({}, {"$set": {"k": "new"}}, upsert=True),
         lambda: group.create_index("total"),
+        lambda: group.drop_index("total_1"),
+        lambda: group.list_indexes(),
     ]
     for write in attempts:
         with pytest.raises(InvalidQueryError, match=r"read-only.*store\.collection\(") as info:
