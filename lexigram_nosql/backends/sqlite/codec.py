@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -47,13 +48,28 @@ _PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _TAGGED: Final = "!"
 
 _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+class _NotPlain(Exception):
+    """A value JSON does not know: the document takes the tagged path."""
+
+
+def _not_plain(value: Any) -> Any:
+    raise _NotPlain
+
+
+_dumps_plain = json.JSONEncoder(
+    separators=(",", ":"), check_circular=False, default=_not_plain
+).encode
 _loads = json.JSONDecoder().decode
 
 
 def encode_document(document: Mapping[str, Any]) -> str:
     """The stored text of a document; a value JSON cannot hold exactly becomes a tag, and a
     value nothing here can store is refused naming its path."""
-    text = _dumps(document) if _is_plain(document) else _TAGGED + _dumps(_tagged(document, ""))
+    text = _plain_text(document)
+    if text is None:
+        text = _TAGGED + _dumps(_tagged(document, ""))
     if len(text) > MAX_DOCUMENT_CHARS:
         raise DocumentTooLargeError(
             f"The document with _id {document.get('_id')!r:.60} is {len(text)} characters as "
@@ -67,6 +83,21 @@ MAX_DOCUMENT_CHARS: Final = 16 * 1024 * 1024
 """The largest stored text of one document: MongoDB's 16 MiB document limit."""
 
 
+def _plain_text(document: Mapping[str, Any]) -> str | None:
+    """The document as plain JSON, or None when some value needs a tag."""
+    if type(document) is not dict:
+        return None
+    # Without bson loaded, no subclass JSON would flatten (Int64, Code) can exist: the C
+    # encoder alone decides, and any value it does not know sends us to the tagged path.
+    if "bson" in sys.modules and not _is_plain(document):
+        return None
+    try:
+        text: str = _dumps_plain(document)
+    except _NotPlain:
+        return None
+    return None if '"$' in text else text  # a "$" field name needs escaping
+
+
 def decode_document(text: str) -> dict[str, Any]:
     """The document ``encode_document`` stored."""
     if text[:1] != _TAGGED:
@@ -75,14 +106,40 @@ def decode_document(text: str) -> dict[str, Any]:
     return _untag(_loads(text[1:]))  # type: ignore[no-any-return]
 
 
-def _is_plain(value: Any) -> bool:
-    """Whether JSON alone keeps ``value`` exactly (no tag needed anywhere inside)."""
-    cls = type(value)
-    if cls is dict:
-        return all(key[:1] != "$" and _is_plain(item) for key, item in value.items())
-    if cls is list:
-        return all(_is_plain(item) for item in value)
-    return cls in _PLAIN_SCALARS
+def _is_plain(document: dict[str, Any]) -> bool:
+    """Whether JSON alone keeps every value of ``document`` exactly (exact types only: a
+    subclass such as ``bson.Int64`` needs its tag)."""
+    plain = _PLAIN_SCALARS
+    for item in document.values():
+        cls = type(item)
+        if cls in plain:
+            continue
+        if cls is dict:
+            if not _is_plain(item):
+                return False
+        elif cls is list:
+            if not _is_plain_list(item):
+                return False
+        else:
+            return False
+    return True
+
+
+def _is_plain_list(items: list[Any]) -> bool:
+    plain = _PLAIN_SCALARS
+    for item in items:
+        cls = type(item)
+        if cls in plain:
+            continue
+        if cls is dict:
+            if not _is_plain(item):
+                return False
+        elif cls is list:
+            if not _is_plain_list(item):
+                return False
+        else:
+            return False
+    return True
 
 
 def _tagged(value: Any, path: str) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
@@ -71,6 +71,10 @@ class _Cursor:
         self._seen: set[int] | None = set() if plan.dedupe else None
         self.done = False
 
+    def close(self) -> None:
+        self.done = True
+        self._rows.close()
+
     def batch(self, size: int) -> list[Row]:
         out: list[Row] = []
         test, seen = self._test, self._seen
@@ -123,29 +127,69 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
         plan = self.last_plan = plan_read(info, node, sort, is_multikey)
         return plan
 
+    def _read_info(self, connection: sqlite3.Connection) -> CollectionInfo | None:
+        """The collection as a read sees it: from the cached catalog, except on the writer
+        (inside a write or a transaction), which must know every index."""
+        if connection is self._store.database.writer_connection:
+            return self._info(connection)
+        catalog = self._store.database.catalogs.cached(connection)
+        return catalog.collections.get(self._name)
+
     def _open(
         self, connection: sqlite3.Connection, node: FilterNode, sort: Any, *, snapshot: bool
     ) -> _Cursor | None:
         if snapshot and not connection.in_transaction:
             connection.execute("BEGIN")
-        info = self._info(connection)
+        try:
+            return self._open_from(connection, self._read_info(connection), node, sort)
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            # Another process dropped what the cached catalog names: read it again.
+            self._store.database.catalogs.invalidate()
+            return self._open_from(connection, self._info(connection), node, sort)
+
+    def _open_from(
+        self,
+        connection: sqlite3.Connection,
+        info: CollectionInfo | None,
+        node: FilterNode,
+        sort: Any,
+    ) -> _Cursor | None:
         if info is None:
             return None
         plan = self._plan(connection, info, node, sort)
-        return _Cursor(plan, connection.execute(plan.sql, plan.params), _matcher(node))
+        test = _always if plan.exact else _matcher(node)
+        return _Cursor(plan, connection.execute(plan.sql, plan.params), test)
 
-    def _rows(self, connection: sqlite3.Connection, node: FilterNode, sort: Any) -> Iterator[Row]:
-        """Every matching row, in the plan's order (on the writer, inside a write)."""
+    def _rows(
+        self, connection: sqlite3.Connection, node: FilterNode, sort: Any, first: int = _BATCH
+    ) -> Generator[Row, None, None]:
+        """Every matching row, in the plan's order (``first``: how many the first batch
+        decodes, so a caller wanting one row decodes one)."""
         cursor = self._open(connection, node, sort, snapshot=False)
-        while cursor is not None and not cursor.done:
-            yield from cursor.batch(_BATCH)
+        size = first
+        try:
+            while cursor is not None and not cursor.done:
+                yield from cursor.batch(size)
+                size = _BATCH
+        finally:
+            if cursor is not None:
+                cursor.close()  # an unfinished statement would lock its tables
+
+    def _targets(self, connection: sqlite3.Connection, node: FilterNode, multi: bool) -> list[Row]:
+        """The rows a write changes: every match, or the first."""
+        with contextlib.closing(self._rows(connection, node, (), _BATCH if multi else 1)) as rows:
+            return list(rows) if multi else [row for row in [next(rows, None)] if row]
 
     def _first(self, connection: sqlite3.Connection, query: FindQuery) -> Row | None:
-        rows = self._rows(connection, query.filter.node, query.sort)
-        plan = self.last_plan
-        if not query.sort or (plan is not None and plan.sorted):
-            return next(rows, None)
-        found = list(rows)
+        with contextlib.closing(
+            self._rows(connection, query.filter.node, query.sort, first=1)
+        ) as rows:
+            plan = self.last_plan
+            if not query.sort or (plan is not None and plan.sorted):
+                return next(rows, None)
+            found = list(rows)
         if not found:
             return None
         key = document_sort_key(query.sort)
@@ -163,11 +207,15 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
                 yield row
             return
         reader = await database.reader()
+        cursor: _Cursor | None = None
         try:
 
             def start(connection: sqlite3.Connection) -> tuple[_Cursor | None, list[Row]]:
                 cursor = self._open(connection, node, sort, snapshot=True)
-                return cursor, ([] if cursor is None else cursor.batch(batch))
+                rows = [] if cursor is None else cursor.batch(batch)
+                if cursor is None or cursor.done:
+                    connection.execute("COMMIT")  # read whole: end it in this job
+                return cursor, rows
 
             cursor, rows = await reader.run(start)
             while True:
@@ -177,6 +225,9 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
                     return
                 rows = await reader.run(functools.partial(_next_batch, cursor, batch))
         finally:
+            if cursor is not None and not cursor.done:  # abandoned: end its statement
+                with contextlib.suppress(Exception):
+                    await reader.run(functools.partial(_close, cursor))
             await reader.release()
 
     async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
@@ -224,6 +275,15 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
                 del kept[bound:]
         kept.sort(key=key)
         return kept[query.skip : bound]
+
+    async def _find_one(self, query: FindQuery) -> Document | None:
+        """One job on one snapshot (a stream would take two hops to the reader thread)."""
+
+        def run(connection: sqlite3.Connection) -> Document | None:
+            found = self._first(connection, query)
+            return None if found is None else apply_projection(query.projection, found[1])
+
+        return await self._store.read(run, snapshot=False)
 
     async def _count(self, query: FilterQuery) -> int:
         database = self._store.database
@@ -315,8 +375,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
             writer = self._writer(connection, create=upsert)
             matched = modified = 0
             if writer is not None:
-                rows = self._rows(connection, query.node, ())
-                targets = list(rows) if multi else [row for row in [next(rows, None)] if row]
+                targets = self._targets(connection, query.node, multi)
                 for seq, document in targets:
                     matched += 1
                     new = self._updated(update, document)
@@ -338,8 +397,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
             writer = self._writer(connection, create=False)
             if writer is None:
                 return DeleteResult(0)
-            rows = self._rows(connection, query.node, ())
-            targets = list(rows) if multi else [row for row in [next(rows, None)] if row]
+            targets = self._targets(connection, query.node, multi)
             writer.delete([seq for seq, _ in targets])
             return DeleteResult(len(targets))
 
@@ -448,8 +506,15 @@ def _index_info(spec: IndexSpec) -> IndexInfo:
     )
 
 
+def _close(cursor: _Cursor, connection: sqlite3.Connection) -> None:
+    cursor.close()
+
+
 def _next_batch(cursor: _Cursor, size: int, connection: sqlite3.Connection) -> list[Row]:
-    return cursor.batch(size)
+    rows = cursor.batch(size)
+    if cursor.done and connection.in_transaction:
+        connection.execute("COMMIT")
+    return rows
 
 
 async def _prepend(first: Row, rows: AsyncIterator[Row]) -> AsyncIterator[Row]:

@@ -157,6 +157,7 @@ class Database:
             self.catalogs.invalidate()
             raise
         writer.execute("COMMIT")
+        self.catalogs.forget_if_changed(writer)
         return result
 
     def _savepoint(self, function: Callable[[sqlite3.Connection], T]) -> T:
@@ -171,6 +172,7 @@ class Database:
             self.catalogs.invalidate()
             raise
         writer.execute("RELEASE operation")
+        self.catalogs.forget_if_changed(writer)
         return result
 
     async def begin(self) -> None:
@@ -210,6 +212,10 @@ class Database:
                         store=self._store_name,
                     ) from exc
                 time.sleep(min(0.01 * 2**attempt, 0.5))
+
+    @property
+    def writer_connection(self) -> sqlite3.Connection | None:
+        return self._writer
 
     def _need_writer(self) -> sqlite3.Connection:
         if self._writer is None:
@@ -257,20 +263,22 @@ class Reader:
         return await self.database.on_reader(lambda: function(self.connection))
 
     async def release(self) -> None:
+        """Give the connection back, ending its read first when a job did not already."""
         if self._released:
             return
         self._released = True
         connection = self.connection
+        if connection.in_transaction:
 
-        def finish() -> None:
-            if connection.in_transaction:
-                connection.execute("COMMIT")
+            def finish() -> None:
+                if connection.in_transaction:
+                    connection.execute("COMMIT")
 
-        try:
-            await self.database.on_reader(finish)
-        except Exception:
-            connection.close()
-            with self.database._readers_lock:
-                if connection in self.database._all_readers:
-                    self.database._all_readers.remove(connection)
+            try:
+                await self.database.on_reader(finish)
+            except Exception:
+                connection.close()
+                with self.database._readers_lock:
+                    if connection in self.database._all_readers:
+                        self.database._all_readers.remove(connection)
         self.database._release(connection)

@@ -70,6 +70,8 @@ class Plan:
     indexes: tuple[str, ...] = ()
     sorted: bool = False
     dedupe: bool = False
+    exact: bool = False
+    """The SQL selects exactly the matches: the engine does not check the rows."""
 
     @property
     def index(self) -> str | None:
@@ -99,6 +101,19 @@ def plan_read(
             return ordered
     if probes is None:
         return Plan("scan", f"SELECT seq, doc FROM {table} ORDER BY seq")
+    exact = _exact(node, probes, info)
+    if exact and isinstance(node, Condition) and node.op is FieldOp.EQ:
+        # One key: read it straight (a single-field index holds a key once per document).
+        probe = probes[0]
+        key = probe.ranges[0][0]
+        if probe.index == _ID_INDEX:
+            sql = f"SELECT seq, doc FROM {table} WHERE id = ?"
+        else:
+            sql = (
+                f"SELECT c.seq, c.doc FROM {probe.table} AS x JOIN {table} AS c "
+                "ON c.seq = x.seq WHERE x.k = ? ORDER BY x.seq"
+            )
+        return Plan("index", sql, [key], (probe.index,), exact=True)
     params: list[Any] = []
     union = " UNION ALL ".join(probe.sql(params) for probe in probes)
     return Plan(
@@ -106,7 +121,27 @@ def plan_read(
         f"SELECT seq, doc FROM {table} WHERE seq IN ({union}) ORDER BY seq",
         params,
         tuple(dict.fromkeys(probe.index for probe in probes)),
+        exact=exact,
     )
+
+
+def _exact(node: FilterNode, probes: list[Probe], info: CollectionInfo) -> bool:
+    """Whether the probes select exactly the matches, so the engine need not check rows:
+    ``$eq``/``$in`` of non-null values on ``_id`` or on the one path of a single-field index
+    (its keys are the values the path reaches, array elements included: MongoDB's equality).
+    """
+    if not isinstance(node, Condition) or node.op not in (FieldOp.EQ, FieldOp.IN):
+        return False
+    if len(probes) != 1 or any(part.isdigit() for part in node.path.split(".")):
+        return False
+    operands = node.operand if node.op is FieldOp.IN else (node.operand,)
+    if any(value is None or bson_class(value) in ("MinKey", "MaxKey") for value in operands):
+        return False
+    probe = probes[0]
+    if probe.index == _ID_INDEX:
+        return node.path == "_id"
+    index = info.indexes.get(probe.index)
+    return index is not None and index.paths == (node.path,)
 
 
 def _ordered_plan(

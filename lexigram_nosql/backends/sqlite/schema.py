@@ -40,20 +40,28 @@ SCHEMA_VERSION: Final = 1
 _MISSING: Final = object()
 
 
-@dataclass(frozen=True, slots=True)
 class IndexInfoRow:
     """One secondary index as the catalog holds it."""
 
-    name: str
-    table: str
-    spec: IndexSpec
+    __slots__ = ("_simple", "name", "paths", "spec", "table")
 
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return tuple(path for path, _ in self.spec.keys)
+    def __init__(self, name: str, table: str, spec: IndexSpec) -> None:
+        self.name = name
+        self.table = table
+        self.spec = spec
+        self.paths = tuple(path for path, _ in spec.keys)
+        # One ascending top-level field: the common case, keyed without walking paths.
+        self._simple = len(spec.keys) == 1 and spec.keys[0][1] > 0 and "." not in self.paths[0]
 
     def entries(self, document: Any) -> set[bytes] | None:
         """The keys ``document`` is indexed under (None: a sparse index skips it)."""
+        if self._simple:
+            value = document.get(self.paths[0], _MISSING)
+            cls = type(value)
+            if cls is not list and cls is not dict:
+                if value is _MISSING:
+                    return None if self.spec.sparse else {NULL_KEY}
+                return {encode_key(value)}
         per_path = [_values(document, path) for path in self.paths]
         if self.spec.sparse and all(v is _MISSING for values in per_path for v in values):
             return None
@@ -116,6 +124,19 @@ class CatalogCache:
             if self._catalog is None or self._catalog.version <= version:
                 self._catalog = loaded
         return loaded
+
+    def cached(self, connection: sqlite3.Connection) -> Catalog:
+        """The last catalog seen, without asking the file (reads: a stale catalog can only
+        miss a new index, or name a dropped table, which the reader retries on)."""
+        return self._catalog or self.current(connection)
+
+    def forget_if_changed(self, connection: sqlite3.Connection) -> None:
+        """After a write: drop the cached catalog if the write changed the schema."""
+        catalog = self._catalog
+        if catalog is not None:
+            version = connection.execute("PRAGMA schema_version").fetchone()[0]
+            if version != catalog.version:
+                self.invalidate()
 
     def invalidate(self) -> None:
         """Forget the catalog (a rollback may have undone the schema it was read from)."""

@@ -128,20 +128,28 @@ class SQLiteDocumentStore(BaseDocumentStore[SQLiteStoreSettings]):
 
     # -- reads outside the collection ----------------------------------------------------
 
-    async def read(self, function: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(
+        self, function: Callable[[sqlite3.Connection], T], *, snapshot: bool = True
+    ) -> T:
         """Run ``function`` on one snapshot: the writer inside this task's transaction, a
-        reader connection otherwise."""
+        reader connection otherwise. ``snapshot=False`` is for a function whose reading is
+        one statement (which is a snapshot by itself)."""
         database = self.database
         if database.in_transaction and self.current_transaction() is not None:
             return await database.read_in_transaction(function)
         reader = await database.reader()
         try:
 
-            def snapshot(connection: sqlite3.Connection) -> T:
+            def one_snapshot(connection: sqlite3.Connection) -> T:
+                if not snapshot:
+                    return function(connection)
                 connection.execute("BEGIN")
-                return function(connection)
+                try:
+                    return function(connection)
+                finally:  # ended in the same job: no second hop to the thread
+                    connection.execute("COMMIT")
 
-            return await reader.run(snapshot)
+            return await reader.run(one_snapshot)
         finally:
             await reader.release()
 

@@ -73,10 +73,26 @@ class Writer:
     ) -> list[Any]:
         """Insert in order; stop at the first duplicate (raised), keeping the ones before it
         (their ids are in ``inserted``). With ``atomic`` the caller rolls back on error, so
-        the failing document needs no clean-up."""
+        the failing document needs no clean-up.
+
+        Several documents are written as one batch (one statement per table); when SQLite
+        refuses the batch (a duplicate somewhere), it is undone and the documents are written
+        one by one, which stops at the exact duplicate.
+        """
+        ids: list[Any] = [] if inserted is None else inserted
+        if len(documents) > 1:
+            self.connection.execute("SAVEPOINT batch")
+            try:
+                self._insert_batch(documents)
+            except sqlite3.IntegrityError:
+                self.connection.execute("ROLLBACK TO batch")
+                self.connection.execute("RELEASE batch")
+            else:
+                self.connection.execute("RELEASE batch")
+                ids.extend(document["_id"] for document in documents)
+                return ids
         execute = self.connection.execute
         indexes = list(self.info.indexes.values())
-        ids: list[Any] = [] if inserted is None else inserted
         for document in documents:
             identifier = document["_id"]
             try:
@@ -95,6 +111,31 @@ class Writer:
                     raise
             ids.append(identifier)
         return ids
+
+    def _insert_batch(self, documents: Sequence[dict[str, Any]]) -> None:
+        """Every document and index entry in one statement per table (the caller holds the
+        write lock, so the next sequence numbers are this batch's)."""
+        table = self.info.table
+        last = self.connection.execute(f"SELECT MAX(seq) FROM {table}").fetchone()[0] or 0
+        seqs = range(last + 1, last + 1 + len(documents))
+        self.connection.executemany(
+            f"INSERT INTO {table} (seq, id, doc) VALUES (?, ?, ?)",
+            [
+                (seq, encode_key(document["_id"]), encode_document(document))
+                for seq, document in zip(seqs, documents, strict=True)
+            ],
+        )
+        for index in self.info.indexes.values():
+            rows: list[tuple[bytes, int]] = []
+            multikey = False
+            for seq, document in zip(seqs, documents, strict=True):
+                entries = index.entries(document)
+                if entries:
+                    multikey = multikey or len(entries) > 1
+                    rows.extend((key, seq) for key in entries)
+            if multikey:
+                self._multikey.mark(self.connection, index.table)
+            self.connection.executemany(f"INSERT INTO {index.table} (k, seq) VALUES (?, ?)", rows)
 
     def replace(self, seq: int, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Store ``new`` over ``old`` (same ``_id``); index entries change only where the
@@ -149,10 +190,26 @@ class Writer:
             raise self._duplicate(index.name, _shown(index, document)) from None
 
     def build_index(self, index: IndexInfoRow) -> None:
-        """Index every stored document (a duplicate refuses the whole index)."""
-        rows = self.connection.execute(f"SELECT seq, doc FROM {self.info.table}").fetchall()
-        for seq, text in rows:
-            self._add_entries(index, seq, decode_document(text))
+        """Index every stored document in one statement; a duplicate refuses the index,
+        named by the documents written one by one to find it."""
+        rows: list[tuple[bytes, int]] = []
+        multikey = False
+        for seq, text in self.connection.execute(f"SELECT seq, doc FROM {self.info.table}"):
+            entries = index.entries(decode_document(text))
+            if entries:
+                multikey = multikey or len(entries) > 1
+                rows.extend((key, seq) for key in entries)
+        if multikey:
+            self._multikey.mark(self.connection, index.table)
+        insert = f"INSERT INTO {index.table} (k, seq) VALUES (?, ?)"
+        try:
+            self.connection.executemany(insert, rows)
+        except sqlite3.IntegrityError:
+            self.connection.execute(f"DELETE FROM {index.table}")
+            stored = self.connection.execute(f"SELECT seq, doc FROM {self.info.table}")
+            for seq, text in stored.fetchall():
+                self._add_entries(index, seq, decode_document(text))
+            raise  # not reached: the loop above raises DuplicateKeyError
 
     def _duplicate(self, index: str, key: Any) -> DuplicateKeyError:
         return DuplicateKeyError(
