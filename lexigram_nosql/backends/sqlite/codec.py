@@ -106,38 +106,15 @@ def decode_document(text: str) -> dict[str, Any]:
     return _untag(_loads(text[1:]))  # type: ignore[no-any-return]
 
 
-def _is_plain(document: dict[str, Any]) -> bool:
-    """Whether JSON alone keeps every value of ``document`` exactly (exact types only: a
-    subclass such as ``bson.Int64`` needs its tag)."""
+def _is_plain(container: Any) -> bool:
+    """Whether JSON alone keeps every value in ``container`` (a dict or a list) exactly
+    (exact types only: a subclass such as ``bson.Int64`` needs its tag)."""
     plain = _PLAIN_SCALARS
-    for item in document.values():
+    for item in container.values() if type(container) is dict else container:
         cls = type(item)
         if cls in plain:
             continue
-        if cls is dict:
-            if not _is_plain(item):
-                return False
-        elif cls is list:
-            if not _is_plain_list(item):
-                return False
-        else:
-            return False
-    return True
-
-
-def _is_plain_list(items: list[Any]) -> bool:
-    plain = _PLAIN_SCALARS
-    for item in items:
-        cls = type(item)
-        if cls in plain:
-            continue
-        if cls is dict:
-            if not _is_plain(item):
-                return False
-        elif cls is list:
-            if not _is_plain_list(item):
-                return False
-        else:
+        if (cls is not dict and cls is not list) or not _is_plain(item):
             return False
     return True
 

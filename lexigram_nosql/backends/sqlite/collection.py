@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, 
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.backends.memory.values import generate_id, strictly_equal
 from lexigram_nosql.backends.sqlite.codec import decode_document, encode_key
 from lexigram_nosql.backends.sqlite.planner import Plan, plan_read
@@ -37,7 +38,7 @@ from lexigram_nosql.query.ordering import document_sort_key
 from lexigram_nosql.query.projection import apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
-from lexigram_nosql.query.values import copy_value
+from lexigram_nosql.query.values import check_document, copy_value
 from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
@@ -312,7 +313,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
         document, and the ones before it stay (inside a transaction, until it rolls back)."""
         prepared = [d if "_id" in d else {"_id": generate_id(), **d} for d in documents]
         for document in prepared:
-            self._check_id(document["_id"])
+            check_id(document["_id"])
 
         def run(connection: sqlite3.Connection) -> tuple[list[Any], DuplicateKeyError | None]:
             writer = self._writer(connection, create=True)
@@ -328,14 +329,6 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
         if error is not None:
             raise error
         return ids
-
-    def _check_id(self, identifier: Any) -> None:
-        if isinstance(identifier, (list, tuple)):
-            raise InvalidQueryError(
-                f"_id cannot be an array (got {identifier!r}) in collection {self._name!r}",
-                path="_id",
-                collection=self._name,
-            )
 
     def _updated(self, update: Update, document: Document) -> Document:
         """The new version of a stored document, which must keep its ``_id``."""
@@ -355,9 +348,13 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
     def _upsert_document(self, query: FilterQuery, update: Update) -> Document:
         new = apply_update(update, upsert_seed(query.node), inserting=True, now=utc_now())
         if "_id" not in new:
-            return {"_id": generate_id(), **new}
-        self._check_id(new["_id"])
-        return {"_id": new["_id"], **{k: v for k, v in new.items() if k != "_id"}}
+            new = {"_id": generate_id(), **new}
+        elif next(iter(new)) != "_id":
+            new = {"_id": new["_id"], **{k: v for k, v in new.items() if k != "_id"}}
+        # The filter's equalities were not checked as stored values: check them now.
+        check_id(new["_id"])
+        checked: Document = check_document(new, where="the upserted document")
+        return checked
 
     async def _update(
         self,
