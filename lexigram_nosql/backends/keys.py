@@ -30,7 +30,7 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final
 
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
-from lexigram_nosql.query.values import utc_millis
+from lexigram_nosql.query.dates import utc_millis
 
 __all__ = ["KEY_TAG", "check_id", "key_text", "key_value"]
 

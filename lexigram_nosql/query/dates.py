@@ -13,7 +13,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lexigram_nosql.errors import InvalidQueryError
 
-__all__ = ["format_date", "parse_timezone", "to_utc", "utc_now", "validate_date_format"]
+__all__ = [
+    "format_date",
+    "parse_timezone",
+    "to_utc",
+    "utc_millis",
+    "utc_now",
+    "validate_date_format",
+]
 
 _OPERATOR: Final = "$dateToString"
 _SPECIFIERS: Final = frozenset("dGHjLmMSuUVwYzZbB%")
@@ -39,6 +46,25 @@ def utc_now() -> datetime:
     the one clock of the engine and every backend, so a stored date round-trips anywhere."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def utc_millis(value: datetime) -> datetime:
+    """``value`` as MongoDB stores it: a plain ``datetime``, aware, in UTC, truncated to
+    milliseconds (a naive datetime is taken as UTC, as PyMongo does)."""
+    tz = value.tzinfo
+    if tz is UTC and type(value) is datetime and not value.microsecond % 1000:
+        return value
+    aware = value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
+    return datetime(
+        aware.year,
+        aware.month,
+        aware.day,
+        aware.hour,
+        aware.minute,
+        aware.second,
+        aware.microsecond - aware.microsecond % 1000,
+        tzinfo=UTC,
+    )
 
 
 def to_utc(value: datetime) -> datetime:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -31,10 +30,10 @@ from lexigram_nosql.query.ast import (
 from lexigram_nosql.query.paths import check_path
 from lexigram_nosql.query.values import (
     canonical_type_name,
+    check_document,
     check_nesting,
     is_number,
     to_python_number,
-    utc_millis,
 )
 from lexigram_nosql.types import FilterDocument
 
@@ -168,13 +167,19 @@ def _parse_field(path: str, value: Any) -> list[FilterNode]:
     if _is_operator_document(path, value):
         return _parse_operators(path, value)
     _check_literal(value, path, "$eq")
-    return [Condition(path, FieldOp.EQ, _as_stored(value))]
+    return [Condition(path, FieldOp.EQ, _as_stored(value, path, "$eq"))]
 
 
-def _as_stored(value: Any) -> Any:
-    """A datetime operand as datetimes are stored (UTC, milliseconds), so it compares with
-    them as MongoDB compares it (BSON drops the microseconds of both)."""
-    return utc_millis(value) if isinstance(value, datetime) else value
+def _as_stored(value: Any, path: str, operator: str) -> Any:
+    """A value compared with stored ones, held to the value model (what MongoDB cannot
+    store, it cannot compare: ``InvalidQueryError`` naming the path) and in stored form
+    (datetimes in UTC at milliseconds, as BSON sends them), so it compares as in MongoDB."""
+    cls = type(value)
+    if cls is str or cls is float or cls is bool or value is None:
+        return value
+    if cls is int or cls is Decimal:
+        return value  # compared exactly by the engine (a Decimal is Decimal128 unwrapped)
+    return check_document(value, where=f"the {operator} value of {path!r}", path=path)
 
 
 def _check_literal(value: Any, path: str, operator: str) -> None:
@@ -306,7 +311,7 @@ def _operand(path: str, op: FieldOp, operand: Any) -> Any:
                 operator=name,
             )
         _check_literal(operand, path, name)
-        return _as_stored(operand)
+        return _as_stored(operand, path, name)
     if op in (FieldOp.IN, FieldOp.NIN):
         if not isinstance(operand, (list, tuple)):
             raise InvalidQueryError(
@@ -326,7 +331,10 @@ def _operand(path: str, op: FieldOp, operand: Any) -> Any:
                 )
             if not isinstance(item, re.Pattern):
                 _check_literal(item, path, name)
-        return tuple(_as_stored(item) for item in operand)
+        return tuple(
+            item if isinstance(item, re.Pattern) else _as_stored(item, path, name)
+            for item in operand
+        )
     if op is FieldOp.EXISTS:
         # MongoDB reads the operand's truthiness: {"$exists": 0} means "does not exist".
         if operand is None:

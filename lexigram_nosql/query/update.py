@@ -618,7 +618,8 @@ def upsert_seed(node: FilterNode) -> Document:
 
     Equalities at the top level and under ``$and`` (``{"a": 1}``, ``{"a": {"$eq": 1}}``) are
     copied in, as MongoDB does; ranges, ``$or`` and regexes contribute nothing. Two equalities
-    on overlapping paths are refused, since the seed would be ambiguous.
+    on overlapping paths are refused, since the seed would be ambiguous, and so are values
+    that cannot be stored (``InvalidQueryError`` naming the path).
     """
     seed: Document = {}
     claimed: list[str] = []
@@ -633,7 +634,9 @@ def upsert_seed(node: FilterNode) -> Document:
                 )
         claimed.append(condition.path)
         set_path(seed, condition.path, copy_value(condition.operand), operator="$eq")
-    return seed
+    # The filter's values become stored values: held to the value model like any other.
+    stored: Document = check_document(seed, where="the upsert's filter")
+    return stored
 
 
 def _equalities(node: FilterNode) -> list[Condition]:

@@ -11,11 +11,12 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
 from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.query.dates import utc_millis
 
 __all__ = [
     "BSON_TYPE_NAMES",
@@ -30,7 +31,6 @@ __all__ = [
     "is_number",
     "to_python_number",
     "type_name",
-    "utc_millis",
 ]
 
 #: ``$type`` names with their BSON numbers (MongoDB's alias table), plus ``"number"``.
@@ -344,25 +344,6 @@ def _too_deep(where: str, path: str | None) -> InvalidQueryError:
         f"{where[:1].upper()}{where[1:]} nests documents and arrays more than "
         f"{MAX_STORED_NESTING} levels deep" + (f" at {path!r}" if path else ""),
         path=path,
-    )
-
-
-def utc_millis(value: datetime) -> datetime:
-    """``value`` as MongoDB stores it: a plain ``datetime``, aware, in UTC, truncated to
-    milliseconds (a naive datetime is taken as UTC, as PyMongo does)."""
-    tz = value.tzinfo
-    if tz is UTC and type(value) is datetime and not value.microsecond % 1000:
-        return value
-    aware = value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
-    return datetime(
-        aware.year,
-        aware.month,
-        aware.day,
-        aware.hour,
-        aware.minute,
-        aware.second,
-        aware.microsecond - aware.microsecond % 1000,
-        tzinfo=UTC,
     )
 
 

@@ -168,3 +168,13 @@ async def test_datetimes_come_back_aware_in_utc_to_the_millisecond(
     await collection.update_one({"_id": "d"}, {"$set": {"later": value}})
     later = await collection.find_one({"_id": "d"}, projection={"later": 1, "_id": 0})
     assert later == {"later": AT_UTC}
+
+
+async def test_an_upsert_refuses_what_its_filter_cannot_store(store: Any) -> None:
+    collection = store.collection("values")
+    with pytest.raises(InvalidQueryError) as info:
+        await collection.update_one(
+            {"_id": "u", "when": date(2024, 5, 1)}, {"$set": {"x": 1}}, upsert=True
+        )
+    assert "when" in str(info.value)
+    assert await collection.count_documents({}) == 0

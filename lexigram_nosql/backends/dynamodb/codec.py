@@ -29,7 +29,8 @@ from typing import Any
 
 from lexigram_nosql.backends.keys import KEY_TAG, check_id, key_text, key_value
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
-from lexigram_nosql.query.values import bson_class, utc_millis
+from lexigram_nosql.query.dates import utc_millis
+from lexigram_nosql.query.values import bson_class
 
 __all__ = [
     "HIDDEN_PREFIX",

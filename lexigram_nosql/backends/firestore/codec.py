@@ -20,11 +20,12 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from lexigram_nosql.backends.keys import check_id, key_text, key_value
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.query.dates import utc_millis
 from lexigram_nosql.query.values import bson_class
 
 __all__ = [
@@ -269,17 +270,7 @@ def decode_value(value: Any) -> Any:
     if isinstance(value, list):
         return [decode_value(item) for item in value]
     if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return datetime(
-            aware.year,
-            aware.month,
-            aware.day,
-            aware.hour,
-            aware.minute,
-            aware.second,
-            aware.microsecond - aware.microsecond % 1000,  # MongoDB keeps milliseconds
-            tzinfo=UTC,
-        )
+        return utc_millis(value)  # a plain datetime (not DatetimeWithNanoseconds), UTC, ms
     return value
 
 

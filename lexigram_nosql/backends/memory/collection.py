@@ -47,7 +47,6 @@ from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.projection import Projection, apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
-from lexigram_nosql.query.values import check_document
 from lexigram_nosql.types import Document
 
 __all__ = ["MemoryCollection"]
@@ -241,9 +240,8 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
             new = {"_id": generate_id(), **new}
         elif next(iter(new)) != "_id":
             new = {"_id": new["_id"], **{k: v for k, v in new.items() if k != "_id"}}
-        # The filter's equalities were not checked as stored values: check them now.
-        check_id(new["_id"])
-        return self._stored(check_document(new, where="the upserted document"))
+        check_id(new["_id"])  # from the filter, which may name any value
+        return self._stored(new)
 
     def _stored(self, document: Document) -> Document:
         """The copy of ``document`` to store, within ``memory.emulate``'s limits."""
