@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.contracts import (
+    BulkWriteFailure,
     BulkWriteResult,
     Capabilities,
     CollectionGroupProtocol,
@@ -33,6 +34,7 @@ from lexigram_nosql.contracts import (
     WriteOperation,
 )
 from lexigram_nosql.errors import (
+    BulkWriteError,
     ConcurrencyError,
     ConfigurationError,
     DocumentDeletedError,
@@ -174,6 +176,8 @@ __all__ = [
     "AggregationPipeline",
     "AndExpr",
     "Application",
+    "BulkWriteError",
+    "BulkWriteFailure",
     "BulkWriteResult",
     "Capabilities",
     "CollectionGroupProtocol",

@@ -11,7 +11,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from lexigram_nosql.errors import NoSQLError
 
 from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
 
@@ -23,6 +26,7 @@ __all__ = [
     "DeleteOne",
     "DeleteResult",
     "DocumentStoreProtocol",
+    "BulkWriteFailure",
     "BulkWriteResult",
     "IndexInfo",
     "InsertManyResult",
@@ -74,13 +78,41 @@ class DeleteResult:
 
 @dataclass(frozen=True, slots=True)
 class BulkWriteResult:
-    """Totals of a ``bulk_write``; ``upserted_ids`` maps operation index to the new ``_id``."""
+    """Totals of a ``bulk_write`` (or of the part of an ``insert_many`` that was written);
+    ``upserted_ids`` maps the index of each upserting request to the new ``_id``."""
 
     inserted_count: int = 0
     matched_count: int = 0
     modified_count: int = 0
     deleted_count: int = 0
     upserted_ids: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def upserted_count(self) -> int:
+        return len(self.upserted_ids)
+
+    @property
+    def acknowledged(self) -> bool:
+        """Always True: every write here is acknowledged (PyMongo's attribute, kept for ports)."""
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class BulkWriteFailure:
+    """One failed request of a ``bulk_write`` or ``insert_many`` (in ``BulkWriteError.errors``):
+    its position in the caller's list, the error, and the request itself."""
+
+    index: int
+    error: NoSQLError
+    operation: Any = None
+
+    @property
+    def code(self) -> int | str | None:
+        return self.error.code
+
+    @property
+    def message(self) -> str:
+        return self.error.message
 
 
 class ReturnDocument(enum.Enum):
@@ -113,11 +145,14 @@ class InsertOne:
 
 @dataclass(frozen=True, slots=True)
 class UpdateOne:
-    """Bulk operation: update the first matching document."""
+    """Bulk operation: update the first matching document (the first in ``sort`` order when
+    given, as MongoDB 8.0 does)."""
 
     filter: FilterDocument
     update: UpdateDocument
     upsert: bool = False
+    array_filters: Sequence[Mapping[str, Any]] | None = None
+    sort: SortSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,15 +162,18 @@ class UpdateMany:
     filter: FilterDocument
     update: UpdateDocument
     upsert: bool = False
+    array_filters: Sequence[Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ReplaceOne:
-    """Bulk operation: replace the first matching document."""
+    """Bulk operation: replace the first matching document (the first in ``sort`` order when
+    given)."""
 
     filter: FilterDocument
     replacement: Document
     upsert: bool = False
+    sort: SortSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +245,7 @@ class ReadableCollectionProtocol(Protocol):
         *,
         projection: Mapping[str, Any] | None = None,
         sort: SortSpec | None = None,
+        skip: int = 0,
     ) -> Document | None: ...
 
     def find(
@@ -220,7 +259,11 @@ class ReadableCollectionProtocol(Protocol):
         batch_size: int | None = None,
     ) -> AsyncIterator[Document]: ...
 
-    async def count_documents(self, filter: FilterDocument | None = None) -> int: ...
+    async def count_documents(
+        self, filter: FilterDocument | None = None, *, skip: int = 0, limit: int = 0
+    ) -> int: ...
+
+    async def estimated_document_count(self) -> int: ...
 
     async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]: ...
 
@@ -234,18 +277,36 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
 
     async def insert_one(self, document: Document) -> InsertOneResult: ...
 
-    async def insert_many(self, documents: Sequence[Document]) -> InsertManyResult: ...
+    async def insert_many(
+        self, documents: Sequence[Document], *, ordered: bool = True
+    ) -> InsertManyResult: ...
 
     async def update_one(
-        self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        upsert: bool = False,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
+        sort: SortSpec | None = None,
     ) -> UpdateResult: ...
 
     async def update_many(
-        self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        upsert: bool = False,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> UpdateResult: ...
 
     async def replace_one(
-        self, filter: FilterDocument, replacement: Document, *, upsert: bool = False
+        self,
+        filter: FilterDocument,
+        replacement: Document,
+        *,
+        upsert: bool = False,
+        sort: SortSpec | None = None,
     ) -> UpdateResult: ...
 
     async def delete_one(self, filter: FilterDocument) -> DeleteResult: ...
@@ -261,6 +322,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument = ReturnDocument.BEFORE,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Document | None: ...
 
     async def find_one_and_replace(

@@ -14,6 +14,7 @@ backend boundary (``raise Ours(...) from exc``) so callers never catch a driver 
     │   ├── InvalidQueryError
     │   └── UnsupportedQueryError
     ├── WriteError
+    │   ├── BulkWriteError
     │   ├── DuplicateKeyError
     │   ├── DocumentNotFoundError
     │   │   └── DocumentDeletedError
@@ -29,9 +30,13 @@ named in the message, so handlers can act on it without parsing text.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lexigram_nosql.contracts import BulkWriteFailure, BulkWriteResult
 
 __all__ = [
+    "BulkWriteError",
     "ConcurrencyError",
     "ConfigurationError",
     "DocumentDeletedError",
@@ -208,6 +213,10 @@ class UnsupportedQueryError(QueryError):
 class WriteError(NoSQLError):
     """Base class of errors raised when a write is refused."""
 
+    request_index: int | None = None
+    """Where a backend refused one document of a batch it was given: its position there (the
+    documents before it were written, it and those after were not)."""
+
 
 class DuplicateKeyError(WriteError):
     """A write would break a unique index (``_id`` included); names the index and key."""
@@ -265,6 +274,91 @@ class ConcurrencyError(WriteError):
 
 class DocumentTooLargeError(WriteError):
     """A document exceeds the backend's size limit; raised before any request is sent."""
+
+
+class BulkWriteError(WriteError):
+    """Some requests of a ``bulk_write`` or ``insert_many`` failed.
+
+    ``result`` is the ``BulkWriteResult`` of what was written; ``errors`` has one
+    ``BulkWriteFailure`` per failed request. An ordered bulk stops at its first failure, an
+    unordered one attempts every request. The instance is also of the first failure's class,
+    so ``except DuplicateKeyError`` still catches a duplicate inside a batch."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        result: BulkWriteResult,
+        errors: list[BulkWriteFailure],
+        store: str | None = None,
+        collection: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, collection=collection)
+        self.result = result
+        self.errors = errors
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The failure as PyMongo's ``BulkWriteError.details`` spells it."""
+        result = self.result
+        return {
+            "writeErrors": [
+                {"index": f.index, "code": f.code, "errmsg": f.message, "op": f.operation}
+                for f in self.errors
+            ],
+            "nInserted": result.inserted_count,
+            "nMatched": result.matched_count,
+            "nModified": result.modified_count,
+            "nRemoved": result.deleted_count,
+            "nUpserted": result.upserted_count,
+            "upserted": [{"index": i, "_id": v} for i, v in result.upserted_ids.items()],
+        }
+
+    @classmethod
+    def build(
+        cls,
+        result: BulkWriteResult,
+        errors: list[BulkWriteFailure],
+        *,
+        store: str | None = None,
+        collection: str | None = None,
+    ) -> BulkWriteError:
+        """A ``BulkWriteError`` that is also an instance of the first failure's class (with
+        its attributes: ``index``, ``key``, ``path``...)."""
+        first = errors[0].error
+        kind = _bulk_class(type(first))
+        others = f" (and {len(errors) - 1} more failed requests)" if len(errors) > 1 else ""
+        message = (
+            f"Bulk write failed at request {errors[0].index}: {first.message}{others}; "
+            f"{result.inserted_count} inserted, {result.matched_count} matched, "
+            f"{result.modified_count} modified, {result.deleted_count} deleted, "
+            f"{result.upserted_count} upserted before or besides the failures"
+        )
+        error = kind.__new__(kind)
+        Exception.__init__(error, message)
+        error.__dict__.update(first.__dict__)
+        error.message = message
+        error.store = store or first.store
+        error.collection = collection or first.collection
+        error.result = result
+        error.errors = errors
+        return error
+
+
+_BULK_CLASSES: dict[type[NoSQLError], type[BulkWriteError]] = {}
+
+
+def _bulk_class(kind: type[NoSQLError]) -> type[BulkWriteError]:
+    if issubclass(kind, BulkWriteError):
+        return kind
+    made = _BULK_CLASSES.get(kind)
+    if made is None:
+        if kind is WriteError or kind is NoSQLError:
+            made = BulkWriteError
+        else:
+            made = type(f"Bulk{kind.__name__}", (BulkWriteError, kind), {"__module__": __name__})
+        _BULK_CLASSES[kind] = made
+    return made
 
 
 class TransactionError(NoSQLError):

@@ -13,8 +13,9 @@ Document: TypeAlias = dict[str, Any]
 FilterDocument: TypeAlias = Mapping[str, Any]
 """A MongoDB-style filter document, e.g. ``{"age": {"$gte": 25}}``."""
 
-UpdateDocument: TypeAlias = Mapping[str, Any]
-"""A MongoDB-style update document (``{"$set": {...}}``)."""
+UpdateDocument: TypeAlias = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""A MongoDB-style update: operators (``{"$set": {...}}``) or a pipeline of ``$set``/
+``$unset``/``$project``/``$replaceWith``... stages."""
 
 Pipeline: TypeAlias = Sequence[Mapping[str, Any]]
 """A MongoDB-style aggregation pipeline: a list of one-key stage documents."""

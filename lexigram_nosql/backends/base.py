@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from lexigram_nosql.backends.breaker import CircuitBreaker
+from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk
 from lexigram_nosql.backends.causes import short_cause
 from lexigram_nosql.backends.deadlines import Deadlines
 from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
@@ -32,24 +33,21 @@ from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.backends.names import check_collection_name, check_group_name
 from lexigram_nosql.config.base import StoreSettingsBase
 from lexigram_nosql.contracts import (
+    BulkWriteFailure,
     BulkWriteResult,
     Capabilities,
-    DeleteMany,
-    DeleteOne,
     DeleteResult,
     IndexInfo,
     InsertManyResult,
-    InsertOne,
     InsertOneResult,
-    ReplaceOne,
     ReturnDocument,
     StoreHealth,
-    UpdateMany,
-    UpdateOne,
     UpdateResult,
     WriteOperation,
 )
 from lexigram_nosql.errors import (
+    BulkWriteError,
+    ConcurrencyError,
     InvalidQueryError,
     NoSQLConnectionError,
     NoSQLError,
@@ -58,11 +56,11 @@ from lexigram_nosql.errors import (
     StoreUnavailableError,
 )
 from lexigram_nosql.query.aggregate import parse_pipeline, run_pipeline
-from lexigram_nosql.query.ast import FilterNode, ParsedPipeline, ReplacementUpdate, Update
+from lexigram_nosql.query.ast import FilterNode, ParsedPipeline, Update
 from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.projection import Projection, parse_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
-from lexigram_nosql.query.update import parse_replacement, parse_update
+from lexigram_nosql.query.update import check_new_document, parse_replacement, parse_update
 from lexigram_nosql.redaction import Redactor, register_secrets
 from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
 
@@ -590,41 +588,67 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
             ids = await self._insert([doc])
         return InsertOneResult(ids[0])
 
-    async def insert_many(self, documents: Sequence[Document]) -> InsertManyResult:
+    async def insert_many(
+        self, documents: Sequence[Document], *, ordered: bool = True
+    ) -> InsertManyResult:
+        """Insert in order. A refused document raises ``BulkWriteError`` carrying what was
+        written: ordered, the documents after it are not attempted; with ``ordered=False``
+        every other document is still inserted."""
         if isinstance(documents, Mapping) or not isinstance(documents, Sequence):
             raise InvalidQueryError("insert_many takes a list of documents", collection=self._name)
         docs = [self._check_document(d) for d in documents]
         if not docs:
             return InsertManyResult([])
         async with self._operation("insert_many"):
-            ids = await self._insert(docs)
+            ids, failures = await insert_batch(self, docs, ordered=ordered)
+        if failures:
+            result = BulkWriteResult(inserted_count=len(ids))
+            errors = [BulkWriteFailure(i, exc, documents[i]) for i, exc in failures]
+            raise BulkWriteError.build(
+                result, errors, store=self._store.name, collection=self._name
+            )
         return InsertManyResult(ids)
 
     async def update_one(
-        self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        upsert: bool = False,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
+        sort: SortSpec | None = None,
     ) -> UpdateResult:
-        query, parsed = FilterQuery.build(self._need_filter(filter)), parse_update(update)
+        call = self._update_call(
+            "update_one", filter, update, upsert=upsert, array_filters=array_filters, sort=sort
+        )
         async with self._operation("update_one"):
-            return await self._update(query, parsed, update, multi=False, upsert=upsert)
+            return await self._run_update(call)
 
     async def update_many(
-        self, filter: FilterDocument, update: UpdateDocument, *, upsert: bool = False
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        upsert: bool = False,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> UpdateResult:
-        query, parsed = FilterQuery.build(self._need_filter(filter)), parse_update(update)
-        if isinstance(parsed, ReplacementUpdate):
-            raise InvalidQueryError(
-                "update_many needs update operators; use replace_one to replace a document",
-                collection=self._name,
-            )
+        call = self._update_call(
+            "update_many", filter, update, upsert=upsert, array_filters=array_filters, multi=True
+        )
         async with self._operation("update_many"):
-            return await self._update(query, parsed, update, multi=True, upsert=upsert)
+            return await self._run_update(call)
 
     async def replace_one(
-        self, filter: FilterDocument, replacement: Document, *, upsert: bool = False
+        self,
+        filter: FilterDocument,
+        replacement: Document,
+        *,
+        upsert: bool = False,
+        sort: SortSpec | None = None,
     ) -> UpdateResult:
-        query, parsed = FilterQuery.build(self._need_filter(filter)), parse_replacement(replacement)
+        call = self._update_call("replace_one", filter, replacement, upsert=upsert, sort=sort)
         async with self._operation("replace_one"):
-            return await self._update(query, parsed, replacement, multi=False, upsert=upsert)
+            return await self._run_update(call)
 
     async def delete_one(self, filter: FilterDocument) -> DeleteResult:
         query = FilterQuery.build(self._need_filter(filter))
@@ -645,12 +669,17 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument = ReturnDocument.BEFORE,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Document | None:
         query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
-        parsed = parse_update(update)
+        parsed = bind_update(
+            parse_update(update, array_filters=array_filters, method="find_one_and_update"),
+            query.filter,
+            array_filters,
+        )
         async with self._operation("find_one_and_update"):
             return await self._find_one_and_modify(
-                query, parsed, update, upsert=upsert, return_document=return_document
+                query, parsed, _raw(update), upsert=upsert, return_document=return_document
             )
 
     async def find_one_and_replace(
@@ -664,7 +693,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         return_document: ReturnDocument = ReturnDocument.BEFORE,
     ) -> Document | None:
         query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
-        parsed = parse_replacement(replacement)
+        parsed = parse_replacement(replacement, method="find_one_and_replace")
         async with self._operation("find_one_and_replace"):
             return await self._find_one_and_modify(
                 query, parsed, replacement, upsert=upsert, return_document=return_document
@@ -686,56 +715,65 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     async def bulk_write(
         self, operations: Sequence[WriteOperation], *, ordered: bool = True
     ) -> BulkWriteResult:
-        """Run the operations in order (each atomic on its own; inside ``transaction()``
-        all together). With ``ordered=False`` every operation is attempted and the first
-        error is raised at the end."""
-        known = (InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany)
-        for index, op in enumerate(operations):
-            if not isinstance(op, known):
-                raise InvalidQueryError(
-                    f"bulk_write operation {index} is a {type(op).__name__}, not one of "
-                    "InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany",
-                    collection=self._name,
-                )
-        async with self._operation("bulk_write"):
-            return await self._bulk_write_each(operations, ordered=ordered)
+        """Run the operations (each atomic on its own; inside ``transaction()`` all
+        together). Every operation is validated before the first write. A failed operation
+        raises ``BulkWriteError`` with what was done: ordered, the ones after it are not
+        attempted; with ``ordered=False`` every other operation still runs."""
+        return await run_bulk(self, operations, ordered=ordered)
 
-    async def _bulk_write_each(
-        self, operations: Sequence[WriteOperation], *, ordered: bool
-    ) -> BulkWriteResult:
-        """The engine's bulk write: each operation through its public method (which passes
-        through the guard of the enclosing ``bulk_write``)."""
-        inserted = matched = modified = deleted = 0
-        upserted: dict[int, Any] = {}
-        first_error: NoSQLError | None = None
-        for index, op in enumerate(operations):
-            try:
-                if isinstance(op, InsertOne):
-                    await self.insert_one(op.document)
-                    inserted += 1
-                    continue
-                if isinstance(op, (DeleteOne, DeleteMany)):
-                    method = self.delete_one if isinstance(op, DeleteOne) else self.delete_many
-                    deleted += (await method(op.filter)).deleted_count
-                    continue
-                if isinstance(op, ReplaceOne):
-                    result = await self.replace_one(op.filter, op.replacement, upsert=op.upsert)
-                else:
-                    update_method = (
-                        self.update_one if isinstance(op, UpdateOne) else self.update_many
-                    )
-                    result = await update_method(op.filter, op.update, upsert=op.upsert)
-                matched += result.matched_count
-                modified += result.modified_count
-                if result.upserted_id is not None:
-                    upserted[index] = result.upserted_id
-            except NoSQLError as exc:
-                if ordered:
-                    raise
-                first_error = first_error or exc
-        if first_error is not None:
-            raise first_error
-        return BulkWriteResult(inserted, matched, modified, deleted, upserted)
+    def _update_call(
+        self,
+        method: str,
+        filter: FilterDocument,
+        update: Any,
+        *,
+        upsert: bool,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
+        sort: SortSpec | None = None,
+        multi: bool = False,
+    ) -> UpdateCall:
+        """Validate one update or replace request (nothing is sent)."""
+        query = FilterQuery.build(self._need_filter(filter))
+        if method in ("replace_one", "ReplaceOne"):
+            parsed: Update = parse_replacement(update, method=method)
+        else:
+            parsed = bind_update(
+                parse_update(update, array_filters=array_filters, method=method),
+                query,
+                array_filters,
+            )
+        order = parse_sort(sort)
+        if not isinstance(upsert, bool):
+            raise InvalidQueryError(f"{method}: upsert must be True or False, got {upsert!r}")
+        return UpdateCall(query, parsed, _raw(update), multi, upsert, order)
+
+    async def _run_update(self, call: UpdateCall) -> UpdateResult:
+        if call.sort:
+            return await self._update_first_in_order(call)
+        return await self._update(
+            call.query, call.update, call.raw, multi=call.multi, upsert=call.upsert
+        )
+
+    async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
+        """``update_one``/``replace_one`` with ``sort``: the first match in that order is
+        updated (MongoDB 8.0). The engine's way: find its ``_id``, then update it under the
+        same filter, again if another writer made it stop matching meanwhile."""
+        for _ in range(_SORTED_UPDATE_ATTEMPTS):
+            first = await self._find_one(FindQuery(call.query, _ID_ONLY, call.sort, 0, 1))
+            if first is None:
+                return await self._update(
+                    call.query, call.update, call.raw, multi=False, upsert=call.upsert
+                )
+            pinned = FilterQuery.build({"$and": [call.query.raw, {"_id": first["_id"]}]})
+            result = await self._update(pinned, call.update, call.raw, multi=False, upsert=False)
+            if result.matched_count:
+                return result
+        raise ConcurrencyError(
+            f"update_one with sort on collection {self._name!r} kept losing races with other "
+            "writers; retry later",
+            store=self._store.name,
+            collection=self._name,
+        )
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -745,9 +783,12 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         *,
         projection: Mapping[str, Any] | None = None,
         sort: SortSpec | None = None,
+        skip: int = 0,
     ) -> Document | None:
-        query = FindQuery.build(filter, projection=projection, sort=sort, limit=1)
+        query = FindQuery.build(filter, projection=projection, sort=sort, skip=skip, limit=1)
         async with self._operation("find_one"):
+            if skip:  # backends' fast paths (a get by _id) have no notion of skipping
+                return await BaseCollection._find_one(self, query)
             return await self._find_one(query)
 
     def find(
@@ -766,10 +807,23 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         )
         return self._stream("find", lambda: self._find(query))
 
-    async def count_documents(self, filter: FilterDocument | None = None) -> int:
+    async def count_documents(
+        self, filter: FilterDocument | None = None, *, skip: int = 0, limit: int = 0
+    ) -> int:
+        """How many documents match, after skipping ``skip`` of them and counting at most
+        ``limit`` (0: no limit), as PyMongo's ``count_documents``."""
         query = FilterQuery.build(filter)
+        FindQuery.build(None, skip=skip, limit=limit)  # validates skip and limit
         async with self._operation("count_documents"):
-            return await self._count(query)
+            count = await self._count(query)
+        count = max(count - skip, 0)
+        return min(count, limit) if limit else count
+
+    async def estimated_document_count(self) -> int:
+        """The number of documents in the collection. Exact on every backend here (DynamoDB's
+        and Firestore's cheap estimates lag or are missing), so never below what was written."""
+        async with self._operation("estimated_document_count"):
+            return await self._estimated_count()
 
     async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]:
         if not isinstance(key, str) or not key or key.startswith("$"):
@@ -846,11 +900,12 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
                 f"A document must be a mapping, got {type(document).__name__}",
                 collection=self._name,
             )
-        # A document is a replacement without operators: one validation (and one pass over
-        # the values, which also puts datetimes in their stored form) for both.
+        # One pass over the values (which also puts datetimes in their stored form); the
+        # caller's dict is never kept.
         try:
-            # parse_replacement hands back a fresh dict (the caller's is never kept).
-            stored = cast(Document, parse_replacement(cast(Document, document)).document)
+            stored = cast(Document, check_new_document(document))
+            if stored is document:
+                stored = dict(document)
             if "_id" in stored:
                 check_id(stored["_id"])
         except InvalidQueryError as exc:
@@ -879,6 +934,9 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    async def _estimated_count(self) -> int:
+        return await self._count(FilterQuery.build(None))
 
     async def _count(self, query: FilterQuery) -> int:
         count = 0
@@ -918,7 +976,11 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     @abc.abstractmethod
     async def _insert(self, documents: list[Document]) -> list[Any]:
         """Insert (documents are validated copies; assign ``_id`` where missing); return ids.
-        A duplicate ``_id`` or unique key raises ``DuplicateKeyError``."""
+
+        In order, as MongoDB's ordered insert: a refused document (a duplicate ``_id`` or
+        unique key raises ``DuplicateKeyError``) stops the batch, the ones before it stay
+        written, and the error's ``request_index`` says its position in ``documents``.
+        Refusals made while encoding, before anything is sent, carry no position."""
 
     @abc.abstractmethod
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
@@ -962,6 +1024,12 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
 
 
 _ID_ONLY = Projection(paths=(), include=True, include_id=True, raw={"_id": 1})
+_SORTED_UPDATE_ATTEMPTS = 8
+
+
+def _raw(update: Any) -> Any:
+    """The user's update as the server receives it (a pipeline as a list)."""
+    return list(update) if isinstance(update, tuple) else update
 
 
 def _hashable(value: Any) -> Any:

@@ -52,6 +52,7 @@ __all__ = [
     "parse_pipeline",
     "parse_stage",
     "run_pipeline",
+    "stage_transform",
 ]
 
 _REFUSED_STAGES: Final = {
@@ -332,7 +333,7 @@ def run_pipeline(
         if name in _PER_DOCUMENT:
             transforms: list[Transform] = []
             while index < len(stages) and stages[index].name in _PER_DOCUMENT:
-                transforms.append(_transform(stages[index]))
+                transforms.append(stage_transform(stages[index]))
                 index += 1
             stream = _apply(stream, transforms)
             continue
@@ -388,7 +389,8 @@ async def _close(stream: AsyncIterator[Document]) -> None:
         await aclose()
 
 
-def _transform(stage: Stage) -> Transform:
+def stage_transform(stage: Stage) -> Transform:
+    """The per-document function of a ``$match``/reshaping stage (None drops the document)."""
     name, parsed = stage.name, stage.parsed
     if name == "$match":
         matcher = compile_filter(parsed)

@@ -27,6 +27,7 @@ __all__ = [
     "OperatorUpdate",
     "Or",
     "ParsedPipeline",
+    "PipelineUpdate",
     "PullCondition",
     "PushSpec",
     "ReplacementUpdate",
@@ -180,9 +181,18 @@ class FieldUpdate:
 
 @dataclass(frozen=True, slots=True)
 class OperatorUpdate:
-    """An update document made of operators, in document order."""
+    """An update document made of operators, in document order.
+
+    ``positional`` is set when a path holds ``$``, ``$[]`` or ``$[<identifier>]``: such an
+    update is applied by the engine (``apply_update``), never compiled to a backend's native
+    expressions. ``array_filters`` maps each identifier to its filter; ``query`` is the
+    update's filter, which the positional ``$`` needs to find the matched element."""
 
     fields: tuple[FieldUpdate, ...]
+    positional: bool = False
+    array_filters: tuple[tuple[str, FilterNode], ...] = ()
+    query: FilterNode | None = None
+    raw_array_filters: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +202,16 @@ class ReplacementUpdate:
     document: Mapping[str, Any]
 
 
-Update = OperatorUpdate | ReplacementUpdate
+@dataclass(frozen=True, slots=True)
+class PipelineUpdate:
+    """A pipeline-style update: ``$set``/``$addFields``/``$unset``/``$project``/
+    ``$replaceWith``/``$replaceRoot`` stages computing the new document from the stored one.
+    Applied like a replacement: ``_id`` is kept from the stored document."""
+
+    stages: tuple[Stage, ...]
+
+
+Update = OperatorUpdate | ReplacementUpdate | PipelineUpdate
 
 
 # -- pipelines ---------------------------------------------------------------------------

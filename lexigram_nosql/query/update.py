@@ -9,7 +9,7 @@ stored document: ``_id`` cannot change, ``$inc`` needs a number, ``$push`` an ar
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -22,6 +22,7 @@ from lexigram_nosql.query.ast import (
     FieldUpdate,
     FilterNode,
     OperatorUpdate,
+    PipelineUpdate,
     PullCondition,
     PushSpec,
     ReplacementUpdate,
@@ -40,6 +41,13 @@ from lexigram_nosql.query.paths import (
     split_path,
     unset_path,
 )
+from lexigram_nosql.query.positional import (
+    check_identifiers,
+    check_update_path,
+    concrete_updates,
+    parse_array_filters,
+)
+from lexigram_nosql.query.update_pipeline import compute_pipeline_update, parse_pipeline_update
 from lexigram_nosql.query.values import (
     check_document,
     check_nesting,
@@ -50,7 +58,13 @@ from lexigram_nosql.query.values import (
 )
 from lexigram_nosql.types import Document, UpdateDocument
 
-__all__ = ["apply_update", "parse_replacement", "parse_update", "upsert_seed"]
+__all__ = [
+    "apply_update",
+    "check_new_document",
+    "parse_replacement",
+    "parse_update",
+    "upsert_seed",
+]
 
 logger = logging.getLogger("lexigram_nosql")
 
@@ -63,24 +77,44 @@ _ID_SETTABLE: Final = frozenset({UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.
 # -- parsing ---------------------------------------------------------------------------------
 
 
-def parse_update(update: UpdateDocument) -> Update:
-    """Validate an update: operators (``OperatorUpdate``) or a replacement document.
+def parse_update(
+    update: UpdateDocument,
+    *,
+    array_filters: Sequence[Mapping[str, Any]] | None = None,
+    method: str = "update_one",
+) -> OperatorUpdate | PipelineUpdate:
+    """Validate an update: operators (``OperatorUpdate``) or a pipeline (``PipelineUpdate``).
 
-    Raises ``InvalidQueryError`` naming the operator and path: unknown operators, wrong
-    operand types, positional paths, two paths that overlap, operators mixed with fields.
+    Raises ``InvalidQueryError`` naming the operator and path: a document without operators
+    (PyMongo's "update only works with $ operators"), unknown operators, wrong operand types,
+    two paths that overlap, operators mixed with fields, array filters that do not fit.
     """
     if isinstance(update, (list, tuple)):
-        raise InvalidQueryError(
-            "Pipeline-style updates (a list of stages) are not supported; use update operators"
-        )
+        if array_filters is not None:
+            raise InvalidQueryError(
+                f"{method}: array_filters cannot be used with a pipeline-style update",
+                operator="arrayFilters",
+            )
+        return parse_pipeline_update(update)
     if not isinstance(update, Mapping):
-        raise InvalidQueryError(f"An update must be a document, got {type(update).__name__}")
+        raise InvalidQueryError(
+            f"{method} needs an update document or pipeline, got {type(update).__name__}"
+        )
     if not update:
-        raise InvalidQueryError("An update document must not be empty; use $set to change fields")
+        raise InvalidQueryError(
+            f"{method}: the update must not be empty; use $set to change fields"
+        )
     check_nesting(update, where="the update")
     dollar = [isinstance(key, str) and key.startswith("$") for key in update]
     if not any(dollar):
-        return parse_replacement(dict(update))
+        first = next(iter(update))
+        raise InvalidQueryError(
+            f"{method} needs update operators, but {first!r} is a plain field (the whole "
+            "document would be replaced): use replace_one to replace a document, or $set to "
+            "change fields",
+            path=str(first),
+            operator=method,
+        )
     if not all(dollar):
         fields = [key for key, d in zip(update, dollar, strict=True) if not d]
         raise InvalidQueryError(
@@ -88,6 +122,7 @@ def parse_update(update: UpdateDocument) -> Update:
             path=str(fields[0]),
         )
     parsed: list[FieldUpdate] = []
+    positional = False
     for name, fields_spec in update.items():
         op = _OPERATORS.get(name)
         if op is None:
@@ -97,39 +132,62 @@ def parse_update(update: UpdateDocument) -> Update:
                 f"{name} needs a document of field paths, got {fields_spec!r}", operator=name
             )
         for path, operand in fields_spec.items():
-            _check_update_path(path, name)
+            positional = check_update_path(path, name) or positional
             parsed.append(FieldUpdate(op, path, _operand(op, path, operand)))
     _check_conflicts(parsed)
-    return OperatorUpdate(tuple(parsed))
+    result = OperatorUpdate(
+        tuple(parsed), positional=positional, array_filters=parse_array_filters(array_filters)
+    )
+    if positional or result.array_filters:
+        check_identifiers(result, update)
+    return result
 
 
-def parse_replacement(document: Document) -> ReplacementUpdate:
-    """Validate a replacement document (operators are refused)."""
+def parse_replacement(document: Document, *, method: str = "replace_one") -> ReplacementUpdate:
+    """Validate a replacement document: no ``$``-prefixed top-level field (MongoDB reads those
+    as operators); nested ``$``-prefixed and dotted field names are stored as they are."""
+    if isinstance(document, (list, tuple)):
+        raise InvalidQueryError(
+            f"{method} takes a replacement document, not a pipeline; use update_one for "
+            "pipeline-style updates",
+            operator=method,
+        )
     if not isinstance(document, Mapping):
         raise InvalidQueryError(f"A replacement must be a document, got {type(document).__name__}")
     for name in document:
         if isinstance(name, str) and name.startswith("$"):
+            if name in _OPERATORS:
+                raise InvalidQueryError(
+                    f"{method} takes a replacement document, not update operators ({name}); "
+                    "use update_one to apply operators",
+                    path=name,
+                    operator=name,
+                )
             raise InvalidQueryError(
-                f"A replacement document cannot contain the operator {name!r}; use update_one "
-                "for operators",
+                f"The dollar ($) prefixed field {name!r} is not allowed at the top level of a "
+                "replacement document (MongoDB reads it as an operator); insert it, or "
+                "replace with a pipeline update using $replaceWith and $literal",
                 path=name,
-                operator=name,
             )
-    stored = check_document(document, where="the document")
+    stored = check_new_document(document, where="the replacement")
     return ReplacementUpdate(stored if stored is not document else dict(document))
 
 
-def _check_update_path(path: Any, operator: str) -> None:
-    if isinstance(path, str):
-        for segment in path.split("."):
-            if segment == "$" or (segment.startswith("$[") and segment.endswith("]")):
+def check_new_document(document: Mapping[str, Any], *, where: str = "the document") -> Any:
+    """Validate a document to store whole (insert, upsert, replacement) and return it as it
+    is stored (``check_document``): string field names, ``$``-prefixed and dotted ones
+    included (MongoDB 5.0+), and an ``_id`` whose own fields are not ``$``-prefixed."""
+    stored = check_document(document, where=where)
+    identity = document.get("_id")
+    if isinstance(identity, Mapping):
+        for name in identity:
+            if isinstance(name, str) and name.startswith("$"):
                 raise InvalidQueryError(
-                    f"{operator} on {path!r} uses the positional operator {segment!r}, which is "
-                    "not supported; address array elements by index ('a.0') or use $pull/$push",
-                    path=path,
-                    operator=operator,
+                    f"The _id of {where} holds the dollar ($) prefixed field {name!r}; "
+                    "MongoDB refuses those inside _id",
+                    path=f"_id.{name}",
                 )
-    check_path(path, operator=operator, where=f"The {operator} field path")
+    return stored
 
 
 def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
@@ -338,10 +396,17 @@ def apply_update(
     """
     if isinstance(update, ReplacementUpdate):
         return _replace(update, document)
+    if isinstance(update, PipelineUpdate):
+        computed = compute_pipeline_update(update, document)
+        return _replace(ReplacementUpdate(computed), document, what="The pipeline update")
+    fields = update.fields
+    if update.positional:
+        fields = tuple(concrete_updates(update, document, inserting=inserting))
+        _check_conflicts(list(fields))
     result: Document = dict(document)
     owned: set[int] = {id(result)}
     moment: datetime | None = now
-    for field in update.fields:
+    for field in fields:
         op = field.op
         if op is UpdateOp.SET_ON_INSERT and not inserting:
             continue
@@ -402,14 +467,16 @@ def _own_path(result: Document, path: str, owned: set[int]) -> None:
         container = child
 
 
-def _replace(update: ReplacementUpdate, document: Document) -> Document:
+def _replace(
+    update: ReplacementUpdate, document: Document, *, what: str = "The replacement"
+) -> Document:
     replacement = copy_value(update.document)
     if "_id" not in document:
         return replacement  # type: ignore[no-any-return]
     stored_id = document["_id"]
     if "_id" in replacement and not values_equal(replacement["_id"], stored_id):
         raise InvalidQueryError(
-            f"The replacement would change the immutable field '_id' from {stored_id!r} to "
+            f"{what} would change the immutable field '_id' from {stored_id!r} to "
             f"{replacement['_id']!r}",
             path="_id",
         )

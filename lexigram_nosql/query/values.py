@@ -199,30 +199,22 @@ def is_nan(value: Any) -> bool:
 
 
 def check_field_name(name: Any, *, where: str, path: str | None = None) -> None:
-    """Refuse a stored field name that is not a non-empty string free of ``$`` prefix and dots."""
+    """Refuse a stored field name that is not a non-empty string.
+
+    ``$``-prefixed and dotted names are stored as MongoDB 5.0+ stores them; where they are
+    not allowed (top level of a replacement, update paths) the caller says so."""
+    if type(name) is str and name:
+        return
     location = f"{path}.{name}" if path else str(name)
     if not isinstance(name, str):
         raise InvalidQueryError(
             f"Field names must be strings; {where} has the key {name!r}", path=location
         )
-    if not name:
-        raise InvalidQueryError(
-            f"Field names must not be empty; {where} has an empty key"
-            + (f" under {path!r}" if path else ""),
-            path=location,
-        )
-    if name[0] == "$":
-        raise InvalidQueryError(
-            f"Field name {name!r} in {where} starts with '$': operators are not allowed in "
-            "field position",
-            path=location,
-            operator=name,
-        )
-    if "." in name:
-        raise InvalidQueryError(
-            f"Field name {name!r} in {where} contains '.', which paths would read as nesting",
-            path=location,
-        )
+    raise InvalidQueryError(
+        f"Field names must not be empty; {where} has an empty key"
+        + (f" under {path!r}" if path else ""),
+        path=location,
+    )
 
 
 def check_nesting(value: Any, *, where: str) -> None:

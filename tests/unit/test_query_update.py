@@ -15,6 +15,7 @@ from lexigram_nosql.query.ast import (
     FieldOp,
     FieldUpdate,
     OperatorUpdate,
+    PipelineUpdate,
     PullCondition,
     PushSpec,
     ReplacementUpdate,
@@ -85,8 +86,22 @@ def test_parse_pull_conditions() -> None:
     assert by_fields.clause == parse_filter({"score": 8})
 
 
-def test_a_document_without_operators_is_a_replacement() -> None:
-    assert parse_update({"a": 1}) == ReplacementUpdate({"a": 1})
+def test_a_document_without_operators_is_refused_as_an_update() -> None:
+    """PyMongo's "update only works with $ operators": nothing may silently replace."""
+    with pytest.raises(InvalidQueryError) as raised:
+        parse_update({"a": 1}, method="update_many")
+    assert "use replace_one to replace a document, or $set to change fields" in str(raised.value)
+    assert "update_many" in str(raised.value)
+    assert raised.value.path == "a"
+
+
+def test_dollar_and_dotted_names_inside_values_are_stored() -> None:
+    """MongoDB 5.0+ stores them inside $set values and replacements (not as update paths)."""
+    update = parse_update({"$set": {"a": {"$b": 1, "c.d": 2}}})
+    assert isinstance(update, OperatorUpdate)
+    assert parse_replacement({"x": {"$y": 1}, "p.q": 2}) == ReplacementUpdate(
+        {"x": {"$y": 1}, "p.q": 2}
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,11 +114,12 @@ def test_a_document_without_operators_is_a_replacement() -> None:
         ({"$set": {"": 1}}, "", "$set", "must not be empty"),
         ({"$set": {"a..b": 1}}, "a..b", "$set", "empty segment"),
         ({"$set": {"$x": 1}}, "$x", "$set", "field position"),
-        ({"$set": {"a.$": 1}}, "a.$", "$set", "positional"),
-        ({"$set": {"a.$[].b": 1}}, "a.$[].b", "$set", "positional"),
-        ({"$set": {"a": {"$gt": 1}}}, "a.$gt", "$gt", "field position"),
+        ({"$set": {"a.$x": 1}}, "a.$x", "$set", "field position"),
+        ({"$set": {"$.a": 1}}, "$.a", "$set", "cannot be the first part"),
+        ({"$set": {"a.$.b.$": 1}}, "a.$.b.$", "$set", "only once"),
+        ({"$set": {"a.$[].b": 1, "a.$[x]": 2}}, "a.$[x]", "$set", "No array filter"),
+        ({"$set": {"a.$[X]": 1}}, "a.$[X]", "$set", "lowercase letter"),
         ({"$set": {"a": {"": 1}}}, "a.", None, "must not be empty"),
-        ({"$set": {"a": {"b.c": 1}}}, "a.b.c", None, "contains '.'"),
         ({"$set": {"a": 1, "a.b": 2}}, "a.b", "$set", "conflict at 'a'"),
         ({"$set": {"a.b": 1}, "$inc": {"a": 2}}, "a", "$inc", "conflict at 'a.b'"),
         ({"$set": {"a": 1}, "$setOnInsert": {"a": 2}}, "a", "$setOnInsert", "conflict"),
@@ -148,9 +164,14 @@ def test_invalid_updates(
     assert raised.value.operator == operator
 
 
-def test_pipeline_updates_are_refused() -> None:
-    with pytest.raises(InvalidQueryError, match="Pipeline-style"):
-        parse_update([{"$set": {"a": 1}}])  # type: ignore[arg-type]
+def test_pipeline_updates_parse_and_refuse_other_stages() -> None:
+    assert isinstance(parse_update([{"$set": {"a": 1}}, {"$unset": "b"}]), PipelineUpdate)
+    with pytest.raises(InvalidQueryError, match=r"\$group\) is not allowed in an update"):
+        parse_update([{"$group": {"_id": "$a"}}])
+    with pytest.raises(InvalidQueryError, match="at least one stage"):
+        parse_update([])
+    with pytest.raises(InvalidQueryError, match="array_filters cannot be used"):
+        parse_update([{"$set": {"a": 1}}], array_filters=[{"x": 1}])
 
 
 # -- applying --------------------------------------------------------------------------------
@@ -353,11 +374,10 @@ def test_replacement_is_copied() -> None:
 @pytest.mark.parametrize(
     ("document", "path", "fragment"),
     [
-        ({"$set": {"a": 1}}, "$set", "operator"),
-        ({"a": {"$inc": 1}}, "a.$inc", "field position"),
+        ({"$set": {"a": 1}}, "$set", "not update operators"),
+        ({"$a": 1}, "$a", "dollar ($) prefixed field '$a' is not allowed at the top level"),
         ({"": 1}, "", "must not be empty"),
         ({"a": [{"": 1}]}, "a.0.", "must not be empty"),
-        ({"a.b": 1}, "a.b", "contains '.'"),
         ({1: "x"}, "1", "must be strings"),
     ],
 )
@@ -383,7 +403,9 @@ def test_valid_replacements(document: dict[str, Any]) -> None:
 
 def test_replacement_must_be_a_mapping() -> None:
     with pytest.raises(InvalidQueryError, match="must be a document"):
-        parse_replacement([1])  # type: ignore[arg-type]
+        parse_replacement(1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidQueryError, match="not a pipeline"):
+        parse_replacement([{"$set": {"a": 1}}])  # type: ignore[arg-type]
 
 
 # -- upsert seeds ----------------------------------------------------------------------------

@@ -368,8 +368,12 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         ]
         ids = [d["_id"] for d in prepared]
         if len(writes) == 1 or info.uniques or self._store.current_transaction() is not None:
-            for write in writes:
-                await self._send_insert(write)
+            for position, write in enumerate(writes):
+                try:
+                    await self._send_insert(write)
+                except WriteError as exc:
+                    exc.request_index = position
+                    raise
             return ids
         # A generated _id is new by construction: only keys the caller chose are looked up.
         fresh = ["_id" not in d and "_id" in (info.partition_key, info.sort_key) for d in documents]
@@ -439,7 +443,9 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         items = [w.params["Item"] for w in (writes[:stop] if stop is not None else writes)]
         await self.batch_put(info, items)
         if stop is not None:
-            raise self._duplicate(writes[stop].key)
+            duplicate = self._duplicate(writes[stop].key)
+            duplicate.request_index = stop
+            raise duplicate
 
     async def _existing(self, info: TableInfo, keys: list[dict[str, Any]]) -> set[Any]:
         plan = Plan("BatchGetItem", keys=tuple(keys))
@@ -489,7 +495,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                 )
         if not _differs(new, document):
             return new, None
-        if isinstance(update, ReplacementUpdate):
+        if not isinstance(update, OperatorUpdate):  # a replacement or a pipeline
             write = put_request(info, new, purpose="update", old_item=item, guard=guard)
             return new, self._guarded(info, write, document, new)
         compiled = compile_update(info, update, document, item, guard, now)
@@ -753,6 +759,8 @@ def _normalize_update(update: Update) -> Update:
     """Update operands as DynamoDB stores them (datetimes as ISO strings)."""
     if isinstance(update, ReplacementUpdate):
         return ReplacementUpdate(normalize_value(update.document))
+    if not isinstance(update, OperatorUpdate):
+        return update  # a pipeline: its result is normalized once computed
     fields = []
     for field in update.fields:
         operand = field.operand
@@ -773,4 +781,10 @@ def _normalize_update(update: Update) -> Update:
         elif not isinstance(operand, str):
             operand = normalize_value(operand)
         fields.append(type(field)(field.op, field.path, operand))
-    return OperatorUpdate(tuple(fields))
+    query = update.query
+    return dataclasses.replace(
+        update,
+        fields=tuple(fields),
+        array_filters=tuple((n, normalize_filter(f)) for n, f in update.array_filters),
+        query=normalize_filter(query) if query is not None else None,
+    )

@@ -194,6 +194,8 @@ def compile_update(
     now: datetime,
 ) -> WriteRequest | None:
     """An UpdateItem evaluated by DynamoDB, or None when an operator needs the engine."""
+    if update.positional:
+        return None  # $, $[] and $[x] resolve against the stored document
     names = Placeholders()
     sets: list[str] = []
     removes: list[str] = []

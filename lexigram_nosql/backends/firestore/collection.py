@@ -15,7 +15,7 @@ import contextlib
 import heapq
 import logging
 import random
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -59,6 +59,7 @@ from lexigram_nosql.errors import (
     DuplicateKeyError,
     InvalidQueryError,
     UnsupportedQueryError,
+    WriteError,
 )
 from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, MatchAll, Update
 from lexigram_nosql.query.filter import matches
@@ -437,8 +438,9 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         inserted = [document["_id"] for _, document, _ in prepared]
         handle = self._transaction()
         if handle is not None:
-            for doc_id, document, body in prepared:
-                await self._create_in_transaction(handle, doc_id, document, body)
+            for position, (doc_id, document, body) in enumerate(prepared):
+                with _at(position):
+                    await self._create_in_transaction(handle, doc_id, document, body)
             return inserted
         uniques = await self._uniques()
         if uniques:
@@ -451,6 +453,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             return inserted
         from google.api_core import exceptions as gx
 
+        done = 0
         for chunk in _batches(prepared):
             batch = self._client.batch()
             for doc_id, _, body in chunk:
@@ -460,8 +463,10 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             except (gx.AlreadyExists, gx.InvalidArgument):
                 # A batch is all or nothing: insert this one in order, as MongoDB would,
                 # so the documents before the duplicate are written and the error names it.
-                for doc_id, _, body in chunk:
-                    await self._create(doc_id, body)
+                for position, (doc_id, _, body) in enumerate(chunk, start=done):
+                    with _at(position):
+                        await self._create(doc_id, body)
+            done += len(chunk)
         return inserted
 
     async def _create(self, doc_id: str, body: dict[str, Any]) -> None:
@@ -945,6 +950,16 @@ def _pins_id(node: FilterNode, doc_id: str) -> bool:
 async def _backoff(attempt: int) -> None:
     """A short jittered pause before retrying a write that lost a race."""
     await asyncio.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.25)))
+
+
+@contextlib.contextmanager
+def _at(position: int) -> Iterator[None]:
+    """Mark a refusal with the position of the document in the batch being inserted."""
+    try:
+        yield
+    except WriteError as exc:
+        exc.request_index = position
+        raise
 
 
 def _batches(items: Sequence[Any]) -> list[Sequence[Any]]:

@@ -37,7 +37,7 @@ from lexigram_nosql.backends.memory.values import (
     strictly_equal,
 )
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
-from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError
+from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError, WriteError
 from lexigram_nosql.query.aggregate import run_pipeline
 from lexigram_nosql.query.ast import FilterNode, MatchAll, ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.dates import utc_now
@@ -214,7 +214,11 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         data = self._store.data_for_write(self._name, tx.undo if tx else None)
         ids: list[Any] = []
         for id_key, stored in prepared:
-            self._write(data, id_key, stored, tx.undo if tx else None, inserting=True)
+            try:
+                self._write(data, id_key, stored, tx.undo if tx else None, inserting=True)
+            except WriteError as exc:
+                exc.request_index = len(ids)
+                raise
             ids.append(clone(stored["_id"]))
         return ids
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bson import ObjectId
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.bulk import UpdateCall
 from lexigram_nosql.backends.mongodb.ids import (
     document_from_server,
     filter_to_server,
@@ -23,7 +24,13 @@ from lexigram_nosql.backends.mongodb.ids import (
     update_to_server,
 )
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
-from lexigram_nosql.query.ast import ParsedPipeline, ReplacementUpdate, Update
+from lexigram_nosql.query.ast import (
+    OperatorUpdate,
+    ParsedPipeline,
+    PipelineUpdate,
+    ReplacementUpdate,
+    Update,
+)
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.types import Document
 
@@ -81,17 +88,44 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         multi: bool,
         upsert: bool,
     ) -> UpdateResult:
+        return await self._send_update(query, update, raw, multi=multi, upsert=upsert)
+
+    async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
+        """MongoDB 8.0 takes ``sort`` on ``update`` itself (one round trip) through PyMongo's
+        client; older servers and Motor get the engine's find-then-update."""
+        server = self._store.server
+        if (
+            self._store.client_name != "pymongo"
+            or server is None
+            or server.wire_version < _SORTED_UPDATE_WIRE_VERSION
+        ):
+            return await super()._update_first_in_order(call)
+        return await self._send_update(
+            call.query, call.update, call.raw, multi=False, upsert=call.upsert, sort=call.sort
+        )
+
+    async def _send_update(
+        self,
+        query: FilterQuery,
+        update: Update,
+        raw: Any,
+        *,
+        multi: bool,
+        upsert: bool,
+        sort: tuple[tuple[str, int], ...] = (),
+    ) -> UpdateResult:
         collection = self._collection
-        session = self._store.current_transaction()
+        options = _update_options(update, upsert, self._store.current_transaction())
+        if sort:
+            options["sort"] = dict(sort)
         filter = filter_to_server(query.raw)
-        replacement = isinstance(update, ReplacementUpdate)
-        document = update_to_server(raw, replacement=replacement)
-        if replacement:
-            result = await collection.replace_one(filter, document, upsert=upsert, session=session)
+        document = _update_document(update, raw)
+        if isinstance(update, ReplacementUpdate):
+            result = await collection.replace_one(filter, document, **options)
         elif multi:
-            result = await collection.update_many(filter, document, upsert=upsert, session=session)
+            result = await collection.update_many(filter, document, **options)
         else:
-            result = await collection.update_one(filter, document, upsert=upsert, session=session)
+            result = await collection.update_one(filter, document, **options)
         return UpdateResult(
             result.matched_count, result.modified_count, id_from_server(result.upserted_id)
         )
@@ -121,10 +155,12 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             found = await collection.find_one_and_delete(filter, **options)
         else:
             replacement = isinstance(update, ReplacementUpdate)
-            document = update_to_server(raw, replacement=replacement)
+            document = _update_document(update, raw)
             method = (
                 collection.find_one_and_replace if replacement else collection.find_one_and_update
             )
+            if isinstance(update, OperatorUpdate) and update.raw_array_filters:
+                options["array_filters"] = list(update.raw_array_filters)
             found = await method(
                 filter,
                 document,
@@ -174,6 +210,13 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             filter_to_server(query.filter.raw), **self._find_options(query)
         )
         return None if found is None else document_from_server(found)
+
+    async def _estimated_count(self) -> int:
+        session = self._store.current_transaction()
+        if session is not None:  # the count command is not allowed in a transaction
+            return await self._count(FilterQuery.build(None))
+        count: int = await self._collection.estimated_document_count()
+        return count
 
     async def _count(self, query: FilterQuery) -> int:
         count: int = await self._collection.count_documents(
@@ -231,6 +274,24 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
 
     async def _drop_index(self, name: str) -> None:
         await self._collection.drop_index(name, session=self._store.current_transaction())
+
+
+_SORTED_UPDATE_WIRE_VERSION = 25
+"""MongoDB 8.0, the first server to take ``sort`` on ``update`` and ``replace``."""
+
+
+def _update_document(update: Update, raw: Any) -> Any:
+    """What the server receives: the pipeline as a list, documents with ids converted."""
+    if isinstance(update, PipelineUpdate):
+        return list(raw)
+    return update_to_server(raw, replacement=isinstance(update, ReplacementUpdate))
+
+
+def _update_options(update: Update, upsert: bool, session: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {"upsert": upsert, "session": session}
+    if isinstance(update, OperatorUpdate) and update.raw_array_filters:
+        options["array_filters"] = list(update.raw_array_filters)
+    return options
 
 
 def _direction(value: Any) -> Any:

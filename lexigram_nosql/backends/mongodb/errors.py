@@ -110,11 +110,16 @@ def _bulk_write_error(exc: pm.BulkWriteError, message: str) -> ours.NoSQLError:
     first = write_errors[0] if write_errors else {}
     code = first.get("code")
     first_message = str(first.get("errmsg", message))
+    refused: ours.WriteError
     if code in _DUPLICATE_KEY_CODES:
-        return _duplicate_key(first, first_message)
-    if write_errors:
-        return ours.WriteError(f"Write refused: {first_message}", code=code)
-    return _write_error(exc, message)
+        refused = _duplicate_key(first, first_message)
+    elif write_errors:
+        refused = ours.WriteError(f"Write refused: {first_message}", code=code)
+    else:
+        return _write_error(exc, message)
+    index = first.get("index")
+    refused.request_index = index if isinstance(index, int) else None
+    return refused
 
 
 def _connection(exc: Any, message: str) -> ours.NoSQLError:

@@ -1,0 +1,267 @@
+"""Bulk writes above the backends: ``bulk_write`` and the error accounting of ``insert_many``.
+
+Every request is validated before the first write (as PyMongo builds the whole batch before
+sending it). A request the store refuses (a duplicate key, an update that does not fit the
+stored document) becomes one ``BulkWriteFailure``: an ordered bulk stops there, an unordered
+one goes on; either way ``BulkWriteError`` reports what was written. Errors that are not about
+one request (connection, transaction) propagate as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lexigram_nosql.contracts import (
+    BulkWriteFailure,
+    BulkWriteResult,
+    DeleteMany,
+    DeleteOne,
+    InsertOne,
+    ReplaceOne,
+    UpdateMany,
+    UpdateOne,
+    WriteOperation,
+)
+from lexigram_nosql.errors import (
+    BulkWriteError,
+    DocumentTooLargeError,
+    InvalidQueryError,
+    NoSQLError,
+    QueryError,
+    WriteError,
+)
+from lexigram_nosql.query.ast import OperatorUpdate, Update
+from lexigram_nosql.query.requests import FilterQuery
+from lexigram_nosql.types import Document
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.base import BaseCollection
+
+__all__ = ["UpdateCall", "bind_update", "insert_batch", "run_bulk"]
+
+_PER_REQUEST = (WriteError, QueryError)
+"""Errors that belong to one request of a bulk; anything else stops the bulk as it is."""
+
+_BEFORE_SENDING = (QueryError, DocumentTooLargeError)
+"""Refusals a backend makes while encoding, before it sends anything."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateCall:
+    """A validated update or replace request."""
+
+    query: FilterQuery
+    update: Update
+    raw: Any
+    multi: bool
+    upsert: bool
+    sort: tuple[tuple[str, int], ...] = ()
+
+
+def bind_update(
+    update: Update, query: FilterQuery, array_filters: Sequence[Mapping[str, Any]] | None
+) -> Update:
+    """Attach what positional paths need: the filter (for ``$``) and the raw array filters
+    (for servers that evaluate them)."""
+    if not isinstance(update, OperatorUpdate) or not (update.positional or array_filters):
+        return update
+    return dataclasses.replace(
+        update,
+        query=query.node,
+        raw_array_filters=tuple(array_filters or ()),
+    )
+
+
+async def insert_batch(
+    collection: BaseCollection[Any], documents: list[Document], *, ordered: bool
+) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
+    """Insert ``documents`` (validated copies) in as few backend calls as the failures allow.
+
+    Returns the ids inserted and the failures by position. A backend that writes part of a
+    batch before refusing a document says where with ``WriteError.request_index``. A refusal
+    made while encoding (``_BEFORE_SENDING``, no position) means nothing of the batch was
+    sent: on the first batch the whole call is refused as it is (nothing was written); on a
+    later one (unordered, after failures) the batch is retried one document at a time to find
+    which ones fail."""
+    ids: list[Any] = []
+    failures: list[tuple[int, NoSQLError]] = []
+    start = 0
+    while start < len(documents):
+        batch = documents[start:]
+        try:
+            async with collection._operation("insert_many"):  # nested: translates
+                ids.extend(await collection._insert(batch))
+            return ids, failures
+        except _PER_REQUEST as exc:
+            position = exc.request_index if isinstance(exc, WriteError) else None
+            if position is None and isinstance(exc, _BEFORE_SENDING):
+                if not ids and not failures:
+                    raise  # refused before anything was sent: the whole call is refused
+                if len(batch) > 1:
+                    return await _one_by_one(collection, batch, start, ids, failures, ordered)
+            position = position or 0
+            ids.extend([_UNKNOWN] * position)
+            failures.append((start + position, exc))
+            if ordered:
+                return ids, failures
+            start += position + 1
+    return ids, failures
+
+
+class _Unknown:
+    """An inserted document whose id the backend did not report (its batch failed later)."""
+
+    def __repr__(self) -> str:
+        return "<inserted>"
+
+
+_UNKNOWN = _Unknown()
+
+
+async def _one_by_one(
+    collection: BaseCollection[Any],
+    batch: list[Document],
+    start: int,
+    ids: list[Any],
+    failures: list[tuple[int, NoSQLError]],
+    ordered: bool,
+) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
+    for offset, document in enumerate(batch):
+        try:
+            async with collection._operation("insert_many"):
+                ids.extend(await collection._insert([document]))
+        except _PER_REQUEST as exc:
+            failures.append((start + offset, exc))
+            if ordered:
+                break
+    return ids, failures
+
+
+# -- bulk_write --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Tally:
+    inserted: int = 0
+    matched: int = 0
+    modified: int = 0
+    deleted: int = 0
+    upserted: dict[int, Any] = dataclasses.field(default_factory=dict)
+
+    def result(self) -> BulkWriteResult:
+        return BulkWriteResult(
+            self.inserted, self.matched, self.modified, self.deleted, dict(self.upserted)
+        )
+
+
+_KNOWN = (InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany)
+
+
+def _prepare(collection: BaseCollection[Any], index: int, op: Any) -> Any:
+    """The validated form of one operation: a document, an ``UpdateCall`` or a delete."""
+    if not isinstance(op, _KNOWN):
+        raise InvalidQueryError(
+            f"bulk_write operation {index} is a {type(op).__name__}, not one of "
+            "InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany",
+            collection=collection.name,
+        )
+    try:
+        if isinstance(op, InsertOne):
+            return collection._check_document(op.document)
+        if isinstance(op, (DeleteOne, DeleteMany)):
+            query = FilterQuery.build(collection._need_filter(op.filter))
+            return _Delete(query, multi=isinstance(op, DeleteMany))
+        if isinstance(op, ReplaceOne):
+            return collection._update_call(
+                "ReplaceOne", op.filter, op.replacement, upsert=op.upsert, sort=op.sort
+            )
+        if isinstance(op, UpdateOne):
+            return collection._update_call(
+                "UpdateOne",
+                op.filter,
+                op.update,
+                upsert=op.upsert,
+                array_filters=op.array_filters,
+                sort=op.sort,
+            )
+        return collection._update_call(
+            "UpdateMany",
+            op.filter,
+            op.update,
+            upsert=op.upsert,
+            array_filters=op.array_filters,
+            multi=True,
+        )
+    except InvalidQueryError as exc:
+        exc.message = f"bulk_write operation {index} ({type(op).__name__}): {exc.message}"
+        exc.args = (exc.message,)
+        raise
+
+
+async def run_bulk(
+    collection: BaseCollection[Any], operations: Sequence[WriteOperation], *, ordered: bool
+) -> BulkWriteResult:
+    """Validate every operation, then run them (see the module docstring)."""
+    if isinstance(operations, Mapping) or not isinstance(operations, Sequence):
+        raise InvalidQueryError("bulk_write takes a list of operations", collection=collection.name)
+    steps = [_prepare(collection, index, op) for index, op in enumerate(operations)]
+    tally = _Tally()
+    failures: list[BulkWriteFailure] = []
+    async with collection._operation("bulk_write"):
+        await _run_steps(collection, operations, steps, tally, failures, ordered)
+    if failures:
+        raise BulkWriteError.build(
+            tally.result(), failures, store=collection.store.name, collection=collection.name
+        )
+    return tally.result()
+
+
+async def _run_steps(
+    collection: BaseCollection[Any],
+    operations: Sequence[WriteOperation],
+    steps: list[Any],
+    tally: _Tally,
+    failures: list[BulkWriteFailure],
+    ordered: bool,
+) -> None:
+    index = 0
+    while index < len(steps):
+        if isinstance(operations[index], InsertOne):
+            end = index
+            while end < len(steps) and isinstance(operations[end], InsertOne):
+                end += 1
+            ids, failed = await insert_batch(collection, steps[index:end], ordered=ordered)
+            tally.inserted += len(ids)
+            failures.extend(
+                BulkWriteFailure(index + i, exc, operations[index + i]) for i, exc in failed
+            )
+            index = end
+        else:
+            try:
+                async with collection._operation("bulk_write"):  # nested: translates
+                    await _run_one(collection, index, steps[index], tally)
+            except _PER_REQUEST as exc:
+                failures.append(BulkWriteFailure(index, exc, operations[index]))
+            index += 1
+        if failures and ordered:
+            return
+
+
+async def _run_one(collection: BaseCollection[Any], index: int, step: Any, tally: _Tally) -> None:
+    if isinstance(step, _Delete):
+        tally.deleted += (await collection._delete(step.query, multi=step.multi)).deleted_count
+        return
+    result = await collection._run_update(step)
+    tally.matched += result.matched_count
+    tally.modified += result.modified_count
+    if result.upserted_id is not None:
+        tally.upserted[index] = result.upserted_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Delete:
+    query: FilterQuery
+    multi: bool

@@ -1,0 +1,310 @@
+"""PyMongo's collection API on every backend, with the expectations of MongoDB's CRUD
+specification tests (source/crud/tests in mongodb/specifications): update/replace
+validation, pipeline updates, counts, find_one(skip=), sort= on update_one/replace_one, and
+the results of bulk writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lexigram_nosql import (
+    BulkWriteError,
+    BulkWriteResult,
+    DeleteOne,
+    DuplicateKeyError,
+    InsertOne,
+    InvalidQueryError,
+    ReplaceOne,
+    ReturnDocument,
+    UpdateMany,
+    UpdateOne,
+)
+from tests.conformance.support import by_id, collect, seeded
+
+K = {n: f"{n:024x}" for n in range(10)}
+"""Ids shaped like ObjectIds, which every backend (CongoDB included) stores."""
+
+THREE = [{"_id": K[1], "x": 11}, {"_id": K[2], "x": 22}, {"_id": K[3], "x": 33}]
+
+
+async def contents(collection: Any) -> list[Any]:
+    return by_id(await collect(collection.find({})))
+
+
+# -- update and replace validation (updateOne-validation, replaceOne-validation...) -------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.update_one({"_id": K[1]}, {"x": 2}),
+        lambda c: c.update_many({}, {"x": 2}),
+        lambda c: c.find_one_and_update({"_id": K[1]}, {"x": 2}),
+        lambda c: c.bulk_write([UpdateOne({"_id": K[1]}, {"x": 2})]),
+        lambda c: c.bulk_write([UpdateMany({}, {"x": 2})]),
+    ],
+    ids=["update_one", "update_many", "find_one_and_update", "UpdateOne", "UpdateMany"],
+)
+async def test_an_update_without_operators_is_refused(store: Any, call: Any) -> None:
+    collection = await seeded(store, THREE)
+    with pytest.raises(InvalidQueryError) as raised:
+        await call(collection)
+    assert "use replace_one to replace a document, or $set to change fields" in str(raised.value)
+    assert await contents(collection) == THREE
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.replace_one({"_id": K[1]}, {"$set": {"x": 2}}),
+        lambda c: c.find_one_and_replace({"_id": K[1]}, {"$set": {"x": 2}}),
+        lambda c: c.bulk_write([ReplaceOne({"_id": K[1]}, {"$set": {"x": 2}})]),
+    ],
+    ids=["replace_one", "find_one_and_replace", "ReplaceOne"],
+)
+async def test_a_replacement_with_operators_is_refused(store: Any, call: Any) -> None:
+    collection = await seeded(store, THREE)
+    with pytest.raises(InvalidQueryError, match="not update operators"):
+        await call(collection)
+    assert await contents(collection) == THREE
+
+
+async def test_a_bulk_is_validated_before_its_first_write(store: Any) -> None:
+    """bulkWrite-update-validation: the bad request is last, yet nothing is written."""
+    collection = await seeded(store, THREE)
+    with pytest.raises(InvalidQueryError, match="operation 2"):
+        await collection.bulk_write(
+            [
+                InsertOne({"_id": K[4]}),
+                UpdateOne({"_id": K[1]}, {"$set": {"x": 0}}),
+                UpdateOne({"_id": K[2]}, {"x": 0}),
+            ]
+        )
+    assert await contents(collection) == THREE
+
+
+# -- pipeline updates (updateWithPipelines) -------------------------------------------------
+
+PIPELINE_SEED = [{"_id": K[1], "x": 1, "y": 1, "t": {"u": {"v": 1}}}, {"_id": K[2], "x": 2, "y": 1}]
+
+
+async def test_update_one_with_a_pipeline(store: Any) -> None:
+    collection = await seeded(store, PIPELINE_SEED)
+    result = await collection.update_one(
+        {"_id": K[1]}, [{"$replaceRoot": {"newRoot": "$t"}}, {"$addFields": {"foo": 1}}]
+    )
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert await contents(collection) == [
+        {"_id": K[1], "u": {"v": 1}, "foo": 1},
+        {"_id": K[2], "x": 2, "y": 1},
+    ]
+
+
+async def test_update_many_with_a_pipeline(store: Any) -> None:
+    collection = await seeded(store, PIPELINE_SEED)
+    result = await collection.update_many({}, [{"$project": {"x": 1}}, {"$addFields": {"foo": 1}}])
+    assert (result.matched_count, result.modified_count) == (2, 2)
+    assert await contents(collection) == [
+        {"_id": K[1], "x": 1, "foo": 1},
+        {"_id": K[2], "x": 2, "foo": 1},
+    ]
+
+
+async def test_find_one_and_update_with_a_pipeline(store: Any) -> None:
+    collection = await seeded(store, PIPELINE_SEED)
+    after = await collection.find_one_and_update(
+        {"_id": K[1]},
+        [{"$set": {"total": {"$add": ["$x", "$y"]}}}, {"$unset": ["t", "y"]}],
+        return_document=ReturnDocument.AFTER,
+    )
+    assert after == {"_id": K[1], "x": 1, "total": 2}
+    assert await contents(collection) == [{"_id": K[1], "x": 1, "total": 2}, PIPELINE_SEED[1]]
+
+
+async def test_bulk_update_models_with_a_pipeline(store: Any) -> None:
+    collection = await seeded(store, PIPELINE_SEED)
+    result = await collection.bulk_write(
+        [
+            UpdateOne({"_id": K[1]}, [{"$replaceWith": "$t"}, {"$addFields": {"foo": 1}}]),
+            UpdateMany({"_id": K[2]}, [{"$project": {"x": 1}}]),
+        ]
+    )
+    assert (result.matched_count, result.modified_count) == (2, 2)
+    assert await contents(collection) == [
+        {"_id": K[1], "u": {"v": 1}, "foo": 1},
+        {"_id": K[2], "x": 2},
+    ]
+
+
+async def test_pipeline_update_upserts(store: Any) -> None:
+    collection = await seeded(store, [])
+    result = await collection.update_one(
+        {"_id": K[7]}, [{"$set": {"n": {"$literal": 1}}}], upsert=True
+    )
+    assert result.upserted_id == K[7]
+    assert await contents(collection) == [{"_id": K[7], "n": 1}]
+
+
+async def test_a_pipeline_update_refuses_other_stages(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    with pytest.raises(InvalidQueryError, match="not allowed in an update"):
+        await collection.update_one({"_id": K[1]}, [{"$group": {"_id": "$x"}}])
+    assert await contents(collection) == THREE
+
+
+# -- counts and find_one(skip=) ---------------------------------------------------------------
+
+
+async def test_estimated_document_count(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    assert await collection.estimated_document_count() == 3
+    assert await store.collection("never_written").estimated_document_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("filter", "options", "expected"),
+    [
+        ({}, {}, 3),
+        ({"_id": {"$gt": K[1]}}, {}, 2),
+        ({"_id": {"$gt": K[1]}}, {"skip": 1, "limit": 3}, 1),
+        ({}, {"skip": 1}, 2),
+        ({}, {"limit": 2}, 2),
+        ({}, {"skip": 5}, 0),
+    ],
+)
+async def test_count_documents_with_skip_and_limit(
+    store: Any, filter: dict[str, Any], options: dict[str, int], expected: int
+) -> None:
+    collection = await seeded(store, THREE)
+    assert await collection.count_documents(filter, **options) == expected
+
+
+async def test_find_one_with_skip(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    assert await collection.find_one({}, sort=[("_id", 1)], skip=2) == THREE[2]
+    assert await collection.find_one({"_id": K[1]}, skip=1) is None
+
+
+# -- sort= on update_one / replace_one (MongoDB 8.0) ------------------------------------------
+
+
+async def test_update_one_with_sort_updates_the_first_in_that_order(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    result = await collection.update_one(
+        {"_id": {"$gt": K[1]}}, {"$inc": {"x": 1}}, sort=[("_id", -1)]
+    )
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert await contents(collection) == [THREE[0], THREE[1], {"_id": K[3], "x": 34}]
+
+
+async def test_replace_one_with_sort_replaces_the_first_in_that_order(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    result = await collection.replace_one({"_id": {"$gt": K[1]}}, {"x": 1}, sort=[("_id", -1)])
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert await contents(collection) == [THREE[0], THREE[1], {"_id": K[3], "x": 1}]
+
+
+async def test_bulk_models_take_sort(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    await collection.bulk_write(
+        [
+            UpdateOne({}, {"$set": {"first": True}}, sort=[("x", -1)]),
+            ReplaceOne({"x": {"$lt": 30}}, {"x": 0}, sort=[("x", -1)]),
+        ]
+    )
+    assert await contents(collection) == [
+        THREE[0],
+        {"_id": K[2], "x": 0},
+        {"_id": K[3], "x": 33, "first": True},
+    ]
+
+
+# -- bulk results and errors ------------------------------------------------------------------
+
+
+async def test_bulk_write_result_counts(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    result = await collection.bulk_write(
+        [
+            InsertOne({"_id": K[4], "x": 44}),
+            UpdateOne({"_id": K[1]}, {"$set": {"x": 12}}),
+            UpdateOne({"_id": K[9]}, {"$set": {"x": 99}}, upsert=True),
+            ReplaceOne({"_id": K[8]}, {"x": 88}, upsert=True),
+            DeleteOne({"_id": K[2]}),
+        ]
+    )
+    assert result == BulkWriteResult(1, 1, 1, 1, {2: K[9], 3: K[8]})
+    assert (result.inserted_count, result.upserted_count, result.upserted_ids) == (
+        1,
+        2,
+        {2: K[9], 3: K[8]},
+    )
+
+
+async def test_unordered_insert_many_continues_past_errors(store: Any) -> None:
+    collection = await seeded(store, [{"_id": K[2]}])
+    with pytest.raises(BulkWriteError) as raised:
+        await collection.insert_many(
+            [{"_id": K[1]}, {"_id": K[2]}, {"_id": K[3]}, {"_id": K[1]}, {"_id": K[4]}],
+            ordered=False,
+        )
+    error = raised.value
+    assert isinstance(error, DuplicateKeyError)
+    assert error.result.inserted_count == 3
+    assert [failure.index for failure in error.errors] == [1, 3]
+    assert all(isinstance(failure.error, DuplicateKeyError) for failure in error.errors)
+    assert await contents(collection) == [{"_id": K[i]} for i in (1, 2, 3, 4)]
+
+
+async def test_ordered_insert_many_stops_at_the_first_error(store: Any) -> None:
+    collection = await seeded(store, [{"_id": K[2]}])
+    with pytest.raises(BulkWriteError) as raised:
+        await collection.insert_many([{"_id": K[1]}, {"_id": K[2]}, {"_id": K[3]}])
+    assert raised.value.result.inserted_count == 1
+    assert [failure.index for failure in raised.value.errors] == [1]
+    assert await contents(collection) == [{"_id": K[1]}, {"_id": K[2]}]
+
+
+async def test_unordered_bulk_write_continues_past_errors(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    with pytest.raises(BulkWriteError) as raised:
+        await collection.bulk_write(
+            [
+                InsertOne({"_id": K[1]}),
+                UpdateOne({"_id": K[2]}, {"$inc": {"x": 1}}),
+                UpdateOne({"_id": K[3]}, {"$push": {"x": 1}}),
+                InsertOne({"_id": K[4]}),
+                UpdateOne({"_id": K[5]}, {"$set": {"x": 55}}, upsert=True),
+            ],
+            ordered=False,
+        )
+    error = raised.value
+    assert [failure.index for failure in error.errors] == [0, 2]
+    assert isinstance(error.errors[0].error, DuplicateKeyError)
+    assert "$push" in error.errors[1].message
+    assert error.errors[0].operation == InsertOne({"_id": K[1]})
+    assert error.result == BulkWriteResult(1, 1, 1, 0, {4: K[5]})
+    assert await contents(collection) == [
+        THREE[0],
+        {"_id": K[2], "x": 23},
+        THREE[2],
+        {"_id": K[4]},
+        {"_id": K[5], "x": 55},
+    ]
+
+
+async def test_ordered_bulk_write_stops_at_the_first_error(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    with pytest.raises(BulkWriteError) as raised:
+        await collection.bulk_write(
+            [
+                UpdateOne({"_id": K[2]}, {"$inc": {"x": 1}}),
+                InsertOne({"_id": K[1]}),
+                InsertOne({"_id": K[4]}),
+            ]
+        )
+    assert raised.value.result == BulkWriteResult(0, 1, 1, 0, {})
+    assert [failure.index for failure in raised.value.errors] == [1]
+    assert await contents(collection) == [THREE[0], {"_id": K[2], "x": 23}, THREE[2]]
