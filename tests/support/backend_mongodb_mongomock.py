@@ -29,8 +29,7 @@ _ARRAYS = (
 )
 _BRACKETS = "mongomock compares across BSON type brackets (true == 1, null in $gte)"
 _POSITIONAL = (
-    "mongomock applies $ and $[] wrongly (crashes on scalars, $unset of an element, no "
-    "refusals)"
+    "mongomock applies $ and $[] wrongly (crashes on scalars, $unset of an element, no refusals)"
 )
 _ARRAY_FILTERS = "mongomock does not implement array filters ($[<identifier>])"
 _TOP_DOLLAR = (

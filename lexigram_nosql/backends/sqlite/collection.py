@@ -327,6 +327,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
 
         ids, error = await self._store.write(run)
         if error is not None:
+            error.request_index = len(ids)  # where insert_many's accounting resumes
             raise error
         return ids
 
