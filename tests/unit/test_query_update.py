@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -453,3 +454,53 @@ def test_upsert_flow_seed_then_update() -> None:
         "x": 1,
         "created": True,
     }
+
+
+# -- positional paths ------------------------------------------------------------------------
+
+
+def _positional(update: dict[str, Any], document: dict[str, Any], **options: Any) -> Any:
+    from lexigram_nosql.query.filter import parse_filter
+
+    parsed = parse_update(update, array_filters=options.get("array_filters"))
+    assert isinstance(parsed, OperatorUpdate)
+    if "query" in options:
+        parsed = dataclasses.replace(parsed, query=parse_filter(options["query"]))
+    return apply_update(parsed, document, inserting=options.get("inserting", False))
+
+
+def test_positional_paths_resolve_against_the_stored_document() -> None:
+    document = {"_id": 1, "a": [{"b": 1}, {"b": 5}, {"b": 9}]}
+    assert _positional({"$set": {"a.$.b": 0}}, document, query={"a.b": {"$gt": 3}}) == {
+        "_id": 1,
+        "a": [{"b": 1}, {"b": 0}, {"b": 9}],
+    }
+    assert _positional({"$inc": {"a.$[].b": 1}}, document)["a"] == [{"b": 2}, {"b": 6}, {"b": 10}]
+    assert _positional({"$set": {"a.$[x].b": 0}}, document, array_filters=[{"x.b": {"$gte": 5}}])[
+        "a"
+    ] == [{"b": 1}, {"b": 0}, {"b": 0}]
+    assert document["a"][1] == {"b": 5}  # the stored document is left untouched
+
+
+@pytest.mark.parametrize(
+    ("update", "document", "options", "fragment"),
+    [
+        ({"$set": {"a.$": 1}}, {"a": [1]}, {"query": {"b": 1}}, "did not find the match"),
+        ({"$set": {"a.$": 1}}, {"a": [1]}, {"query": {"a": 1}, "inserting": True}, "match"),
+        ({"$set": {"a.$[]": 1}}, {"a": 1}, {}, "non-array"),
+        ({"$set": {"a.$[].b": 1}}, {"x": 1}, {}, "must exist"),
+        ({"$set": {"a.$[]": 1, "a.0": 2}}, {"a": [1]}, {}, "conflict"),
+    ],
+)
+def test_positional_refusals(
+    update: dict[str, Any], document: dict[str, Any], options: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(InvalidQueryError, match=fragment):
+        _positional(update, document, **options)
+
+
+def test_pipeline_updates_keep_the_stored_id() -> None:
+    update = parse_update([{"$replaceWith": {"n": {"$add": ["$n", 1]}}}])
+    assert apply_update(update, {"_id": 7, "n": 1, "x": 2}) == {"_id": 7, "n": 2}
+    with pytest.raises(InvalidQueryError, match="immutable field '_id'"):
+        apply_update(parse_update([{"$set": {"_id": 8}}]), {"_id": 7})
