@@ -68,6 +68,11 @@ class UpdateResult:
     modified_count: int
     upserted_id: Any = None
 
+    @property
+    def did_upsert(self) -> bool:
+        """Whether the upsert inserted a document (PyMongo's ``UpdateResult.did_upsert``)."""
+        return self.upserted_id is not None
+
 
 @dataclass(frozen=True, slots=True)
 class DeleteResult:

@@ -1,15 +1,12 @@
-"""Parsing update documents, and applying them to documents.
+"""Applying updates to documents (parsing them is ``query.update_parse``, re-exported here).
 
-Parsing checks what MongoDB checks before touching data: known operators, operand types, and
-that no two paths of one update overlap (``a`` and ``a.b``), which would make the result
-depend on the order of operators. Applying works on a copy and checks what depends on the
-stored document: ``_id`` cannot change, ``$inc`` needs a number, ``$push`` an array.
+Applying works on a copy and checks what depends on the stored document: ``_id`` cannot
+change, ``$inc`` needs a number, ``$push`` an array, positional paths need their array.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -21,7 +18,6 @@ from lexigram_nosql.query.ast import (
     FieldOp,
     FieldUpdate,
     FilterNode,
-    OperatorUpdate,
     PipelineUpdate,
     PullCondition,
     PushSpec,
@@ -30,11 +26,10 @@ from lexigram_nosql.query.ast import (
     UpdateOp,
 )
 from lexigram_nosql.query.dates import utc_now
-from lexigram_nosql.query.filter import matches, parse_element_filter
+from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import compare_values, document_sort_key, sort_key, values_equal
 from lexigram_nosql.query.paths import (
     MISSING,
-    check_path,
     get_path,
     is_index,
     set_path,
@@ -42,21 +37,24 @@ from lexigram_nosql.query.paths import (
     unset_path,
 )
 from lexigram_nosql.query.positional import (
-    check_identifiers,
-    check_update_path,
     concrete_updates,
-    parse_array_filters,
 )
-from lexigram_nosql.query.update_pipeline import compute_pipeline_update, parse_pipeline_update
+from lexigram_nosql.query.update_parse import (
+    check_conflicts,
+    check_new_document,
+    overlap,
+    parse_replacement,
+    parse_update,
+)
+from lexigram_nosql.query.update_pipeline import compute_pipeline_update
 from lexigram_nosql.query.values import (
     check_document,
-    check_nesting,
     copy_value,
     is_number,
     to_python_number,
     type_name,
 )
-from lexigram_nosql.types import Document, UpdateDocument
+from lexigram_nosql.types import Document
 
 __all__ = [
     "apply_update",
@@ -67,313 +65,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("lexigram_nosql")
-
-_OPERATORS: Final = {op.value: op for op in UpdateOp}
-_PUSH_MODIFIERS: Final = frozenset({"$each", "$position", "$slice", "$sort"})
-# Operators that may name _id: only to set it to the value it already has (checked on apply).
-_ID_SETTABLE: Final = frozenset({UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX})
-
-
-# -- parsing ---------------------------------------------------------------------------------
-
-
-def parse_update(
-    update: UpdateDocument,
-    *,
-    array_filters: Sequence[Mapping[str, Any]] | None = None,
-    method: str = "update_one",
-) -> OperatorUpdate | PipelineUpdate:
-    """Validate an update: operators (``OperatorUpdate``) or a pipeline (``PipelineUpdate``).
-
-    Raises ``InvalidQueryError`` naming the operator and path: a document without operators
-    (PyMongo's "update only works with $ operators"), unknown operators, wrong operand types,
-    two paths that overlap, operators mixed with fields, array filters that do not fit.
-    """
-    if isinstance(update, (list, tuple)):
-        if array_filters is not None:
-            raise InvalidQueryError(
-                f"{method}: array_filters cannot be used with a pipeline-style update",
-                operator="arrayFilters",
-            )
-        return parse_pipeline_update(update)
-    if not isinstance(update, Mapping):
-        raise InvalidQueryError(
-            f"{method} needs an update document or pipeline, got {type(update).__name__}"
-        )
-    if not update:
-        raise InvalidQueryError(
-            f"{method}: the update must not be empty; use $set to change fields"
-        )
-    check_nesting(update, where="the update")
-    dollar = [isinstance(key, str) and key.startswith("$") for key in update]
-    if not any(dollar):
-        first = next(iter(update))
-        raise InvalidQueryError(
-            f"{method} needs update operators, but {first!r} is a plain field (the whole "
-            "document would be replaced): use replace_one to replace a document, or $set to "
-            "change fields",
-            path=str(first),
-            operator=method,
-        )
-    if not all(dollar):
-        fields = [key for key, d in zip(update, dollar, strict=True) if not d]
-        raise InvalidQueryError(
-            f"An update mixes operators with plain fields {fields!r}; put fields under $set",
-            path=str(fields[0]),
-        )
-    parsed: list[FieldUpdate] = []
-    positional = False
-    for name, fields_spec in update.items():
-        op = _OPERATORS.get(name)
-        if op is None:
-            raise InvalidQueryError(f"Unknown update operator {name!r}", operator=name)
-        if not isinstance(fields_spec, Mapping):
-            raise InvalidQueryError(
-                f"{name} needs a document of field paths, got {fields_spec!r}", operator=name
-            )
-        for path, operand in fields_spec.items():
-            positional = check_update_path(path, name) or positional
-            parsed.append(FieldUpdate(op, path, _operand(op, path, operand)))
-    _check_conflicts(parsed)
-    result = OperatorUpdate(
-        tuple(parsed), positional=positional, array_filters=parse_array_filters(array_filters)
-    )
-    if positional or result.array_filters:
-        check_identifiers(result, update)
-    return result
-
-
-def parse_replacement(document: Document, *, method: str = "replace_one") -> ReplacementUpdate:
-    """Validate a replacement document: no ``$``-prefixed top-level field (MongoDB reads those
-    as operators); nested ``$``-prefixed and dotted field names are stored as they are."""
-    if isinstance(document, (list, tuple)):
-        raise InvalidQueryError(
-            f"{method} takes a replacement document, not a pipeline; use update_one for "
-            "pipeline-style updates",
-            operator=method,
-        )
-    if not isinstance(document, Mapping):
-        raise InvalidQueryError(f"A replacement must be a document, got {type(document).__name__}")
-    for name in document:
-        if isinstance(name, str) and name.startswith("$"):
-            if name in _OPERATORS:
-                raise InvalidQueryError(
-                    f"{method} takes a replacement document, not update operators ({name}); "
-                    "use update_one to apply operators",
-                    path=name,
-                    operator=name,
-                )
-            raise InvalidQueryError(
-                f"The dollar ($) prefixed field {name!r} is not allowed at the top level of a "
-                "replacement document (MongoDB reads it as an operator); insert it, or "
-                "replace with a pipeline update using $replaceWith and $literal",
-                path=name,
-            )
-    stored = check_new_document(document, where="the replacement")
-    return ReplacementUpdate(stored if stored is not document else dict(document))
-
-
-def check_new_document(document: Mapping[str, Any], *, where: str = "the document") -> Any:
-    """Validate a document to store whole (insert, upsert, replacement) and return it as it
-    is stored (``check_document``): string field names, ``$``-prefixed and dotted ones
-    included (MongoDB 5.0+), and an ``_id`` whose own fields are not ``$``-prefixed."""
-    stored = check_document(document, where=where)
-    identity = document.get("_id")
-    if isinstance(identity, Mapping):
-        for name in identity:
-            if isinstance(name, str) and name.startswith("$"):
-                raise InvalidQueryError(
-                    f"The _id of {where} holds the dollar ($) prefixed field {name!r}; "
-                    "MongoDB refuses those inside _id",
-                    path=f"_id.{name}",
-                )
-    return stored
-
-
-def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
-    name = op.value
-    if (path == "_id" or path.startswith("_id.")) and op not in _ID_SETTABLE:
-        raise InvalidQueryError(
-            f"{name} on {path!r} would modify the immutable field '_id'", path=path, operator=name
-        )
-    if op in (UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX):
-        return check_document(operand, where=f"the {name} value of {path!r}", path=path)
-    if op is UpdateOp.UNSET:
-        return operand
-    if op in (UpdateOp.INC, UpdateOp.MUL):
-        if not is_number(operand):
-            raise InvalidQueryError(
-                f"{name} on {path!r} needs a number, got {type(operand).__name__} {operand!r}",
-                path=path,
-                operator=name,
-            )
-        return operand
-    if op is UpdateOp.RENAME:
-        return _rename_target(path, operand)
-    if op is UpdateOp.CURRENT_DATE:
-        return _current_date_type(path, operand)
-    if op is UpdateOp.PUSH:
-        return _push_spec(path, operand)
-    if op is UpdateOp.ADD_TO_SET:
-        if isinstance(operand, Mapping) and "$each" in operand:
-            if set(operand) != {"$each"}:
-                raise InvalidQueryError(
-                    f"$addToSet on {path!r} accepts only the $each modifier, got "
-                    f"{sorted(operand)!r}",
-                    path=path,
-                    operator=name,
-                )
-            return _each(path, name, operand["$each"])
-        return (check_document(operand, where=f"the {name} value of {path!r}", path=path),)
-    if op is UpdateOp.PULL:
-        return PullCondition(value=operand, clause=parse_element_filter(path, operand))
-    if op is UpdateOp.PULL_ALL:
-        if not isinstance(operand, (list, tuple)):
-            raise InvalidQueryError(
-                f"$pullAll on {path!r} needs a list of values, got {operand!r}",
-                path=path,
-                operator=name,
-            )
-        return tuple(operand)
-    if op is UpdateOp.POP:
-        if is_number(operand) and to_python_number(operand) in (1, -1):
-            return int(to_python_number(operand))
-        raise InvalidQueryError(
-            f"$pop on {path!r} needs 1 (last element) or -1 (first element), got {operand!r}",
-            path=path,
-            operator=name,
-        )
-    raise InvalidQueryError(  # pragma: no cover - every UpdateOp is handled above
-        f"Unknown update operator {name!r}", path=path, operator=name
-    )
-
-
-def _rename_target(path: str, operand: Any) -> str:
-    target = check_path(operand, operator="$rename", where=f"The $rename target of {path!r}")
-    if target == "_id" or target.startswith("_id."):
-        raise InvalidQueryError(
-            f"$rename of {path!r} to {target!r} would modify the immutable field '_id'",
-            path=path,
-            operator="$rename",
-        )
-    if _overlap(path, target):
-        raise InvalidQueryError(
-            f"$rename source {path!r} and target {target!r} must not be the same field or "
-            "contain one another",
-            path=path,
-            operator="$rename",
-        )
-    return target
-
-
-def _current_date_type(path: str, operand: Any) -> str:
-    if isinstance(operand, bool):
-        return "date"
-    if isinstance(operand, Mapping) and set(operand) == {"$type"}:
-        kind = operand["$type"]
-        if kind in ("date", "timestamp"):
-            return str(kind)
-    raise InvalidQueryError(
-        f"$currentDate on {path!r} needs true or {{'$type': 'date' | 'timestamp'}}, got "
-        f"{operand!r}",
-        path=path,
-        operator="$currentDate",
-    )
-
-
-def _each(path: str, operator: str, values: Any) -> tuple[Any, ...]:
-    if not isinstance(values, (list, tuple)):
-        raise InvalidQueryError(
-            f"$each in {operator} on {path!r} needs a list, got {values!r}",
-            path=path,
-            operator=operator,
-        )
-    return tuple(
-        check_document(list(values), where=f"the {operator} values of {path!r}", path=path)
-    )
-
-
-def _push_spec(path: str, operand: Any) -> PushSpec:
-    if not (isinstance(operand, Mapping) and any(str(k).startswith("$") for k in operand)):
-        return PushSpec(
-            each=(check_document(operand, where=f"the $push value of {path!r}", path=path),)
-        )
-    unknown = sorted(str(k) for k in operand if k not in _PUSH_MODIFIERS)
-    if "$each" not in operand or unknown:
-        raise InvalidQueryError(
-            f"$push on {path!r}: modifiers need $each and may be $position, $slice, $sort"
-            + (f"; unknown: {unknown!r}" if unknown else ""),
-            path=path,
-            operator="$push",
-        )
-    position = _integer(path, "$position", operand.get("$position"))
-    slice_ = _integer(path, "$slice", operand.get("$slice"))
-    return PushSpec(
-        each=_each(path, "$push", operand["$each"]),
-        position=position,
-        slice=slice_,
-        sort=_push_sort(path, operand.get("$sort")),
-    )
-
-
-def _integer(path: str, modifier: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if is_number(value):
-        number = to_python_number(value)
-        if number == int(number):
-            return int(number)
-    raise InvalidQueryError(
-        f"{modifier} in $push on {path!r} needs an integer, got {value!r}",
-        path=path,
-        operator="$push",
-    )
-
-
-def _push_sort(path: str, sort: Any) -> Any:
-    if sort is None:
-        return None
-    if not isinstance(sort, bool) and sort in (1, -1):
-        return int(sort)
-    if isinstance(sort, Mapping) and sort:
-        pairs: list[tuple[str, int]] = []
-        for field, direction in sort.items():
-            check_path(field, operator="$push", where="A $sort field of $push")
-            if isinstance(direction, bool) or direction not in (1, -1):
-                break
-            pairs.append((field, int(direction)))
-        else:
-            return tuple(pairs)
-    raise InvalidQueryError(
-        f"$sort in $push on {path!r} needs 1, -1 or a document of fields with 1 or -1, got "
-        f"{sort!r}",
-        path=path,
-        operator="$push",
-    )
-
-
-def _overlap(a: str, b: str) -> bool:
-    """Whether two paths are the same field or one contains the other."""
-    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
-
-
-def _check_conflicts(updates: list[FieldUpdate]) -> None:
-    claimed: list[tuple[str, str]] = []
-    for update in updates:
-        paths = [update.path]
-        if update.op is UpdateOp.RENAME:
-            paths.append(update.operand)
-        for path in paths:
-            for other, other_op in claimed:
-                if _overlap(path, other):
-                    raise InvalidQueryError(
-                        f"Updating the path {path!r} ({update.op.value}) would create a conflict "
-                        f"at {other!r} ({other_op}); one update cannot change a field and "
-                        "its parts",
-                        path=path,
-                        operator=update.op.value,
-                    )
-            claimed.append((path, update.op.value))
 
 
 # -- applying --------------------------------------------------------------------------------
@@ -402,7 +93,7 @@ def apply_update(
     fields = update.fields
     if update.positional:
         fields = tuple(concrete_updates(update, document, inserting=inserting))
-        _check_conflicts(list(fields))
+        check_conflicts(list(fields))
     result: Document = dict(document)
     owned: set[int] = {id(result)}
     moment: datetime | None = now
@@ -692,7 +383,7 @@ def upsert_seed(node: FilterNode) -> Document:
     claimed: list[str] = []
     for condition in _equalities(node):
         for other in claimed:
-            if _overlap(condition.path, other):
+            if overlap(condition.path, other):
                 raise InvalidQueryError(
                     f"Cannot build the upserted document: the filter sets both {other!r} and "
                     f"{condition.path!r}",

@@ -308,3 +308,11 @@ async def test_ordered_bulk_write_stops_at_the_first_error(store: Any) -> None:
     assert raised.value.result == BulkWriteResult(0, 1, 1, 0, {})
     assert [failure.index for failure in raised.value.errors] == [1]
     assert await contents(collection) == [THREE[0], {"_id": K[2], "x": 23}, THREE[2]]
+
+
+async def test_update_result_says_whether_it_upserted(store: Any) -> None:
+    collection = await seeded(store, THREE)
+    inserted = await collection.update_one({"_id": K[7]}, {"$set": {"x": 1}}, upsert=True)
+    updated = await collection.update_one({"_id": K[7]}, {"$set": {"x": 2}}, upsert=True)
+    assert (inserted.did_upsert, inserted.upserted_id) == (True, K[7])
+    assert (updated.did_upsert, updated.matched_count, updated.modified_count) == (False, 1, 1)
