@@ -29,7 +29,10 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks/dynamodb_planner.py", []),
     ("benchmarks/di_and_health.py", []),
     ("benchmarks/boot.py", []),
+    ("benchmarks/faults.py", []),
 ]
+# Rows of these benchmarks get a section of their own below the main table.
+SECTIONS = {"faults": "Faults (outages under load, private servers stopped and restarted)"}
 QUICK: dict[str, list[str]] = {
     "benchmarks/memory_vs_mongomock.py": ["--n", "10000", "--lookups", "200"],
     "benchmarks/streaming_memory.py": ["--n", "20000"],
@@ -75,6 +78,18 @@ def fmt(value: object) -> str:
     return str(value)
 
 
+def render(rows: list[dict[str, object]]) -> str:
+    header = "| benchmark | metric | value | unit | baseline (same run) | target | met | note |"
+    lines = [header, "|" + "---|" * 8]
+    for row in rows:
+        met = {True: "yes", False: "**no**", None: "-"}[row["met"]]  # type: ignore[index]
+        lines.append(
+            f"| {row['benchmark']} | {row['metric']} | {fmt(row['value'])} | {row['unit']} | "
+            f"{fmt(row['baseline'])} | {row['target'] or '-'} | {met} | {row['note']} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -99,15 +114,11 @@ def main() -> int:
 
     rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line.strip()]
     rows_file.unlink()
-    header = "| benchmark | metric | value | unit | baseline (same run) | target | met | note |"
-    lines = [header, "|" + "---|" * 8]
-    for row in rows:
-        met = {True: "yes", False: "**no**", None: "-"}[row["met"]]
-        lines.append(
-            f"| {row['benchmark']} | {row['metric']} | {fmt(row['value'])} | {row['unit']} | "
-            f"{fmt(row['baseline'])} | {row['target'] or '-'} | {met} | {row['note']} |"
-        )
-    table = "\n".join(lines)
+    table = render([r for r in rows if r["benchmark"] not in SECTIONS])
+    for benchmark, title in SECTIONS.items():
+        section = [r for r in rows if r["benchmark"] == benchmark]
+        if section:
+            table += f"\n\n## {title}\n\n" + render(section)
     print("\n" + table)
     for failure in failures:
         print(f"FAILED: {failure}")

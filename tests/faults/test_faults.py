@@ -21,6 +21,7 @@ import pytest
 from lexigram_nosql import create_store
 from lexigram_nosql.errors import NoSQLConnectionError
 from lexigram_nosql.providers import Application, NoSQLModule
+from tests.faults.chaos import warm_up
 from tests.faults.conftest import CONNECT_TIMEOUT_S, HEALTH_TIMEOUT_S, backend_of, store_settings
 from tests.faults.servers import PrivateServer
 
@@ -59,6 +60,7 @@ async def test_a_stopped_server_fails_fast_and_the_same_store_heals(
 ) -> None:
     backend = backend_of(server)
     await asyncio.to_thread(server.start)
+    await warm_up(backend, server.port)  # a cold JVM emulator may miss the connect bound
     store = create_store(store_settings(backend, server.port, name=f"faults_{backend}"))
     await bounded(store.connect(), CONNECT_TIMEOUT_S + 1)
     try:
