@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks/di_and_health.py", []),
     ("benchmarks/boot.py", []),
     ("benchmarks/faults.py", []),
+    ("benchmarks/otel.py", []),
 ]
 # Rows of these benchmarks get a section of their own below the main table.
 SECTIONS = {"faults": "Faults (outages under load, private servers stopped and restarted)"}
@@ -48,6 +49,7 @@ QUICK: dict[str, list[str]] = {
         "200",
     ],
     "benchmarks/boot.py": ["--rounds", "2"],
+    "benchmarks/otel.py": ["--steps", "300", "--rounds", "3"],
 }
 
 

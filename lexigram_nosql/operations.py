@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lexigram_nosql.reads import ReadReport
 
 __all__ = [
     "Operation",
@@ -49,13 +51,20 @@ OperationEnd = Callable[[BaseException | None], None]
 @dataclass(frozen=True, slots=True)
 class Operation:
     """One public call: its method name (``insert_one``, ``find``, ``health_check``...), the
-    store (name and driver) and the collection (None for store-level calls)."""
+    store (name and driver) and the collection (None for store-level calls).
+
+    ``settings`` are the store's (observers derive its database and server from them);
+    ``report`` is filled while the call runs (its plan, items read and returned, see
+    ``lexigram_nosql.reads``) and complete when the observer's end is called.
+    """
 
     name: str
     store: str
     driver: str
     collection: str | None = None
     streaming: bool = False
+    settings: Any = field(default=None, compare=False, repr=False)
+    report: ReadReport | None = field(default=None, compare=False)
 
 
 class OperationObserver(Protocol):

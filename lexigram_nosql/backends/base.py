@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
+from lexigram_nosql import reads
 from lexigram_nosql.backends.breaker import CircuitBreaker
 from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk
 from lexigram_nosql.backends.causes import short_cause
@@ -788,8 +789,13 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         query = FindQuery.build(filter, projection=projection, sort=sort, skip=skip, limit=1)
         async with self._operation("find_one"):
             if skip:  # backends' fast paths (a get by _id) have no notion of skipping
-                return await BaseCollection._find_one(self, query)
-            return await self._find_one(query)
+                document = await BaseCollection._find_one(self, query)
+            else:
+                document = await self._find_one(query)
+            report = reads.current_report()
+            if report is not None:
+                report.items_returned = 0 if document is None else 1
+            return document
 
     def find(
         self,
@@ -844,11 +850,16 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     ) -> AsyncIterator[Document]:
         guard = self._store.stream(name, self._name)
         await guard.open()
+        report = guard.report  # None unless observed
+        if report is not None:
+            report.items_returned = 0
         iterator: AsyncIterator[Document] | None = None
         try:
             iterator = open_stream()
             while True:
                 guard.fetching()
+                # The backend notes its plan while it runs: make the report current there.
+                token = None if report is None else reads.reporting(report)
                 try:
                     document = await anext(iterator)
                 except StopAsyncIteration:
@@ -856,7 +867,12 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
                     return
                 except BaseException as exc:
                     guard.failed(exc)
+                finally:
+                    if token is not None:
+                        reads.done(token)
                 guard.fetched()
+                if report is not None:
+                    report.items_returned = (report.items_returned or 0) + 1
                 yield document
         finally:
             guard.close()

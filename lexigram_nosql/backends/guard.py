@@ -21,10 +21,11 @@ import math
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
-from lexigram_nosql import operations
+from lexigram_nosql import operations, reads
 from lexigram_nosql.backends.deadlines import Deadline
 from lexigram_nosql.errors import NoSQLConnectionError
 from lexigram_nosql.operations import Operation, OperationEnd
+from lexigram_nosql.reads import ReadReport
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.base import BaseDocumentStore
@@ -44,6 +45,7 @@ class _Guarded:
         "_done",
         "_ends",
         "_name",
+        "_report",
         "_store",
         "_timeout_s",
         "_trial",
@@ -64,6 +66,7 @@ class _Guarded:
         self._ends: list[OperationEnd] | None = None
         self._deadline: Deadline | None = None
         self._done = False
+        self._report: ReadReport | None = None
 
     def _admit(self, streaming: bool) -> None:
         """Breaker and observers; raises at once when the breaker is open."""
@@ -79,11 +82,25 @@ class _Guarded:
                 raise error
             self._trial = admitted
         if operations.observers():
+            self._report = ReadReport()
             self._ends = operations.start_observing(self._operation(streaming))
+
+    @property
+    def report(self) -> ReadReport | None:
+        """What backends note about this operation; None when nobody observes it."""
+        return self._report
 
     def _operation(self, streaming: bool) -> Operation:
         store = self._store
-        return Operation(self._name, store.name, store.driver, self._collection, streaming)
+        return Operation(
+            self._name,
+            store.name,
+            store.driver,
+            self._collection,
+            streaming,
+            store.settings,
+            self._report,
+        )
 
     def _finish(self, exc: BaseException | None) -> BaseException | None:
         """Settle the operation once; returns the error the caller must see (``exc``
@@ -120,7 +137,7 @@ class _Guarded:
 class OperationGuard(_Guarded):
     """``async with store.operation("insert_one", "users"):`` around one call."""
 
-    __slots__ = ("_token",)
+    __slots__ = ("_report_token", "_token")
 
     def __init__(
         self,
@@ -131,6 +148,7 @@ class OperationGuard(_Guarded):
     ) -> None:
         super().__init__(store, name, collection, timeout_s)
         self._token: Token[object | None] | None = None
+        self._report_token: Token[ReadReport | None] | None = None
 
     async def __aenter__(self) -> None:
         store = self._store
@@ -139,6 +157,8 @@ class OperationGuard(_Guarded):
             return
         self._admit(streaming=False)
         self._token = _guarding.set(store)
+        if self._report is not None:
+            self._report_token = reads.reporting(self._report)
         self._deadline = store.deadlines.start(self._timeout_s)
         try:
             await store.ensure_connected()
@@ -155,6 +175,8 @@ class OperationGuard(_Guarded):
         else:
             if self._token is not None:
                 _guarding.reset(self._token)
+            if self._report_token is not None:
+                reads.done(self._report_token)
             error = self._finish(exc)
         if error is not exc and error is not None:
             raise error from exc

@@ -60,6 +60,7 @@ from lexigram_nosql.query.ordering import document_sort_key
 from lexigram_nosql.query.projection import Projection, apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
+from lexigram_nosql.reads import PlanKind, current_report
 from lexigram_nosql.types import Document, FilterDocument, SortSpec
 
 if TYPE_CHECKING:
@@ -136,6 +137,12 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
     ) -> AsyncGenerator[Row, None]:
         """Every item the plan reads, page by page; only the top-level ``attributes`` when
         given (a ProjectionExpression: less to send and to parse)."""
+        report = current_report()
+        if report is not None:
+            kind: PlanKind = (
+                "scan" if plan.operation == "Scan" else "native" if plan.exact else "residual"
+            )
+            report.note(kind, index=plan.index, counters=stats)
         client = self._store.client
         consistent = self._store.settings.dynamodb.consistent_read
         key_names = info.key_names

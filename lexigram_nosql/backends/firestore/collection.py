@@ -67,6 +67,7 @@ from lexigram_nosql.query.ordering import document_sort_key
 from lexigram_nosql.query.projection import apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
+from lexigram_nosql.reads import current_report
 from lexigram_nosql.types import Document
 
 __all__ = ["FirestoreCollection"]
@@ -227,9 +228,15 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             check = not _only_id(node)
             if handle is not None:
                 await handle.lock(self._store, self._name, ids)
+            report = current_report()
+            if report is not None:
+                report.note("native")  # gets by id
             source = self._get_many(ids, transaction)
         else:
             plan = self._plan(node)
+            report = current_report()
+            if report is not None:
+                report.note("scan" if plan.everything else "native" if plan.sound else "residual")
             sound_single = plan.sound and len(plan.branches) == 1
             hint = limit_hint if sound_single and not pending else None
             source = self._run_plan(plan, transaction, hint)

@@ -47,6 +47,7 @@ from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.projection import Projection, apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
+from lexigram_nosql.reads import current_report
 from lexigram_nosql.types import Document
 
 __all__ = ["MemoryCollection"]
@@ -94,11 +95,17 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         if data is None:
             return ()
         plan = self.plan(node)
+        report = current_report()
         if plan is None:
+            if report is not None:
+                report.note("scan", items_read=len(data.documents))
             return list(data.documents.values()) if snapshot else data.documents.values()
         documents = data.documents
         found = (documents.get(key) for key in dict.fromkeys(plan.fetch()))
-        return [document for document in found if document is not None]
+        candidates = [document for document in found if document is not None]
+        if report is not None:
+            report.note("native", index=plan.index, items_read=len(candidates))
+        return candidates
 
     async def _enter(self) -> MemoryTransaction | None:
         """Wait for this operation's turn (see ``MemoryDocumentStore.enter``), then remove

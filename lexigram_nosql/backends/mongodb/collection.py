@@ -32,6 +32,7 @@ from lexigram_nosql.query.ast import (
     Update,
 )
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
+from lexigram_nosql.reads import current_report
 from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
@@ -178,6 +179,9 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         """The cursor's documents with their ids converted; the cursor is always closed.
 
         The base class's stream around this translates driver errors and checks readiness."""
+        report = current_report()
+        if report is not None:
+            report.note("native")  # the server runs the whole query
         cursor = await open_cursor()
         try:
             async for document in cursor:

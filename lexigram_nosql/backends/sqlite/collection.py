@@ -39,6 +39,7 @@ from lexigram_nosql.query.projection import apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
 from lexigram_nosql.query.values import check_document, copy_value
+from lexigram_nosql.reads import current_report
 from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
@@ -219,6 +220,13 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
                 return cursor, rows
 
             cursor, rows = await reader.run(start)
+            report = current_report()
+            if report is not None and cursor is not None:
+                plan = cursor.plan
+                report.note(
+                    "scan" if plan.kind == "scan" else "native",
+                    index=plan.indexes[0] if plan.indexes else None,
+                )
             while True:
                 for row in rows:
                     yield row
