@@ -5,6 +5,7 @@
 - Each page of docs/ runs its ``python`` blocks in order, in one namespace, as the asyncio
   REPL (``python -m asyncio``) would: top-level ``await`` and ``async with`` are allowed.
 - A ``yaml`` block with a top-level ``nosql:`` key is validated as configuration.
+- Stores a page leaves connected are closed when its session ends, as a REPL's would be.
 - A fragment that cannot run on its own (it needs a server, or names undefined objects) is
   marked by the HTML comment ``<!-- no-run -->`` on the line before its fence (the older
   ```` ```python no-run ```` form is accepted too). Use it sparingly.
@@ -24,6 +25,7 @@ import pytest
 import yaml
 
 from lexigram_nosql import load_config
+from lexigram_nosql.backends.base import BaseDocumentStore
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -112,6 +114,10 @@ async def test_doc_page_examples_run(page: Path, monkeypatch: pytest.MonkeyPatch
                 await result
     finally:
         del sys.modules[module.__name__]
+        # The page's session ends, as a REPL's would: close the stores it left open.
+        for value in list(module.__dict__.values()):
+            if isinstance(value, BaseDocumentStore) and value.is_connected:
+                await value.disconnect()
 
 
 @pytest.mark.parametrize("path", [README, *PAGES], ids=_name)
