@@ -62,6 +62,7 @@ from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.projection import Projection, parse_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
 from lexigram_nosql.query.update import check_new_document, parse_replacement, parse_update
+from lexigram_nosql.query.values import bson_class
 from lexigram_nosql.redaction import Redactor, register_secrets
 from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
 
@@ -924,6 +925,10 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
                 stored = dict(document)
             if "_id" in stored:
                 check_id(stored["_id"])
+                if bson_class(stored["_id"]) == "ObjectId":
+                    # The id policy: ObjectIds are handled as their 24-hex strings (the
+                    # MongoDB backend sends such a string as the ObjectId it spells).
+                    stored["_id"] = str(stored["_id"])
         except InvalidQueryError as exc:
             exc.collection = exc.collection or self._name
             raise

@@ -32,7 +32,7 @@ from typing import Any, Final
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.dates import utc_millis
 
-__all__ = ["KEY_TAG", "check_id", "key_text", "key_value"]
+__all__ = ["KEY_TAG", "check_id", "key_text", "key_value", "read_back"]
 
 KEY_TAG: Final = "\x00"
 """First character of the key text of every value that is not a plain string."""
@@ -135,6 +135,14 @@ def _number(value: Any) -> str:
         return str(int(value))
     number = Decimal(text).normalize(_EXACT)
     return format(number, "f") if number != 0 else "0"
+
+
+def read_back(value: Any, *, backend: str) -> Any:
+    """``value`` as a key holding it reads back (an ObjectId as its 24-hex string, a
+    datetime in UTC to the millisecond, ``7.0`` as ``7``): what ``inserted_id`` reports."""
+    if type(value) is str:
+        return value
+    return key_value(key_text(value, backend=backend))
 
 
 def key_value(text: str) -> Any:

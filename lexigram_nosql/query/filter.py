@@ -29,6 +29,7 @@ from lexigram_nosql.query.ast import (
 )
 from lexigram_nosql.query.paths import check_path
 from lexigram_nosql.query.values import (
+    bson_class,
     canonical_type_name,
     check_document,
     check_nesting,
@@ -179,6 +180,8 @@ def _as_stored(value: Any, path: str, operator: str) -> Any:
         return value
     if cls is int or cls is Decimal:
         return value  # compared exactly by the engine (a Decimal is Decimal128 unwrapped)
+    if path == "_id" and bson_class(value) == "ObjectId":
+        return str(value)  # the id policy: stored ids hold ObjectIds as their hex strings
     return check_document(value, where=f"the {operator} value of {path!r}", path=path)
 
 

@@ -128,3 +128,17 @@ async def test_ids_mongodb_refuses_are_refused_and_nothing_is_written(
         await collection.insert_one({"_id": value})
     assert "_id" in str(info.value)
     assert await collection.count_documents({}) == 0
+
+
+async def test_an_objectid_id_is_its_hex_string_everywhere(store: Any) -> None:
+    bson = pytest.importorskip("bson")
+    collection = store.collection("ids")
+    oid = bson.ObjectId("65a1b2c3d4e5f60718293a4b")
+    result = await collection.insert_one({"_id": oid, "n": 1})
+    assert result.inserted_id == str(oid)
+    expected = {"_id": str(oid), "n": 1}
+    assert await collection.find_one({"_id": oid}) == expected
+    assert await collection.find_one({"_id": str(oid)}) == expected
+    assert await collection.count_documents({"_id": {"$in": [oid, "other"]}}) == 1
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"_id": str(oid)})

@@ -326,9 +326,12 @@ def test_bson_values_match_by_value() -> None:
     import bson  # pymongo is in the test extra; the engine itself never imports it
 
     oid = bson.ObjectId()
-    assert matches(parse_filter({"_id": oid}), {"_id": bson.ObjectId(str(oid))})
-    assert matches(parse_filter({"_id": {"$in": [oid]}}), {"_id": oid})
-    assert matches(parse_filter({"_id": {"$type": "objectId"}}), {"_id": oid})
+    assert matches(parse_filter({"ref": oid}), {"ref": bson.ObjectId(str(oid))})
+    assert matches(parse_filter({"ref": {"$in": [oid]}}), {"ref": oid})
+    assert matches(parse_filter({"ref": {"$type": "objectId"}}), {"ref": oid})
+    # Stored ids hold an ObjectId as its hex string (the id policy), so an _id condition does.
+    assert matches(parse_filter({"_id": oid}), {"_id": str(oid)})
+    assert matches(parse_filter({"_id": {"$in": [oid]}}), {"_id": str(oid)})
     assert matches(parse_filter({"n": {"$gt": 2}}), {"n": bson.Int64(3)})
     assert matches(parse_filter({"n": {"$type": "long"}}), {"n": bson.Int64(3)})
     assert matches(parse_filter({"n": {"$gte": bson.Decimal128("2.5")}}), {"n": 2.5})

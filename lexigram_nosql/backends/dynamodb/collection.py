@@ -39,6 +39,7 @@ from lexigram_nosql.backends.dynamodb.updates import (
     full_item,
     put_request,
 )
+from lexigram_nosql.backends.keys import read_back
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import (
     ConcurrencyError,
@@ -373,7 +374,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         writes = [
             self._guarded(info, put_request(info, d, purpose="insert"), None, d) for d in prepared
         ]
-        ids = [d["_id"] for d in prepared]
+        ids = [read_back(d["_id"], backend="dynamodb") for d in prepared]
         if len(writes) == 1 or info.uniques or self._store.current_transaction() is not None:
             for position, write in enumerate(writes):
                 try:

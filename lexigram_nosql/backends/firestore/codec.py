@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from lexigram_nosql.backends.keys import check_id, key_text, key_value
+from lexigram_nosql.backends.keys import check_id, key_text, key_value, read_back
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.dates import utc_millis
 from lexigram_nosql.query.values import bson_class
@@ -78,11 +78,8 @@ def encode_id(value: Any, *, collection: str | None = None) -> str:
 
 
 def stored_id(value: Any) -> Any:
-    """``_id`` as it reads back (an ObjectId as its 24-hex string, a datetime in UTC to the
-    millisecond, 7.0 as 7)."""
-    if type(value) is str:
-        return value
-    return key_value(key_text(value, backend=BACKEND))
+    """``_id`` as it reads back from Firestore (see ``keys.read_back``)."""
+    return read_back(value, backend=BACKEND)
 
 
 def id_from_value(value: Any) -> str | None:
