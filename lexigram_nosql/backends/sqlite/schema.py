@@ -219,15 +219,24 @@ def create_index_table(
 ) -> IndexInfoRow:
     number = next_number(connection, "index")
     table = f"x{number}"
-    unique = "UNIQUE " if spec.unique else ""
     connection.execute(f"CREATE TABLE {table} (k BLOB NOT NULL, seq INTEGER NOT NULL)")
-    connection.execute(f"CREATE {unique}INDEX {table}_k ON {table} (k{'' if unique else ', seq'})")
-    connection.execute(f"CREATE INDEX {table}_seq ON {table} (seq)")
     connection.execute(
         "INSERT INTO lexigram_indexes VALUES (?, ?, ?, ?)",
         (info.name, spec.name, number, _spec_to_json(spec)),
     )
     return IndexInfoRow(spec.name, table, spec)
+
+
+def create_index_btrees(connection: sqlite3.Connection, index: IndexInfoRow) -> None:
+    """The B-trees of an index table, built once its entries are loaded (SQLite sorts them
+    in one pass, far faster than inserting into a live B-tree); a duplicate in a unique
+    index raises ``sqlite3.IntegrityError``."""
+    table, unique = index.table, index.spec.unique
+    columns = "k" if unique else "k, seq"
+    connection.execute(
+        f"CREATE {'UNIQUE ' if unique else ''}INDEX {table}_k ON {table} ({columns})"
+    )
+    connection.execute(f"CREATE INDEX {table}_seq ON {table} (seq)")
 
 
 def drop_index_table(connection: sqlite3.Connection, info: CollectionInfo, name: str) -> None:

@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from lexigram_nosql.backends.sqlite.codec import decode_document, encode_document, encode_key
-from lexigram_nosql.backends.sqlite.schema import CollectionInfo, IndexInfoRow
+from lexigram_nosql.backends.sqlite.schema import (
+    CollectionInfo,
+    IndexInfoRow,
+    create_index_btrees,
+)
 from lexigram_nosql.errors import DuplicateKeyError
 from lexigram_nosql.query.paths import MISSING, get_values
 
@@ -190,8 +194,8 @@ class Writer:
             raise self._duplicate(index.name, _shown(index, document)) from None
 
     def build_index(self, index: IndexInfoRow) -> None:
-        """Index every stored document in one statement; a duplicate refuses the index,
-        named by the documents written one by one to find it."""
+        """Load the entries of every stored document into the new index table, then build
+        its B-trees; a duplicate refuses the index, naming a document that has it."""
         rows: list[tuple[bytes, int]] = []
         multikey = False
         for seq, text in self.connection.execute(f"SELECT seq, doc FROM {self.info.table}"):
@@ -201,15 +205,18 @@ class Writer:
                 rows.extend((key, seq) for key in entries)
         if multikey:
             self._multikey.mark(self.connection, index.table)
-        insert = f"INSERT INTO {index.table} (k, seq) VALUES (?, ?)"
+        rows.sort()
+        self.connection.executemany(f"INSERT INTO {index.table} (k, seq) VALUES (?, ?)", rows)
         try:
-            self.connection.executemany(insert, rows)
+            create_index_btrees(self.connection, index)
         except sqlite3.IntegrityError:
-            self.connection.execute(f"DELETE FROM {index.table}")
-            stored = self.connection.execute(f"SELECT seq, doc FROM {self.info.table}")
-            for seq, text in stored.fetchall():
-                self._add_entries(index, seq, decode_document(text))
-            raise  # not reached: the loop above raises DuplicateKeyError
+            duplicate = self.connection.execute(
+                f"SELECT MAX(seq) FROM {index.table} GROUP BY k HAVING COUNT(*) > 1 LIMIT 1"
+            ).fetchone()
+            document = self.connection.execute(
+                f"SELECT doc FROM {self.info.table} WHERE seq = ?", (duplicate[0],)
+            ).fetchone()
+            raise self._duplicate(index.name, _shown(index, decode_document(document[0]))) from None
 
     def _duplicate(self, index: str, key: Any) -> DuplicateKeyError:
         return DuplicateKeyError(
