@@ -193,6 +193,9 @@ class OperatorUpdate:
     array_filters: tuple[tuple[str, FilterNode], ...] = ()
     query: FilterNode | None = None
     raw_array_filters: tuple[Mapping[str, Any], ...] = ()
+    dollar_top_level: bool = False
+    """A path (other than an ``$unset``'s) starts with a ``$``-prefixed field name: allowed
+    only when an upsert inserts."""
 
 
 @dataclass(frozen=True, slots=True)

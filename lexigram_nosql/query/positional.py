@@ -52,14 +52,16 @@ def identifier(segment: str) -> str | None:
 def check_update_path(path: Any, operator: str) -> bool:
     """Validate an update path; returns whether it holds a positional segment.
 
-    Plain segments follow ``check_path`` (no ``$`` prefix: update paths cannot reach
-    ``$``-prefixed names, which only inserts and replacements store)."""
+    Other segments follow ``check_path``, except that a ``$``-prefixed field name is allowed
+    (``address.$street``), as MongoDB 5.0+ allows: at the top level only in the document an
+    upsert inserts, which ``apply_update`` checks."""
     if not isinstance(path, str) or "$" not in path:
         check_path(path, operator=operator, where=f"The {operator} field path")
         return False
     segments = path.split(".")
     plain: list[str] = []
     firsts = 0
+    positional = False
     for position, segment in enumerate(segments):
         if segment == FIRST_MATCH or identifier(segment) is not None:
             if position == 0:
@@ -78,7 +80,10 @@ def check_update_path(path: Any, operator: str) -> bool:
                     operator=operator,
                 )
             firsts += segment == FIRST_MATCH
+            positional = True
             plain.append("x")
+        elif segment.startswith("$") and len(segment) > 1:
+            plain.append("x")  # a $-prefixed field name
         else:
             plain.append(segment)
     if firsts > 1:
@@ -88,7 +93,7 @@ def check_update_path(path: Any, operator: str) -> bool:
             operator=operator,
         )
     check_path(".".join(plain), operator=operator, where=f"The {operator} field path {path!r}:")
-    return True
+    return positional
 
 
 # -- array filters -----------------------------------------------------------------------

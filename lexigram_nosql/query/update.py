@@ -18,6 +18,7 @@ from lexigram_nosql.query.ast import (
     FieldOp,
     FieldUpdate,
     FilterNode,
+    OperatorUpdate,
     PipelineUpdate,
     PullCondition,
     PushSpec,
@@ -91,6 +92,8 @@ def apply_update(
         computed = compute_pipeline_update(update, document)
         return _replace(ReplacementUpdate(computed), document, what="The pipeline update")
     fields = update.fields
+    if not inserting and update.dollar_top_level:
+        _refuse_dollar_top_level(update)
     if update.positional:
         fields = tuple(concrete_updates(update, document, inserting=inserting))
         check_conflicts(list(fields))
@@ -130,6 +133,22 @@ def apply_update(
                 operator=culprit,
             )
     return result
+
+
+def _refuse_dollar_top_level(update: OperatorUpdate) -> None:
+    field = next(f for f in update.fields if _creates_dollar_top_level(f))
+    name = field.path.split(".", 1)[0]
+    raise InvalidQueryError(
+        f"{field.op.value} on {field.path!r}: the dollar ($) prefixed top-level field {name!r} "
+        "can only be created by an upsert that inserts; MongoDB refuses it in an update of an "
+        "existing document (use a pipeline update with $setField)",
+        path=field.path,
+        operator=field.op.value,
+    )
+
+
+def _creates_dollar_top_level(field: FieldUpdate) -> bool:
+    return field.path.startswith("$") and field.op is not UpdateOp.UNSET
 
 
 def _own_path(result: Document, path: str, owned: set[int]) -> None:

@@ -111,7 +111,12 @@ def parse_update(
             parsed.append(FieldUpdate(op, path, _operand(op, path, operand)))
     check_conflicts(parsed)
     result = OperatorUpdate(
-        tuple(parsed), positional=positional, array_filters=parse_array_filters(array_filters)
+        tuple(parsed),
+        positional=positional,
+        array_filters=parse_array_filters(array_filters),
+        dollar_top_level=any(
+            field.path.startswith("$") and field.op is not UpdateOp.UNSET for field in parsed
+        ),
     )
     if positional or result.array_filters:
         check_identifiers(result, update)

@@ -81,12 +81,51 @@ async def test_a_dollar_name_inside_id_is_refused(store: Any) -> None:
     assert await collect(collection.find({})) == []
 
 
-@pytest.mark.parametrize("path", ["$a", "a.$b"])
-async def test_update_paths_cannot_reach_dollar_names(store: Any, path: str) -> None:
-    collection = await seeded(store, [{"_id": ID, "a": {"$b": 1}}])
-    with pytest.raises(InvalidQueryError, match="field position"):
-        await collection.update_one({"_id": ID}, {"$set": {path: 2}})
-    assert await collect(collection.find({})) == [{"_id": ID, "a": {"$b": 1}}]
+HOUSING = {
+    "_id": ID,
+    "address": {"$number": 123, "$street": "Elm Road"},
+    "$rooms": {"br": 2, "bath": 1},
+}
+
+
+async def test_an_update_reaches_a_nested_dollar_name(store: Any) -> None:
+    """The manual's housing example: address.$street can be set by an update."""
+    collection = await seeded(store, [HOUSING])
+    result = await collection.update_one({"_id": ID}, {"$set": {"address.$street": "Elm Ave"}})
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert await collection.find_one({"_id": ID}) == {
+        **HOUSING,
+        "address": {"$number": 123, "$street": "Elm Ave"},
+    }
+
+
+@pytest.mark.parametrize("update", [{"$set": {"$rooms.br": 3}}, {"$inc": {"$pool": 1}}])
+async def test_an_update_of_an_existing_document_cannot_set_a_top_level_dollar_name(
+    store: Any, update: dict[str, Any]
+) -> None:
+    collection = await seeded(store, [HOUSING])
+    with pytest.raises(InvalidQueryError, match="dollar"):
+        await collection.update_one({"_id": ID}, update)
+    assert await collect(collection.find({})) == [HOUSING]
+
+
+async def test_an_update_may_unset_a_top_level_dollar_name(store: Any) -> None:
+    collection = await seeded(store, [HOUSING])
+    await collection.update_one({"_id": ID}, {"$unset": {"$rooms": ""}})
+    assert await collect(collection.find({})) == [{"_id": ID, "address": HOUSING["address"]}]
+
+
+async def test_an_upsert_that_inserts_may_create_a_top_level_dollar_name(store: Any) -> None:
+    """The manual's expenses example: allowed when the upsert inserts, refused once the
+    filter matches the document it created."""
+    collection = await seeded(store, [])
+    update = {"$set": {"phone": 25.17, "$hotel": 320.10}}
+    result = await collection.update_one({"date": "2021-07-07"}, update, upsert=True)
+    assert result.did_upsert
+    stored = await collection.find_one({"date": "2021-07-07"}, projection={"_id": 0})
+    assert stored == {"date": "2021-07-07", "phone": 25.17, "$hotel": 320.10}
+    with pytest.raises(InvalidQueryError, match="dollar"):
+        await collection.update_one({"date": "2021-07-07"}, update, upsert=True)
 
 
 async def test_a_dotted_update_path_means_nesting_not_a_dotted_name(store: Any) -> None:

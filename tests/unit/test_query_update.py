@@ -114,8 +114,6 @@ def test_dollar_and_dotted_names_inside_values_are_stored() -> None:
         ({"$set": 1}, None, "$set", "document of field paths"),
         ({"$set": {"": 1}}, "", "$set", "must not be empty"),
         ({"$set": {"a..b": 1}}, "a..b", "$set", "empty segment"),
-        ({"$set": {"$x": 1}}, "$x", "$set", "field position"),
-        ({"$set": {"a.$x": 1}}, "a.$x", "$set", "field position"),
         ({"$set": {"$.a": 1}}, "$.a", "$set", "cannot be the first part"),
         ({"$set": {"a.$.b.$": 1}}, "a.$.b.$", "$set", "only once"),
         ({"$set": {"a.$[].b": 1, "a.$[x]": 2}}, "a.$[x]", "$set", "No array filter"),
@@ -504,3 +502,16 @@ def test_pipeline_updates_keep_the_stored_id() -> None:
     assert apply_update(update, {"_id": 7, "n": 1, "x": 2}) == {"_id": 7, "n": 2}
     with pytest.raises(InvalidQueryError, match="immutable field '_id'"):
         apply_update(parse_update([{"$set": {"_id": 8}}]), {"_id": 7})
+
+
+def test_a_top_level_dollar_name_only_in_the_document_an_upsert_inserts() -> None:
+    update = parse_update({"$set": {"$hotel": 1, "a.$b": 2}})
+    assert apply_update(update, {}, inserting=True) == {"$hotel": 1, "a": {"$b": 2}}
+    with pytest.raises(InvalidQueryError, match="dollar") as raised:
+        apply_update(update, {"_id": 1})
+    assert raised.value.path == "$hotel"
+    assert apply_update(parse_update({"$set": {"a.$b": 3}}), {"_id": 1}) == {
+        "_id": 1,
+        "a": {"$b": 3},
+    }
+    assert apply_update(parse_update({"$unset": {"$x": ""}}), {"_id": 1, "$x": 1}) == {"_id": 1}
