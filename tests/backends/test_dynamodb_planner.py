@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -100,6 +101,15 @@ def test_created_indexes_also_read_the_array_partition() -> None:
     assert len(partitions) == 2
     assert {"S": ARRAY_SENTINEL} in [v for p in partitions for v in p.values()]
     assert not found.exact
+
+
+def test_a_datetime_on_a_created_index_also_reads_the_earlier_text_key() -> None:
+    when = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    found = plan({"email": when}, SHADOWED)
+    keys = [v["S"] for r in found.requests for v in r["ExpressionAttributeValues"].values()]
+    assert "\x00d2024-05-01T12:00:00.123Z" in keys  # the key text
+    assert "2024-05-01T12:00:00.123000+00:00" in keys  # how earlier versions indexed it
+    assert ARRAY_SENTINEL in keys
 
 
 def test_null_equality_never_uses_a_created_index() -> None:

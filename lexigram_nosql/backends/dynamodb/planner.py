@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
     AttributeValue,
     encode_key,
     encode_scalar,
+    format_datetime,
     is_datetime_text,
     normalize_value,
 )
@@ -404,6 +406,8 @@ def _plan_index(
         if len(usable) != len(values):
             return None  # null, empty strings and documents are not in the index
         partitions = _encoded_keys(usable, "S", index.partition_key)
+        # Versions before the tagged key text indexed a datetime by its stored ISO text.
+        partitions.extend({"S": format_datetime(v)} for v in usable if isinstance(v, datetime))
         partitions.append({"S": ARRAY_SENTINEL})
         return _query_plan(
             node, key_types, index.name, index.partition_key, partitions, None, None, terms, sort,
