@@ -16,7 +16,8 @@ Settings, each an ini option or an environment variable (the variable wins; a
   Off memory, each test gets its own namespace (a MongoDB database, a DynamoDB table prefix,
   a Firestore emulator project) and its collections are dropped afterwards;
 - ``nosql_emulate`` / ``LEXIGRAM_NOSQL_TEST_EMULATE``: the ``memory.emulate`` setting of the
-  memory stores (marker: ``emulate=``).
+  memory stores (marker: ``emulate=``); by default each memory store emulates the backend
+  its config names, so it refuses what that backend would.
 
 Async fixtures run through pytest-asyncio (installed by the ``testing`` extra).
 """
@@ -133,7 +134,7 @@ def _config(request: pytest.FixtureRequest, backend: str | dict[str, Any]) -> di
     raw = section.get("backends", [section])
     environ = {k: v for k, v in os.environ.items() if not k.startswith("NOSQL__")}
     entries = [
-        interpolate({k: entry[k] for k in _ROLE_KEYS if k in entry}, environ, "nosql")
+        interpolate({k: entry[k] for k in (*_ROLE_KEYS, "driver") if k in entry}, environ, "nosql")
         for entry in raw
         if isinstance(entry, Mapping)
     ]
@@ -141,6 +142,7 @@ def _config(request: pytest.FixtureRequest, backend: str | dict[str, Any]) -> di
 
 
 _ROLE_KEYS = ("name", "primary", "critical", "lazy", "health_timeout_s")
+_EMULATED = ("mongodb", "dynamodb", "firestore")
 
 
 def _test_store_entry(
@@ -155,6 +157,11 @@ def _test_store_entry(
     else:
         chosen = {**common, "driver": "memory"}
     if chosen["driver"] == "memory":
+        # By default a memory store stands in for the configured backend: it refuses the
+        # documents that backend would refuse.
+        configured = entry.get("driver")
+        if emulate is None and configured in _EMULATED:
+            emulate = configured
         if emulate is not None:
             chosen["memory"] = {**chosen.get("memory", {}), "emulate": emulate}
         return chosen

@@ -228,3 +228,39 @@ def test_without_the_lifespan_inject_says_what_to_do() -> None:
 def test_inject_is_only_an_annotation() -> None:
     with pytest.raises(TypeError, match="annotation"):
         Inject()
+
+
+def test_an_open_circuit_breaker_answers_503_with_retry_after() -> None:
+    """End to end: a lazy store whose server is down fails its first call, which opens the
+    breaker (failures: 1); the client is told when the next trial goes."""
+    config = {
+        "nosql": {
+            "backends": [
+                {"name": "primary", "driver": "memory", "primary": True},
+                {
+                    "name": "orders",
+                    "driver": "mongodb",
+                    "lazy": True,
+                    "connect_timeout_s": 0.5,
+                    "circuit_breaker": {"failures": 1, "reset_s": 30},
+                    "mongodb": {"uri": "mongodb://127.0.0.1:9", "database": "shop"},
+                },
+            ]
+        }
+    }
+    web = FastAPI(lifespan=lifespan(config))
+    install_problem_details(web)
+
+    @web.get("/orders")
+    async def orders(
+        store: Inject[Annotated[DocumentStoreProtocol, Named("orders")]],
+    ) -> int:
+        return await store.collection("orders").count_documents({})
+
+    with TestClient(web) as client:
+        for _ in range(2):  # the failing call, then one refused at once by the open breaker
+            response = client.get("/orders")
+            assert response.status_code == 503
+            assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+            assert 1 <= int(response.headers["retry-after"]) <= 30
+            assert "127.0.0.1" not in response.text

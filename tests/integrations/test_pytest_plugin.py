@@ -71,10 +71,19 @@ def run_user_tests(
     )
 
 
+DEFAULT_EMULATION_TESTS = """
+async def test_memory_stores_emulate_the_configured_backends(nosql_app) -> None:
+    stores = nosql_app.modules[0].stores
+    assert stores["primary"].settings.memory.emulate == "mongodb"
+    assert stores["orders"].settings.memory.emulate == "dynamodb"
+"""
+
+
 def test_user_tests_run_on_memory_stores_by_default(tmp_path: Path) -> None:
+    (tmp_path / "test_defaults.py").write_text(DEFAULT_EMULATION_TESTS)
     done = run_user_tests(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 passed" in done.stdout
+    assert "6 passed" in done.stdout
 
 
 def test_on_memory_the_configured_drivers_and_secrets_are_not_needed(tmp_path: Path) -> None:
@@ -108,3 +117,26 @@ def test_a_bad_backend_setting_is_named(tmp_path: Path) -> None:
     done = run_user_tests(tmp_path, LEXIGRAM_NOSQL_TEST_BACKEND="mongo")
     assert done.returncode == 1
     assert "LEXIGRAM_NOSQL_TEST_BACKEND / nosql_backend must be memory, config" in done.stdout
+
+
+EMULATE_TESTS = """
+import pytest
+
+
+async def test_the_variable_sets_emulate(nosql_store, nosql_app) -> None:
+    assert nosql_store.settings.memory.emulate == "dynamodb"
+    for store in nosql_app.modules[0].stores.values():
+        assert store.settings.memory.emulate == "dynamodb"
+
+
+@pytest.mark.nosql(emulate="firestore")
+async def test_a_marker_sets_it_for_one_test(nosql_store) -> None:
+    assert nosql_store.settings.memory.emulate == "firestore"
+"""
+
+
+def test_emulate_reaches_the_memory_stores(tmp_path: Path) -> None:
+    (tmp_path / "test_emulate.py").write_text(EMULATE_TESTS)
+    done = run_user_tests(tmp_path, LEXIGRAM_NOSQL_TEST_EMULATE="dynamodb")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "7 passed" in done.stdout  # the page's five tests run alongside
