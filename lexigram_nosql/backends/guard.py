@@ -160,6 +160,8 @@ class OperationGuard(_Guarded):
         if self._report is not None:
             self._report_token = reads.reporting(self._report)
         self._deadline = store.deadlines.start(self._timeout_s)
+        if store.is_connected:  # the usual case: no coroutine to create and await
+            return
         try:
             await store.ensure_connected()
         except BaseException as exc:
