@@ -1,7 +1,8 @@
 """Benchmark (not a test): what OpenTelemetry costs, and that it costs nothing when off.
 
 One workload on a memory store (an ``insert_one``, a ``find_one`` by ``_id`` and a ``find`` of
-ten documents per step), timed:
+ten documents per step; each round on a fresh collection, so every round does the same work),
+timed:
 
 1. never instrumented, in a process that has not imported ``opentelemetry``;
 2. instrumented (SDK tracer and meter providers, spans and metrics recorded, nothing exported),
@@ -37,21 +38,25 @@ async def workload(collection: Any, steps: int, offset: int) -> None:
             pass
 
 
-async def timed(collection: Any, steps: int, offset: int) -> float:
+async def timed(store: Any, steps: int, round_: int) -> float:
+    """One round on a fresh collection, so every round does the same work."""
+    name = f"items{round_}"
+    collection = store.collection(name)
+    await collection.create_index([("group", 1)])
     started = time.perf_counter()
-    await workload(collection, steps, offset)
-    return time.perf_counter() - started
+    await workload(collection, steps, 0)
+    elapsed = time.perf_counter() - started
+    await store.drop_collection(name)
+    return elapsed
 
 
 async def main(steps: int, rounds: int) -> None:
     async with create_store({"name": "bench", "driver": "memory"}) as store:
-        collection = store.collection("items")
-        await collection.create_index([("group", 1)])
-        offset = 0
+        counter = 0
         never: list[float] = []
         for _ in range(rounds):
-            never.append(await timed(collection, steps, offset))
-            offset += steps
+            never.append(await timed(store, steps, counter))
+            counter += 1
         assert not [m for m in sys.modules if m.startswith("opentelemetry")]
 
         from opentelemetry.sdk.metrics import MeterProvider
@@ -68,8 +73,8 @@ async def main(steps: int, rounds: int) -> None:
                     otel.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
                 else:
                     otel.uninstrument()
-                (on if instrumented else off).append(await timed(collection, steps, offset))
-                offset += steps
+                (on if instrumented else off).append(await timed(store, steps, counter))
+                counter += 1
         otel.uninstrument()
 
     per_step = 1e6 / steps
