@@ -13,12 +13,11 @@ is logged once at WARNING, coming back once at INFO; causes are short and safe.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -44,15 +43,21 @@ class HealthReport:
     """The overall status and each store's check.
 
     ``status`` is ``fail`` when a critical store fails, ``warn`` when only non-critical ones
-    do, ``pass`` otherwise. ``age_s`` is how old the report was when it was handed out (0 for
-    a fresh one; a stale one is served while its refresh runs).
+    do, ``pass`` otherwise. ``age_s`` is how old the report is (a stale one is served while
+    its refresh runs).
     """
 
     status: Status
     checks: tuple[StoreHealth, ...]
     critical: Mapping[str, bool]
     checked_at: datetime
-    age_s: float = 0.0
+    produced_at: float = field(default_factory=time.monotonic, repr=False, compare=False)
+    """``time.monotonic()`` when the report was made (for ``age_s``)."""
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the report was made."""
+        return time.monotonic() - self.produced_at
 
     @property
     def http_status(self) -> int:
@@ -96,7 +101,7 @@ class HealthReport:
 
     def to_text(self) -> str:
         """One line per store, for terminals."""
-        lines = [f"status: {self.status}" + (f" ({self.age_s:.1f}s old)" if self.age_s else "")]
+        lines = [f"status: {self.status} ({self.age_s:.1f}s old)"]
         for check in self.checks:
             critical = "" if self.critical.get(check.store, True) else " (non-critical)"
             line = (
@@ -147,10 +152,9 @@ class HealthService:
         if fresh or cached is None:
             # shield: a caller giving up must not cancel the check the others wait on
             return await asyncio.shield(self._refresh())
-        age = time.monotonic() - self._cached_at
-        if age >= self._ttl:
+        if time.monotonic() - self._cached_at >= self._ttl:
             self._refresh()
-        return dataclasses.replace(cached, age_s=age) if age > 0 else cached
+        return cached
 
     def _refresh(self) -> asyncio.Task[HealthReport]:
         """The refresh in flight, started if there is none (single flight)."""
