@@ -12,7 +12,9 @@ backend boundary (``raise Ours(...) from exc``) so callers never catch a driver 
     ├── StoreStateError
     ├── QueryError
     │   ├── InvalidQueryError
-    │   └── UnsupportedQueryError
+    │   │   └── QueryLimitError
+    │   ├── UnsupportedQueryError
+    │   └── RegexTimeoutError
     ├── WriteError
     │   ├── BulkWriteError
     │   ├── DuplicateKeyError
@@ -49,6 +51,8 @@ __all__ = [
     "NoSQLError",
     "OperationTimeoutError",
     "QueryError",
+    "QueryLimitError",
+    "RegexTimeoutError",
     "ResolutionError",
     "StoreStateError",
     "StoreUnavailableError",
@@ -191,6 +195,33 @@ class QueryError(NoSQLError):
 
 class InvalidQueryError(QueryError):
     """A query document is malformed: unknown operator, wrong operand type, forbidden JavaScript."""
+
+
+class QueryLimitError(InvalidQueryError):
+    """A query document is over one of the store's ``query_limits`` (``limit`` names it,
+    ``value`` is what the document had); nothing was sent."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        value: int,
+        path: str | None = None,
+        operator: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, operator=operator)
+        self.limit = limit
+        self.value = value
+
+
+class RegexTimeoutError(QueryError):
+    """A ``$regex`` evaluated by the engine ran over its time budget (catastrophic
+    backtracking); ``pattern`` names it. The operation stopped: a write changed nothing."""
+
+    def __init__(self, message: str, *, pattern: str) -> None:
+        super().__init__(message, operator="$regex")
+        self.pattern = pattern
 
 
 class UnsupportedQueryError(QueryError):

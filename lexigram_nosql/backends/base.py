@@ -58,6 +58,7 @@ from lexigram_nosql.errors import (
 )
 from lexigram_nosql.query.aggregate import parse_pipeline, run_pipeline
 from lexigram_nosql.query.ast import FilterNode, ParsedPipeline, Update
+from lexigram_nosql.query.limits import Limits, check_pipeline
 from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.projection import Projection, parse_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
@@ -578,6 +579,12 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} store={self._store.name!r} name={self._name!r}>"
 
+    @property
+    def _limits(self) -> Limits:
+        """The store's bounds on user-supplied filters and pipelines."""
+        limits: Limits = self._store.settings.query_limits
+        return limits
+
     def _operation(self, name: str) -> OperationGuard:
         """The store's per-operation wrapper for this collection (see ``store.operation``)."""
         return self._store.operation(name, self._name)
@@ -653,12 +660,12 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
             return await self._run_update(call)
 
     async def delete_one(self, filter: FilterDocument) -> DeleteResult:
-        query = FilterQuery.build(self._need_filter(filter))
+        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
         async with self._operation("delete_one"):
             return await self._delete(query, multi=False)
 
     async def delete_many(self, filter: FilterDocument) -> DeleteResult:
-        query = FilterQuery.build(self._need_filter(filter))
+        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
         async with self._operation("delete_many"):
             return await self._delete(query, multi=True)
 
@@ -673,7 +680,9 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         return_document: ReturnDocument = ReturnDocument.BEFORE,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Document | None:
-        query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
+        query = FindQuery.build(
+            self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
+        )
         parsed = bind_update(
             parse_update(update, array_filters=array_filters, method="find_one_and_update"),
             query.filter,
@@ -694,7 +703,9 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         upsert: bool = False,
         return_document: ReturnDocument = ReturnDocument.BEFORE,
     ) -> Document | None:
-        query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
+        query = FindQuery.build(
+            self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
+        )
         parsed = parse_replacement(replacement, method="find_one_and_replace")
         async with self._operation("find_one_and_replace"):
             return await self._find_one_and_modify(
@@ -708,7 +719,9 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         projection: Mapping[str, Any] | None = None,
         sort: SortSpec | None = None,
     ) -> Document | None:
-        query = FindQuery.build(self._need_filter(filter), projection=projection, sort=sort)
+        query = FindQuery.build(
+            self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
+        )
         async with self._operation("find_one_and_delete"):
             return await self._find_one_and_modify(
                 query, None, None, upsert=False, return_document=ReturnDocument.BEFORE
@@ -735,7 +748,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         multi: bool = False,
     ) -> UpdateCall:
         """Validate one update or replace request (nothing is sent)."""
-        query = FilterQuery.build(self._need_filter(filter))
+        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
         if method in ("replace_one", "ReplaceOne"):
             parsed: Update = parse_replacement(update, method=method)
         else:
@@ -787,7 +800,9 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         sort: SortSpec | None = None,
         skip: int = 0,
     ) -> Document | None:
-        query = FindQuery.build(filter, projection=projection, sort=sort, skip=skip, limit=1)
+        query = FindQuery.build(
+            filter, projection=projection, sort=sort, skip=skip, limit=1, limits=self._limits
+        )
         async with self._operation("find_one"):
             if skip:  # backends' fast paths (a get by _id) have no notion of skipping
                 document = await BaseCollection._find_one(self, query)
@@ -810,7 +825,13 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     ) -> AsyncIterator[Document]:
         """Stream matching documents. Arguments are validated here, before iteration starts."""
         query = FindQuery.build(
-            filter, projection=projection, sort=sort, skip=skip, limit=limit, batch_size=batch_size
+            filter,
+            projection=projection,
+            sort=sort,
+            skip=skip,
+            limit=limit,
+            batch_size=batch_size,
+            limits=self._limits,
         )
         return self._stream("find", lambda: self._find(query))
 
@@ -819,7 +840,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     ) -> int:
         """How many documents match, after skipping ``skip`` of them and counting at most
         ``limit`` (0: no limit), as PyMongo's ``count_documents``."""
-        query = FilterQuery.build(filter)
+        query = FilterQuery.build(filter, limits=self._limits)
         FindQuery.build(None, skip=skip, limit=limit)  # validates skip and limit
         async with self._operation("count_documents"):
             count = await self._count(query)
@@ -837,12 +858,13 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
             raise InvalidQueryError(
                 f"distinct key must be a field path, got {key!r}", path=str(key)
             )
-        query = FilterQuery.build(filter)
+        query = FilterQuery.build(filter, limits=self._limits)
         async with self._operation("distinct"):
             return await self._distinct(key, query)
 
     def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]:
         """Stream the pipeline's output. The pipeline is validated here, before iteration."""
+        check_pipeline(pipeline, self._limits)
         parsed = parse_pipeline(pipeline)
         return self._stream("aggregate", lambda: self._aggregate(parsed))
 

@@ -10,7 +10,13 @@ from pydantic_core import PydanticCustomError
 
 from lexigram_nosql.redaction import redact_uri
 
-__all__ = ["CircuitBreakerSettings", "StoreSettingsBase", "StrictModel", "setting_error"]
+__all__ = [
+    "CircuitBreakerSettings",
+    "QueryLimitsSettings",
+    "StoreSettingsBase",
+    "StrictModel",
+    "setting_error",
+]
 
 
 class StrictModel(BaseModel):
@@ -32,6 +38,17 @@ class CircuitBreakerSettings(StrictModel):
     reset_s: float = Field(default=5.0, gt=0)
 
 
+class QueryLimitsSettings(StrictModel):
+    """Bounds on user-supplied filters and pipelines (``lexigram_nosql.query.limits``)."""
+
+    max_in_length: int = Field(default=500_000, ge=1)
+    """Values one ``$in``, ``$nin`` or ``$all`` may list."""
+    max_regex_length: int = Field(default=32_761, ge=1)
+    """Characters of one ``$regex`` pattern (MongoDB's own limit)."""
+    max_pipeline_stages: int = Field(default=1_000, ge=1)
+    """Stages of one pipeline or sub-pipeline (MongoDB's own limit)."""
+
+
 class StoreSettingsBase(StrictModel):
     """Per-store keys shared by all drivers (``name``, ``primary``, timeouts, ``lazy``...)."""
 
@@ -46,6 +63,7 @@ class StoreSettingsBase(StrictModel):
     """On by default; ``null`` turns it off."""
     lazy: bool = False
     critical: bool = True
+    query_limits: QueryLimitsSettings = QueryLimitsSettings()
 
     def secrets(self) -> list[str]:
         """Secret values in these settings, for scrubbing text before it is shown."""

@@ -31,6 +31,7 @@ from lexigram_nosql.query.filter import parse_filter
 from lexigram_nosql.query.lookup import LookupSource, parse_lookup, run_lookup
 from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.ordering import document_sort_key, sort_key
+from lexigram_nosql.query.pacing import Pacer, paced, paced_sort
 from lexigram_nosql.query.paths import MISSING
 from lexigram_nosql.query.reshape import (
     document_path,
@@ -322,9 +323,11 @@ def run_pipeline(
 
     ``lookup`` streams another collection of the same store for ``$lookup``; without it a
     pipeline with ``$lookup`` raises ``InvalidQueryError`` here, before reading anything.
-    Output documents are new objects; input documents are never modified.
+    Output documents are new objects; input documents are never modified. Every stage's
+    output is paced (``query.pacing``), so a long pipeline shares the event loop.
     """
-    stream: AsyncIterator[Document] = aiter(source)
+    pacer = Pacer()
+    stream: AsyncIterator[Document] = paced(aiter(source), pacer)
     stages = pipeline.stages
     index = 0
     while index < len(stages):
@@ -335,12 +338,12 @@ def run_pipeline(
             while index < len(stages) and stages[index].name in _PER_DOCUMENT:
                 transforms.append(stage_transform(stages[index]))
                 index += 1
-            stream = _apply(stream, transforms)
+            stream = paced(_apply(stream, transforms), pacer)
             continue
         if name == "$sort":
             bound = _sort_bound(stages, index)
             order = document_sort_key(stage.parsed)
-            stream = _sort(stream, order) if bound is None else _top_k(stream, order, bound)
+            stream = _sort(stream, order, pacer) if bound is None else _top_k(stream, order, bound)
         elif name == "$skip":
             stream = _skip(stream, stage.parsed)
         elif name == "$limit":
@@ -352,7 +355,7 @@ def run_pipeline(
         elif name == "$count":
             stream = _count(stream, stage.parsed)
         elif name == "$sortByCount":
-            stream = _sort_by_count(stream, stage.parsed)
+            stream = _sort_by_count(stream, stage.parsed, pacer)
         elif name == "$sample":
             stream = _sample(stream, stage.parsed)
         elif name == "$facet":
@@ -368,6 +371,7 @@ def run_pipeline(
             stream = run_lookup(stream, stage.parsed, lookup, _run_sub_pipeline)
         else:  # pragma: no cover - parse_pipeline admits only the stages above
             raise InvalidQueryError(f"Stage {name!r} is not supported.", operator=name)
+        stream = paced(stream, pacer)
         index += 1
     return stream
 
@@ -467,14 +471,13 @@ def _sort_bound(stages: Sequence[Stage], index: int) -> int | None:
 
 
 async def _sort(
-    stream: AsyncIterator[Document], key: Callable[[Document], Any]
+    stream: AsyncIterator[Document], key: Callable[[Document], Any], pacer: Pacer
 ) -> AsyncIterator[Document]:
     try:
         documents = [document async for document in stream]
     finally:
         await _close(stream)
-    documents.sort(key=key)  # stable: ties keep input order
-    for document in documents:
+    for document in await paced_sort(documents, key, pacer):  # stable: ties keep input order
         yield document
 
 
@@ -587,7 +590,7 @@ async def _count(stream: AsyncIterator[Document], field: str) -> AsyncIterator[D
 
 
 async def _sort_by_count(
-    stream: AsyncIterator[Document], expression: CompiledExpression
+    stream: AsyncIterator[Document], expression: CompiledExpression, pacer: Pacer
 ) -> AsyncIterator[Document]:
     counts: dict[Hashable, list[Any]] = {}
     try:
@@ -598,7 +601,7 @@ async def _sort_by_count(
     finally:
         await _close(stream)
     # Stable sort: ties keep first-seen order.
-    for identity, total in sorted(counts.values(), key=lambda entry: -entry[1]):
+    for identity, total in await paced_sort(counts.values(), lambda entry: -entry[1], pacer):
         yield {"_id": identity, "count": total}
 
 

@@ -26,6 +26,7 @@ from lexigram_nosql.query.expressions import (
     parse_expression,
     valid_variable_name,
 )
+from lexigram_nosql.query.pacing import Pacer
 from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.reshape import with_path
 from lexigram_nosql.types import Document
@@ -130,9 +131,12 @@ def _keys(values: list[Any], *, whole_arrays: bool) -> set[Hashable]:
     return keys
 
 
-def _index(documents: list[Document], path: str) -> dict[Hashable, list[int]]:
+async def _index(documents: list[Document], path: str) -> dict[Hashable, list[int]]:
     index: dict[Hashable, list[int]] = {}
+    pacer = Pacer()
     for position, document in enumerate(documents):
+        if pacer.due():
+            await pacer.pause()
         for key in _keys(get_values(document, path), whole_arrays=True):
             index.setdefault(key, []).append(position)
     return index
@@ -161,7 +165,7 @@ async def run_lookup(
             if foreign is None:
                 foreign = [item async for item in lookup(spec.source)]
                 if spec.foreign_field is not None:
-                    index = _index(foreign, spec.foreign_field)
+                    index = await _index(foreign, spec.foreign_field)
             candidates = foreign
             if spec.local_field is not None:
                 positions: set[int] = set()

@@ -35,6 +35,7 @@ from lexigram_nosql.query.ast import (
 )
 from lexigram_nosql.query.ordering import NULL, NUMBER, is_nan_key, sort_key
 from lexigram_nosql.query.paths import MISSING, path_getter
+from lexigram_nosql.query.patterns import regex_test
 from lexigram_nosql.query.values import is_nan, is_number, to_python_number, type_name
 
 __all__ = ["compile_filter", "tests_element_itself"]
@@ -235,8 +236,8 @@ def _value_test(op: FieldOp, operand: Any) -> ValueTest:
     if op is FieldOp.IN:
         return _in(operand)
     if op is FieldOp.REGEX:
-        search = operand.search
-        return lambda value: isinstance(value, str) and search(value) is not None
+        search = regex_test(operand)
+        return lambda value: isinstance(value, str) and search(value)
     if op is FieldOp.MOD:
         return _mod(*operand)
     if op in _ORDERINGS:
@@ -269,7 +270,7 @@ def _equals(operand: Any) -> ValueTest:
 
 
 def _in(operand: tuple[Any, ...]) -> ValueTest:
-    patterns = [item for item in operand if isinstance(item, re.Pattern)]
+    patterns = [regex_test(item) for item in operand if isinstance(item, re.Pattern)]
     keys = {sort_key(item) for item in operand if not isinstance(item, re.Pattern)}
     strings = {item for item in operand if type(item) is str}
     if len(strings) == len(keys) and not patterns:
@@ -284,7 +285,7 @@ def _in(operand: tuple[Any, ...]) -> ValueTest:
             if value in strings:
                 return True
             for pattern in patterns:  # noqa: SIM110 - hot path
-                if pattern.search(value) is not None:
+                if pattern(value):
                     return True
             return False
         if cls is int or cls is float:

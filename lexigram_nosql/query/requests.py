@@ -14,6 +14,7 @@ from typing import Any
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.ast import FilterNode, MatchAll
 from lexigram_nosql.query.filter import parse_filter
+from lexigram_nosql.query.limits import DEFAULT_LIMITS, Limits, check_filter
 from lexigram_nosql.query.projection import Projection, parse_projection
 
 __all__ = ["FilterQuery", "FindQuery", "parse_sort"]
@@ -27,9 +28,12 @@ class FilterQuery:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, filter: Mapping[str, Any] | None) -> FilterQuery:
+    def build(
+        cls, filter: Mapping[str, Any] | None, *, limits: Limits = DEFAULT_LIMITS
+    ) -> FilterQuery:
         if filter is None:
             return cls(MatchAll(), {})
+        check_filter(filter, limits)
         return cls(parse_filter(filter), filter)
 
 
@@ -54,6 +58,7 @@ class FindQuery:
         skip: int = 0,
         limit: int = 0,
         batch_size: int | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> FindQuery:
         if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
             raise InvalidQueryError(f"skip must be a non-negative integer, got {skip!r}")
@@ -64,7 +69,7 @@ class FindQuery:
         ):
             raise InvalidQueryError(f"batch_size must be a positive integer, got {batch_size!r}")
         return cls(
-            filter=FilterQuery.build(filter),
+            filter=FilterQuery.build(filter, limits=limits),
             projection=parse_projection(projection),
             sort=parse_sort(sort),
             skip=skip,

@@ -3,11 +3,18 @@ written or sent; forbidden JavaScript and write stages are refused on every back
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
-from lexigram_nosql import InvalidQueryError
+from lexigram_nosql import (
+    InvalidQueryError,
+    QueryError,
+    QueryLimitError,
+    RegexTimeoutError,
+    create_store,
+)
 from tests.conformance.support import by_id, collect, seeded
 
 ORIGINAL = [{"_id": "a", "n": 1, "s": ["x"]}, {"_id": "b", "n": 2, "s": []}]
@@ -161,3 +168,79 @@ async def test_bad_collection_names(store: Any) -> None:
     for name in ("", "$cmd", "a\x00b"):
         with pytest.raises(InvalidQueryError):
             store.collection(name)
+
+
+# -- limits on user-supplied input ---------------------------------------------------------
+
+
+# ObjectId-shaped ids, which every backend (and the MongoDB wire test server) stores.
+HEX_IDS = [{"_id": "65a000000000000000000001", "n": 1}, {"_id": "65a000000000000000000002", "n": 2}]
+
+
+async def test_default_limits_are_generous_and_named_when_exceeded(store: Any) -> None:
+    """MongoDB's own bounds (32,761-character patterns, 1,000 stages) and 500,000 listed
+    values; over them, QueryLimitError names the limit, and nothing is sent."""
+    collection = await seeded(store, HEX_IDS)
+    over_in = {"n": {"$in": list(range(500_001))}}
+    with pytest.raises(QueryLimitError) as caught:
+        await collection.count_documents(over_in)
+    assert caught.value.limit == "max_in_length" and "max_in_length" in str(caught.value)
+    assert caught.value.path == "n" and caught.value.operator == "$in"
+    with pytest.raises(QueryLimitError, match="max_regex_length"):
+        await collection.delete_many({"s": {"$regex": "x" * 32_762}})
+    with pytest.raises(QueryLimitError, match="max_pipeline_stages"):
+        collection.aggregate([{"$match": {}}] * 1_001)
+    assert by_id(await collect(collection.find())) == HEX_IDS
+    assert await collection.count_documents({"n": {"$in": [*range(10, 100_010), 2]}}) == 1
+
+
+async def test_configured_limits_apply_to_every_entry_point(backend: Any) -> None:
+    """Checked before the store is even used: this store is never connected."""
+    make = getattr(backend, "create_store", create_store)
+    limits = {"max_in_length": 3, "max_regex_length": 5, "max_pipeline_stages": 2}
+    store = make({**backend.settings("limited"), "query_limits": limits})
+    collection = store.collection("c")
+    big_in = {"n": {"$elemMatch": {"$in": [1, 2, 3, 4]}}}
+    long_regex = {"$or": [{"s": re.compile("abcdef")}]}
+    calls = {
+        "find": lambda f: collection.find(f),
+        "count_documents": collection.count_documents,
+        "distinct": lambda f: collection.distinct("n", f),
+        "update_many": lambda f: collection.update_many(f, {"$set": {"x": 1}}),
+        "delete_one": collection.delete_one,
+        "find_one_and_delete": collection.find_one_and_delete,
+    }
+    for name, call in calls.items():
+        for filter, limit in ((big_in, "max_in_length"), (long_regex, "max_regex_length")):
+            with pytest.raises(QueryLimitError) as caught:
+                result = call(filter)
+                if hasattr(result, "__await__"):
+                    await result
+            assert caught.value.limit == limit, name
+    pipeline = [{"$match": {}}, {"$facet": {"f": [{"$skip": 0}, {"$skip": 0}, {"$limit": 1}]}}]
+    with pytest.raises(QueryLimitError, match="the \\$facet 'f' has 3 stages"):
+        collection.aggregate(pipeline)
+    with pytest.raises(QueryLimitError, match="pipeline has 3 stages"):
+        collection.aggregate([{"$match": {}}] * 3)
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(a|aa)+$"])
+async def test_a_catastrophic_regex_is_refused_by_name_where_the_engine_runs_it(
+    store: Any, pattern: str
+) -> None:
+    """Where the engine evaluates a ``$regex`` (memory, and the residual filters of DynamoDB
+    and Firestore), a pattern over its time budget raises RegexTimeoutError naming it."""
+    if store.driver == "mongodb":
+        pytest.skip("the MongoDB server evaluates $regex itself")
+    value = "a" * 5_000 + "b"
+    collection = await seeded(store, [{"_id": "a", "s": value}, {"_id": "b", "s": "x"}])
+    for action in (
+        lambda: collect(collection.find({"s": {"$regex": pattern}})),
+        lambda: collection.update_many({"s": {"$regex": pattern}}, {"$set": {"hit": 1}}),
+        lambda: collection.count_documents({"s": {"$in": [re.compile(pattern)]}}),
+    ):
+        with pytest.raises(RegexTimeoutError) as caught:
+            await action()
+        assert caught.value.pattern == pattern and pattern in str(caught.value)
+        assert isinstance(caught.value, QueryError)
+    assert await collection.count_documents({"hit": 1}) == 0

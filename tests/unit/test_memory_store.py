@@ -127,8 +127,10 @@ async def test_a_stream_reads_a_stable_snapshot(store: Any) -> None:
 
 
 async def test_long_scans_let_other_tasks_run(store: Any) -> None:
+    """A scan that finds nothing still leaves the loop between time slices (the worst lag
+    over big data is measured in tests/evidence/test_loop_lag.py)."""
     collection = store.collection("c")
-    await collection.insert_many([{"_id": f"{i:05d}", "n": i} for i in range(5000)])
+    await collection.insert_many([{"_id": f"{i:05d}", "s": "x" * 200} for i in range(20_000)])
     ticks = 0
     done = False
 
@@ -141,12 +143,13 @@ async def test_long_scans_let_other_tasks_run(store: Any) -> None:
     task = asyncio.create_task(ticker())
     await asyncio.sleep(0)
     start = ticks
-    found = [d async for d in collection.find({"n": -1})]  # scans everything, yields nothing
+    slow = {"s": {"$regex": "x*y"}}  # some microseconds per document
+    found = [d async for d in collection.find(slow)]  # scans everything, yields nothing
     during = ticks - start
     done = True
     await task
     assert found == []
-    assert during >= 5000 // collection_module._YIELD_EVERY - 1
+    assert during >= 2
 
 
 async def test_sort_with_limit_keeps_only_the_top_k(store: Any) -> None:

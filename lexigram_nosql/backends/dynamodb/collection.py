@@ -58,6 +58,7 @@ from lexigram_nosql.query.ast import (
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import document_sort_key
+from lexigram_nosql.query.pacing import Pacer, paced_sort
 from lexigram_nosql.query.projection import Projection, apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
@@ -98,7 +99,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         self, filter: FilterDocument | None = None, *, sort: SortSpec | None = None
     ) -> Plan:
         """The read ``find(filter, sort=sort)`` would run, without running it."""
-        query = FindQuery.build(filter, sort=sort)
+        query = FindQuery.build(filter, sort=sort, limits=self._limits)
         async with self._operation("explain"):
             info = await self._info(create=False)
             if info is None:
@@ -246,10 +247,13 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         if transaction is not None:
             source = self._overlaid(info, transaction, source)
             exact = False  # the block's own writes are checked by the engine
+        pacer = Pacer()  # the residual filter and the sort run on the loop: share it
         async with contextlib.aclosing(source) as rows:
             if not client_sort:
                 skipped = returned = 0
                 async for row in rows:
+                    if pacer.due():
+                        await pacer.pause()
                     if not exact and not matches(node, row[1]):
                         continue
                     if skipped < skip:
@@ -265,6 +269,8 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             bound = skip + limit if limit else None
             kept: list[Row] = []
             async for row in rows:
+                if pacer.due():
+                    await pacer.pause()
                 if not exact and not matches(node, row[1]):
                     continue
                 kept.append(row)
@@ -272,7 +278,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                     # A bounded top-k: only the best skip+limit rows can ever be returned.
                     kept.sort(key=lambda r: key(r[1]))
                     del kept[bound:]
-        kept.sort(key=lambda r: key(r[1]))
+        kept = await paced_sort(kept, lambda r: key(r[1]), pacer)
         for row in kept[skip:bound]:
             stats.items_returned += 1
             yield row

@@ -64,6 +64,7 @@ from lexigram_nosql.errors import (
 from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, MatchAll, Update
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import document_sort_key
+from lexigram_nosql.query.pacing import Pacer, paced_sort
 from lexigram_nosql.query.projection import apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
@@ -240,8 +241,11 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
             sound_single = plan.sound and len(plan.branches) == 1
             hint = limit_hint if sound_single and not pending else None
             source = self._run_plan(plan, transaction, hint)
+        pacer = Pacer()  # the residual filter runs on the loop: share it
         async with contextlib.aclosing(source) as stream:
             async for doc_id, update_time, document in stream:
+                if pacer.due():
+                    await pacer.pause()
                 if doc_id in pending:
                     continue  # the transaction's own version wins (yielded below)
                 if check and not matches(node, document):
@@ -355,7 +359,7 @@ class FirestoreCollection(BaseCollection[FirestoreDocumentStore]):
         if query.limit:
             chosen = heapq.nsmallest(query.skip + query.limit, found, key=lambda m: key(m.document))
         else:
-            chosen = sorted(found, key=lambda m: key(m.document))
+            chosen = await paced_sort(found, lambda m: key(m.document), Pacer())
         return chosen[query.skip :]
 
     async def _find(self, query: FindQuery) -> AsyncGenerator[Document, None]:

@@ -1,13 +1,15 @@
 """One collection of the memory store: CRUD, streaming reads, indexes and aggregation.
 
-Every operation runs without awaiting between its reads and its writes, so it is atomic on
-the event loop; reads stream from a snapshot of references to stored documents (which are
-never mutated in place) and copy each document only as it is yielded.
+Single-document operations run without awaiting between their reads and their writes, so they
+are atomic on the event loop. Reads stream from a snapshot of references to stored documents
+(which are never mutated in place), copy each document only as it is yielded, and share the
+loop as they go (``query.pacing``). ``update_many``/``delete_many`` share it too: they run as
+an implicit transaction, so other operations of the store wait for them while the rest of the
+process does not, and a failure still undoes every change.
 """
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -43,6 +45,7 @@ from lexigram_nosql.query.ast import FilterNode, MatchAll, ParsedPipeline, Repla
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import document_sort_key, sort_key
+from lexigram_nosql.query.pacing import Pacer, paced_sort
 from lexigram_nosql.query.paths import MISSING, get_values
 from lexigram_nosql.query.projection import Projection, apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
@@ -51,9 +54,6 @@ from lexigram_nosql.reads import current_report
 from lexigram_nosql.types import Document
 
 __all__ = ["MemoryCollection"]
-
-_YIELD_EVERY: Final = 256
-"""Documents examined between two ``await asyncio.sleep(0)``: long scans share the loop."""
 
 # Stages that never change the documents they receive, so the pipeline may read stored
 # documents directly (its output is copied instead).
@@ -271,15 +271,24 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
     ) -> UpdateResult:
         """Update the first (or every) match. ``update_many`` is all-or-nothing here: if one
         document breaks a unique index, none of them is changed."""
+        if multi and self._store.current_transaction() is None:
+            async with self._store.transaction():  # others wait; the loop does not
+                return await self._update(query, update, raw, multi=True, upsert=upsert)
         tx = await self._enter()
         data = self._data()
         undo: list[Undo] = []
         matched = modified = 0
         upserted_id: Any = None
         failed = True
+        pacer = Pacer()
         try:
-            targets = list(islice(self._matching(data, query.node), None if multi else 1))
+            if multi:
+                targets = await self._all_matching(data, query.node, pacer)
+            else:
+                targets = list(islice(self._matching(data, query.node), 1))
             for document in targets:
+                if multi and pacer.due():
+                    await pacer.pause()
                 matched += 1
                 new = self._updated(update, document)
                 if strictly_equal(new, document):
@@ -298,15 +307,37 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         return UpdateResult(matched, modified, upserted_id)
 
     async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
+        if multi and self._store.current_transaction() is None:
+            async with self._store.transaction():  # others wait; the loop does not
+                return await self._delete(query, multi=True)
         tx = await self._enter()
         data = self._data()
         if data is None:
             return DeleteResult(0)
-        targets = list(islice(self._matching(data, query.node), None if multi else 1))
+        pacer = Pacer()
+        if multi:
+            targets = await self._all_matching(data, query.node, pacer)
+        else:
+            targets = list(islice(self._matching(data, query.node), 1))
         undo: list[Undo] | None = tx.undo if tx else None
         for document in targets:
+            if pacer.due():
+                await pacer.pause()
             data.put(value_key(document["_id"]), None, undo)
         return DeleteResult(len(targets))
+
+    async def _all_matching(
+        self, data: CollectionData | None, node: FilterNode, pacer: Pacer
+    ) -> list[Document]:
+        """Every match, examined in time slices (for operations that hold the store)."""
+        test = _matcher(node)
+        found: list[Document] = []
+        for document in self._candidates(data, node, snapshot=True):
+            if pacer.due():
+                await pacer.pause()
+            if test(document):
+                found.append(document)
+        return found
 
     async def _find_one_and_modify(
         self,
@@ -357,15 +388,16 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
         candidates = self._candidates(self._data(), node, snapshot=True)
         test = _matcher(node)
         if query.sort:
-            found: Iterable[Document] = await self._sorted(candidates, test, query)
+            found: Iterable[Document] = await self._sorted(candidates, test, query, Pacer())
             test = _always
         else:
             found = candidates
         projection = query.projection
         skip, remaining = query.skip, query.limit or -1
-        for examined, document in enumerate(found, 1):
-            if examined % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+        pacer = Pacer()
+        for document in found:
+            if pacer.due():
+                await pacer.pause()
             if not test(document):
                 continue
             if skip:
@@ -378,35 +410,38 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
 
     @staticmethod
     async def _sorted(
-        candidates: Iterable[Document], test: Callable[[Any], bool], query: FindQuery
+        candidates: Iterable[Document],
+        test: Callable[[Any], bool],
+        query: FindQuery,
+        pacer: Pacer,
     ) -> list[Document]:
         """Matches in sort order (skipped ones included). With a limit this is a bounded
         top-k: a heap of ``skip + limit`` documents, never a sort of every match."""
         key = document_sort_key(query.sort)
         bound = query.skip + query.limit if query.limit else 0
         heap: list[tuple[_Reversed, Document]] = []
-        found: list[tuple[Any, int, Document]] = []
+        found: list[Document] = []
         for examined, document in enumerate(candidates, 1):
-            if examined % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+            if pacer.due():
+                await pacer.pause()
             if not test(document):
                 continue
-            rank = (key(document), examined)
             if not bound:
-                found.append((*rank, document))
-            elif len(heap) < bound:
+                found.append(document)
+                continue
+            rank = (key(document), examined)
+            if len(heap) < bound:
                 heapq.heappush(heap, (_Reversed(rank), document))
             elif rank < heap[0][0].rank:
                 heapq.heapreplace(heap, (_Reversed(rank), document))
         if bound:
             return [document for _, document in sorted(heap, reverse=True)]
-        found.sort(key=lambda item: (item[0], item[1]))
-        return [item[2] for item in found]
+        return await paced_sort(found, key, pacer)
 
     async def _find_one(self, query: FindQuery) -> Document | None:
-        await self._enter()
-        document = self._first(self._data(), query)
-        return None if document is None else self._project(query.projection, document)
+        first = FindQuery(query.filter, query.projection, query.sort, limit=1)
+        found = [document async for document in self._find(first)]  # limit 1: runs to its end
+        return found[0] if found else None
 
     async def _count(self, query: FilterQuery) -> int:
         await self._enter()
@@ -415,12 +450,15 @@ class MemoryCollection(BaseCollection[MemoryDocumentStore]):
             return 0
         if isinstance(query.node, MatchAll):
             return len(data.documents)
-        return sum(1 for _ in self._matching(data, query.node))
+        return len(await self._all_matching(data, query.node, Pacer()))
 
     async def _distinct(self, key: str, query: FilterQuery) -> list[Any]:
         await self._enter()
         seen: dict[Any, Any] = {}
-        for document in self._matching(self._data(), query.node):
+        pacer = Pacer()
+        for document in await self._all_matching(self._data(), query.node, pacer):
+            if pacer.due():
+                await pacer.pause()
             for value in get_values(document, key):
                 if value is MISSING:
                     continue
@@ -532,11 +570,12 @@ def _always(document: Any) -> bool:
 async def _source(
     candidates: Iterable[Document], test: Callable[[Any], bool], *, copy: bool
 ) -> AsyncIterator[Document]:
-    for position, document in enumerate(candidates, 1):
+    pacer = Pacer()
+    for document in candidates:
+        if pacer.due():
+            await pacer.pause()
         if test(document):
             yield clone_document(document) if copy else document
-        if position % _YIELD_EVERY == 0:
-            await asyncio.sleep(0)
 
 
 def _key_values(index: MemoryIndex, key: tuple[Any, ...], document: Document) -> dict[str, Any]:
