@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator
 from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin, overload
 
 from dependency_injector import containers
+from dependency_injector.providers import Callable as CallableProvider
 from dependency_injector.providers import Factory, Object, Provider
 
 from lexigram_nosql.di.markers import Named
@@ -159,6 +160,11 @@ class Container:
         bound = self._bindings.get((base, name))
         if bound is not None:
             return bound
+        interfaces = self._bound_interfaces(base, name)
+        if interfaces:
+            # An implementation of a bound interface (a concrete store class): one of the
+            # bound instances, never a second one built here.
+            return CallableProvider(self._pick_instance, base, name, interfaces, needed_by)
         if name is not None:
             raise self._unknown_name(base, name, needed_by)
         plan = self._plans.get(base)
@@ -167,6 +173,49 @@ class Container:
         plan = self._plan(base, chain, needed_by)
         self._plans[base] = plan
         return plan
+
+    @staticmethod
+    def _buildable(base: Any, name: str | None) -> bool:
+        """Whether the container could build ``base`` itself (a named key must be bound)."""
+        return name is None and _not_buildable(base) is None
+
+    def _bound_interfaces(self, cls: Any, name: str | None) -> list[Any]:
+        """The bound keys, other than ``cls``, that ``cls`` implements (with a binding
+        named ``name``, or any when None)."""
+        if not isinstance(cls, type) or _not_buildable(cls) is not None:
+            return []
+        keys = {key for key, bound_name in self._bindings if name is None or bound_name == name}
+        return [key for key in keys if key is not cls and _implements(cls, key)]
+
+    def _pick_instance(
+        self, cls: Any, name: str | None, interfaces: list[Any], needed_by: _Need | None
+    ) -> Any:
+        providers = {
+            bound_name: provider
+            for (key, bound_name), provider in self._bindings.items()
+            if key in interfaces and (name is None or bound_name == name)
+        }
+        found: dict[int, tuple[str | None, Any]] = {}
+        for bound_name, provider in providers.items():
+            value = provider()
+            if isinstance(value, cls):
+                found.setdefault(id(value), (bound_name, value))
+        if len(found) == 1:
+            return next(iter(found.values()))[1]
+        where = f" for {needed_by}" if needed_by is not None else ""
+        interface = _name(interfaces[0])
+        named = sorted({n for n, _ in found.values() if n is not None})
+        if found:
+            what = f"{len(found)} bound {interface}s are {_name(cls)} ({', '.join(named)})"
+        else:
+            what = f"no bound {interface}{f' named {name!r}' if name else ''} is a {_name(cls)}"
+        raise ResolutionError(
+            f"Cannot provide {_name(cls)}{where}: {what}; inject {interface} with "
+            f"Named(...) to choose one (known names: {', '.join(self.names(interfaces[0]))})",
+            target=needed_by.owner if needed_by else cls,
+            parameter=needed_by.parameter if needed_by else None,
+            annotation=cls,
+        )
 
     def _plan(self, cls: Any, chain: tuple[Any, ...], needed_by: _Need | None) -> Provider[Any]:
         if cls in chain:
@@ -205,9 +254,15 @@ class Container:
             base, qualifier = _split(need.annotation)
             if qualifier is None and callable(qualifier_for):
                 qualifier = qualifier_for(base)
-            if has_default and qualifier is None and (base, None) not in self._bindings:
+            unbound = (base, qualifier) not in self._bindings and not self._bound_interfaces(
+                base, qualifier
+            )
+            if has_default and unbound:
                 continue  # optional and nothing registered for it: keep the default
-            provider = self._provider(base, qualifier, (*chain, cls), need)
+            if unbound and _optional(need.annotation) and not self._buildable(base, qualifier):
+                provider: Provider[Any] = _NONE  # `T | None`, and nothing provides T: None
+            else:
+                provider = self._provider(base, qualifier, (*chain, cls), need)
             if param.kind is param.POSITIONAL_ONLY:
                 args.append(provider)
             else:
@@ -266,6 +321,26 @@ def _split(annotation: Any) -> tuple[Any, str | None]:
         inner_base, inner_name = _split(inner)
         return inner_base, name or inner_name
     return annotation, name
+
+
+_NONE: Provider[Any] = Object(None)
+
+
+def _optional(annotation: Any) -> bool:
+    """Whether ``annotation`` admits None (``T | None``, also inside ``Annotated``)."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return type(None) in get_args(annotation)
+
+
+def _implements(cls: type[Any], key: Any) -> bool:
+    """Whether ``cls`` is (nominally or, for a protocol, structurally) a ``key``."""
+    if not isinstance(key, type):
+        return False
+    if getattr(key, "_is_protocol", False):
+        members = [n for n in dir(key) if not n.startswith("_")]
+        return bool(members) and all(hasattr(cls, n) for n in members)
+    return issubclass(cls, key) and inspect.isabstract(key)
 
 
 def _hints(cls: type[Any]) -> dict[str, Any]:

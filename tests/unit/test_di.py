@@ -25,6 +25,8 @@ from lexigram_nosql import (
     ResolutionError,
     load_config,
 )
+from lexigram_nosql.backends.dynamodb import DynamoDocumentStore
+from lexigram_nosql.backends.memory import MemoryDocumentStore
 from lexigram_nosql.contracts import DocumentStoreProtocol
 
 CONFIG = {
@@ -419,3 +421,91 @@ async def test_our_container_can_wrap_an_existing_one() -> None:
         assert app.container.providers is existing
         store = await app.container.resolve(DocumentStoreProtocol, name="analytics")
         assert existing.nosql_store_analytics() is store
+
+
+# -- optional stores and concrete store classes ---------------------------------------------
+
+
+class WithOptionalCache:
+    def __init__(
+        self,
+        store: DocumentStoreProtocol,
+        cache: Annotated[DocumentStoreProtocol, Named("cache")] | None = None,
+        audit: Annotated[DocumentStoreProtocol, Named("audit-log")] | None = None,
+    ) -> None:
+        self.store, self.cache, self.audit = store, cache, audit
+
+
+class WithOptionalCacheNoDefault:
+    def __init__(self, cache: Annotated[DocumentStoreProtocol, Named("cache")] | None) -> None:
+        self.cache = cache
+
+
+async def test_an_optional_store_that_is_not_configured_keeps_its_default(
+    app: Application,
+) -> None:
+    service = await app.container.resolve(WithOptionalCache)
+    assert service.cache is None
+    assert service.audit is await app.container.resolve(DocumentStoreProtocol, name="audit-log")
+    assert (await app.container.resolve(WithOptionalCacheNoDefault)).cache is None
+
+
+MIXED = {
+    "nosql": {
+        "backends": [
+            {"name": "primary", "driver": "memory", "primary": True},
+            {
+                "name": "events",
+                "driver": "dynamodb",
+                "lazy": True,  # never connected here
+                "dynamodb": {"endpoint_url": "http://127.0.0.1:1", "region": "us-east-1"},
+            },
+        ]
+    }
+}
+
+
+class WantsMemoryStore:
+    def __init__(self, store: MemoryDocumentStore) -> None:
+        self.store = store
+
+
+class WantsDynamoStore:
+    def __init__(self, store: DynamoDocumentStore) -> None:
+        self.store = store
+
+
+async def test_a_concrete_store_class_gets_the_one_configured_store_of_that_class() -> None:
+    async with Application.boot(config=MIXED, environ={}) as app:
+        primary = await app.container.resolve(DocumentStoreProtocol)
+        events = await app.container.resolve(DocumentStoreProtocol, name="events")
+        assert (await app.container.resolve(WantsMemoryStore)).store is primary
+        assert (await app.container.resolve(WantsDynamoStore)).store is events
+        assert await app.container.resolve(MemoryDocumentStore) is primary
+
+
+async def test_an_ambiguous_or_missing_store_class_is_an_error_never_a_second_store(
+    app: Application,
+) -> None:
+    made: list[Any] = []
+    original = MemoryDocumentStore.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    MemoryDocumentStore.__init__ = counting  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ResolutionError) as ambiguous:
+            await app.container.resolve(WantsMemoryStore)
+        with pytest.raises(ResolutionError) as missing:
+            await app.container.resolve(WantsDynamoStore)
+    finally:
+        MemoryDocumentStore.__init__ = original  # type: ignore[method-assign]
+    assert made == [], "no second store was built"
+    message = str(ambiguous.value)
+    assert "3 bound DocumentStoreProtocols are MemoryDocumentStore" in message
+    assert "inject DocumentStoreProtocol with Named(...)" in message
+    assert "analytics, audit-log, primary" in message
+    assert "no bound DocumentStoreProtocol is a DynamoDocumentStore" in str(missing.value)
+    assert ambiguous.value.parameter == "store"
