@@ -24,7 +24,7 @@ from typing import Any, Literal
 from lexigram_nosql.backends.causes import short_cause
 from lexigram_nosql.contracts import DocumentStoreProtocol, StoreHealth
 
-__all__ = ["HEALTH_CONTENT_TYPE", "HealthReport", "HealthService", "health_app"]
+__all__ = ["HEALTH_CONTENT_TYPE", "HealthApp", "HealthReport", "HealthService", "health_app"]
 
 logger = logging.getLogger("lexigram_nosql")
 
@@ -251,25 +251,41 @@ def health_app(
     *,
     path: str = "/health",
 ) -> ASGIApp:
-    """An ASGI app answering ``GET``/``HEAD`` ``path`` with the report as
-    ``application/health+json``: 200 for pass and warn, 503 for fail.
+    """An ASGI app answering ``GET``/``HEAD`` with the report as ``application/health+json``:
+    200 for pass and warn, 503 for fail.
 
-    Mount it in any ASGI server or framework; ``health`` may be the service or an async
+    It answers wherever it is put: mounted (``Mount("/health", app=...)`` in Starlette,
+    ``app.mount("/health", ...)`` in FastAPI; ``/health/`` and, after the framework's
+    redirect, ``/health``), as a route (``Route("/healthz", ...)``, ``app.add_route(...)``),
+    or served alone, where it answers ``path``. ``health`` may be the service or an async
     callable returning it (e.g. ``lambda: app.container.resolve(HealthService).get()``).
     """
+    return HealthApp(health, path=path)
 
-    async def get_service() -> HealthService:
-        if isinstance(health, HealthService):
-            return health
-        return await health()
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+class HealthApp:
+    """The ASGI app ``health_app`` returns (a callable object, so frameworks route to it as
+    an ASGI app rather than as a request handler)."""
+
+    __slots__ = ("_health", "_paths")
+
+    def __init__(
+        self,
+        health: HealthService | Callable[[], Awaitable[HealthService]],
+        *,
+        path: str = "/health",
+    ) -> None:
+        self._health = health
+        path = "/" + path.strip("/")
+        self._paths = frozenset({path, path.rstrip("/") + "/"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        if scope.get("path") != path:
+        if not self._addressed(scope):
             await _respond(send, 404, b'{"error": "not found"}', "application/json")
             return
         method = scope.get("method", "GET")
@@ -282,12 +298,39 @@ def health_app(
                 extra=[(b"allow", b"GET, HEAD")],
             )
             return
-        service = await get_service()
+        health = self._health
+        service = health if isinstance(health, HealthService) else await health()
         report = await service.check()
         body = json.dumps(report.to_dict()).encode()
         await _respond(send, report.http_status, body, HEALTH_CONTENT_TYPE, head=method == "HEAD")
 
-    return app
+    def _addressed(self, scope: Scope) -> bool:
+        """Whether the request is for this app: a framework's route matched it (Starlette
+        and FastAPI name the routed app as ``endpoint``), or its path, relative to where the
+        app is mounted (``root_path``), is the mount point itself or ``path``."""
+        if scope.get("endpoint") is self and self._is_route_of(scope.get("router")):
+            return True
+        path: str = scope.get("path", "")
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            relative = path[len(root_path) :]
+            if relative in ("", "/"):
+                return True
+            if relative.startswith("/"):
+                path = relative
+        return path in self._paths
+
+    def _is_route_of(self, router: Any) -> bool:
+        """Whether a route (not a mount) of ``router``'s tree serves this app: a route's
+        path was matched whole by the framework, a mount's only as a prefix."""
+        stack = list(getattr(router, "routes", ()))
+        while stack:
+            route = stack.pop()
+            if getattr(route, "endpoint", None) is self:
+                return True
+            if getattr(route, "app", None) is not self:
+                stack.extend(getattr(route, "routes", ()))
+        return False
 
 
 async def _respond(
