@@ -142,9 +142,13 @@ def no_gc() -> Any:
     gc.enable()
 
 
-async def test_scans_sorts_lookups_and_bulk_writes_share_the_loop(
-    store: Any, no_gc: None
-) -> None:
+LOOKUP = [
+    {"$lookup": {"from": "kinds", "localField": "k", "foreignField": "_id", "as": "kind"}},
+    {"$sort": {"kind.name": 1, "v": 1}},
+]
+
+
+async def test_scans_sorts_lookups_and_bulk_writes_share_the_loop(store: Any, no_gc: None) -> None:
     collection = store.collection("c")
     await fill(collection, 100_000)
     await store.collection("kinds").insert_many([{"_id": k, "name": f"k{k}"} for k in range(1000)])
@@ -153,15 +157,7 @@ async def test_scans_sorts_lookups_and_bulk_writes_share_the_loop(
         "sort": lambda: to_list(collection.find({}, sort=[("s", -1)])),
         "count": lambda: collection.count_documents({"v": {"$mod": [7, 0]}}),
         "distinct": lambda: collection.distinct("k", {"v": {"$gte": 0}}),
-        "lookup": lambda: to_list(
-            collection.aggregate(
-                [
-                    {"$lookup": {"from": "kinds", "localField": "k", "foreignField": "_id",
-                                 "as": "kind"}},
-                    {"$sort": {"kind.name": 1, "v": 1}},
-                ]
-            )
-        ),  # fmt: skip
+        "lookup": lambda: to_list(collection.aggregate(LOOKUP)),
         "update_many": lambda: collection.update_many({}, {"$inc": {"v": 1}}),
         "delete_many": lambda: collection.delete_many({"k": {"$lt": 500}}),
     }
