@@ -6,6 +6,10 @@ State lives in the store itself, one document per migration in ``_migrations``::
      "checksum": "<sha256>", "state": "applied", "started_at": ..., "applied_at": ...,
      "duration_s": 0.012, "error": None}
 
+plus a catalog of the recorded ids, ``{"_id": "__catalog__", "kind": "catalog", "ids": [...]}``,
+and the lease lock ``{"_id": "__lock__", ...}``. Every read of that state is a key lookup
+(the registered ids and the catalog's), never a scan of the collection.
+
 ``apply()`` takes the lease lock (``lock.py``), re-reads that state, refuses to go on if an
 applied migration was edited since (its checksum changed) unless ``force=True``, then runs
 each pending migration in order: recorded ``applying`` first, ``applied`` after, or
@@ -50,6 +54,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("lexigram_nosql")
+
+CATALOG_ID = "__catalog__"
+"""The state document listing every recorded migration id (ids starting ``__`` are reserved)."""
 
 State = Literal["pending", "applying", "applied", "failed"]
 
@@ -392,6 +399,7 @@ class MigrationManager:
                 store=store.name,
             ) from exc
         await state.delete_one({"_id": migration.id, "kind": "migration"})
+        await state.update_one({"_id": CATALOG_ID}, {"$pull": {"ids": migration.id}})
         duration = time.perf_counter() - started
         return MigrationResult(migration.id, migration.name, "rolled_back", duration)
 
@@ -412,7 +420,17 @@ class MigrationManager:
         )
 
     async def _records(self, state: CollectionProtocol) -> dict[str, dict[str, Any]]:
-        return {str(doc["_id"]): doc async for doc in state.find({"kind": "migration"})}
+        """The recorded migrations, registered or not, read by key (a batch get)."""
+        catalog = await state.find_one({"_id": CATALOG_ID})
+        recorded = list(catalog.get("ids", [])) if catalog is not None else []
+        ids = list(dict.fromkeys([*(m.id for m in self.migrations), *recorded]))
+        if not ids:
+            return {}
+        return {
+            str(doc["_id"]): doc
+            async for doc in state.find({"_id": {"$in": ids}})
+            if doc.get("kind") == "migration"
+        }
 
     def _verify(self, records: dict[str, dict[str, Any]], force: bool) -> None:
         changed = [
@@ -447,6 +465,12 @@ class MigrationManager:
     async def _record(
         self, coll: CollectionProtocol, migration: RegisteredMigration, /, **fields: Any
     ) -> None:
+        # The catalog first: it lists at least every id that has a record.
+        await coll.update_one(
+            {"_id": CATALOG_ID},
+            {"$set": {"kind": "catalog"}, "$addToSet": {"ids": migration.id}},
+            upsert=True,
+        )
         await coll.update_one(
             {"_id": migration.id, "kind": "migration"},
             {"$set": {"name": migration.name, "checksum": migration.checksum, **fields}},

@@ -1,15 +1,17 @@
 """Migration operations: what one migration does (``up``) and undoes (``down``).
 
 Every operation goes through the contracts, so it changes data the same way on every
-backend. Data operations work in batches of ``batch_size`` documents: each batch selects the
-ids of documents still needing the change, then runs one ``update_many`` on them with the
-same condition, so an interrupted migration resumes where it stopped and a rerun never
-applies a change twice. Progress is reported after every batch.
+backend. Data operations work in batches of ``batch_size`` documents, in ``_id`` order: each
+batch selects the ids of the next documents needing the change (after the last ``_id`` of the
+previous batch), then runs one ``update_many`` on them with the same condition, so the walk
+ends whatever the update does, an interrupted migration resumes where it stopped, and a rerun
+never applies a change twice. Progress is reported after every batch.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import hashlib
 import inspect
 import json
@@ -81,25 +83,46 @@ class MigrationContext:
     async def update_in_batches(
         self, collection: str, select: FilterDocument, update: UpdateDocument
     ) -> int:
-        """Apply ``update`` to every document matching ``select``, ``batch_size`` at a time;
-        ``update`` must make a document stop matching ``select`` (or this stops early).
-        Returns how many documents were changed."""
+        """Apply ``update`` to every document matching ``select``, ``batch_size`` at a time,
+        walking ``_id`` order: each batch resumes after the last ``_id`` of the previous one,
+        so every matching document is visited once and the walk ends whatever the update
+        does (even if the documents still match afterwards). Returns how many documents were
+        modified."""
         coll = self.collection(collection)
         total = await coll.count_documents(select)
-        done = 0
+        done = modified = 0
         self.report(collection, 0, total)
+        # `$gt` compares ids of one type only (numbers, strings, ObjectIds... sort apart), so
+        # the walk goes type by type: a finished type is excluded by "not <= its last id",
+        # which no id of another type fails.
+        finished: list[FilterDocument] = []
+        after: list[Any] = []  # the last _id of the previous batch, within the current type
         while True:
+            conditions = [select, *finished]
+            if after:
+                conditions.append({"_id": {"$gt": after[0]}})
             ids = [
                 doc["_id"]
-                async for doc in coll.find(select, projection={"_id": 1}, limit=self.batch_size)
+                async for doc in coll.find(
+                    {"$and": conditions},
+                    projection={"_id": 1},
+                    sort=[("_id", 1)],
+                    limit=self.batch_size,
+                )
             ]
-            if not ids:
-                return done
-            result = await coll.update_many({"$and": [{"_id": {"$in": ids}}, select]}, update)
-            done += result.matched_count
-            self.report(collection, done, max(total, done))
-            if result.matched_count == 0:
-                return done  # the selected documents vanished under us; nothing left to do
+            if ids:
+                result = await coll.update_many({"$and": [{"_id": {"$in": ids}}, select]}, update)
+                done += len(ids)
+                modified += result.modified_count
+                self.report(collection, done, max(total, done))
+                after = [ids[-1]]
+                await asyncio.sleep(0)  # a long walk shares the loop between batches
+                if len(ids) == self.batch_size:
+                    continue
+            if not after:
+                return modified  # nothing left in any type
+            finished.append({"_id": {"$not": {"$lte": after[0]}}})
+            after = []
 
 
 class Operation(abc.ABC):

@@ -564,3 +564,43 @@ async def test_generated_ids_skip_the_existence_lookup(dynamodb: Factory, monkey
     await collection.insert_many([{"n": 1}, {"_id": "chosen"}])
     assert len(lookups) == 1
     assert lookups[0]["RequestItems"][store.table_name("gen")]["Keys"] == [{"_id": {"S": "chosen"}}]
+
+
+async def test_migration_bookkeeping_reads_by_key_never_scans(
+    dynamodb: Factory, caplog: Any
+) -> None:
+    """status, apply and rollback read ``_migrations`` (records, catalog, lock) by key: they
+    run with ``allow_scan: false``, and a data step that does scan warns about its own
+    collection only."""
+    from lexigram_nosql.migrations import AddField, MigrationContext, MigrationManager
+
+    store = await dynamodb(allow_scan=False)
+    users = store.collection("users")
+    await users.insert_many([{"_id": f"u{i}", "n": i} for i in range(3)])
+
+    async def up(ctx: MigrationContext) -> None:
+        await ctx.collection("users").update_one({"_id": "u1"}, {"$set": {"vip": True}})
+
+    async def down(ctx: MigrationContext) -> None:
+        await ctx.collection("users").update_one({"_id": "u1"}, {"$unset": {"vip": ""}})
+
+    manager = MigrationManager(store=store)
+    manager.add(up, id="1", down=down, name="vip")
+    assert [s.state for s in await manager.status()] == ["pending"]
+    assert [r.action for r in await manager.apply()] == ["applied"]
+    assert [s.state for s in await manager.status()] == ["applied"]
+    unregistered = MigrationManager(store=store)  # finds what is recorded through the catalog
+    assert [(s.id, s.registered) for s in await unregistered.status()] == [("1", False)]
+    assert [r.action for r in await manager.rollback()] == ["rolled_back"]
+    assert await unregistered.status() == []
+    assert (await users.find_one({"_id": "u1"})) == {"_id": "u1", "n": 1}
+
+    scanning = await dynamodb()
+    await scanning.collection("users").insert_many([{"_id": f"u{i}"} for i in range(3)])
+    caplog.set_level(logging.WARNING)
+    manager = MigrationManager(store=scanning, batch_size=2)
+    manager.add(AddField("users", "role", default="member"))
+    await manager.apply()
+    await manager.status()
+    assert "collection users" in caplog.text, "the data step's own scan is reported"
+    assert "_migrations" not in caplog.text

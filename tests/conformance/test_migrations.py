@@ -266,3 +266,52 @@ async def test_a_recorded_migration_missing_from_the_manager(store: DocumentStor
     assert (status.id, status.state, status.registered) == ("1", "applied", False)
     with pytest.raises(MigrationError, match="not added to this manager"):
         await empty.rollback()
+
+
+def _context(store: DocumentStoreProtocol, progress: list[MigrationProgress]) -> MigrationContext:
+    return MigrationContext(
+        store, migration_id="7", name="backfill", batch_size=3, progress=progress.append
+    )
+
+
+async def test_update_in_batches_ends_even_when_documents_still_match(
+    store: DocumentStoreProtocol,
+) -> None:
+    """It walks _id order, resuming after the last _id of each batch: an update that leaves
+    every document matching is applied once to each, and the walk ends."""
+    await _seed(store, 7)
+    progress: list[MigrationProgress] = []
+    modified = await _context(store, progress).update_in_batches(
+        "users", {"n": {"$gte": 0}}, {"$inc": {"n": 100}}
+    )
+    assert modified == 7
+    assert sorted(d["n"] for d in await _docs(store, "users")) == list(range(100, 107))
+    assert [(p.done, p.total) for p in progress] == [(0, 7), (3, 7), (6, 7), (7, 7)]
+
+
+async def test_update_in_batches_reports_modified_documents(store: DocumentStoreProtocol) -> None:
+    await _seed(store, 5)
+    await store.collection("users").update_many({"n": {"$lt": 2}}, {"$set": {"flag": True}})
+    progress: list[MigrationProgress] = []
+    modified = await _context(store, progress).update_in_batches(
+        "users", {}, {"$set": {"flag": True}}
+    )
+    assert modified == 3, "the two already flagged were matched, not modified"
+    assert progress[-1].done == 5
+
+
+async def test_update_in_batches_visits_ids_of_every_type_once(
+    store: DocumentStoreProtocol,
+) -> None:
+    """_id order groups types (numbers < strings < ObjectIds...), and `$gt` compares within a
+    type: the walk goes type by type and misses none."""
+    ids: list[Any] = ["b", "a", "c10", "65a000000000000000000001", "65a000000000000000000002"]
+    if store.driver != "mongodb":  # the MongoDB test server stores only ObjectId ids
+        ids += [3, 1, 2.5, 10]
+    await store.collection("things").insert_many([{"_id": i, "hits": 0} for i in ids])
+    progress: list[MigrationProgress] = []
+    modified = await _context(store, progress).update_in_batches(
+        "things", {"hits": {"$gte": 0}}, {"$inc": {"hits": 1}}
+    )
+    assert modified == len(ids)
+    assert [d["hits"] async for d in store.collection("things").find({})] == [1] * len(ids)
