@@ -62,7 +62,7 @@ async def worst_lag(work: Callable[[], Awaitable[T]]) -> tuple[T | BaseException
 
 @pytest.fixture
 async def store() -> AsyncIterator[Any]:
-    instance = create_store({"driver": "memory", "name": "lag"})
+    instance = create_store({"driver": "memory", "name": "lag", "operation_timeout_s": 600})
     await instance.connect()
     yield instance
     await instance.disconnect()
