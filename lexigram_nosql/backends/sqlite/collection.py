@@ -35,6 +35,7 @@ from lexigram_nosql.query.ast import FilterNode, MatchAll, ReplacementUpdate, Up
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.ordering import document_sort_key
+from lexigram_nosql.query.pacing import Pacer, paced_sort
 from lexigram_nosql.query.projection import apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
@@ -282,7 +283,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
             if bound is not None and len(kept) >= 2 * bound + 64:
                 kept.sort(key=key)
                 del kept[bound:]
-        kept.sort(key=key)
+        kept = await paced_sort(kept, key, Pacer())  # on the loop: share it
         return kept[query.skip : bound]
 
     async def _find_one(self, query: FindQuery) -> Document | None:
