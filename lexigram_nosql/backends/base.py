@@ -609,7 +609,7 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         if not docs:
             return InsertManyResult([])
         async with self._operation("insert_many"):
-            ids, failures = await insert_batch(self, docs, ordered=ordered)
+            ids, failures = await self._insert_all(docs, ordered=ordered)
         if failures:
             result = BulkWriteResult(inserted_count=len(ids))
             errors = [BulkWriteFailure(i, exc, documents[i]) for i, exc in failures]
@@ -768,6 +768,14 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         return await self._update(
             call.query, call.update, call.raw, multi=call.multi, upsert=call.upsert
         )
+
+    async def _insert_all(
+        self, documents: list[Document], *, ordered: bool
+    ) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
+        """Insert ``documents`` (validated copies), past refused ones unless ``ordered``: the
+        ids inserted and the failures by position. The default makes as few ``_insert`` calls
+        as the failures allow; a server that goes on past errors itself overrides it."""
+        return await insert_batch(self, documents, ordered=ordered)
 
     async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
         """``update_one``/``replace_one`` with ``sort``: the first match in that order is

@@ -233,7 +233,7 @@ async def _run_steps(
             end = index
             while end < len(steps) and isinstance(operations[end], InsertOne):
                 end += 1
-            ids, failed = await insert_batch(collection, steps[index:end], ordered=ordered)
+            ids, failed = await collection._insert_all(steps[index:end], ordered=ordered)
             tally.inserted += len(ids)
             failures.extend(
                 BulkWriteFailure(index + i, exc, operations[index + i]) for i, exc in failed

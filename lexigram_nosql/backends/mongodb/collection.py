@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bson import ObjectId
+from pymongo.errors import BulkWriteError
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.bulk import UpdateCall
+from lexigram_nosql.backends.mongodb.errors import bulk_write_errors
 from lexigram_nosql.backends.mongodb.ids import (
     document_from_server,
     filter_to_server,
@@ -24,6 +26,7 @@ from lexigram_nosql.backends.mongodb.ids import (
     update_to_server,
 )
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
+from lexigram_nosql.errors import NoSQLError
 from lexigram_nosql.query.ast import (
     OperatorUpdate,
     ParsedPipeline,
@@ -79,6 +82,28 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         else:
             await self._collection.insert_many(documents, ordered=True, session=session)
         return [id_from_server(document["_id"]) for document in documents]
+
+    async def _insert_all(
+        self, documents: list[Document], *, ordered: bool
+    ) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
+        """An unordered ``insert_many`` is one round trip: the server goes on past refused
+        documents and reports each (inside a transaction, the first error ends it anyway)."""
+        if ordered or len(documents) < 2 or self._store.current_transaction() is not None:
+            return await super()._insert_all(documents, ordered=ordered)
+        for document in documents:
+            document["_id"] = id_to_server(document["_id"]) if "_id" in document else ObjectId()
+        try:
+            await self._collection.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = bulk_write_errors(exc)
+            if not errors or any(e.request_index is None for e in errors):
+                raise
+            failed = {e.request_index for e in errors}
+            ids = [id_from_server(d["_id"]) for i, d in enumerate(documents) if i not in failed]
+            for error in errors:
+                error.store, error.collection = self._store.name, self._name
+            return ids, [(cast(int, e.request_index), e) for e in errors]
+        return [id_from_server(document["_id"]) for document in documents], []
 
     async def _update(
         self,

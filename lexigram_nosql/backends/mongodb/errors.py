@@ -107,17 +107,26 @@ def _write_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
 def _bulk_write_error(exc: pm.BulkWriteError, message: str) -> ours.NoSQLError:
     """``insert_many``'s error: the first write error decides (the batch is ordered)."""
     write_errors = (exc.details or {}).get("writeErrors") or []
-    first = write_errors[0] if write_errors else {}
-    code = first.get("code")
-    first_message = str(first.get("errmsg", message))
+    if not write_errors:
+        return _write_error(exc, message)
+    return _one_write_error(write_errors[0], message)
+
+
+def bulk_write_errors(exc: pm.BulkWriteError) -> list[ours.WriteError]:
+    """Every write error of a bulk (an unordered one may have many), each with its position
+    in the batch as ``request_index``."""
+    return [_one_write_error(e, str(exc)) for e in (exc.details or {}).get("writeErrors") or []]
+
+
+def _one_write_error(details: Mapping[str, Any], message: str) -> ours.WriteError:
+    code = details.get("code")
+    text = str(details.get("errmsg", message))
     refused: ours.WriteError
     if code in _DUPLICATE_KEY_CODES:
-        refused = _duplicate_key(first, first_message)
-    elif write_errors:
-        refused = ours.WriteError(f"Write refused: {first_message}", code=code)
+        refused = _duplicate_key(details, text)
     else:
-        return _write_error(exc, message)
-    index = first.get("index")
+        refused = ours.WriteError(f"Write refused: {text}", code=code)
+    index = details.get("index")
     refused.request_index = index if isinstance(index, int) else None
     return refused
 
