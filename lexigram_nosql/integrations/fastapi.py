@@ -203,13 +203,16 @@ async def problem_details_handler(request: Request, exc: Exception) -> Response:
     elif status < 500:
         body["detail"] = getattr(exc, "message", None) or str(exc)
     if status >= 500:
+        # Another exception is re-raised to the server after this answer (Starlette's
+        # ServerErrorMiddleware), which logs its traceback: only ours are logged in full here.
+        traceback = status == 500 and isinstance(exc, NoSQLError)
         logger.error(
             "%s %s failed with %s (answered %d)",
             request.method,
             request.url.path,
             type(exc).__name__,
             status,
-            exc_info=(type(exc), exc, exc.__traceback__) if status == 500 else None,
+            exc_info=(type(exc), exc, exc.__traceback__) if traceback else None,
         )
     return JSONResponse(body, status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
 

@@ -179,7 +179,7 @@ def test_unavailable_store_is_503_with_retry_after_when_known(
         RuntimeError("password=hunter2 in a bug"),
     ],
 )
-def test_anything_else_is_a_bare_500(error: Exception) -> None:
+def test_anything_else_is_a_bare_500(error: Exception, caplog: pytest.LogCaptureFixture) -> None:
     web = FastAPI()
     install_problem_details(web)
 
@@ -187,9 +187,14 @@ def test_anything_else_is_a_bare_500(error: Exception) -> None:
     async def fail() -> None:
         raise error
 
-    response = TestClient(web, raise_server_exceptions=False).get("/fail")
+    with caplog.at_level("ERROR", logger="lexigram_nosql"):
+        response = TestClient(web, raise_server_exceptions=False).get("/fail")
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+    (logged,) = [r for r in caplog.records if r.name == "lexigram_nosql"]
+    assert logged.getMessage() == f"GET /fail failed with {type(error).__name__} (answered 500)"
+    # The cause is kept for the operator: ours in full here, others by the server.
+    assert (logged.exc_info is not None) == isinstance(error, UnsupportedQueryError)
     assert response.json() == {
         "type": "about:blank",
         "title": "Internal Server Error",
