@@ -10,6 +10,7 @@ import pytest
 from lexigram_nosql import create_store
 from lexigram_nosql.backends.mongodb.client import client_options
 from lexigram_nosql.config.mongodb import MongoDBSection
+from lexigram_nosql.config.stores import parse_store_settings
 from lexigram_nosql.errors import ConfigurationError
 
 EVERY_SETTING: dict[str, Any] = {
@@ -123,6 +124,7 @@ def test_unset_optional_settings_are_not_passed() -> None:
 
 
 def test_a_malformed_uri_is_a_configuration_error() -> None:
+    entry = {"name": "m", "driver": "mongodb", "mongodb": {"uri": "mongodb://[::1"}}
     with pytest.raises(ConfigurationError) as info:
-        client_options(MongoDBSection(uri="mongodb://[::1"))
+        parse_store_settings(entry)
     assert info.value.path == "mongodb.uri"
