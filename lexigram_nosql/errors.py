@@ -62,6 +62,10 @@ __all__ = [
 ]
 
 
+DUPLICATE_KEY = 11000
+"""MongoDB's duplicate-key error code, carried by every ``DuplicateKeyError``."""
+
+
 class NoSQLError(Exception):
     """Base class of every error raised by lexigram-nosql."""
 
@@ -250,7 +254,8 @@ class WriteError(NoSQLError):
 
 
 class DuplicateKeyError(WriteError):
-    """A write would break a unique index (``_id`` included); names the index and key."""
+    """A write would break a unique index (``_id`` included); names the index and key
+    (``code`` is MongoDB's 11000 unless the server said otherwise)."""
 
     def __init__(
         self,
@@ -262,7 +267,13 @@ class DuplicateKeyError(WriteError):
         collection: str | None = None,
         code: int | str | None = None,
     ) -> None:
-        super().__init__(message, store=store, collection=collection, code=code)
+        # MongoDB's code on every backend, so `except ...: if exc.code == 11000` ports as is.
+        super().__init__(
+            message,
+            store=store,
+            collection=collection,
+            code=DUPLICATE_KEY if code is None else code,
+        )
         self.index = index
         self.key = key
 

@@ -255,6 +255,7 @@ async def test_unordered_insert_many_continues_past_errors(store: Any) -> None:
     assert error.result.inserted_count == 3
     assert [failure.index for failure in error.errors] == [1, 3]
     assert all(isinstance(failure.error, DuplicateKeyError) for failure in error.errors)
+    assert [failure["code"] for failure in error.details["writeErrors"]] == [11000, 11000]
     assert await contents(collection) == [{"_id": K[i]} for i in (1, 2, 3, 4)]
 
 
