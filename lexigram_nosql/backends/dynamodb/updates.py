@@ -194,8 +194,10 @@ def compile_update(
     now: datetime,
 ) -> WriteRequest | None:
     """An UpdateItem evaluated by DynamoDB, or None when an operator needs the engine."""
-    if update.positional:
-        return None  # $, $[] and $[x] resolve against the stored document
+    if update.positional or update.dollar_top_level:
+        # $, $[] and $[x] resolve against the stored document, and a top-level $-prefixed
+        # field is allowed only when an upsert inserts: both are decided by the engine.
+        return None
     names = Placeholders()
     sets: list[str] = []
     removes: list[str] = []

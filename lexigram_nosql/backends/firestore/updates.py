@@ -42,7 +42,12 @@ class FieldWrite:
 def native_writes(update: Update, current: dict[str, Any]) -> list[FieldWrite] | None:
     """The field writes applying ``update`` to ``current`` natively, or None when the engine
     must compute the document (see the module docstring for when)."""
-    if not isinstance(update, OperatorUpdate) or not update.fields or update.positional:
+    if (
+        not isinstance(update, OperatorUpdate)
+        or not update.fields
+        or update.positional
+        or update.dollar_top_level
+    ):
         return None
     writes: list[FieldWrite] = []
     for field in update.fields:
