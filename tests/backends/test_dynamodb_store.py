@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from lexigram_nosql import create_store
+from lexigram_nosql import ReturnDocument, create_store
 from lexigram_nosql.errors import (
     DocumentTooLargeError,
     DuplicateKeyError,
@@ -604,3 +604,108 @@ async def test_migration_bookkeeping_reads_by_key_never_scans(
     await manager.status()
     assert "collection users" in caplog.text, "the data step's own scan is reported"
     assert "_migrations" not in caplog.text
+
+
+async def test_a_guard_whose_document_is_gone_is_taken_over(dynamodb: Factory) -> None:
+    """DynamoDB's TTL deletes items without their guards: the next writer of the value finds
+    the owner gone, deletes the stale guard and writes."""
+    store = await dynamodb()
+    collection = store.collection("people")
+    await collection.create_index("email", unique=True)
+    await collection.insert_one({"_id": "p1", "email": "a@x"})
+    await store.client.delete_item(TableName=store.table_name("people"), Key={"_id": {"S": "p1"}})
+    await collection.insert_one({"_id": "p2", "email": "a@x"})
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_one({"_id": "p3", "email": "a@x"})
+
+
+async def test_a_ttl_index_uses_dynamodb_time_to_live(dynamodb: Factory) -> None:
+    """expire_after_seconds: DynamoDB's TTL on a hidden epoch-seconds attribute, computed
+    from the earliest date at the path (kept up to date by every write)."""
+    store = await dynamodb()
+    collection = store.collection("sessions")
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    await collection.insert_one({"_id": "old", "at": at})
+    assert await collection.create_index("at", expire_after_seconds=60) == "at_1"
+    described = await store.client.describe_time_to_live(TableName=store.table_name("sessions"))
+    assert described["TimeToLiveDescription"]["AttributeName"] == "__lx:ttl"
+
+    async def expiry(key: str) -> str | None:
+        item = await store.client.get_item(
+            TableName=store.table_name("sessions"), Key={"_id": {"S": key}}
+        )
+        return item["Item"].get("__lx:ttl", {}).get("N")
+
+    assert await expiry("old") == str(int(at.timestamp()) + 60)  # backfilled
+    await collection.insert_one({"_id": "new", "at": [at, at - timedelta(days=1)], "n": 1})
+    assert await expiry("new") == str(int(at.timestamp()) - 86400 + 60)  # the earliest date
+    await collection.update_one({"_id": "new"}, {"$set": {"at": at + timedelta(seconds=5)}})
+    assert await expiry("new") == str(int(at.timestamp()) + 65)
+    await collection.update_one({"_id": "new"}, {"$inc": {"n": 1}})
+    assert await expiry("new") == str(int(at.timestamp()) + 65)
+    listed = {i.name: i.expire_after_seconds for i in await collection.list_indexes()}
+    assert listed == {"_id_": None, "at_1": 60}
+    assert await collection.create_index("at", expire_after_seconds=60) == "at_1"
+    with pytest.raises(InvalidQueryError, match="one time-to-live"):
+        await collection.create_index("other", expire_after_seconds=5)
+    await collection.drop_index("at_1")
+    described = await store.client.describe_time_to_live(TableName=store.table_name("sessions"))
+    assert described["TimeToLiveDescription"]["TimeToLiveStatus"] in ("DISABLED", "DISABLING")
+
+
+# -- writes by key in one request (direct.py) ------------------------------------------------
+
+
+def requests(store: Any) -> list[str]:
+    """The name of every DynamoDB request the store's client sends from now on."""
+    sent: list[str] = []
+
+    def record(model: Any, **kwargs: Any) -> None:
+        sent.append(model.name)
+
+    store.client.meta.events.register("before-call.dynamodb", record)
+    return sent
+
+
+async def test_writes_by_key_are_one_request(dynamodb: Factory) -> None:
+    store = await dynamodb()
+    collection = store.collection("keyed")
+    await collection.insert_one({"_id": "k", "n": 1, "s": "x", "f": 0.5})
+    sent = requests(store)
+    result = await collection.update_one({"_id": "k"}, {"$inc": {"n": 2}, "$set": {"s": "y"}})
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert sent == ["UpdateItem"]
+    sent.clear()
+    result = await collection.update_one({"_id": "k"}, {"$set": {"s": "y"}})
+    assert (result.matched_count, result.modified_count) == (1, 0)
+    result = await collection.update_one({"_id": "nope"}, {"$set": {"s": "y"}})
+    assert (result.matched_count, result.modified_count) == (0, 0)
+    assert sent == ["UpdateItem", "UpdateItem", "GetItem"]  # a failed condition: one read
+    sent.clear()
+    after = await collection.find_one_and_update(
+        {"_id": "k"}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER
+    )
+    assert after == {"_id": "k", "n": 4, "s": "y", "f": 0.5}
+    assert await collection.replace_one({"_id": "k"}, {"n": 0, "f": 0.25}) is not None
+    before = await collection.find_one_and_delete({"_id": "k"})
+    assert before == {"_id": "k", "n": 0, "f": 0.25}
+    assert (await collection.delete_one({"_id": "k"})).deleted_count == 0
+    assert sent == ["UpdateItem", "PutItem", "DeleteItem", "DeleteItem"]
+
+
+async def test_float_arithmetic_and_new_fields_take_the_read(dynamodb: Factory) -> None:
+    """$inc onto a float field (binary arithmetic) and a new field (field order) read first."""
+    store = await dynamodb()
+    collection = store.collection("keyed")
+    await collection.insert_one({"_id": "k", "f": 0.57})
+    sent = requests(store)
+    await collection.update_one({"_id": "k"}, {"$inc": {"f": 1}})
+    assert sent == ["UpdateItem", "GetItem", "UpdateItem"]
+    sent.clear()
+    await collection.update_one({"_id": "k"}, {"$set": {"new": 1}})
+    assert sent == ["UpdateItem", "GetItem", "UpdateItem"]
+    assert await collection.find_one({"_id": "k"}) == {
+        "_id": "k",
+        "f": 1.5699999999999998,
+        "new": 1,
+    }

@@ -30,6 +30,11 @@ NESTED_ARRAYS: Final = "nested arrays"
 lists it in ``capabilities.refused`` (Firestore cannot store them)."""
 
 
+TTL_INDEXES: Final = "TTL indexes"
+"""A pseudo-operator for ``attempt``: ``expire_after_seconds`` indexes, refused by a backend
+that lists it in ``capabilities.refused`` (Firestore sets TTL policies with gcloud)."""
+
+
 class _Refused:
     def __repr__(self) -> str:
         return "REFUSED"

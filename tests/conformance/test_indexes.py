@@ -5,6 +5,7 @@ insert, update, replace and upsert. Backends without unique indexes must refuse 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from lexigram_nosql.query import matches, parse_filter
 from tests.conformance.support import (
     REFUSED,
     TRANSACTIONS,
+    TTL_INDEXES,
     UNIQUE_INDEXES,
     attempt,
     collect,
@@ -342,3 +344,22 @@ async def test_a_dropped_collection_forgets_its_unique_values(store: Any) -> Non
     await fresh.insert_one({"email": "a@x"})
     await fresh.insert_one({"email": "a@x"})
     assert await fresh.count_documents({}) == 2
+
+
+async def test_a_ttl_index_is_created_listed_and_dropped(store: Any) -> None:
+    """Expiry itself is lazy everywhere (MongoDB's monitor runs every 60 s, DynamoDB's TTL
+    within days): documents stay readable until the server deletes them."""
+    collection = await seeded(store, [{"at": datetime(2020, 1, 1, tzinfo=UTC), "n": 1}])
+    created = await attempt(
+        store, [TTL_INDEXES], lambda: collection.create_index("at", expire_after_seconds=3600)
+    )
+    if created is REFUSED:
+        return
+    assert created == "at_1"
+    listed = {i.name: i for i in await collection.list_indexes()}
+    assert listed["at_1"].expire_after_seconds == 3600
+    await collection.insert_one({"at": datetime(2030, 1, 1, tzinfo=UTC), "n": 2})
+    await collection.update_many({}, {"$inc": {"n": 10}})
+    assert sorted(d["n"] for d in await collect(collection.find({"n": {"$gt": 11}}))) == [12]
+    await collection.drop_index("at_1")
+    assert "at_1" not in {i.name for i in await collection.list_indexes()}

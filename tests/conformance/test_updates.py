@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import InvalidQueryError
+from lexigram_nosql import InvalidQueryError, WriteError
 from tests.conformance.support import REFUSED, attempt, operators_in, seeded, utc
 
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
@@ -52,6 +52,9 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     ("$inc-negative", {"n": 1}, {"$inc": {"n": -5}}, {"n": -4}),
     ("$inc-missing-creates", {"a": 1}, {"$inc": {"n": 4}}, {"a": 1, "n": 4}),
     ("$inc-float", {"n": 1.5}, {"$inc": {"n": 1}}, {"n": 2.5}),
+    # MongoDB adds binary floats (DynamoDB's decimal ADD would give 0.3 and 1.57).
+    ("$inc-binary-float", {"n": 0.1}, {"$inc": {"n": 0.2}}, {"n": 0.30000000000000004}),
+    ("$inc-int-onto-binary-float", {"n": 0.57}, {"$inc": {"n": 1}}, {"n": 1.5699999999999998}),
     ("$inc-nested", {"s": {"n": 1}}, {"$inc": {"s.n": 1, "s.m": 2}}, {"s": {"n": 2, "m": 2}}),
     ("$mul", {"n": 3}, {"$mul": {"n": 2}}, {"n": 6}),
     ("$mul-float", {"n": 3}, {"$mul": {"n": 0.5}}, {"n": 1.5}),
@@ -227,6 +230,27 @@ async def test_modified_count_is_zero_when_nothing_changes(store: Any) -> None:
     assert (result.matched_count, result.modified_count) == (1, 0)
     result = await collection.update_one({"_id": "a"}, {"$addToSet": {"s": "x"}})
     assert (result.matched_count, result.modified_count) == (1, 0)
+
+
+async def test_inc_follows_the_type_the_field_has_now(store: Any) -> None:
+    """A field that became a float is added to in binary; one that became an int, exactly."""
+    collection = await seeded(store, [{"_id": "a", "n": 1, "s": "x"}])
+    await collection.update_one({"_id": "a"}, {"$set": {"n": 0.57}})
+    await collection.update_one({"_id": "a"}, {"$inc": {"n": 1}})
+    assert await collection.find_one({"_id": "a"}) == {
+        "_id": "a",
+        "n": 1.5699999999999998,
+        "s": "x",
+    }
+    await collection.update_one({"_id": "a"}, {"$set": {"n": 5}})
+    await collection.update_one({"_id": "a"}, {"$inc": {"n": 1}})
+    found = await collection.find_one({"_id": "a"})
+    assert found is not None and found["n"] == 6 and type(found["n"]) is int
+    with pytest.raises((InvalidQueryError, WriteError)):  # MongoDB: TypeMismatch
+        await collection.update_one({"_id": "a"}, {"$inc": {"s": 1}})
+    assert (await collection.find_one({"_id": "a"}) or {})["s"] == "x"
+    result = await collection.update_one({"_id": "zz"}, {"$inc": {"n": 1}})
+    assert (result.matched_count, result.modified_count) == (0, 0)
 
 
 async def test_update_matching_nothing_reports_zero(store: Any) -> None:

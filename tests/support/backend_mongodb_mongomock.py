@@ -100,6 +100,9 @@ KNOWN_GAPS: dict[str, str] = {
     "test_a_duplicate_names_the_index_and_the_value": (
         "mongomock's duplicate-key error gives the key pattern but not the index name"
     ),
+    "test_inc_follows_the_type_the_field_has_now": (
+        "mongomock's $inc on a string raises Python's TypeError, not MongoDB's TypeMismatch"
+    ),
     "test_unique_equality_is_mongodb_equality": (
         "mongomock's unique index calls true and 1 equal (MongoDB keeps them apart)"
     ),

@@ -16,12 +16,13 @@ the type-keeping key text of ``lexigram_nosql.backends.keys`` (``"\\x00n42"`` is
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from itertools import count
@@ -262,22 +263,35 @@ def order_names(value: AttributeValue | None) -> list[str]:
     """The names an order attribute lists (none when absent or not ours)."""
     if value is None or "S" not in value:
         return []
+    return list(_listed(value["S"])[0])
+
+
+@functools.lru_cache(maxsize=4096)
+def _listed(text: str) -> tuple[tuple[str, ...], frozenset[str] | None]:
+    """The names an order text lists, and their set when each is listed once. Documents of
+    one shape share their order text: parsing it once per shape saves most of a read's
+    decoding."""
     try:
-        names = json.loads(value["S"])
+        names = json.loads(text)
     except ValueError:
-        return []
-    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+        return (), frozenset()
+    if not isinstance(names, list):
+        return (), frozenset()
+    kept = tuple(n for n in names if isinstance(n, str))
+    distinct = frozenset(kept)
+    return kept, distinct if len(distinct) == len(kept) else None
 
 
-def _ordered_names(attributes: Mapping[str, Any]) -> list[str]:
+def _ordered_names(attributes: Mapping[str, Any]) -> Sequence[str]:
     """Attribute names in document order: the hidden order list, then the rest sorted."""
     order = attributes.get(ORDER)
-    listed = order_names(order) if order is not None else []
-    names = [n for n in listed if n in attributes]
-    visible = sum(not n.startswith(HIDDEN_PREFIX) for n in attributes)
-    if len(names) == visible and len(set(names)) == len(names):
-        return names  # the usual case: every field listed once, nothing hidden but the order
-    names = list(dict.fromkeys(names))
+    text = order.get("S") if order is not None else None
+    listed, distinct = _listed(text) if text is not None else ((), frozenset())
+    if distinct is not None:
+        keys = attributes.keys()
+        if distinct <= keys and all(n.startswith(HIDDEN_PREFIX) for n in keys - distinct):
+            return listed  # the usual case: every field listed once, nothing else but hidden
+    names = list(dict.fromkeys(n for n in listed if n in attributes))
     known = set(names)
     names.extend(
         sorted(n for n in attributes if n not in known and not n.startswith(HIDDEN_PREFIX))

@@ -18,6 +18,13 @@ from lexigram_nosql.backends.dynamodb.codec import (
     new_object_id,
     normalize_value,
 )
+from lexigram_nosql.backends.dynamodb.direct import (
+    delete_by_key,
+    differs,
+    modify_by_key,
+    pinned_key,
+    update_by_key,
+)
 from lexigram_nosql.backends.dynamodb.errors import error_code
 from lexigram_nosql.backends.dynamodb.guards import guard_writes
 from lexigram_nosql.backends.dynamodb.healing import heals, heals_stream
@@ -499,7 +506,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         item, document = row
         new = normalize_value(apply_update(update, document, now=now))
         for attribute in info.key_names:
-            if attribute != "_id" and _differs(new.get(attribute), document.get(attribute)):
+            if attribute != "_id" and differs(new.get(attribute), document.get(attribute)):
                 raise UnsupportedQueryError(
                     f"The update would change {attribute!r}, a key attribute of the DynamoDB "
                     f"table of collection {self._name!r}; delete and insert instead",
@@ -507,7 +514,7 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
                     path=attribute,
                     collection=self._name,
                 )
-        if not _differs(new, document):
+        if not differs(new, document):
             return new, None
         if not isinstance(update, OperatorUpdate):  # a replacement or a pipeline
             write = put_request(info, new, purpose="update", old_item=item, guard=guard)
@@ -611,6 +618,11 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
             return UpdateResult(0, 0)
         node = normalize_filter(query.node)
         update = _normalize_update(update)
+        key = None if multi else self._direct_key(info, node)
+        if key is not None:
+            direct = await update_by_key(self._store.client, info, key, node, update, utc_now())
+            if direct is not None:
+                return direct
         guard = filter_attributes(node)
         for _ in range(2):  # an upsert that lost an insert race updates the winner instead
             rows = await self._matching(info, node, multi)
@@ -627,6 +639,13 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         )
         done = [outcome for outcome in outcomes if outcome is not None]
         return UpdateResult(len(done), sum(int(outcome[2]) for outcome in done))
+
+    # -- one request when the filter pins the key (direct.py) -----------------------------
+
+    def _direct_key(self, info: TableInfo, node: FilterNode) -> dict[str, AttributeValue] | None:
+        if self._store.current_transaction() is not None:
+            return None
+        return pinned_key(info, node)
 
     async def _each(
         self, rows: list[Row], write: Callable[[Row], Awaitable[Outcome]]
@@ -659,6 +678,9 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         if info is None:
             return DeleteResult(0)
         node = normalize_filter(query.node)
+        key = None if multi or info.uniques else self._direct_key(info, node)
+        if key is not None:
+            return await delete_by_key(self._store.client, info, key)
         guard = filter_attributes(node)
         rows = await self._matching(info, node, multi)
         now = utc_now()
@@ -684,6 +706,13 @@ class DynamoCollection(BaseCollection["DynamoDocumentStore"]):
         retries = self._store.settings.dynamodb.conflict_retries
         if info is None:
             return None
+        key = self._direct_key(info, node)
+        if key is not None:
+            done, document = await modify_by_key(
+                self._store.client, info, key, node, update, return_document, utc_now()
+            )
+            if done:
+                return _project(query.projection, document) if document is not None else None
         for _ in range(retries + 1):
             row = await self._first(info, node, query.sort)
             if row is None:
@@ -749,24 +778,6 @@ def _project(projection: Projection | None, document: Document) -> Document:
 
 def _freeze(key: Mapping[str, AttributeValue]) -> Any:
     return tuple(sorted((name, repr(value)) for name, value in key.items()))
-
-
-def _differs(a: Any, b: Any) -> bool:
-    """Whether two values differ, types included (``1`` and ``True`` are not the same)."""
-    if type(a) is not type(b):
-        numbers = (int, float)
-        if (
-            not (isinstance(a, numbers) and isinstance(b, numbers))
-            or isinstance(a, bool)
-            or isinstance(b, bool)
-        ):
-            return True
-        return bool(a != b)
-    if isinstance(a, dict):
-        return list(a) != list(b) or any(_differs(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) != len(b) or any(_differs(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a != b)
 
 
 def _normalize_update(update: Update) -> Update:

@@ -40,8 +40,8 @@ __all__ = [
     "build_index",
     "drop_guards",
     "guard_writes",
-    "load_uniques",
-    "save_uniques",
+    "load_managed",
+    "save_managed",
 ]
 
 GUARD_TABLE: Final = "__lx_unique"
@@ -53,8 +53,8 @@ def _meta_key(table: str) -> dict[str, AttributeValue]:
     return {"k": {"S": f"indexes:{table}"}}
 
 
-async def load_uniques(store: DynamoDocumentStore, table: str) -> tuple[IndexSpec, ...]:
-    """The unique indexes recorded for ``table`` (none when the guard table is missing)."""
+async def load_managed(store: DynamoDocumentStore, table: str) -> tuple[IndexSpec, ...]:
+    """The unique and TTL indexes recorded for ``table`` (none without a guard table)."""
     try:
         response = await store.client.get_item(
             TableName=store.guard_table, Key=_meta_key(table), ConsistentRead=True
@@ -69,7 +69,7 @@ async def load_uniques(store: DynamoDocumentStore, table: str) -> tuple[IndexSpe
     return tuple(spec_from_json(data) for data in json.loads(item["specs"]["S"]))
 
 
-async def save_uniques(
+async def save_managed(
     store: DynamoDocumentStore, table: str, specs: tuple[IndexSpec, ...]
 ) -> None:
     if not specs:
@@ -147,7 +147,7 @@ async def build_index(
         raise duplicate_error(
             spec.name, duplicates[0], store=store.name, collection=collection, building=True
         )
-    single = TableInfo(info.table, info.partition_key, info.partition_type, uniques=(spec,))
+    single = TableInfo(info.table, info.partition_key, info.partition_type, managed=(spec,))
     items = [
         write.params["Item"]
         for (_, item), (_, document) in zip(documents, decoded, strict=True)

@@ -11,12 +11,18 @@ from lexigram_nosql.backends.dynamodb.codec import decode_item
 from lexigram_nosql.backends.dynamodb.guards import (
     build_index,
     drop_guards,
-    load_uniques,
-    save_uniques,
+    load_managed,
+    save_managed,
 )
-from lexigram_nosql.backends.dynamodb.tables import TableInfo, shadow_attribute, shadow_values
+from lexigram_nosql.backends.dynamodb.tables import (
+    TTL_ATTRIBUTE,
+    TableInfo,
+    shadow_attribute,
+    shadow_values,
+    ttl_value,
+)
 from lexigram_nosql.contracts import IndexInfo
-from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.errors import InvalidQueryError
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.dynamodb.store import DynamoDocumentStore
@@ -27,17 +33,13 @@ __all__ = ["create_index", "drop_index", "list_indexes"]
 async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> str:
     """Add a global secondary index on the first key of ``spec`` and backfill it; for a
     unique index, first build its guards (``guards.py``), or raise ``DuplicateKeyError``
-    with nothing written."""
+    with nothing written; a TTL index turns on DynamoDB's time to live instead."""
+    if spec.expire_after_seconds is not None:
+        await _create_ttl(store, collection, spec)
+        if not spec.unique:
+            return spec.name
     if spec.unique:
         await _create_unique(store, collection, spec)
-    if spec.expire_after_seconds is not None:
-        raise UnsupportedQueryError(
-            f"DynamoDB has no TTL index like MongoDB's (index {spec.name!r} on collection "
-            f"{collection!r}); use DynamoDB's own time-to-live on an epoch-seconds attribute",
-            backend="dynamodb",
-            operator="expire_after_seconds",
-            collection=collection,
-        )
     info = await store.created_table(collection)
     if [p for p, _ in spec.keys] == [info.partition_key] and not spec.unique:
         return "_id_" if info.partition_key == "_id" else "primary"
@@ -83,12 +85,81 @@ async def _create_unique(store: DynamoDocumentStore, collection: str, spec: Inde
                     collection=collection,
                 )
             return
-    # Another process may have added one since this one read the list.
-    recorded = await load_uniques(store, info.table)
     await build_index(store, collection, info, spec)
-    uniques = (*recorded, spec)
-    await save_uniques(store, info.table, uniques)
-    store.remember_uniques(collection, uniques)
+    await _record(store, collection, info, spec)
+
+
+async def _record(
+    store: DynamoDocumentStore, collection: str, info: TableInfo, spec: IndexSpec
+) -> None:
+    """Add ``spec`` to the table's managed indexes (read again: another process may have
+    added one since this one read the list)."""
+    recorded = await load_managed(store, info.table)
+    managed = (*(s for s in recorded if s.name != spec.name), spec)
+    await save_managed(store, info.table, managed)
+    store.remember_managed(collection, managed)
+
+
+async def _create_ttl(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> None:
+    """Turn on DynamoDB's time to live on the hidden ``TTL_ATTRIBUTE`` and give every
+    document its expiry. DynamoDB allows one TTL attribute per table, MongoDB one field per
+    TTL index: one TTL index per collection."""
+    if len(spec.keys) != 1:
+        raise InvalidQueryError(
+            f"TTL index {spec.name!r} on collection {collection!r} must have exactly one key "
+            "(a date field), as in MongoDB",
+            collection=collection,
+            operator="expire_after_seconds",
+        )
+    info = await store.created_table(collection)
+    existing = info.ttl
+    if existing is not None:
+        if existing.keys == spec.keys and existing.expire_after_seconds == (
+            spec.expire_after_seconds
+        ):
+            return
+        raise InvalidQueryError(
+            f"Collection {collection!r} already has the TTL index {existing.name!r}; "
+            "DynamoDB keeps one time-to-live attribute per table (drop it first)",
+            collection=collection,
+            operator="expire_after_seconds",
+        )
+    await store.guard_table_ready()
+    await _record(store, collection, info, spec)
+    try:
+        await store.client.update_time_to_live(
+            TableName=info.table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+    except Exception as exc:
+        if "already enabled" not in str(exc).lower():
+            raise
+    info = await store.created_table(collection)
+    top = spec.keys[0][0].split(".", 1)[0]
+    arguments: dict[str, Any] = {"TableName": info.table, "ConsistentRead": True}
+    while True:
+        response = await store.client.scan(**arguments)
+        for item in response.get("Items", []):
+            expiry = ttl_value(info, decode_item(item, info.key_names))
+            if expiry is None or item.get(TTL_ATTRIBUTE) == expiry:
+                continue
+            condition = "#top = :read" if top in item else "attribute_not_exists(#top)"
+            values: dict[str, Any] = {":ttl": expiry}
+            if top in item:
+                values[":read"] = item[top]
+            with contextlib.suppress(Exception):  # changed meanwhile: its writer set it
+                await store.client.update_item(
+                    TableName=info.table,
+                    Key=info.key_of(item),
+                    UpdateExpression="SET #ttl = :ttl",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE, "#top": top},
+                    ExpressionAttributeValues=values,
+                )
+        last_key = response.get("LastEvaluatedKey")
+        if not last_key:
+            return
+        arguments["ExclusiveStartKey"] = last_key
 
 
 async def _backfill(store: DynamoDocumentStore, info: TableInfo, path: str, attribute: str) -> None:
@@ -129,9 +200,9 @@ def list_indexes(info: TableInfo | None) -> list[IndexInfo]:
     primary = [(info.partition_key, 1)] + ([(info.sort_key, 1)] if info.sort_key else [])
     name = "_id_" if primary == [("_id", 1)] else "primary"
     found = [IndexInfo(name, primary, unique=True)]
-    uniques = {spec.name: spec for spec in info.uniques}
+    managed = {spec.name: spec for spec in info.managed}
     for index in info.indexes:
-        if index.name in uniques:
+        if index.name in managed:
             continue
         if index.user_keys is not None:
             keys = list(index.user_keys)
@@ -139,8 +210,12 @@ def list_indexes(info: TableInfo | None) -> list[IndexInfo]:
             keys = [(index.partition_key, 1)]
             keys += [(index.sort_key, 1)] if index.sort_key else []
         found.append(IndexInfo(index.name, keys))
-    for spec in info.uniques:
-        found.append(IndexInfo(spec.name, list(spec.keys), True, spec.sparse))
+    for spec in info.managed:
+        found.append(
+            IndexInfo(
+                spec.name, list(spec.keys), spec.unique, spec.sparse, spec.expire_after_seconds
+            )
+        )
     return found
 
 
@@ -152,11 +227,18 @@ async def drop_index(store: DynamoDocumentStore, collection: str, name: str) -> 
             collection=collection,
         )
     info = await store.table_info(collection, create=False)
-    if info is not None and any(spec.name == name for spec in info.uniques):
-        uniques = tuple(spec for spec in info.uniques if spec.name != name)
-        await save_uniques(store, info.table, uniques)
-        store.remember_uniques(collection, uniques)
-        await drop_guards(store, info.table, name)
+    dropped = next((s for s in info.managed if s.name == name), None) if info else None
+    if info is not None and dropped is not None:
+        managed = tuple(spec for spec in info.managed if spec.name != name)
+        await save_managed(store, info.table, managed)
+        store.remember_managed(collection, managed)
+        if dropped.unique:
+            await drop_guards(store, info.table, name)
+        if dropped.expire_after_seconds is not None:
+            await store.client.update_time_to_live(
+                TableName=info.table,
+                TimeToLiveSpecification={"Enabled": False, "AttributeName": TTL_ATTRIBUTE},
+            )
         if all(index.name != name for index in info.indexes):
             return
     if info is None or all(index.name != name for index in info.indexes):

@@ -18,8 +18,8 @@ from lexigram_nosql.backends.dynamodb.errors import error_code, map_dynamodb_err
 from lexigram_nosql.backends.dynamodb.guards import (
     GUARD_TABLE,
     drop_guards,
-    load_uniques,
-    save_uniques,
+    load_managed,
+    save_managed,
 )
 from lexigram_nosql.backends.dynamodb.names import collection_name, table_name
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
@@ -203,10 +203,10 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         table = self.table_name(name)
         info = self._tables.pop(name, None)
         self._missing.discard(name)
-        if info is None or info.uniques:
+        if info is None or info.managed:
             await drop_guards(self, table, None)
             with contextlib.suppress(Exception):  # no guard table: nothing recorded
-                await save_uniques(self, table, ())
+                await save_managed(self, table, ())
         try:
             await self.client.delete_table(TableName=table)
         except Exception as exc:
@@ -257,9 +257,9 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
                         raise
                 description = await self._wait_table(table)
             info = TableInfo.from_description(description or {})
-            uniques = await load_uniques(self, table)
-            if uniques:
-                info = dataclasses.replace(info, uniques=uniques)
+            managed = await load_managed(self, table)
+            if managed:
+                info = dataclasses.replace(info, managed=managed)
             self._tables[collection] = info
             self._missing.discard(collection)
             return info
@@ -280,10 +280,10 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
                 raise
         await self._wait_table(self.guard_table)
 
-    def remember_uniques(self, collection: str, uniques: tuple[IndexSpec, ...]) -> None:
+    def remember_managed(self, collection: str, managed: tuple[IndexSpec, ...]) -> None:
         info = self._tables.get(collection)
         if info is not None:
-            self._tables[collection] = dataclasses.replace(info, uniques=uniques)
+            self._tables[collection] = dataclasses.replace(info, managed=managed)
 
     def forget_table(self, collection: str) -> None:
         """Drop the cached schema (after an index change)."""
@@ -406,15 +406,47 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
                 if codes and codes[0] == "ConditionalCheckFailed":
                     error = {"Code": "ConditionalCheckFailedException", "Message": str(exc)}
                     raise ClientError({"Error": error}, "TransactWriteItems") from exc
+                stale = False
                 for guard, code in zip(write.guards, codes[1:], strict=False):
                     if code == "ConditionalCheckFailed":
+                        if await self._drop_stale_guard(guard):
+                            stale = True
+                            continue
                         collection, index, key = guard.key
                         raise duplicate_error(
                             index, key, store=self.name, collection=collection
                         ) from exc
+                if stale:
+                    continue
                 if "TransactionConflict" not in codes or attempt + 1 == _GUARDED_ATTEMPTS:
                     raise
             await asyncio.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.2)))
+
+    async def _drop_stale_guard(self, guard: WriteRequest) -> bool:
+        """Delete a guard whose owner is gone (deleted by DynamoDB's TTL, or by a writer
+        that bypasses this package); whether it was stale."""
+        key = guard.item_key or {}
+        found = (
+            await self.client.get_item(TableName=self.guard_table, Key=key, ConsistentRead=True)
+        ).get("Item")
+        if not found:
+            return True  # freed meanwhile
+        owner = found.get("owner", {}).get("M")
+        table = found.get("t", {}).get("S")
+        if owner is None or table is None:
+            return False
+        document = await self.client.get_item(TableName=table, Key=owner, ConsistentRead=True)
+        if document.get("Item"):
+            return False
+        with contextlib.suppress(Exception):  # taken over meanwhile: the retry will tell
+            await self.client.delete_item(
+                TableName=self.guard_table,
+                Key=key,
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": {"M": owner}},
+            )
+        return True
 
     async def _begin_transaction(self) -> TransactionBuffer:
         return TransactionBuffer(self.name)

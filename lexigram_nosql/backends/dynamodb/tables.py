@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from lexigram_nosql.backends.base import IndexSpec
@@ -18,9 +19,19 @@ from lexigram_nosql.backends.dynamodb.codec import KEY_TAG, AttributeValue, enco
 from lexigram_nosql.config.dynamodb import DynamoDBCollection
 from lexigram_nosql.query.paths import MISSING, get_values
 
-__all__ = ["ARRAY_SENTINEL", "SHADOW_PREFIX", "GsiInfo", "TableInfo", "shadow_values"]
+__all__ = [
+    "ARRAY_SENTINEL",
+    "SHADOW_PREFIX",
+    "TTL_ATTRIBUTE",
+    "GsiInfo",
+    "TableInfo",
+    "shadow_values",
+    "ttl_value",
+]
 
 SHADOW_PREFIX = "__lx:"
+TTL_ATTRIBUTE = SHADOW_PREFIX + "ttl"
+"""The epoch-seconds attribute DynamoDB's time to live deletes items by (a TTL index)."""
 ARRAY_SENTINEL = KEY_TAG + "*"
 """Shadow key of a document whose indexed path holds an array (or several values): every
 query on the index also reads this partition, so multikey matches are never missed."""
@@ -57,8 +68,22 @@ class TableInfo:
     sort_key: str | None = None
     sort_type: str | None = None
     indexes: tuple[GsiInfo, ...] = field(default_factory=tuple)
-    uniques: tuple[IndexSpec, ...] = ()
-    """Unique indexes kept by guard items (``guards.py``)."""
+    managed: tuple[IndexSpec, ...] = ()
+    """Indexes this package keeps itself: unique ones by guard items (``guards.py``), a TTL
+    index by DynamoDB's time to live on a hidden attribute (``TTL_ATTRIBUTE``)."""
+
+    @property
+    def uniques(self) -> tuple[IndexSpec, ...]:
+        return tuple(spec for spec in self.managed if spec.unique)
+
+    @property
+    def ttl(self) -> IndexSpec | None:
+        return next((s for s in self.managed if s.expire_after_seconds is not None), None)
+
+    @property
+    def kept_paths(self) -> tuple[str, ...]:
+        """The document paths the hidden attributes of managed indexes are computed from."""
+        return tuple(path for spec in self.managed for path, _ in spec.keys)
 
     @property
     def unique_paths(self) -> tuple[str, ...]:
@@ -183,3 +208,19 @@ def _key_schema(schema: list[Mapping[str, str]]) -> tuple[str, str | None]:
     hash_key = next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
     range_key = next((k["AttributeName"] for k in schema if k["KeyType"] == "RANGE"), None)
     return hash_key, range_key
+
+
+def ttl_value(info: TableInfo, document: Mapping[str, Any]) -> AttributeValue | None:
+    """When DynamoDB may delete ``document`` under the TTL index: the earliest date at the
+    indexed path plus ``expire_after_seconds``, in epoch seconds (None: no date, never)."""
+    spec = info.ttl
+    if spec is None or spec.expire_after_seconds is None:
+        return None
+    dates: list[datetime] = []
+    for value in get_values(document, spec.keys[0][0]):
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, datetime):
+                dates.append(item if item.tzinfo is not None else item.replace(tzinfo=UTC))
+    if not dates:
+        return None
+    return {"N": str(int(min(dates).timestamp()) + spec.expire_after_seconds)}

@@ -30,8 +30,15 @@ from lexigram_nosql.backends.dynamodb.codec import (
     order_names,
     order_value,
 )
+from lexigram_nosql.backends.dynamodb.direct import FLOATS
 from lexigram_nosql.backends.dynamodb.planner import Placeholders
-from lexigram_nosql.backends.dynamodb.tables import SHADOW_PREFIX, TableInfo, shadow_values
+from lexigram_nosql.backends.dynamodb.tables import (
+    SHADOW_PREFIX,
+    TTL_ATTRIBUTE,
+    TableInfo,
+    shadow_values,
+    ttl_value,
+)
 from lexigram_nosql.query.ast import (
     And,
     Condition,
@@ -93,6 +100,12 @@ def full_item(
     """The whole item for ``document``: encoded, with index and version attributes."""
     item = encode_item(document, info.key_types)
     item.update(shadow_values(info, document))
+    expiry = ttl_value(info, document)
+    if expiry is not None:
+        item[TTL_ATTRIBUTE] = expiry
+    floats = [name for name, value in document.items() if isinstance(value, float)]
+    if floats:
+        item[FLOATS] = {"SS": floats}
     item[VERSION] = next_version(old_item)
     return item
 
@@ -204,9 +217,11 @@ def compile_update(
     parents: set[str] = set()
     paths: list[str] = []
     added: list[str] = []
+    floats_added: list[str] = []
+    floats_removed: list[str] = []
     old_order = old_item.get(ORDER)
     listed = set(order_names(old_order))
-    indexed = [index.field for index in info.shadow_indexes] + list(info.unique_paths)
+    indexed = [index.field for index in info.shadow_indexes] + list(info.kept_paths)
     for field_update in update.fields:
         if field_update.op is UpdateOp.SET_ON_INSERT:
             continue  # only applies when an upsert inserts
@@ -236,6 +251,8 @@ def compile_update(
             added.append(segments[0])
         target = ".".join(names.name(s) for s in segments)
         op, operand = field_update.op, field_update.operand
+        if len(segments) == 1 and op is not UpdateOp.INC:  # an int $inc keeps an int
+            (floats_added if isinstance(operand, float) else floats_removed).append(path)
         if op is UpdateOp.SET:
             sets.append(f"{target} = {names.value(encode_value(operand, path))}")
         elif op is UpdateOp.UNSET:
@@ -262,6 +279,8 @@ def compile_update(
             return None
     if not sets and not removes:
         return None
+    if floats_added and floats_removed:
+        return None  # one expression cannot both ADD to and DELETE from the set
     version = names.name(VERSION)
     sets.append(
         f"{version} = if_not_exists({version}, {names.value({'N': '0'})}) + "
@@ -278,11 +297,14 @@ def compile_update(
             order_guard = f"attribute_not_exists({order_name})"
         else:
             order_guard = f"{order_name} = {names.value(old_order)}"
+    floats = names.name(FLOATS)
     expression = " ".join(
         part
         for part in (
             f"SET {', '.join(sets)}" if sets else "",
             f"REMOVE {', '.join(removes)}" if removes else "",
+            f"ADD {floats} {names.value({'SS': floats_added})}" if floats_added else "",
+            f"DELETE {floats} {names.value({'SS': floats_removed})}" if floats_removed else "",
         )
         if part
     )

@@ -167,8 +167,9 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         return Capabilities(
             driver=self.driver_name,
             pushdown=_PUSHDOWN,
-            # Not operators: values Firestore cannot store (docs/backends/firestore.md).
-            refused=frozenset({"nested arrays", "BSON-only values"}),
+            # Not operators: values Firestore cannot store (docs/backends/firestore.md), and
+            # TTL indexes (Firestore's TTL policies are set with gcloud).
+            refused=frozenset({"nested arrays", "BSON-only values", "TTL indexes"}),
             transactions=True,
             unique_indexes=True,
             native_sort=False,

@@ -1,0 +1,330 @@
+"""Writes whose filter pins one item by its key, sent as ONE request without a read.
+
+``update_one({"_id": k}, ...)``, ``replace_one``, ``delete_one`` and ``find_one_and_*`` with
+such a filter need no read when DynamoDB can check MongoDB's rules itself:
+
+* ``$set``/``$currentDate`` of an existing top-level field, ``$unset``, and ``$inc`` by an
+  integer of a field holding an integer become one ``UpdateItem``. Its condition states the
+  rules: the item exists, each ``$set`` field exists (a new field must go last in the hidden
+  field order, which needs the read), each ``$inc`` field is a number
+  (``attribute_type(#f, :N)``) and not a float (absent from the hidden list of float-typed
+  fields ``__lx:f``: DynamoDB adds decimals, MongoDB adds binary floats, so
+  ``0.1 + 0.2`` must be computed by the engine). ``ReturnValues`` gives what
+  ``modified_count`` or ``find_one_and_update`` need.
+* A replacement is one ``PutItem`` under ``attribute_exists(key)``; a delete one
+  ``DeleteItem`` (``ReturnValues=ALL_OLD`` tells whether there was a document).
+
+When the condition fails the caller makes one read, which tells "no such document" from
+"the rules need the engine" (a type error to report, a new field, a float), and goes the
+read-modify-write way. Writes inside a transaction, and writes that move unique-index guards
+or hidden index attributes, always go that way.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from lexigram_nosql.backends.dynamodb.codec import (
+    HIDDEN_PREFIX,
+    VERSION,
+    AttributeValue,
+    decode_item,
+    decode_value,
+    encode_value,
+    format_datetime,
+)
+from lexigram_nosql.backends.dynamodb.errors import error_code
+from lexigram_nosql.backends.dynamodb.planner import Placeholders, plan_read
+from lexigram_nosql.backends.dynamodb.tables import TableInfo
+from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
+from lexigram_nosql.query.ast import (
+    Condition,
+    FieldOp,
+    FilterNode,
+    OperatorUpdate,
+    ReplacementUpdate,
+    Update,
+    UpdateOp,
+)
+from lexigram_nosql.types import Document
+
+__all__ = [
+    "FLOATS",
+    "blind_update",
+    "delete_by_key",
+    "modify_by_key",
+    "update_by_key",
+    "differs",
+    "float_fields",
+    "is_float",
+    "pinned_key",
+    "was_modified",
+]
+
+FLOATS: Final = HIDDEN_PREFIX + "f"
+"""The hidden string set of the top-level fields holding a float."""
+
+_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+_BLIND: Final = frozenset({UpdateOp.SET, UpdateOp.UNSET, UpdateOp.INC, UpdateOp.CURRENT_DATE})
+
+
+def is_float(value: Any) -> bool:
+    return isinstance(value, float)
+
+
+def float_fields(document: Mapping[str, Any]) -> list[str]:
+    """The top-level fields of ``document`` holding a float, for ``FLOATS``."""
+    return [name for name, value in document.items() if isinstance(value, float)]
+
+
+def pinned_key(info: TableInfo, node: FilterNode) -> dict[str, AttributeValue] | None:
+    """The key of the one item a filter that is only ``{partition_key: value}`` names."""
+    if not (
+        isinstance(node, Condition)
+        and node.op is FieldOp.EQ
+        and node.path == info.partition_key
+        and info.sort_key is None
+    ):
+        return None
+    plan = plan_read(node, info)
+    if plan.operation != "GetItem" or not plan.exact or len(plan.keys) != 1:
+        return None
+    return dict(plan.keys[0])
+
+
+def blind_update(
+    info: TableInfo, key: Mapping[str, AttributeValue], update: OperatorUpdate, now: datetime
+) -> dict[str, Any] | None:
+    """The ``UpdateItem`` arguments that apply ``update`` under MongoDB's rules (see the
+    module docstring), or None when it needs the document."""
+    names = Placeholders()
+    reserved = {p.split(".", 1)[0] for p in info.kept_paths}
+    reserved |= {index.field.split(".", 1)[0] for index in info.shadow_indexes}
+    conditions = [f"attribute_exists({names.name(info.partition_key)})"]
+    sets: list[str] = []
+    removes: list[str] = []
+    floats_added: list[str] = []
+    floats_removed: list[str] = []
+    seen: set[str] = set()
+    floats = names.name(FLOATS)
+    for field in update.fields:
+        if field.op is UpdateOp.SET_ON_INSERT:
+            continue
+        path = field.path
+        if (
+            field.op not in _BLIND
+            or "." in path
+            or path in seen
+            or path in reserved
+            or path in info.key_names
+            or path.startswith(HIDDEN_PREFIX)
+        ):
+            return None
+        seen.add(path)
+        target = names.name(path)
+        operand = field.operand
+        if field.op is UpdateOp.SET:
+            sets.append(f"{target} = {names.value(encode_value(operand, path))}")
+            conditions.append(f"attribute_exists({target})")
+            (floats_added if is_float(operand) else floats_removed).append(path)
+        elif field.op is UpdateOp.CURRENT_DATE:
+            if operand != "date":
+                return None
+            sets.append(f"{target} = {names.value({'S': format_datetime(now)})}")
+            conditions.append(f"attribute_exists({target})")
+            floats_removed.append(path)
+        elif field.op is UpdateOp.UNSET:
+            removes.append(target)
+            floats_removed.append(path)
+        else:  # $inc: an integer onto an integer, as exact in decimal as in binary
+            if not isinstance(operand, int) or isinstance(operand, bool):
+                return None
+            name = names.value({"S": path})
+            conditions.append(
+                f"attribute_type({target}, {names.value({'S': 'N'})}) "
+                f"AND NOT contains({floats}, {name})"
+            )
+            sets.append(f"{target} = {target} + {names.value(encode_value(operand, path))}")
+    if not sets and not removes:
+        return None
+    if floats_added and floats_removed:
+        return None  # one expression cannot both ADD to and DELETE from the set
+    version = names.name(VERSION)
+    sets.append(
+        f"{version} = if_not_exists({version}, {names.value({'N': '0'})}) + "
+        f"{names.value({'N': '1'})}"
+    )
+    clauses = [f"SET {', '.join(sets)}"]
+    if removes:
+        clauses.append(f"REMOVE {', '.join(removes)}")
+    if floats_added:
+        clauses.append(f"ADD {floats} {names.value({'SS': floats_added})}")
+    elif floats_removed:
+        clauses.append(f"DELETE {floats} {names.value({'SS': floats_removed})}")
+    expression = " ".join(clauses)
+    condition = " AND ".join(conditions)
+    return {
+        "TableName": info.table,
+        "Key": dict(key),
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        **names.arguments(expression, condition),
+    }
+
+
+def was_modified(update: OperatorUpdate, old: Mapping[str, AttributeValue]) -> bool:
+    """Whether the update changed the document, from the ``UPDATED_OLD`` attributes."""
+    for field in update.fields:
+        if field.op is UpdateOp.SET_ON_INSERT:
+            continue
+        previous = old.get(field.path)
+        if field.op is UpdateOp.UNSET:
+            if previous is not None:
+                return True
+        elif field.op is UpdateOp.INC:
+            if field.operand != 0:
+                return True
+        elif field.op is UpdateOp.SET:
+            if previous is None or differs(decode_value(previous), field.operand):
+                return True
+        else:
+            return True
+    return False
+
+
+def differs(a: Any, b: Any) -> bool:
+    """Whether two values differ, types included (``1`` and ``True`` are not the same)."""
+    if type(a) is not type(b):
+        numbers = (int, float)
+        if (
+            not (isinstance(a, numbers) and isinstance(b, numbers))
+            or isinstance(a, bool)
+            or isinstance(b, bool)
+        ):
+            return True
+        return bool(a != b)
+    if isinstance(a, dict):
+        return list(a) != list(b) or any(differs(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) != len(b) or any(differs(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a != b)
+
+
+# -- the requests --------------------------------------------------------------------------
+
+
+async def conditional(method: Any, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Send one conditional request; None when its condition failed."""
+    try:
+        response: dict[str, Any] = await method(**params)
+    except Exception as exc:
+        if error_code(exc) == _CONDITION_FAILED:
+            return None
+        raise
+    return response
+
+
+async def update_by_key(
+    client: Any,
+    info: TableInfo,
+    key: dict[str, AttributeValue],
+    node: FilterNode,
+    update: Update,
+    now: datetime,
+) -> UpdateResult | None:
+    """``update_one`` by key as one request; None when it needs the read."""
+    if isinstance(update, ReplacementUpdate):
+        replaced = await replace_by_key(client, info, key, node, update)
+        if replaced is None:
+            return None
+        return UpdateResult(1, int(differs(replaced[0], replaced[1])))
+    params = blind_update(info, key, update, now)
+    if params is None:
+        return None
+    response = await conditional(client.update_item, {**params, "ReturnValues": "UPDATED_OLD"})
+    if response is None:
+        return None
+    return UpdateResult(1, int(was_modified(update, response.get("Attributes", {}))))
+
+
+async def replace_by_key(
+    client: Any,
+    info: TableInfo,
+    key: dict[str, AttributeValue],
+    node: FilterNode,
+    update: ReplacementUpdate,
+) -> tuple[Document, Document] | None:
+    """A replacement by key as one ``PutItem``: (before, after), or None when it needs the
+    read (no such document, a changed ``_id`` to report, unique guards to move)."""
+    from lexigram_nosql.backends.dynamodb.updates import full_item
+
+    identifier = getattr(node, "operand", None)
+    given = update.document
+    if info.uniques or ("_id" in given and differs(given["_id"], identifier)):
+        return None
+    new: Document = {"_id": identifier, **{k: v for k, v in given.items() if k != "_id"}}
+    item = full_item(info, new, None)
+    # A replacement does not know the version it replaces: a random one, so that a
+    # transaction that read an earlier version cannot mistake it for its own.
+    item[VERSION] = {"N": str(random.getrandbits(62))}
+    params = {
+        "TableName": info.table,
+        "Item": item,
+        "ConditionExpression": "attribute_exists(#k)",
+        "ExpressionAttributeNames": {"#k": info.partition_key},
+        "ReturnValues": "ALL_OLD",
+    }
+    response = await conditional(client.put_item, params)
+    if response is None:
+        return None
+    old = decode_item(response.get("Attributes", {}), info.key_names)
+    return old, decode_item(item, info.key_names)
+
+
+async def modify_by_key(
+    client: Any,
+    info: TableInfo,
+    key: dict[str, AttributeValue],
+    node: FilterNode,
+    update: Update | None,
+    return_document: ReturnDocument,
+    now: datetime,
+) -> tuple[bool, Document | None]:
+    """``find_one_and_*`` by key as one request: (done, the document to return); not done
+    when it needs the read."""
+    after = return_document is ReturnDocument.AFTER
+    if update is None:
+        if info.uniques:
+            return False, None
+        response = await client.delete_item(TableName=info.table, Key=key, ReturnValues="ALL_OLD")
+        old = response.get("Attributes")
+        return True, decode_item(old, info.key_names) if old else None
+    if isinstance(update, ReplacementUpdate):
+        replaced = await replace_by_key(client, info, key, node, update)
+        if replaced is None:
+            return False, None
+        return True, replaced[1] if after else replaced[0]
+    params = blind_update(info, key, update, now)
+    if params is None:
+        return False, None
+    returned = "ALL_NEW" if after else "ALL_OLD"
+    response = await conditional(client.update_item, {**params, "ReturnValues": returned})
+    if response is None:
+        return False, None
+    return True, decode_item(response.get("Attributes", {}), info.key_names)
+
+
+async def delete_by_key(
+    client: Any, info: TableInfo, key: dict[str, AttributeValue]
+) -> DeleteResult:
+    """``delete_one`` by key: one ``DeleteItem`` under ``attribute_exists`` of the key."""
+    params = {
+        "TableName": info.table,
+        "Key": key,
+        "ConditionExpression": "attribute_exists(#k)",
+        "ExpressionAttributeNames": {"#k": info.partition_key},
+    }
+    return DeleteResult(int(await conditional(client.delete_item, params) is not None))
