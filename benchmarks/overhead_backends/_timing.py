@@ -1,11 +1,16 @@
-"""The timing loop every overhead module shares: ours and the raw driver, alternating."""
+"""The timing loop every overhead module shares: ours and the raw driver, alternating, with
+the requests each side sends counted by client-side hooks."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-__all__ = ["alternate"]
+__all__ = ["Counter", "alternate", "botocore_counter", "firestore_counter"]
+
+Counter = Callable[[], int]
+"""How many requests a client has sent so far."""
 
 
 async def alternate(
@@ -14,16 +19,66 @@ async def alternate(
     *,
     rounds: int,
     split: bool = False,
-) -> tuple[float, float]:
+    counters: tuple[Counter, Counter] | None = None,
+    operations: int | None = None,
+) -> tuple[float, float, tuple[float, float] | None]:
     """Seconds of each side for the whole workload: the fastest of ``rounds`` rounds, times
     ``rounds`` when each round does 1/rounds of the calls (``split``). Sides alternate which
-    goes first; the minimum discards rounds slowed by other load on the machine."""
+    goes first; the minimum discards rounds slowed by other load on the machine.
+
+    With ``counters`` (ours, raw) and the ``operations`` one round performs, the third value
+    is the requests each side sent per operation (else None)."""
     times: list[list[float]] = [[], []]
+    sent = [0, 0]
     for round_ in range(rounds):
         order = ((0, ours), (1, raw)) if round_ % 2 == 0 else ((1, raw), (0, ours))
         for side, operation in order:
+            before = counters[side]() if counters else 0
             began = time.perf_counter()
             await operation(round_)
             times[side].append(time.perf_counter() - began)
+            if counters:
+                sent[side] += counters[side]() - before
     scale = rounds if split else 1
-    return min(times[0]) * scale, min(times[1]) * scale
+    requests = None
+    if counters and operations:
+        requests = (sent[0] / (rounds * operations), sent[1] / (rounds * operations))
+    return min(times[0]) * scale, min(times[1]) * scale, requests
+
+
+def botocore_counter(client: Any) -> Counter:
+    """Count the requests a botocore (aiobotocore) client sends, by its event hooks."""
+    sent = [0]
+
+    def record(**kwargs: Any) -> None:
+        sent[0] += 1
+
+    client.meta.events.register("before-call.dynamodb", record)
+    return lambda: sent[0]
+
+
+_FIRESTORE_RPCS = (
+    "batch_get_documents",
+    "batch_write",
+    "begin_transaction",
+    "commit",
+    "list_documents",
+    "rollback",
+    "run_aggregation_query",
+    "run_query",
+)
+
+
+def firestore_counter(client: Any) -> Counter:
+    """Count the RPCs a Firestore ``AsyncClient`` sends (each method of its API client)."""
+    api = client._firestore_api
+    sent = [0]
+    for name in _FIRESTORE_RPCS:
+        original = getattr(api, name)
+
+        def counted(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            sent[0] += 1
+            return __original(*args, **kwargs)
+
+        setattr(api, name, counted)
+    return lambda: sent[0]

@@ -8,9 +8,11 @@ Operations, each side doing the same work over the wire:
   BatchWriteItem in chunks of 25, unprocessed items resent;
 * ``find`` reading n_find documents: a paginated Scan;
 * n_get ``find_one`` by ``_id``: GetItem (strongly consistent on both sides);
-* n_update ``update_one`` by ``_id`` with ``$inc``: ours reads the document and sends a
-  guarded UpdateItem (``matched_count``/``modified_count`` and float-exact arithmetic need
-  the read); raw does the same GetItem + UpdateItem.
+* n_update ``update_one`` by ``_id`` with ``$inc``: ONE UpdateItem on both sides (raw: ``ADD``
+  under ``attribute_exists`` of the key, what a raw-driver user writes; ours: the same with
+  MongoDB's type rule as its condition, see ``backends/dynamodb/direct.py``).
+
+Requests per operation are counted on each client with botocore's event hooks.
 
 Sides alternate which goes first over several rounds, and the fastest round of each side is
 compared, so load from other processes on the machine does not decide the ratio.
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._timing import alternate
+from ._timing import alternate, botocore_counter
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT_ENV = "LEXIGRAM_NOSQL_TEST_DYNAMODB_ENDPOINT"
@@ -67,13 +69,14 @@ _alternate = functools.partial(alternate, rounds=ROUNDS, split=True)
 """Every DynamoDB workload is split across rounds."""
 
 
+Row = tuple[str, float, float, tuple[float, float] | None, str]
+
+
 def _document(i: int) -> dict[str, Any]:
     return {"n": i, "name": f"user {i}", "group": i % 5, "tags": ["a", "b"], "score": i / 4}
 
 
-async def run(
-    n_insert: int, n_find: int, n_get: int, n_update: int
-) -> list[tuple[str, float, float]] | None:
+async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row] | None:
     url = endpoint()
     if url is None or not await _reachable(url):
         return None
@@ -115,10 +118,12 @@ async def run(
         return {k: deserializer.deserialize(v) for k, v in item.items()}
 
     session = aioboto3.Session(region_name="us-east-1", **CREDENTIALS)
-    rows: list[tuple[str, float, float]] = []
+    rows: list[Row] = []
     tables: list[str] = []
     try:
         async with session.client("dynamodb", endpoint_url=url) as client:
+            counters = (botocore_counter(store.client), botocore_counter(client))
+            counted = functools.partial(_alternate, counters=counters)
 
             async def raw_table(name: str) -> str:
                 table = f"{prefix}raw_{name}"
@@ -152,9 +157,8 @@ async def run(
             async def raw_insert(r: int) -> None:
                 await raw_insert_many(raw_inserts, docs)
 
-            rows.append(
-                (f"insert_many {per_round * ROUNDS}", *await _alternate(ours_insert, raw_insert))
-            )
+            timed = await counted(ours_insert, raw_insert, operations=1)
+            rows.append((f"insert_many {per_round * ROUNDS}", *timed, ""))
 
             # find
             found_docs = [_document(i) for i in range(n_find)]
@@ -177,8 +181,8 @@ async def run(
                         return
                     arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-            timings = await _alternate(ours_find, raw_find)
-            rows.append((f"find {n_find} docs", timings[0] / ROUNDS, timings[1] / ROUNDS))
+            ours_s, raw_s, sent = await counted(ours_find, raw_find, operations=1)
+            rows.append((f"find {n_find} docs", ours_s / ROUNDS, raw_s / ROUNDS, sent, ""))
 
             # find_one and update_one by _id
             ours_small = store.collection("small")
@@ -203,9 +207,8 @@ async def run(
                     )
                     decode(response["Item"])
 
-            rows.append(
-                (f"find_one by _id x{per_round * ROUNDS}", *await _alternate(ours_get, raw_get))
-            )
+            timed = await counted(ours_get, raw_get, operations=per_round)
+            rows.append((f"find_one by _id x{per_round * ROUNDS}", *timed, ""))
 
             per_round = max(n_update // ROUNDS, 1)
 
@@ -215,26 +218,17 @@ async def run(
 
             async def raw_update(r: int) -> None:
                 for i in range(r * per_round, (r + 1) * per_round):
-                    key = {"_id": {"S": f"k{i % KEYED}"}}
-                    response = await client.get_item(
-                        TableName=raw_small, Key=key, ConsistentRead=True
-                    )
-                    decode(response["Item"])
                     await client.update_item(
                         TableName=raw_small,
-                        Key=key,
-                        UpdateExpression="SET #n = #n + :one",
+                        Key={"_id": {"S": f"k{i % KEYED}"}},
+                        UpdateExpression="ADD #n :one",
                         ConditionExpression="attribute_exists(#k)",
                         ExpressionAttributeNames={"#n": "n", "#k": "_id"},
                         ExpressionAttributeValues={":one": {"N": "1"}},
                     )
 
-            rows.append(
-                (
-                    f"update_one $inc x{per_round * ROUNDS}",
-                    *await _alternate(ours_update, raw_update),
-                )
-            )
+            timed = await counted(ours_update, raw_update, operations=per_round)
+            rows.append((f"update_one $inc x{per_round * ROUNDS}", *timed, ""))
             for table in tables:
                 await client.delete_table(TableName=table)
     finally:
@@ -252,6 +246,6 @@ if __name__ == "__main__":
     if result is None:
         print(f"DynamoDB Local is not reachable ({ENDPOINT_ENV}); run scripts/services.sh up")
     else:
-        for name, ours_s, raw_s in result:
+        for name, ours_s, raw_s, _, _ in result:
             ratio = ours_s / raw_s
             print(f"{name:24} ours {ours_s * 1e3:8.1f} ms  raw {raw_s * 1e3:8.1f} ms  x{ratio:.2f}")

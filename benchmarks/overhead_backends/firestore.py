@@ -8,8 +8,9 @@ n_update ``update_one`` by ``_id`` with ``$inc`` (raw: ``update({"n": Increment(
 Rounds alternate which side goes first; the fastest round of each side is compared.
 
 ``update_one`` reads the document before writing it (MongoDB semantics: a ``$inc`` on a
-string is an error, not an overwrite, and ``modified_count`` must be right), so it costs two
-round trips where the raw blind increment costs one; the row shows that price.
+string is an error, where Firestore's ``Increment`` overwrites it, and ``modified_count`` must
+be right), so it costs two round trips where the raw blind increment costs one; the row shows
+that price and says why. Requests per operation are counted on each client's API methods.
 
     python benchmarks/overhead.py firestore
 """
@@ -22,7 +23,7 @@ import os
 import uuid
 from typing import Any
 
-from ._timing import alternate
+from ._timing import alternate, firestore_counter
 
 ROUNDS = 5
 EMULATOR_ENV = "LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST"
@@ -40,11 +41,14 @@ async def _reachable(host: str) -> bool:
 
 
 _alternate = functools.partial(alternate, rounds=ROUNDS)
+Row = tuple[str, float, float, tuple[float, float] | None, str]
+UPDATE_REASON = (
+    "MongoDB's type rule needs the read: $inc on a non-number is an error, Firestore's "
+    "Increment would overwrite it"
+)
 
 
-async def run(
-    n_insert: int, n_find: int, n_get: int, n_update: int
-) -> list[tuple[str, float, float]] | None:
+async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row] | None:
     host = os.environ.get(EMULATOR_ENV)
     if not host or not await _reachable(host):
         return None
@@ -64,7 +68,10 @@ async def run(
     await store.connect()
     raw = firestore.AsyncClient(project=f"bench-raw-{tag}", credentials=AnonymousCredentials())
     raw._emulator_host = host  # the same channel setup as ours, without touching os.environ
-    rows: list[tuple[str, float, float]] = []
+    rows: list[Row] = []
+    counted = functools.partial(
+        _alternate, counters=(firestore_counter(store.client), firestore_counter(raw))
+    )
     try:
         docs = [
             {"n": i, "name": f"user {i}", "tags": ["a", "b"], "score": i * 0.5}
@@ -82,7 +89,8 @@ async def run(
                     batch.set(collection.document(), doc)
                 await batch.commit()
 
-        rows.append((f"insert_many {n_insert}", *await _alternate(ours_insert, raw_insert)))
+        timed = await counted(ours_insert, raw_insert, operations=1)
+        rows.append((f"insert_many {n_insert}", *timed, ""))
 
         ours_ids = (await store.collection("data").insert_many(docs[:n_find])).inserted_ids
         raw_ids = [f"{i:06}" for i in range(n_find)]
@@ -100,7 +108,7 @@ async def run(
             async for snapshot in raw.collection("data").stream():
                 snapshot.to_dict()
 
-        rows.append((f"find {n_find} docs", *await _alternate(ours_find, raw_find)))
+        rows.append((f"find {n_find} docs", *await counted(ours_find, raw_find, operations=1), ""))
 
         per_round = max(n_get // ROUNDS, 1)
 
@@ -114,12 +122,8 @@ async def run(
             for i in range(r * per_round, (r + 1) * per_round):
                 (await coll.document(raw_ids[i % len(raw_ids)]).get()).to_dict()
 
-        rows.append(
-            (
-                f"find_one by _id x{per_round * ROUNDS}",
-                *await _alternate(ours_get, raw_get, split=True),
-            )
-        )
+        timed = await counted(ours_get, raw_get, split=True, operations=per_round)
+        rows.append((f"find_one by _id x{per_round * ROUNDS}", *timed, ""))
 
         per_round = max(n_update // ROUNDS, 1)
 
@@ -133,12 +137,8 @@ async def run(
             for i in range(r * per_round, (r + 1) * per_round):
                 await coll.document(raw_ids[i % len(raw_ids)]).update({"n": firestore.Increment(1)})
 
-        rows.append(
-            (
-                f"update_one x{per_round * ROUNDS} (read+write)",
-                *await _alternate(ours_update, raw_update, split=True),
-            )
-        )
+        timed = await counted(ours_update, raw_update, split=True, operations=per_round)
+        rows.append((f"update_one $inc x{per_round * ROUNDS}", *timed, UPDATE_REASON))
     finally:
         for project in (f"bench-ours-{tag}", f"bench-raw-{tag}"):
             await asyncio.to_thread(_clear, host, project)

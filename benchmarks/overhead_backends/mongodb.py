@@ -49,17 +49,56 @@ async def _reachable(uri: str) -> bool:
 
 
 _alternate = functools.partial(alternate, rounds=ROUNDS)
+Row = tuple[str, float, float, tuple[float, float] | None, str]
+
+
+class _Commands:
+    """Counts the commands sent to each database (fed by a PyMongo command listener)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, int] = {}
+
+    def counter(self, database: str) -> Any:
+        return lambda: self.sent.get(database, 0)
+
+
+_COMMANDS: _Commands | None = None
+
+
+def _commands() -> _Commands:
+    """The one listener, registered before any client is created (PyMongo applies it to
+    clients created afterwards, Motor's included)."""
+    global _COMMANDS
+    if _COMMANDS is None:
+        from pymongo import monitoring
+
+        commands = _COMMANDS = _Commands()
+
+        class Listener(monitoring.CommandListener):
+            def started(self, event: Any) -> None:
+                name = event.database_name
+                commands.sent[name] = commands.sent.get(name, 0) + 1
+
+            def succeeded(self, event: Any) -> None:
+                pass
+
+            def failed(self, event: Any) -> None:
+                pass
+
+        monitoring.register(Listener())
+    return _COMMANDS
 
 
 async def _rows_for(
     client_name: str, uri: str, n_insert: int, n_find: int, n_get: int, n_update: int
-) -> list[tuple[str, float, float]]:
+) -> list[Row]:
     from bson import ObjectId
 
     from lexigram_nosql import create_store
     from lexigram_nosql.backends.mongodb.client import client_options
 
     tag = uuid.uuid4().hex[:8]
+    commands = _commands()
     store: Any = create_store(
         {
             "name": "bench",
@@ -71,8 +110,12 @@ async def _rows_for(
     section = store.settings.mongodb
     raw_client = store._driver.create_client(uri, client_options(section))
     raw_db = raw_client[f"bench_raw_{tag}"]
-    rows: list[tuple[str, float, float]] = []
+    rows: list[Row] = []
     label = f"({client_name})"
+    counted = functools.partial(
+        _alternate,
+        counters=(commands.counter(f"bench_ours_{tag}"), commands.counter(f"bench_raw_{tag}")),
+    )
     try:
         docs = [
             {"n": i, "name": f"user {i}", "tags": ["a", "b"], "score": i * 0.5}
@@ -87,7 +130,8 @@ async def _rows_for(
 
         # The raw side copies the documents because PyMongo writes _id into them; the copy is
         # what our layer does too (it never mutates the caller's documents).
-        rows.append((f"insert_many {n_insert} {label}", *await _alternate(ours_insert, raw_insert)))
+        timed = await counted(ours_insert, raw_insert, operations=1)
+        rows.append((f"insert_many {n_insert} {label}", *timed, ""))
 
         await store.collection("data").insert_many(docs[:n_find])
         await raw_db["data"].insert_many([dict(d) for d in docs[:n_find]])
@@ -100,7 +144,8 @@ async def _rows_for(
             async for _ in raw_db["data"].find({}):
                 pass
 
-        rows.append((f"find {n_find} docs {label}", *await _alternate(ours_find, raw_find)))
+        timed = await counted(ours_find, raw_find, operations=1)
+        rows.append((f"find {n_find} docs {label}", *timed, ""))
 
         # Lookups by _id go to a small collection: CongoDB scans a collection for every _id
         # lookup, and over 10k documents its scan would hide the client side being measured.
@@ -119,12 +164,8 @@ async def _rows_for(
             for i in range(r * per_round, (r + 1) * per_round):
                 await coll.find_one({"_id": raw_ids[i % len(raw_ids)]})
 
-        rows.append(
-            (
-                f"find_one by _id x{per_round * ROUNDS} {label}",
-                *await _alternate(ours_get, raw_get, split=True),
-            )
-        )
+        timed = await counted(ours_get, raw_get, split=True, operations=per_round)
+        rows.append((f"find_one by _id x{per_round * ROUNDS} {label}", *timed, ""))
 
         per_round = max(n_update // ROUNDS, 1)
 
@@ -138,12 +179,8 @@ async def _rows_for(
             for i in range(r * per_round, (r + 1) * per_round):
                 await coll.update_one({"_id": raw_ids[i % len(raw_ids)]}, {"$inc": {"n": 1}})
 
-        rows.append(
-            (
-                f"update_one x{per_round * ROUNDS} {label}",
-                *await _alternate(ours_update, raw_update, split=True),
-            )
-        )
+        timed = await counted(ours_update, raw_update, split=True, operations=per_round)
+        rows.append((f"update_one $inc x{per_round * ROUNDS} {label}", *timed, ""))
         assert isinstance(raw_ids[0], ObjectId)
     finally:
         await raw_client.drop_database(f"bench_raw_{tag}")
@@ -153,9 +190,7 @@ async def _rows_for(
     return rows
 
 
-async def run(
-    n_insert: int, n_find: int, n_get: int, n_update: int
-) -> list[tuple[str, float, float]] | None:
+async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row] | None:
     uri = server_uri()
     if uri is None or not await _reachable(uri):
         return None
