@@ -278,11 +278,16 @@ async def test_operators_dynamodb_evaluates_become_an_update_expression(
 async def test_unchanged_documents_are_not_written(dynamodb: Factory, monkeypatch: Any) -> None:
     store = await dynamodb()
     collection = store.collection("same")
-    await collection.insert_one({"_id": "a", "n": 1})
-    calls = spy(store, "update_item", monkeypatch)
-    result = await collection.update_one({"_id": "a"}, {"$set": {"n": 1}})
-    assert (result.matched_count, result.modified_count) == (1, 0)
-    assert calls == []
+    await collection.insert_one({"_id": "a", "n": 1, "m": {"x": [1, 2]}})
+    table = store.table_name("same")
+    before = await store.client.get_item(TableName=table, Key={"_id": {"S": "a"}})
+    for update in ({"$set": {"n": 1}}, {"$set": {"m": {"x": [1, 2]}}}, {"$unset": {"zz": ""}}):
+        result = await collection.update_one({"_id": "a"}, update)
+        assert (result.matched_count, result.modified_count) == (1, 0), update
+    # The one UpdateItem sent by key is conditioned on something changing: it failed, and the
+    # item (its version included) is as it was.
+    after = await store.client.get_item(TableName=table, Key={"_id": {"S": "a"}})
+    assert after["Item"] == before["Item"]
 
 
 async def test_concurrent_updates_stay_atomic_per_document(dynamodb: Factory) -> None:
@@ -680,7 +685,8 @@ async def test_writes_by_key_are_one_request(dynamodb: Factory) -> None:
     assert (result.matched_count, result.modified_count) == (1, 0)
     result = await collection.update_one({"_id": "nope"}, {"$set": {"s": "y"}})
     assert (result.matched_count, result.modified_count) == (0, 0)
-    assert sent == ["UpdateItem", "UpdateItem", "GetItem"]  # a failed condition: one read
+    # Nothing to change, or no such document: the condition fails, one read tells which.
+    assert sent == ["UpdateItem", "GetItem", "UpdateItem", "GetItem"]
     sent.clear()
     after = await collection.find_one_and_update(
         {"_id": "k"}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER

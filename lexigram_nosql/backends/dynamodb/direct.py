@@ -29,17 +29,20 @@ from typing import Any, Final
 
 from lexigram_nosql.backends.dynamodb.codec import (
     HIDDEN_PREFIX,
+    ITEM_SIZE_LIMIT,
     VERSION,
     AttributeValue,
     decode_item,
     decode_value,
     encode_value,
     format_datetime,
+    item_size,
 )
 from lexigram_nosql.backends.dynamodb.errors import error_code
 from lexigram_nosql.backends.dynamodb.planner import Placeholders, plan_read
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
 from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
+from lexigram_nosql.errors import DocumentTooLargeError
 from lexigram_nosql.query.ast import (
     Condition,
     FieldOp,
@@ -109,6 +112,9 @@ def blind_update(
     floats_added: list[str] = []
     floats_removed: list[str] = []
     seen: set[str] = set()
+    changes: list[str] = []  # at least one must hold, else nothing would change
+    always_changes = False
+    size = 0
     floats = names.name(FLOATS)
     for field in update.fields:
         if field.op is UpdateOp.SET_ON_INSERT:
@@ -127,8 +133,12 @@ def blind_update(
         target = names.name(path)
         operand = field.operand
         if field.op is UpdateOp.SET:
-            sets.append(f"{target} = {names.value(encode_value(operand, path))}")
+            encoded = encode_value(operand, path)
+            size += item_size({path: encoded})
+            value = names.value(encoded)
+            sets.append(f"{target} = {value}")
             conditions.append(f"attribute_exists({target})")
+            changes.append(f"{target} <> {value}")
             (floats_added if is_float(operand) else floats_removed).append(path)
         elif field.op is UpdateOp.CURRENT_DATE:
             if operand != "date":
@@ -136,8 +146,10 @@ def blind_update(
             sets.append(f"{target} = {names.value({'S': format_datetime(now)})}")
             conditions.append(f"attribute_exists({target})")
             floats_removed.append(path)
+            always_changes = True
         elif field.op is UpdateOp.UNSET:
             removes.append(target)
+            changes.append(f"attribute_exists({target})")
             floats_removed.append(path)
         else:  # $inc: an integer onto an integer, as exact in decimal as in binary
             if not isinstance(operand, int) or isinstance(operand, bool):
@@ -148,10 +160,20 @@ def blind_update(
                 f"AND NOT contains({floats}, {name})"
             )
             sets.append(f"{target} = {target} + {names.value(encode_value(operand, path))}")
+            always_changes = always_changes or operand != 0
     if not sets and not removes:
         return None
     if floats_added and floats_removed:
         return None  # one expression cannot both ADD to and DELETE from the set
+    if size > ITEM_SIZE_LIMIT:
+        raise DocumentTooLargeError(
+            f"The update of the document with key {key!r} sets {size} bytes; DynamoDB's "
+            f"limit for an item is {ITEM_SIZE_LIMIT} bytes (400 KB)"
+        )
+    if not always_changes and changes:
+        # An update that changes nothing writes nothing (as MongoDB): the condition fails,
+        # and the read that follows finds the document unchanged.
+        conditions.append(f"({' OR '.join(changes)})")
     version = names.name(VERSION)
     sets.append(
         f"{version} = if_not_exists({version}, {names.value({'N': '0'})}) + "
@@ -221,8 +243,15 @@ async def conditional(method: Any, params: dict[str, Any]) -> dict[str, Any] | N
     try:
         response: dict[str, Any] = await method(**params)
     except Exception as exc:
-        if error_code(exc) == _CONDITION_FAILED:
+        code = error_code(exc)
+        if code == _CONDITION_FAILED:
             return None
+        if code == "ValidationException" and "size has exceeded" in str(exc):
+            raise DocumentTooLargeError(
+                f"The write of the document with key {params.get('Key')!r} would make it "
+                f"larger than DynamoDB's item limit ({ITEM_SIZE_LIMIT} bytes); nothing was "
+                "written"
+            ) from exc
         raise
     return response
 
