@@ -103,6 +103,8 @@ def blind_update(
 ) -> dict[str, Any] | None:
     """The ``UpdateItem`` arguments that apply ``update`` under MongoDB's rules (see the
     module docstring), or None when it needs the document."""
+    if update.positional:
+        return None
     names = Placeholders()
     reserved = {p.split(".", 1)[0] for p in info.kept_paths}
     reserved |= {index.field.split(".", 1)[0] for index in info.shadow_indexes}
@@ -270,6 +272,8 @@ async def update_by_key(
         if replaced is None:
             return None
         return UpdateResult(1, int(differs(replaced[0], replaced[1])))
+    if not isinstance(update, OperatorUpdate):
+        return None  # a pipeline computes from the stored document
     params = blind_update(info, key, update, now)
     if params is None:
         return None
@@ -336,6 +340,8 @@ async def modify_by_key(
         if replaced is None:
             return False, None
         return True, replaced[1] if after else replaced[0]
+    if not isinstance(update, OperatorUpdate):
+        return False, None
     params = blind_update(info, key, update, now)
     if params is None:
         return False, None
