@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from lexigram_nosql import DuplicateKeyError, create_store, operations
 from lexigram_nosql.integrations import opentelemetry as otel
+from tests.support import backend_dynamodb
+from tests.support.backends import services_required
 
 SYSTEM = {
     "memory": "lexigram.memory",
@@ -171,3 +174,33 @@ def test_the_package_never_imports_opentelemetry_by_itself() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+async def test_dynamodb_reports_its_plan_and_the_items_it_read(telemetry: Telemetry) -> None:
+    """DynamoDB's own count of items read (what is billed) reaches the span and the counter:
+    a get by key reads one item, a filter on a non-key attribute scans them all."""
+    why = backend_dynamodb.unavailable()
+    if why is not None:
+        if services_required():
+            pytest.fail(why)
+        pytest.skip(why)
+    store = create_store(backend_dynamodb.settings(f"otel_{uuid.uuid4().hex[:8]}"))
+    async with store:
+        try:
+            users = store.collection("users")
+            await users.insert_many([{"_id": f"u{i}", "age": 20 + i} for i in range(5)])
+            assert await users.find_one({"_id": "u3"}) is not None
+            assert len([d async for d in users.find({"age": {"$gte": 23}})]) == 2
+        finally:
+            await backend_dynamodb.reset(store)
+    (get,) = telemetry.finished("find_one")
+    (scan,) = telemetry.finished("find")
+    assert get.attributes is not None and scan.attributes is not None
+    assert get.attributes["lexigram_nosql.plan"] == "native"
+    assert get.attributes["lexigram_nosql.items_read"] == 1
+    assert scan.attributes["lexigram_nosql.plan"] in ("scan", "residual")
+    assert scan.attributes["lexigram_nosql.items_read"] == 5
+    assert scan.attributes["db.response.returned_rows"] == 2
+    assert scan.attributes["server.address"] == "127.0.0.1"
+    assert isinstance(scan.attributes["server.port"], int)
+    assert scan.attributes["db.namespace"] == store.settings.dynamodb.table_prefix
