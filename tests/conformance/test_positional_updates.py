@@ -202,3 +202,27 @@ async def test_array_filter_refusals(
     with pytest.raises(InvalidQueryError, match=fragment):
         await collection.update_one({}, update, array_filters=array_filters)
     assert await contents(collection) == [{"_id": K[1], "a": [1, 2]}]
+
+
+async def test_an_upsert_with_all_positional_needs_the_array_in_the_filter(store: Any) -> None:
+    """MongoDB's rule: an upsert that inserts can use $[] only when the filter pins the array
+    by equality (the inserted document starts from it)."""
+    collection = await seeded(store, [])
+    result = await collection.update_one(
+        {"_id": K[1], "a": [1, 2]}, {"$inc": {"a.$[]": 10}}, upsert=True
+    )
+    assert result.upserted_id == K[1]
+    assert await contents(collection) == [{"_id": K[1], "a": [11, 12]}]
+    with pytest.raises(InvalidQueryError, match="must exist"):
+        await collection.update_one({"_id": K[2]}, {"$inc": {"a.$[]": 10}}, upsert=True)
+    assert await contents(collection) == [{"_id": K[1], "a": [11, 12]}]
+
+
+async def test_array_filters_with_or(store: Any) -> None:
+    collection = await seeded(store, [{"_id": K[1], "a": [1, 2, 3, 4]}])
+    await collection.update_one(
+        {},
+        {"$set": {"a.$[x]": 0}},
+        array_filters=[{"$or": [{"x": 1}, {"x": {"$gte": 4}}]}],
+    )
+    assert await contents(collection) == [{"_id": K[1], "a": [0, 2, 3, 0]}]

@@ -143,6 +143,8 @@ KNOWN_GAPS: dict[str, str] = {
     "test_nested_all_and_filtered_positional": _ARRAY_FILTERS,
     "test_bulk_write_with_array_filters": _ARRAY_FILTERS,
     "test_find_one_and_update_with_array_filters": _ARRAY_FILTERS,
+    "test_array_filters_with_or": _ARRAY_FILTERS,
+    "test_an_upsert_with_all_positional_needs_the_array_in_the_filter": _POSITIONAL,
     # pipeline-style updates and bulk errors
     "test_update_one_with_a_pipeline": (
         "mongomock's $replaceRoot update drops _id; MongoDB keeps the stored _id"
