@@ -207,6 +207,7 @@ class _Instrumentation:
 
 
 _targets: dict[int, tuple[Any, dict[str, Any]]] = {}
+_MAX_TARGETS = 256
 
 
 def _target(settings: Any) -> dict[str, Any]:
@@ -218,6 +219,8 @@ def _target(settings: Any) -> dict[str, Any]:
     if cached is not None and cached[0] is settings:
         return cached[1]
     found = _describe(settings)
+    if len(_targets) >= _MAX_TARGETS:  # many short-lived stores (tests): start over
+        _targets.clear()
     _targets[id(settings)] = (settings, found)  # holding it keeps the id from being reused
     return found
 
