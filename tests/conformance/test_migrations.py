@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -315,3 +316,31 @@ async def test_update_in_batches_visits_ids_of_every_type_once(
     )
     assert modified == len(ids)
     assert [d["hits"] async for d in store.collection("things").find({})] == [1] * len(ids)
+
+
+async def test_update_in_batches_lets_the_loop_run_between_batches(
+    store: DocumentStoreProtocol,
+) -> None:
+    await _seed(store, 12)
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    seen: list[int] = []
+    context = MigrationContext(
+        store,
+        migration_id="8",
+        name="walk",
+        batch_size=3,
+        progress=lambda _progress: seen.append(ticks),
+    )
+    await context.update_in_batches("users", {}, {"$set": {"walked": True}})
+    done = True
+    await task
+    assert seen == sorted(seen) and seen[-1] >= 3, f"other tasks ran between batches: {seen}"

@@ -509,3 +509,13 @@ async def test_an_ambiguous_or_missing_store_class_is_an_error_never_a_second_st
     assert "analytics, audit-log, primary" in message
     assert "no bound DocumentStoreProtocol is a DynamoDocumentStore" in str(missing.value)
     assert ambiguous.value.parameter == "store"
+
+
+class WantsNamedMemoryStore:
+    def __init__(self, store: Annotated[MemoryDocumentStore, Named("analytics")]) -> None:
+        self.store = store
+
+
+async def test_a_concrete_store_class_with_a_name_gets_that_store(app: Application) -> None:
+    analytics = await app.container.resolve(DocumentStoreProtocol, name="analytics")
+    assert (await app.container.resolve(WantsNamedMemoryStore)).store is analytics
