@@ -4,9 +4,10 @@ package's errors, and a health endpoint.
 
 ::
 
-    web = FastAPI(lifespan=lifespan("config/nosql.yaml"))
+    nosql = lifespan("config/nosql.yaml")
+    web = FastAPI(lifespan=nosql)
     install_problem_details(web)
-    web.add_route("/health", health_endpoint, include_in_schema=False)
+    web.mount("/health", nosql.health_app())  # or: web.add_route("/health", health_endpoint)
 
     @web.get("/users/{user_id}")
     async def get_user(user_id: str, users: Inject[UserRepository]) -> dict: ...
@@ -38,13 +39,14 @@ from lexigram_nosql.errors import (
     NoSQLError,
     StoreStateError,
 )
-from lexigram_nosql.health import HEALTH_CONTENT_TYPE, HealthService
+from lexigram_nosql.health import HEALTH_CONTENT_TYPE, ASGIApp, HealthService, health_app
 from lexigram_nosql.providers import Application, Module, NoSQLModule
 
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "STATUS_BY_ERROR",
     "Inject",
+    "NoSQLLifespan",
     "application_of",
     "health_endpoint",
     "install_problem_details",
@@ -73,8 +75,6 @@ STATUS_BY_ERROR: Mapping[type[NoSQLError], int] = {
 """The HTTP status of each error class; the nearest class in an error's MRO wins, any other
 error is a 500."""
 
-Lifespan: TypeAlias = Callable[[Any], AbstractAsyncContextManager[dict[str, Any]]]
-
 
 def lifespan(
     config: ConfigSource | None,
@@ -82,7 +82,7 @@ def lifespan(
     modules: Sequence[type[NoSQLModule] | Module] = (NoSQLModule,),
     container: Container | None = None,
     environ: Mapping[str, str] | None = None,
-) -> Lifespan:
+) -> NoSQLLifespan:
     """A lifespan for ``FastAPI(lifespan=...)`` or ``Starlette(lifespan=...)``: boots
     ``Application.boot(config=..., modules=...)`` at startup (a store that cannot connect
     fails the startup) and stops it at shutdown.
@@ -92,23 +92,73 @@ def lifespan(
     Pass ``container=Container(existing)`` to share a dependency-injector container with
     ``@inject`` code.
     """
+    return NoSQLLifespan(config, modules=modules, container=container, environ=environ)
+
+
+class NoSQLLifespan:
+    """What ``lifespan()`` returns: the framework calls it with the app; ``health_app()``
+    is the stores' health endpoint of the application it boots."""
+
+    def __init__(
+        self,
+        config: ConfigSource | None,
+        *,
+        modules: Sequence[type[NoSQLModule] | Module],
+        container: Container | None,
+        environ: Mapping[str, str] | None,
+    ) -> None:
+        self._config = config
+        self._modules = modules
+        self._container = container
+        self._environ = environ
+        self._application: Application | None = None
+
+    def __call__(self, app: Any) -> AbstractAsyncContextManager[dict[str, Any]]:
+        return self._run(app)
 
     @contextlib.asynccontextmanager
-    async def run(app: Any) -> AsyncIterator[dict[str, Any]]:
+    async def _run(self, app: Any) -> AsyncIterator[dict[str, Any]]:
         async with Application.boot(
-            config=config, modules=modules, container=container, environ=environ
+            config=self._config,
+            modules=self._modules,
+            container=self._container,
+            environ=self._environ,
         ) as application:
             state = getattr(app, "state", None)
             if state is not None:
                 setattr(state, STATE_KEY, application)
+            self._application = application
             try:
                 yield {STATE_KEY: application}
             finally:
+                self._application = None
                 if state is not None:
                     with contextlib.suppress(AttributeError):
                         delattr(state, STATE_KEY)
 
-    return run
+    @property
+    def application(self) -> Application:
+        """The running application.
+
+        Raises:
+            StoreStateError: the app is not started (or already stopped).
+        """
+        if self._application is None:
+            raise StoreStateError(
+                "The lexigram-nosql application is not running: it boots with the app's "
+                "lifespan (serve the app with lifespan events on)."
+            )
+        return self._application
+
+    def health_app(self, *, path: str = "/health") -> ASGIApp:
+        """``health_app`` (``lexigram_nosql.health``) of the booted application's
+        ``HealthService``, to mount in one line: ``web.mount("/health", nosql.health_app())``.
+        """
+
+        async def service() -> HealthService:
+            return await self.application.container.resolve(HealthService)
+
+        return health_app(service, path=path)
 
 
 def application_of(connection: HTTPConnection) -> Application:

@@ -219,6 +219,21 @@ def test_health_endpoint_mounts_in_one_line_at_any_path() -> None:
         assert client.head("/health").status_code == 200
 
 
+def test_the_lifespan_mounts_the_health_app_in_one_line() -> None:
+    nosql = lifespan(CONFIG)
+    web = FastAPI(lifespan=nosql)
+    web.mount("/health", nosql.health_app())
+    with pytest.raises(StoreStateError, match="not running"):
+        nosql.application  # noqa: B018 - the property raises before startup
+    with TestClient(web) as client:
+        for path in ("/health/", "/health"):  # the second after FastAPI's redirect
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert response.headers["content-type"] == "application/health+json"
+            assert response.json()["status"] == "pass"
+        assert nosql.application is web.state.lexigram_nosql
+
+
 def test_without_the_lifespan_inject_says_what_to_do() -> None:
     web = FastAPI()
 
