@@ -24,6 +24,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks/import_time.py", []),
     ("benchmarks/memory_vs_mongomock.py", []),
     ("benchmarks/streaming_memory.py", []),
+    ("benchmarks/hostile_input.py", []),
     ("benchmarks/sqlite_embedded.py", []),
     ("benchmarks/overhead.py", []),
     ("benchmarks/dynamodb_planner.py", []),
@@ -37,6 +38,7 @@ SECTIONS = {"faults": "Faults (outages under load, private servers stopped and r
 QUICK: dict[str, list[str]] = {
     "benchmarks/memory_vs_mongomock.py": ["--n", "10000", "--lookups", "200"],
     "benchmarks/streaming_memory.py": ["--n", "20000"],
+    "benchmarks/hostile_input.py": ["--n", "20000", "--rounds", "2"],
     "benchmarks/sqlite_embedded.py": ["--n", "10000", "--lookups", "200", "--stream-n", "20000"],
     "benchmarks/overhead.py": [
         "--n-insert",
