@@ -86,6 +86,9 @@ class Database:
         self.path = path
         connection = self._connect()
         try:
+            # The writer keeps 16 MB of pages (SQLite's default is 2 MB, what readers keep):
+            # index B-trees of a few hundred thousand entries stay in memory as it writes.
+            connection.execute("PRAGMA cache_size = -16384")
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"could not switch the file to WAL (got {mode})")
@@ -104,9 +107,6 @@ class Database:
             cached_statements=256,
         )
         connection.execute(f"PRAGMA synchronous = {self._section.synchronous.upper()}")
-        # 16 MB of page cache (SQLite's default is 2 MB): index B-trees of a few hundred
-        # thousand entries stay in memory while documents are written.
-        connection.execute("PRAGMA cache_size = -16384")
         connection.execute("PRAGMA foreign_keys = OFF")
         return connection
 
