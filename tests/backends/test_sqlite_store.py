@@ -4,6 +4,7 @@ TTL sweeps, snapshots, transactions as SQLite transactions, a locked file, setti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import Context
@@ -211,3 +212,23 @@ async def test_relative_paths_resolve_against_the_working_directory(
     store = await sqlite(path="nested/dir/app.db")
     await store.collection("c").insert_one({"_id": 1})
     assert (tmp_path / "nested" / "dir" / "app.db").exists()
+
+
+async def test_a_transaction_cancelled_while_it_begins_leaves_the_store_usable(
+    sqlite: Factory,
+) -> None:
+    store = await sqlite()
+    items = store.collection("items")
+    for _ in range(20):
+
+        async def body() -> None:
+            async with store.transaction():
+                await items.insert_one({"in": "transaction"})
+
+        task = asyncio.get_running_loop().create_task(body())
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await items.insert_one({"after": "cancel"})
+    assert await items.count_documents({"after": "cancel"}) == 20

@@ -180,8 +180,18 @@ class Database:
 
     async def begin(self) -> None:
         writer = self._need_writer()
-        await self._on_writer(lambda: self._retrying(lambda: writer.execute("BEGIN IMMEDIATE")))
+        try:
+            await self._on_writer(lambda: self._retrying(lambda: writer.execute("BEGIN IMMEDIATE")))
+        except BaseException:
+            # Cancelled while the thread may still open it: close it right after, on the
+            # same thread, so no later write finds the writer inside a stray transaction.
+            self._writer_thread.submit(self._rollback_stray, writer)
+            raise
         self.in_transaction = True
+
+    def _rollback_stray(self, writer: sqlite3.Connection) -> None:
+        if writer.in_transaction and not self.in_transaction:
+            writer.execute("ROLLBACK")
 
     async def end(self, *, commit: bool) -> None:
         writer = self._need_writer()
