@@ -286,9 +286,9 @@ def check_document(value: Any, *, where: str, path: str | None = None, depth: in
             kind = type(item)
             if kind in _STORED_AS_IS:
                 continue
-            child = f"{path}.{index}" if path else str(index)
             if kind is int and _INT64_MIN <= item <= _INT64_MAX:
                 continue
+            child = f"{path}.{index}" if path else str(index)
             if kind is dict or kind is list:
                 new = check_document(item, where=where, path=child, depth=depth + 1)
             else:
