@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from lexigram_nosql import reads
 from lexigram_nosql.backends.breaker import CircuitBreaker
-from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk
+from lexigram_nosql.backends.bulk import (
+    UpdateCall,
+    bind_update,
+    insert_batch,
+    run_bulk,
+    run_steps,
+)
 from lexigram_nosql.backends.causes import short_cause
 from lexigram_nosql.backends.deadlines import Deadlines
 from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
@@ -768,6 +774,14 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         return await self._update(
             call.query, call.update, call.raw, multi=call.multi, upsert=call.upsert
         )
+
+    async def _write_bulk(
+        self, operations: Sequence[WriteOperation], steps: list[Any], *, ordered: bool
+    ) -> tuple[BulkWriteResult, list[BulkWriteFailure]]:
+        """Run a validated bulk (``steps``: each operation's validated form); what was done
+        and the failures. The engine's way by default; a server with a bulk command
+        overrides it."""
+        return await run_steps(self, operations, steps, ordered=ordered)
 
     async def _insert_all(
         self, documents: list[Document], *, ordered: bool

@@ -40,7 +40,7 @@ from lexigram_nosql.types import Document
 if TYPE_CHECKING:
     from lexigram_nosql.backends.base import BaseCollection
 
-__all__ = ["UpdateCall", "bind_update", "insert_batch", "run_bulk"]
+__all__ = ["DeleteCall", "UpdateCall", "bind_update", "insert_batch", "run_bulk", "run_steps"]
 
 _PER_REQUEST = (WriteError, QueryError)
 """Errors that belong to one request of a bulk; anything else stops the bulk as it is."""
@@ -173,7 +173,7 @@ def _prepare(collection: BaseCollection[Any], index: int, op: Any) -> Any:
             return collection._check_document(op.document)
         if isinstance(op, (DeleteOne, DeleteMany)):
             query = FilterQuery.build(collection._need_filter(op.filter))
-            return _Delete(query, multi=isinstance(op, DeleteMany))
+            return DeleteCall(query, multi=isinstance(op, DeleteMany))
         if isinstance(op, ReplaceOne):
             return collection._update_call(
                 "ReplaceOne", op.filter, op.replacement, upsert=op.upsert, sort=op.sort
@@ -208,15 +208,28 @@ async def run_bulk(
     if isinstance(operations, Mapping) or not isinstance(operations, Sequence):
         raise InvalidQueryError("bulk_write takes a list of operations", collection=collection.name)
     steps = [_prepare(collection, index, op) for index, op in enumerate(operations)]
-    tally = _Tally()
-    failures: list[BulkWriteFailure] = []
     async with collection._operation("bulk_write"):
-        await _run_steps(collection, operations, steps, tally, failures, ordered)
+        result, failures = await collection._write_bulk(operations, steps, ordered=ordered)
     if failures:
         raise BulkWriteError.build(
-            tally.result(), failures, store=collection.store.name, collection=collection.name
+            result, failures, store=collection.store.name, collection=collection.name
         )
-    return tally.result()
+    return result
+
+
+async def run_steps(
+    collection: BaseCollection[Any],
+    operations: Sequence[WriteOperation],
+    steps: list[Any],
+    *,
+    ordered: bool,
+) -> tuple[BulkWriteResult, list[BulkWriteFailure]]:
+    """The engine's bulk: consecutive inserts as one ``_insert_all``, the other requests one
+    by one (inside the caller's operation guard)."""
+    tally = _Tally()
+    failures: list[BulkWriteFailure] = []
+    await _run_steps(collection, operations, steps, tally, failures, ordered)
+    return tally.result(), failures
 
 
 async def _run_steps(
@@ -251,7 +264,7 @@ async def _run_steps(
 
 
 async def _run_one(collection: BaseCollection[Any], index: int, step: Any, tally: _Tally) -> None:
-    if isinstance(step, _Delete):
+    if isinstance(step, DeleteCall):
         tally.deleted += (await collection._delete(step.query, multi=step.multi)).deleted_count
         return
     result = await collection._run_update(step)
@@ -262,6 +275,8 @@ async def _run_one(collection: BaseCollection[Any], index: int, step: Any, tally
 
 
 @dataclass(frozen=True, slots=True)
-class _Delete:
+class DeleteCall:
+    """A validated delete request of a bulk."""
+
     query: FilterQuery
     multi: bool

@@ -8,10 +8,14 @@ tests it cannot take part in, in ``NOT_APPLICABLE``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from lexigram_nosql.backends.bulk import run_steps
 from lexigram_nosql.backends.mongodb import MongoDocumentStore, ServerInfo
+from lexigram_nosql.backends.mongodb.collection import MongoCollection
 from lexigram_nosql.config.stores import parse_store_settings
+from lexigram_nosql.contracts import BulkWriteFailure, BulkWriteResult
 
 ID = "mongodb-mongomock"
 
@@ -168,11 +172,24 @@ NOT_APPLICABLE: dict[str, str] = {
 }
 
 
+class MongomockCollection(MongoCollection):
+    """mongomock's bulk builder predates PyMongo 4.11, whose request objects all pass it a
+    ``sort`` argument: bulks take the engine's way (each request through the client)."""
+
+    async def _write_bulk(
+        self, operations: Sequence[Any], steps: list[Any], *, ordered: bool
+    ) -> tuple[BulkWriteResult, list[BulkWriteFailure]]:
+        return await run_steps(self, operations, steps, ordered=ordered)
+
+
 class MongomockStore(MongoDocumentStore):
     """mongomock answers neither ``hello`` nor ``buildInfo`` the way a server does."""
 
     async def _describe_server(self) -> ServerInfo:
         return ServerInfo(version="mongomock", wire_version=0, topology="standalone")
+
+    def _make_collection(self, name: str) -> MongoCollection:
+        return MongomockCollection(self, name)
 
 
 def _client(uri: str, options: dict[str, Any]) -> Any:

@@ -8,14 +8,14 @@ in Python. Inside ``store.transaction()`` every call carries the transaction's s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
-from lexigram_nosql.backends.bulk import UpdateCall
+from lexigram_nosql.backends.bulk import DeleteCall, UpdateCall
 from lexigram_nosql.backends.mongodb.errors import bulk_write_errors
 from lexigram_nosql.backends.mongodb.ids import (
     document_from_server,
@@ -25,7 +25,15 @@ from lexigram_nosql.backends.mongodb.ids import (
     pipeline_to_server,
     update_to_server,
 )
-from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
+from lexigram_nosql.contracts import (
+    BulkWriteFailure,
+    BulkWriteResult,
+    DeleteResult,
+    IndexInfo,
+    ReturnDocument,
+    UpdateResult,
+    WriteOperation,
+)
 from lexigram_nosql.errors import NoSQLError
 from lexigram_nosql.query.ast import (
     OperatorUpdate,
@@ -83,6 +91,89 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             await self._collection.insert_many(documents, ordered=True, session=session)
         return [id_from_server(document["_id"]) for document in documents]
 
+    async def _write_bulk(
+        self, operations: Sequence[WriteOperation], steps: list[Any], *, ordered: bool
+    ) -> tuple[BulkWriteResult, list[BulkWriteFailure]]:
+        """The whole bulk as one ``bulk_write`` of the driver (the server runs it in batches
+        and reports each refused request); the engine's way where a request needs ``sort``
+        and the server or client cannot take it."""
+        requests = self._driver_requests(steps)
+        if requests is None:
+            return await super()._write_bulk(operations, steps, ordered=ordered)
+        try:
+            result = await self._collection.bulk_write(
+                requests, ordered=ordered, session=self._store.current_transaction()
+            )
+        except BulkWriteError as exc:
+            errors = bulk_write_errors(exc)
+            if not errors or any(e.request_index is None for e in errors):
+                raise
+            details = exc.details or {}
+            done = BulkWriteResult(
+                int(details.get("nInserted", 0)),
+                int(details.get("nMatched", 0)),
+                int(details.get("nModified", 0)),
+                int(details.get("nRemoved", 0)),
+                {u["index"]: id_from_server(u["_id"]) for u in details.get("upserted", [])},
+            )
+            failures = []
+            for error in errors:
+                index = cast(int, error.request_index)
+                error.store, error.collection = self._store.name, self._name
+                failures.append(BulkWriteFailure(index, error, operations[index]))
+            return done, failures
+        upserted = {index: id_from_server(value) for index, value in result.upserted_ids.items()}
+        return (
+            BulkWriteResult(
+                result.inserted_count,
+                result.matched_count,
+                result.modified_count,
+                result.deleted_count,
+                upserted,
+            ),
+            [],
+        )
+
+    def _driver_requests(self, steps: list[Any]) -> list[Any] | None:
+        """The driver's request objects for validated steps (None: one needs the engine)."""
+        import pymongo
+
+        requests: list[Any] = []
+        for step in steps:
+            if isinstance(step, DeleteCall):
+                remove = pymongo.DeleteMany if step.multi else pymongo.DeleteOne
+                requests.append(remove(filter_to_server(step.query.raw)))
+            elif isinstance(step, UpdateCall):
+                options: dict[str, Any] = {"upsert": step.upsert}
+                if step.sort:
+                    if not self._takes_sorted_updates():
+                        return None
+                    options["sort"] = dict(step.sort)
+                filter = filter_to_server(step.query.raw)
+                document = _update_document(step.update, step.raw)
+                if isinstance(step.update, ReplacementUpdate):
+                    requests.append(pymongo.ReplaceOne(filter, document, **options))
+                    continue
+                if isinstance(step.update, OperatorUpdate) and step.update.raw_array_filters:
+                    options["array_filters"] = list(step.update.raw_array_filters)
+                kind = pymongo.UpdateMany if step.multi else pymongo.UpdateOne
+                requests.append(kind(filter, document, **options))
+            else:
+                if "_id" in step:
+                    step["_id"] = id_to_server(step["_id"])
+                else:
+                    step["_id"] = ObjectId()
+                requests.append(pymongo.InsertOne(step))
+        return requests
+
+    def _takes_sorted_updates(self) -> bool:
+        server = self._store.server
+        return (
+            self._store.client_name == "pymongo"
+            and server is not None
+            and server.wire_version >= _SORTED_UPDATE_WIRE_VERSION
+        )
+
     async def _insert_all(
         self, documents: list[Document], *, ordered: bool
     ) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
@@ -119,12 +210,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
         """MongoDB 8.0 takes ``sort`` on ``update`` itself (one round trip) through PyMongo's
         client; older servers and Motor get the engine's find-then-update."""
-        server = self._store.server
-        if (
-            self._store.client_name != "pymongo"
-            or server is None
-            or server.wire_version < _SORTED_UPDATE_WIRE_VERSION
-        ):
+        if not self._takes_sorted_updates():
             return await super()._update_first_in_order(call)
         return await self._send_update(
             call.query, call.update, call.raw, multi=False, upsert=call.upsert, sort=call.sort
