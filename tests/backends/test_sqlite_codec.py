@@ -110,6 +110,10 @@ def test_bson_values_round_trip_when_pymongo_is_installed() -> None:
         "ts": bson.Timestamp(5, 1),
         "min": bson.MinKey(),
         "max": bson.MaxKey(),
+        "code": bson.Code("f()"),
+        "code_scope": bson.Code("f(x)", {"x": 1}),
+        "ref": bson.DBRef("users", 7, "app", extra=True),
+        "regex": bson.Regex("^a", "i"),
     }
     decoded = decode_document(encode_document(document))
     for key, value in document.items():

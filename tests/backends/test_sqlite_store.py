@@ -232,3 +232,32 @@ async def test_a_transaction_cancelled_while_it_begins_leaves_the_store_usable(
             await task
         await items.insert_one({"after": "cancel"})
     assert await items.count_documents({"after": "cancel"}) == 20
+
+
+async def test_every_value_of_the_value_model_reads_back_with_its_type(sqlite: Factory) -> None:
+    bson = pytest.importorskip("bson")
+    import re
+    import uuid
+
+    values = {
+        "long": bson.Int64(5),
+        "pattern": re.compile("^a", re.I),
+        "regex": bson.Regex("^b", "m"),
+        "uuid": uuid.UUID(int=3),
+        "oid": bson.ObjectId(),
+        "dec": bson.Decimal128("1.50"),
+        "bin": bson.Binary(b"x", 4),
+        "code": bson.Code("f(x)", {"x": 1}),
+        "ts": bson.Timestamp(5, 1),
+        "min": bson.MinKey(),
+        "max": bson.MaxKey(),
+        "ref": bson.DBRef("users", 7),
+        "inf": float("inf"),
+    }
+    store = await sqlite()
+    things = store.collection("things")
+    await things.insert_one({"_id": "all", **values})
+    found = await things.find_one({"_id": "all"})
+    assert found is not None
+    for name, value in values.items():
+        assert found[name] == value and type(found[name]) is type(value), name

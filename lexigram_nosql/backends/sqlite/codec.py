@@ -180,13 +180,17 @@ def _bson_tag(name: str, value: Any) -> dict[str, Any] | None:
     if name == "Timestamp":
         return {"$ts": [value.time, value.inc]}
     if name == "Regex":
-        return {"$bsonre": [str(value.pattern), str(value.flags)]}
+        return {"$bsonre": [str(value.pattern), value.flags]}
     if name == "MinKey":
         return {"$minKey": 1}
     if name == "MaxKey":
         return {"$maxKey": 1}
-    if name == "Code" and value.scope is None:
-        return {"$code": str(value)}
+    if name == "Code":
+        scope = value.scope
+        return {"$code": [str(value), None if scope is None else _tagged(dict(scope), "scope")]}
+    if name == "DBRef":
+        extra = {k: _tagged(v, k) for k, v in value.as_doc().items() if k[:1] != "$"}
+        return {"$dbref": [value.collection, _tagged(value.id, "$id"), value.database, extra]}
     if name == "DatetimeMS":
         return _tag(value.as_datetime())
     return None
@@ -235,7 +239,8 @@ _DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
     "$bsonre": lambda item: _bson("Regex")(item[0], item[1]),
     "$minKey": lambda item: _bson("MinKey")(),
     "$maxKey": lambda item: _bson("MaxKey")(),
-    "$code": lambda item: _bson("Code")(item),
+    "$code": lambda item: _bson("Code")(item[0], None if item[1] is None else _untag(item[1])),
+    "$dbref": lambda item: _bson("DBRef")(item[0], _untag(item[1]), item[2], **_untag(item[3])),
 }
 
 # -- keys --------------------------------------------------------------------------------
