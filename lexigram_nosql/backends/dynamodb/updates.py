@@ -158,17 +158,23 @@ def put_request(
     """Write a whole document: an insert (refused if the key exists) or a replacement
     (only while the guarded attributes still hold the values read)."""
     item = full_item(info, document, old_item)
-    names = Placeholders()
     if old_item is None:
-        condition = f"attribute_not_exists({names.name(info.partition_key)})"
+        # The same condition for every insert, spelled out (insert_many builds thousands).
+        params: dict[str, Any] = {
+            "TableName": info.table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(#n0)",
+            "ExpressionAttributeNames": {"#n0": info.partition_key},
+        }
     else:
+        names = Placeholders()
         condition = _guard(info, old_item, guard, names)
-    params = {
-        "TableName": info.table,
-        "Item": item,
-        "ConditionExpression": condition,
-        **names.arguments(condition),
-    }
+        params = {
+            "TableName": info.table,
+            "Item": item,
+            "ConditionExpression": condition,
+            **names.arguments(condition),
+        }
     return WriteRequest("Put", params, purpose, document.get("_id"), info.key_of(item), item)
 
 
