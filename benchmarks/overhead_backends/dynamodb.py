@@ -90,6 +90,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
     store: Any = create_store(
         {
             "name": "bench",
+            "operation_timeout_s": 600,  # a whole benchmark batch on a loaded machine
             "driver": "dynamodb",
             "dynamodb": {
                 "endpoint_url": url,

@@ -102,6 +102,7 @@ async def _rows_for(
     store: Any = create_store(
         {
             "name": "bench",
+            "operation_timeout_s": 600,  # a whole benchmark batch on a loaded machine
             "driver": "mongodb",
             "mongodb": {"uri": uri, "database": f"bench_ours_{tag}", "client": client_name},
         }
