@@ -261,3 +261,19 @@ async def test_every_value_of_the_value_model_reads_back_with_its_type(sqlite: F
     assert found is not None
     for name, value in values.items():
         assert found[name] == value and type(found[name]) is type(value), name
+
+
+async def test_counts_through_exact_plans_match_the_engine(sqlite: Factory) -> None:
+    store = await sqlite()
+    items = store.collection("items")
+    await items.insert_many(
+        [{"_id": i, "n": i % 10, "tags": ["a", "b"] if i % 2 else ["a"]} for i in range(100)]
+    )
+    await items.create_index("n")
+    await items.create_index("tags")
+    assert await items.count_documents({"n": 3}) == 10
+    assert items.last_plan.exact
+    assert await items.count_documents({"n": {"$in": [1, 2, 2]}}) == 20
+    assert await items.count_documents({"tags": {"$in": ["a", "b"]}}) == 100  # each once
+    assert await items.count_documents({"tags": "b", "n": {"$gt": 4}}) == 30  # engine-checked
+    assert not items.last_plan.exact

@@ -296,24 +296,35 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
         return await self._store.read(run, snapshot=False)
 
     async def _count(self, query: FilterQuery) -> int:
-        database = self._store.database
-        if isinstance(query.node, MatchAll) and not database.in_transaction:
-            reader = await database.reader()
-            try:
-                return await reader.run(self._count_all)
-            finally:
-                await reader.release()
-        count = 0
-        async for _ in self._matching(query.node, (), 4 * _BATCH):
-            count += 1
-        return count
+        """One job on one snapshot: ``COUNT(*)`` when SQL selects exactly the matches,
+        otherwise the rows are checked and counted on the reader's thread."""
+        node = query.node
 
-    def _count_all(self, connection: sqlite3.Connection) -> int:
-        info = self._info(connection)
-        if info is None:
-            return 0
-        count: int = connection.execute(f"SELECT COUNT(*) FROM {info.table}").fetchone()[0]
-        return count
+        def run(connection: sqlite3.Connection) -> int:
+            if isinstance(node, MatchAll):
+                info = self._read_info(connection)
+                if info is None:
+                    return 0
+                total: int = connection.execute(f"SELECT COUNT(*) FROM {info.table}").fetchone()[0]
+                return total
+            cursor = self._open(connection, node, (), snapshot=False)
+            if cursor is None:
+                return 0
+            if cursor.plan.exact:
+                cursor.close()
+                plan = cursor.plan
+                row = connection.execute(f"SELECT COUNT(*) FROM ({plan.sql})", plan.params)
+                exact: int = row.fetchone()[0]
+                return exact
+            counted = 0
+            try:
+                while not cursor.done:
+                    counted += len(cursor.batch(4 * _BATCH))
+            finally:
+                cursor.close()
+            return counted
+
+        return await self._store.read(run)
 
     # -- writes --------------------------------------------------------------------------
 
