@@ -51,6 +51,14 @@ class Outage:
 
         self.coll._count = count  # type: ignore[method-assign]
 
+    async def fail(self, times: int) -> None:
+        """``times`` calls failing like an unreachable server (the breaker counts them)."""
+        self.mode = "down"
+        for _ in range(times):
+            with pytest.raises(NoSQLConnectionError) as info:
+                await self.coll.count_documents({})
+            assert not isinstance(info.value, StoreUnavailableError)
+
 
 @pytest.fixture
 async def store() -> AsyncIterator[BaseDocumentStore[Any]]:
@@ -130,10 +138,7 @@ async def test_after_reset_s_one_trial_call_decides(
     store: BaseDocumentStore[Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     outage = Outage(store)
-    outage.mode = "down"
-    for _ in range(3):
-        with pytest.raises(NoSQLConnectionError):
-            await outage.coll.count_documents({})
+    await outage.fail(3)
     await asyncio.sleep(0.35)
     # The trial fails: open again for reset_s, without another call reaching the server.
     with pytest.raises(NoSQLConnectionError) as trial:
@@ -164,10 +169,7 @@ async def test_after_reset_s_one_trial_call_decides(
 
 async def test_a_cancelled_trial_lets_the_next_call_try(store: BaseDocumentStore[Any]) -> None:
     outage = Outage(store)
-    outage.mode = "down"
-    for _ in range(3):
-        with pytest.raises(NoSQLConnectionError):
-            await outage.coll.count_documents({})
+    await outage.fail(3)
     await asyncio.sleep(0.35)
     outage.mode = "hang"
     with pytest.raises(TimeoutError):
@@ -195,10 +197,7 @@ async def test_health_reads_the_breaker_and_answers_at_once(
     store: BaseDocumentStore[Any],
 ) -> None:
     outage = Outage(store)
-    outage.mode = "down"
-    for _ in range(3):
-        with pytest.raises(NoSQLConnectionError):
-            await outage.coll.count_documents({})
+    await outage.fail(3)
     started = time.perf_counter()
     health = await store.health_check()
     assert time.perf_counter() - started < 0.25  # no ping: the breaker answers
