@@ -152,6 +152,7 @@ async def test_a_lazy_store_boots_with_its_server_down_and_heals(server: Private
             assert info.value.store == "orders"
 
             await asyncio.to_thread(server.start)
+            await warm_up(backend, server.port)  # a cold JVM emulator's first table is slow
             deadline = time.monotonic() + HEAL_BOUND_S
             while (await bounded(store.health_check(), HEALTH_TIMEOUT_S + 1)).status != "pass":
                 if time.monotonic() > deadline:
