@@ -7,10 +7,11 @@ Firestore commit that ``create()``\\ s it), so of two writers of one value exact
 commits; an update that changes the value deletes the old guard and creates the new one in
 the same commit, a delete removes them.
 
-The canonical text follows MongoDB's equality: ``1``, ``1.0`` and ``Decimal("1")`` are one
-key, ``1`` and ``"1"`` or ``True`` are not; datetimes count to the millisecond (what every
-backend stores); an array contributes each element (a multikey index), an empty one the
-value ``undefined`` as in MongoDB; a missing field counts as null unless the index is sparse.
+The canonical text follows MongoDB's equality (it is the key text ``_id`` values get, from
+``backends/keys.py``): ``1``, ``1.0`` and ``Decimal("1")`` are one key, ``1`` and ``"1"`` or
+``True`` are not; datetimes count to the millisecond (what every backend stores); an array
+contributes each element (a multikey index), an empty one the value ``undefined`` as in
+MongoDB; a missing field counts as null unless the index is sparse.
 Embedded documents are keyed with their fields sorted, since Firestore does not keep field
 order (two orders of one document are one key here, where MongoDB would call them two).
 """
@@ -26,7 +27,8 @@ from decimal import Decimal
 from typing import Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
-from lexigram_nosql.errors import DuplicateKeyError
+from lexigram_nosql.backends.keys import KEY_TAG, key_text
+from lexigram_nosql.errors import DuplicateKeyError, NoSQLError
 from lexigram_nosql.query.ordering import sort_key
 
 __all__ = [
@@ -69,12 +71,18 @@ Entry = tuple[str, dict[str, Any]]
 
 
 def canonical(value: Any) -> str:
-    """The text two values share exactly when a unique index calls them equal."""
-    if value is _MISSING or value is None:
-        return "null"
+    """The text two values share exactly when a unique index calls them equal: the
+    type-keeping key text ``_id`` values get (``backends/keys.py``), with map fields sorted;
+    values no key can hold (a regular expression, a timestamp) by their sort key."""
+    if value is _MISSING:
+        value = None
     if value is _UNDEFINED:
-        return "undefined"
-    return json.dumps(_plain(sort_key(_sorted_maps(value))), separators=(",", ":"))
+        return KEY_TAG + "!undefined"
+    ordered = _sorted_maps(value)
+    try:
+        return key_text(ordered, backend="unique index", path="value")
+    except NoSQLError:
+        return KEY_TAG + "~" + json.dumps(_plain(sort_key(ordered)), separators=(",", ":"))
 
 
 def _sorted_maps(value: Any) -> Any:
@@ -157,7 +165,7 @@ def entries(spec: IndexSpec, document: Mapping[str, Any] | None) -> dict[str, di
         return {}
     out: dict[str, dict[str, Any]] = {}
     for combination in itertools.product(*(values.items() for values in per_path)):
-        text = "[" + ",".join(part for part, _ in combination) + "]"
+        text = json.dumps([part for part, _ in combination], separators=(",", ":"))
         shown = {path: _shown(value) for path, (_, value) in zip(paths, combination, strict=True)}
         out[text] = shown
     return out

@@ -405,11 +405,11 @@ async def test_a_unique_index_keeps_guard_items_in_one_table(dynamodb: Factory) 
     await collection.create_index("email", unique=True)
     guards = await store.client.scan(TableName=store.guard_table)
     values = sorted(item["value"]["S"] for item in guards["Items"] if "value" in item)
-    assert values == ['[["#4","a@x"]]']
+    assert values == ['["a@x"]']
     await collection.update_one({"_id": 1}, {"$set": {"email": "b@x"}})
     guards = await store.client.scan(TableName=store.guard_table)
     values = sorted(item["value"]["S"] for item in guards["Items"] if "value" in item)
-    assert values == ['[["#4","b@x"]]']
+    assert values == ['["b@x"]']
     assert "__lx_unique" not in await store.list_collections()
     await collection.drop_index("email_1")
     guards = await store.client.scan(TableName=store.guard_table)
