@@ -10,7 +10,8 @@ such value to a string, and ``key_value`` maps it back:
   ``"\\x00s"`` the empty string, ``"\\x00d2024-05-01T12:00:00.000Z"`` a datetime.
 
 Values MongoDB calls equal get the same text, so a lookup by key finds them: ``7``, ``7.0``
-and ``Int64(7)`` are all ``"\\x00n7"`` (an integral number reads back as an int), and a
+and ``Int64(7)`` are all ``"\\x00n7"`` (an integral number reads back as an int, so a
+backend marks a float ``_id`` such as ``7.0`` beside the key: ``integral_float``), and a
 datetime is keyed in UTC at millisecond precision, as MongoDB stores it. An ObjectId is keyed
 (and read back) as its 24-hex string, this package's id policy.
 
@@ -32,7 +33,7 @@ from typing import Any, Final
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.dates import utc_millis
 
-__all__ = ["KEY_TAG", "check_id", "key_text", "key_value", "read_back"]
+__all__ = ["KEY_TAG", "check_id", "integral_float", "key_text", "key_value", "read_back"]
 
 KEY_TAG: Final = "\x00"
 """First character of the key text of every value that is not a plain string."""
@@ -137,10 +138,17 @@ def _number(value: Any) -> str:
     return format(number, "f") if number != 0 else "0"
 
 
+def integral_float(value: Any) -> bool:
+    """Whether ``value`` is a float whose key text reads back as an int (``7.0``): the
+    backends keep a one-bit marker beside such an ``_id`` so it reads back as a float."""
+    return type(value) is float and value.is_integer()
+
+
 def read_back(value: Any, *, backend: str) -> Any:
-    """``value`` as a key holding it reads back (an ObjectId as its 24-hex string, a
-    datetime in UTC to the millisecond, ``7.0`` as ``7``): what ``inserted_id`` reports."""
-    if type(value) is str:
+    """``_id`` as it reads back (an ObjectId as its 24-hex string, a datetime in UTC to the
+    millisecond; a float stays a float, see ``integral_float``): what ``inserted_id``
+    reports."""
+    if type(value) is str or type(value) is float:
         return value
     return key_value(key_text(value, backend=backend))
 

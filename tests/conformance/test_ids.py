@@ -27,6 +27,7 @@ IDS: list[tuple[str, Any]] = [
     ("negative-int", -42),
     ("big-int", 2**62),
     ("float", 7.5),
+    ("integral-float", 7.0),
     ("bool", True),
     ("null", None),
     ("document", {"tenant": "t1", "n": 3}),
@@ -69,6 +70,18 @@ async def test_numeric_ids_are_equal_as_mongodb_compares_numbers(store: Any) -> 
     with pytest.raises(DuplicateKeyError):
         await collection.insert_one({"_id": 7.0})
     assert await collection.count_documents({"_id": {"$in": [7.0, "7", 8]}}) == 1
+
+
+async def test_an_integral_float_id_reads_back_as_a_float_found_by_the_int(store: Any) -> None:
+    collection = store.collection("ids")
+    await collection.insert_one({"_id": 3.0, "n": 1})
+    found = await collection.find_one({"_id": 3})
+    assert found == {"_id": 3.0, "n": 1} and type(found["_id"]) is float
+    await collection.replace_one({"_id": 3}, {"n": 2})
+    await collection.update_one({"_id": 3.0}, {"$inc": {"n": 1}})
+    again = await collection.find_one({"_id": 3}, projection={"_id": 1})
+    assert again == {"_id": 3.0} and type(again["_id"]) is float
+    assert [type(d["_id"]) async for d in collection.find({"n": 3})] == [float]
 
 
 async def test_int64_and_decimal128_ids_equal_the_int(store: Any) -> None:

@@ -63,6 +63,10 @@ KNOWN_GAPS: dict[str, str] = {
     # ids
     "test_every_id_type_round_trips_with_its_type[uuid]": _UUID_ID,
     "test_in_on_ids_of_mixed_types": _UUID_ID,
+    "test_an_integral_float_id_reads_back_as_a_float_found_by_the_int": (
+        "mongomock's replace_one writes the filter's _id (3) over the stored one (3.0); MongoDB "
+        "keeps the stored _id"
+    ),
     "test_what_mongodb_stores_is_stored_or_refused_by_name[uuid]": _UUID_ID,
     "test_documents_over_the_backends_size_limit_are_refused_before_writing": (
         "mongomock stores documents over MongoDB's 16 MiB limit"

@@ -28,13 +28,14 @@ from decimal import Context, Decimal, InvalidOperation
 from itertools import count
 from typing import Any
 
-from lexigram_nosql.backends.keys import KEY_TAG, check_id, key_text, key_value
+from lexigram_nosql.backends.keys import KEY_TAG, check_id, integral_float, key_text, key_value
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.dates import utc_millis
 from lexigram_nosql.query.values import bson_class
 
 __all__ = [
     "HIDDEN_PREFIX",
+    "FLOAT_ID",
     "ITEM_SIZE_LIMIT",
     "KEY_TAG",
     "ORDER",
@@ -71,6 +72,8 @@ _EXACT = Context(prec=400)  # the default 28 digits would round DynamoDB's 38 aw
 HIDDEN_PREFIX = "__lx:"
 ORDER = HIDDEN_PREFIX + "o"
 """The hidden list of field names, in document order."""
+FLOAT_ID = HIDDEN_PREFIX + "i"
+"""Present when ``_id`` is a float its key text reads back as an int (``7.0``)."""
 VERSION = HIDDEN_PREFIX + "v"
 """The hidden write counter of an item, bumped by every write of this package, so a
 transaction can tell that a document changed since it read it."""
@@ -345,6 +348,8 @@ def encode_item(
         if key_type is not None:
             if name == "_id":
                 check_id(value)
+                if integral_float(value):
+                    item[FLOAT_ID] = {"BOOL": True}
             item[name] = encode_key(value, key_type, name)
         else:
             item[name] = encode_value(value, name)
@@ -377,6 +382,8 @@ def decode_item(item: Mapping[str, AttributeValue], key_names: frozenset[str]) -
         text = value.get("S")
         # Strings are most values: skip the general decoder unless it may be a datetime.
         document[name] = text if text is not None and len(text) != 32 else decode_value(value)
+    if FLOAT_ID in item and "_id" in document:
+        document["_id"] = float(document["_id"])
     return document
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.dynamodb import indexes
 from lexigram_nosql.backends.dynamodb.codec import (
+    FLOAT_ID,
     ORDER,
     AttributeValue,
     decode_item,
@@ -767,6 +768,7 @@ def _read_attributes(
         return None
     paths = [*projection.paths, *(path for path, _ in sort)]
     needed = {path.split(".", 1)[0] for path in paths} | filtered | info.key_names | {ORDER}
+    needed.add(FLOAT_ID)  # tells a float _id (7.0) from an int one
     if projection.include_id:
         needed.add("_id")
     return frozenset(needed)

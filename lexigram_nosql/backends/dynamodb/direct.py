@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from lexigram_nosql.backends.dynamodb.codec import (
+    FLOAT_ID,
     HIDDEN_PREFIX,
     ITEM_SIZE_LIMIT,
     VERSION,
@@ -41,6 +42,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
 from lexigram_nosql.backends.dynamodb.errors import error_code
 from lexigram_nosql.backends.dynamodb.planner import Placeholders, plan_read
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
+from lexigram_nosql.backends.keys import integral_float
 from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import DocumentTooLargeError
 from lexigram_nosql.query.ast import (
@@ -52,6 +54,7 @@ from lexigram_nosql.query.ast import (
     Update,
     UpdateOp,
 )
+from lexigram_nosql.query.values import is_number
 from lexigram_nosql.types import Document
 
 __all__ = [
@@ -303,11 +306,20 @@ async def replace_by_key(
     # A replacement does not know the version it replaces: a random one, so that a
     # transaction that read an earlier version cannot mistake it for its own.
     item[VERSION] = {"N": str(random.getrandbits(62))}
+    condition, names = "attribute_exists(#k)", {"#k": info.partition_key}
+    if is_number(identifier):
+        # 3 and 3.0 are one key; the item must already be of the id type written (the
+        # float marker), or the read path keeps the stored one, as MongoDB keeps the _id.
+        names["#f"] = FLOAT_ID
+        present = (
+            "attribute_exists(#f)" if integral_float(identifier) else "attribute_not_exists(#f)"
+        )
+        condition = f"{condition} AND {present}"
     params = {
         "TableName": info.table,
         "Item": item,
-        "ConditionExpression": "attribute_exists(#k)",
-        "ExpressionAttributeNames": {"#k": info.partition_key},
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
         "ReturnValues": "ALL_OLD",
     }
     response = await conditional(client.put_item, params)

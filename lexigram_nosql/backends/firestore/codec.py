@@ -23,7 +23,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from lexigram_nosql.backends.keys import check_id, key_text, key_value, read_back
+from lexigram_nosql.backends.keys import (
+    check_id,
+    integral_float,
+    key_text,
+    key_value,
+    read_back,
+)
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.dates import utc_millis
 from lexigram_nosql.query.values import bson_class
@@ -48,6 +54,10 @@ BACKEND: Final = "firestore"
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _MAX_ID_BYTES: Final = 1500
+HIDDEN_PREFIX: Final = "__lx:"
+"""Field names the backend keeps for itself (never returned, refused from users)."""
+FLOAT_ID: Final = HIDDEN_PREFIX + "i"
+"""Present when ``_id`` is a float its document id reads back as an int (``7.0``)."""
 _MAX_DEPTH: Final = 20
 """Firestore's deepest nesting of maps and arrays in a document."""
 #: Firestore's maximum document size.
@@ -133,6 +143,8 @@ def encode_body(document: Mapping[str, Any], *, collection: str | None = None) -
     for key, value in body.items():
         _check_key(key, key, collection)
         _check_value(value, key, collection, in_array=False)
+    if integral_float(document.get("_id")):
+        body[FLOAT_ID] = True  # the document id reads back as an int: mark the float
     size = storage_size(body) + _string_size(str(document.get("_id", ""))) + 48
     if size > MAX_DOCUMENT_BYTES:
         raise DocumentTooLargeError(
@@ -174,6 +186,14 @@ def encodable(value: Any) -> bool:
 
 
 def _check_key(key: str, path: str, collection: str | None) -> None:
+    if key.startswith(HIDDEN_PREFIX):
+        raise UnsupportedQueryError(
+            f"Field {path!r}: names starting with {HIDDEN_PREFIX!r} are reserved by the "
+            "Firestore backend",
+            backend=BACKEND,
+            path=path,
+            collection=collection,
+        )
     if key.startswith("__") and key.endswith("__") and len(key) >= 4:
         raise UnsupportedQueryError(
             f"Field {path!r}: Firestore reserves field names of the form __name__",
@@ -254,6 +274,9 @@ def decode_document(doc_id: str, data: Mapping[str, Any] | None) -> dict[str, An
     document: dict[str, Any] = {"_id": decode_id(doc_id)}
     if data:
         for key in sorted(data):
+            if key == FLOAT_ID:
+                document["_id"] = float(document["_id"])
+                continue
             document[key] = decode_value(data[key])
     return document
 
