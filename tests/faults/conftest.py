@@ -24,6 +24,7 @@ SERVERS: dict[str, Callable[[Path], servers.PrivateServer | str]] = {
 
 CONNECT_TIMEOUT_S = 3.0
 HEALTH_TIMEOUT_S = 2.0
+OPERATION_TIMEOUT_S = 4.0
 
 
 def store_settings(backend: str, port: int, *, name: str, lazy: bool = False) -> dict[str, Any]:
@@ -33,6 +34,9 @@ def store_settings(backend: str, port: int, *, name: str, lazy: bool = False) ->
         "driver": backend,
         "connect_timeout_s": CONNECT_TIMEOUT_S,
         "health_timeout_s": HEALTH_TIMEOUT_S,
+        # the deadline, not luck with the client timeouts below, keeps each call under the
+        # tests' 6 s bound on a loaded machine
+        "operation_timeout_s": OPERATION_TIMEOUT_S,
         "lazy": lazy,
     }
     if backend == "mongodb":
