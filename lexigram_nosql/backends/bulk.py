@@ -38,7 +38,7 @@ from lexigram_nosql.query.requests import FilterQuery
 from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
-    from lexigram_nosql.backends.base import BaseCollection
+    from lexigram_nosql.backends.collection import BaseCollection
 
 __all__ = ["DeleteCall", "UpdateCall", "bind_update", "insert_batch", "run_bulk", "run_steps"]
 

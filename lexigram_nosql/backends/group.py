@@ -24,7 +24,7 @@ import heapq
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from lexigram_nosql.backends.base import BaseCollection, IndexSpec
+from lexigram_nosql.backends.collection import BaseCollection, IndexSpec
 from lexigram_nosql.backends.names import group_of
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import InvalidQueryError
@@ -36,7 +36,7 @@ from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
-    from lexigram_nosql.backends.base import BaseDocumentStore
+    from lexigram_nosql.backends.store import BaseDocumentStore
 
 __all__ = ["CollectionGroup", "GroupSource", "ListedCollections", "id_text"]
 

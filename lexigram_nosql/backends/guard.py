@@ -28,7 +28,7 @@ from lexigram_nosql.operations import Operation, OperationEnd
 from lexigram_nosql.reads import ReadReport
 
 if TYPE_CHECKING:
-    from lexigram_nosql.backends.base import BaseDocumentStore
+    from lexigram_nosql.backends.store import BaseDocumentStore
 
 __all__ = ["OperationGuard", "StreamGuard"]
 

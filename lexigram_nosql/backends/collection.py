@@ -1,0 +1,595 @@
+"""``BaseCollection``: the public collection API, validated once for every backend.
+
+Public methods parse their arguments here (``FilterQuery``/``FindQuery``, ``parse_update``...)
+and run inside the store's per-operation wrapper, so a backend only ever sees valid, parsed
+input alongside the raw documents, and implements the ``_`` primitives. Defaults built on the
+engine (``backends/fallbacks.py``: counts, ``distinct``, aggregation after a pushed-down
+``$match``) can be overridden where the server does better; bulk writes are in
+``backends/bulk.py``.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from lexigram_nosql import reads
+from lexigram_nosql.backends import fallbacks
+from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk, run_steps
+from lexigram_nosql.backends.guard import OperationGuard
+from lexigram_nosql.backends.keys import check_id
+from lexigram_nosql.contracts import (
+    BulkWriteFailure,
+    BulkWriteResult,
+    DeleteResult,
+    IndexInfo,
+    InsertManyResult,
+    InsertOneResult,
+    ReturnDocument,
+    UpdateResult,
+    WriteOperation,
+)
+from lexigram_nosql.errors import (
+    BulkWriteError,
+    ConcurrencyError,
+    InvalidQueryError,
+    NoSQLError,
+)
+from lexigram_nosql.query.aggregate import parse_pipeline
+from lexigram_nosql.query.ast import ParsedPipeline, Update
+from lexigram_nosql.query.limits import Limits, check_pipeline
+from lexigram_nosql.query.projection import parse_projection
+from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
+from lexigram_nosql.query.update import check_new_document, parse_replacement, parse_update
+from lexigram_nosql.query.values import bson_class
+from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.store import BaseDocumentStore
+
+__all__ = ["BaseCollection", "IndexSpec"]
+
+logger = logging.getLogger("lexigram_nosql")
+
+StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    """A validated ``create_index`` request."""
+
+    keys: tuple[tuple[str, int], ...]
+    name: str
+    unique: bool = False
+    sparse: bool = False
+    expire_after_seconds: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        keys: str | Sequence[tuple[str, int]],
+        *,
+        unique: bool,
+        sparse: bool,
+        name: str | None,
+        expire_after_seconds: int | None,
+    ) -> IndexSpec:
+        pairs = parse_sort([(keys, 1)] if isinstance(keys, str) else keys)
+        if not pairs:
+            raise InvalidQueryError("create_index needs at least one key", operator="create_index")
+        if expire_after_seconds is not None and (
+            isinstance(expire_after_seconds, bool)
+            or not isinstance(expire_after_seconds, int)
+            or expire_after_seconds < 0
+        ):
+            raise InvalidQueryError(
+                "expire_after_seconds must be a non-negative integer", operator="create_index"
+            )
+        default_name = "_".join(f"{path}_{direction}" for path, direction in pairs)
+        return cls(pairs, name or default_name, unique, sparse, expire_after_seconds)
+
+
+class BaseCollection(abc.ABC, Generic[StoreT]):
+    """Validation and engine-backed defaults for one collection; backends implement the
+    ``_`` primitives and override defaults where the server does better."""
+
+    def __init__(self, store: StoreT, name: str) -> None:
+        self._store = store
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def store(self) -> StoreT:
+        return self._store
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} store={self._store.name!r} name={self._name!r}>"
+
+    @property
+    def _limits(self) -> Limits:
+        """The store's bounds on user-supplied filters and pipelines."""
+        limits: Limits = self._store.settings.query_limits
+        return limits
+
+    def _operation(self, name: str) -> OperationGuard:
+        """The store's per-operation wrapper for this collection (see ``store.operation``)."""
+        return self._store.operation(name, self._name)
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def insert_one(self, document: Document) -> InsertOneResult:
+        doc = self._check_document(document)
+        async with self._operation("insert_one"):
+            ids = await self._insert([doc])
+        return InsertOneResult(ids[0])
+
+    async def insert_many(
+        self, documents: Sequence[Document], *, ordered: bool = True
+    ) -> InsertManyResult:
+        """Insert in order. A refused document raises ``BulkWriteError`` carrying what was
+        written: ordered, the documents after it are not attempted; with ``ordered=False``
+        every other document is still inserted."""
+        if isinstance(documents, Mapping) or not isinstance(documents, Sequence):
+            raise InvalidQueryError("insert_many takes a list of documents", collection=self._name)
+        docs = [self._check_document(d) for d in documents]
+        if not docs:
+            return InsertManyResult([])
+        async with self._operation("insert_many"):
+            ids, failures = await self._insert_all(docs, ordered=ordered)
+        if failures:
+            result = BulkWriteResult(inserted_count=len(ids))
+            errors = [BulkWriteFailure(i, exc, documents[i]) for i, exc in failures]
+            raise BulkWriteError.build(
+                result, errors, store=self._store.name, collection=self._name
+            )
+        return InsertManyResult(ids)
+
+    async def update_one(
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        upsert: bool = False,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
+        sort: SortSpec | None = None,
+    ) -> UpdateResult:
+        call = self._update_call(
+            "update_one", filter, update, upsert=upsert, array_filters=array_filters, sort=sort
+        )
+        async with self._operation("update_one"):
+            return await self._run_update(call)
+
+    async def update_many(
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        upsert: bool = False,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
+    ) -> UpdateResult:
+        call = self._update_call(
+            "update_many", filter, update, upsert=upsert, array_filters=array_filters, multi=True
+        )
+        async with self._operation("update_many"):
+            return await self._run_update(call)
+
+    async def replace_one(
+        self,
+        filter: FilterDocument,
+        replacement: Document,
+        *,
+        upsert: bool = False,
+        sort: SortSpec | None = None,
+    ) -> UpdateResult:
+        call = self._update_call("replace_one", filter, replacement, upsert=upsert, sort=sort)
+        async with self._operation("replace_one"):
+            return await self._run_update(call)
+
+    async def delete_one(self, filter: FilterDocument) -> DeleteResult:
+        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
+        async with self._operation("delete_one"):
+            return await self._delete(query, multi=False)
+
+    async def delete_many(self, filter: FilterDocument) -> DeleteResult:
+        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
+        async with self._operation("delete_many"):
+            return await self._delete(query, multi=True)
+
+    async def find_one_and_update(
+        self,
+        filter: FilterDocument,
+        update: UpdateDocument,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        upsert: bool = False,
+        return_document: ReturnDocument = ReturnDocument.BEFORE,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Document | None:
+        query = FindQuery.build(
+            self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
+        )
+        parsed = bind_update(
+            parse_update(update, array_filters=array_filters, method="find_one_and_update"),
+            query.filter,
+            array_filters,
+        )
+        async with self._operation("find_one_and_update"):
+            return await self._find_one_and_modify(
+                query, parsed, _raw(update), upsert=upsert, return_document=return_document
+            )
+
+    async def find_one_and_replace(
+        self,
+        filter: FilterDocument,
+        replacement: Document,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        upsert: bool = False,
+        return_document: ReturnDocument = ReturnDocument.BEFORE,
+    ) -> Document | None:
+        query = FindQuery.build(
+            self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
+        )
+        parsed = parse_replacement(replacement, method="find_one_and_replace")
+        async with self._operation("find_one_and_replace"):
+            return await self._find_one_and_modify(
+                query, parsed, replacement, upsert=upsert, return_document=return_document
+            )
+
+    async def find_one_and_delete(
+        self,
+        filter: FilterDocument,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+    ) -> Document | None:
+        query = FindQuery.build(
+            self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
+        )
+        async with self._operation("find_one_and_delete"):
+            return await self._find_one_and_modify(
+                query, None, None, upsert=False, return_document=ReturnDocument.BEFORE
+            )
+
+    async def bulk_write(
+        self, operations: Sequence[WriteOperation], *, ordered: bool = True
+    ) -> BulkWriteResult:
+        """Run the operations (each atomic on its own; inside ``transaction()`` all
+        together). Every operation is validated before the first write. A failed operation
+        raises ``BulkWriteError`` with what was done: ordered, the ones after it are not
+        attempted; with ``ordered=False`` every other operation still runs."""
+        return await run_bulk(self, operations, ordered=ordered)
+
+    def _update_call(
+        self,
+        method: str,
+        filter: FilterDocument,
+        update: Any,
+        *,
+        upsert: bool,
+        array_filters: Sequence[Mapping[str, Any]] | None = None,
+        sort: SortSpec | None = None,
+        multi: bool = False,
+    ) -> UpdateCall:
+        """Validate one update or replace request (nothing is sent)."""
+        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
+        if method in ("replace_one", "ReplaceOne"):
+            parsed: Update = parse_replacement(update, method=method)
+        else:
+            parsed = bind_update(
+                parse_update(update, array_filters=array_filters, method=method),
+                query,
+                array_filters,
+            )
+        order = parse_sort(sort)
+        if not isinstance(upsert, bool):
+            raise InvalidQueryError(f"{method}: upsert must be True or False, got {upsert!r}")
+        return UpdateCall(query, parsed, _raw(update), multi, upsert, order)
+
+    async def _run_update(self, call: UpdateCall) -> UpdateResult:
+        if call.sort:
+            return await self._update_first_in_order(call)
+        return await self._update(
+            call.query, call.update, call.raw, multi=call.multi, upsert=call.upsert
+        )
+
+    async def _write_bulk(
+        self, operations: Sequence[WriteOperation], steps: list[Any], *, ordered: bool
+    ) -> tuple[BulkWriteResult, list[BulkWriteFailure]]:
+        """Run a validated bulk (``steps``: each operation's validated form); what was done
+        and the failures. The engine's way by default; a server with a bulk command
+        overrides it."""
+        return await run_steps(self, operations, steps, ordered=ordered)
+
+    async def _insert_all(
+        self, documents: list[Document], *, ordered: bool
+    ) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
+        """Insert ``documents`` (validated copies), past refused ones unless ``ordered``: the
+        ids inserted and the failures by position. The default makes as few ``_insert`` calls
+        as the failures allow; a server that goes on past errors itself overrides it."""
+        return await insert_batch(self, documents, ordered=ordered)
+
+    async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
+        """``update_one``/``replace_one`` with ``sort``: the first match in that order is
+        updated (MongoDB 8.0). The engine's way: find its ``_id``, then update it under the
+        same filter, again if another writer made it stop matching meanwhile."""
+        for _ in range(_SORTED_UPDATE_ATTEMPTS):
+            first = await self._find_one(FindQuery(call.query, fallbacks.ID_ONLY, call.sort, 0, 1))
+            if first is None:
+                return await self._update(
+                    call.query, call.update, call.raw, multi=False, upsert=call.upsert
+                )
+            pinned = FilterQuery.build({"$and": [call.query.raw, {"_id": first["_id"]}]})
+            result = await self._update(pinned, call.update, call.raw, multi=False, upsert=False)
+            if result.matched_count:
+                return result
+        raise ConcurrencyError(
+            f"update_one with sort on collection {self._name!r} kept losing races with other "
+            "writers; retry later",
+            store=self._store.name,
+            collection=self._name,
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def find_one(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+    ) -> Document | None:
+        query = FindQuery.build(
+            filter, projection=projection, sort=sort, skip=skip, limit=1, limits=self._limits
+        )
+        async with self._operation("find_one"):
+            if skip:  # backends' fast paths (a get by _id) have no notion of skipping
+                document = await BaseCollection._find_one(self, query)
+            else:
+                document = await self._find_one(query)
+            report = reads.current_report()
+            if report is not None:
+                report.items_returned = 0 if document is None else 1
+            return document
+
+    def find(
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        projection: Mapping[str, Any] | None = None,
+        sort: SortSpec | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        batch_size: int | None = None,
+    ) -> AsyncIterator[Document]:
+        """Stream matching documents. Arguments are validated here, before iteration starts."""
+        query = FindQuery.build(
+            filter,
+            projection=projection,
+            sort=sort,
+            skip=skip,
+            limit=limit,
+            batch_size=batch_size,
+            limits=self._limits,
+        )
+        return self._stream("find", lambda: self._find(query))
+
+    async def count_documents(
+        self, filter: FilterDocument | None = None, *, skip: int = 0, limit: int = 0
+    ) -> int:
+        """How many documents match, after skipping ``skip`` of them and counting at most
+        ``limit`` (0: no limit), as PyMongo's ``count_documents``."""
+        query = FilterQuery.build(filter, limits=self._limits)
+        FindQuery.build(None, skip=skip, limit=limit)  # validates skip and limit
+        async with self._operation("count_documents"):
+            count = await self._count(query)
+        count = max(count - skip, 0)
+        return min(count, limit) if limit else count
+
+    async def estimated_document_count(self) -> int:
+        """The number of documents in the collection. Exact on every backend here (DynamoDB's
+        and Firestore's cheap estimates lag or are missing), so never below what was written."""
+        async with self._operation("estimated_document_count"):
+            return await self._estimated_count()
+
+    async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]:
+        if not isinstance(key, str) or not key or key.startswith("$"):
+            raise InvalidQueryError(
+                f"distinct key must be a field path, got {key!r}", path=str(key)
+            )
+        query = FilterQuery.build(filter, limits=self._limits)
+        async with self._operation("distinct"):
+            return await self._distinct(key, query)
+
+    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]:
+        """Stream the pipeline's output. The pipeline is validated here, before iteration."""
+        check_pipeline(pipeline, self._limits)
+        parsed = parse_pipeline(pipeline)
+        return self._stream("aggregate", lambda: self._aggregate(parsed))
+
+    async def _stream(
+        self, name: str, open_stream: Callable[[], AsyncIterator[Document]]
+    ) -> AsyncIterator[Document]:
+        guard = self._store.stream(name, self._name)
+        await guard.open()
+        report = guard.report  # None unless observed
+        if report is not None:
+            report.items_returned = 0
+        iterator: AsyncIterator[Document] | None = None
+        try:
+            iterator = open_stream()
+            while True:
+                guard.fetching()
+                # The backend notes its plan while it runs: make the report current there.
+                token = None if report is None else reads.reporting(report)
+                try:
+                    document = await anext(iterator)
+                except StopAsyncIteration:
+                    guard.fetched()
+                    return
+                except BaseException as exc:
+                    guard.failed(exc)
+                finally:
+                    if token is not None:
+                        reads.done(token)
+                guard.fetched()
+                if report is not None:
+                    report.items_returned = (report.items_returned or 0) + 1
+                yield document
+        finally:
+            guard.close()
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    # -- indexes -------------------------------------------------------------------------
+
+    async def create_index(
+        self,
+        keys: str | Sequence[tuple[str, int]],
+        *,
+        unique: bool = False,
+        sparse: bool = False,
+        name: str | None = None,
+        expire_after_seconds: int | None = None,
+    ) -> str:
+        spec = IndexSpec.build(
+            keys, unique=unique, sparse=sparse, name=name, expire_after_seconds=expire_after_seconds
+        )
+        async with self._operation("create_index"):
+            return await self._create_index(spec)
+
+    async def list_indexes(self) -> list[IndexInfo]:
+        async with self._operation("list_indexes"):
+            return await self._list_indexes()
+
+    async def drop_index(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise InvalidQueryError(f"index name must be a non-empty string, got {name!r}")
+        async with self._operation("drop_index"):
+            await self._drop_index(name)
+
+    # -- validation helpers --------------------------------------------------------------
+
+    def _check_document(self, document: Any) -> Document:
+        if not isinstance(document, Mapping):
+            raise InvalidQueryError(
+                f"A document must be a mapping, got {type(document).__name__}",
+                collection=self._name,
+            )
+        # One pass over the values (which also puts datetimes in their stored form); the
+        # caller's dict is never kept.
+        try:
+            stored = cast(Document, check_new_document(document))
+            if stored is document:
+                stored = dict(document)
+            if "_id" in stored:
+                check_id(stored["_id"])
+                if bson_class(stored["_id"]) == "ObjectId":
+                    # The id policy: ObjectIds are handled as their 24-hex strings (the
+                    # MongoDB backend sends such a string as the ObjectId it spells).
+                    stored["_id"] = str(stored["_id"])
+        except InvalidQueryError as exc:
+            exc.collection = exc.collection or self._name
+            raise
+        return stored
+
+    def _need_filter(self, filter: FilterDocument | None) -> FilterDocument:
+        if filter is None:
+            return {}
+        if not isinstance(filter, Mapping):
+            raise InvalidQueryError(
+                f"A filter must be a mapping, got {type(filter).__name__}", collection=self._name
+            )
+        return filter
+
+    # -- engine-backed defaults (backends/fallbacks.py) ---------------------------------
+
+    async def _find_one(self, query: FindQuery) -> Document | None:
+        return await fallbacks.first(self._find(query))
+
+    async def _estimated_count(self) -> int:
+        return await self._count(FilterQuery.build(None))
+
+    async def _count(self, query: FilterQuery) -> int:
+        return await fallbacks.count(self._find(FindQuery(query, fallbacks.ID_ONLY)))
+
+    async def _distinct(self, key: str, query: FilterQuery) -> list[Any]:
+        documents = self._find(FindQuery(query, parse_projection({key: 1})))
+        return await fallbacks.distinct(documents, key)
+
+    def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
+        return fallbacks.aggregate(pipeline, self._find, self._lookup_source)
+
+    def _lookup_source(self, name: str) -> AsyncIterator[Document]:
+        return self._store.collection(name)._find(FindQuery.build(None))
+
+    # -- backend primitives --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _insert(self, documents: list[Document]) -> list[Any]:
+        """Insert (documents are validated copies; assign ``_id`` where missing); return ids.
+
+        In order, as MongoDB's ordered insert: a refused document (a duplicate ``_id`` or
+        unique key raises ``DuplicateKeyError``) stops the batch, the ones before it stay
+        written, and the error's ``request_index`` says its position in ``documents``.
+        Refusals made while encoding, before anything is sent, carry no position."""
+
+    @abc.abstractmethod
+    def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        """Stream matching documents, honouring projection, sort, skip and limit."""
+
+    @abc.abstractmethod
+    async def _update(
+        self,
+        query: FilterQuery,
+        update: Update,
+        raw: Mapping[str, Any],
+        *,
+        multi: bool,
+        upsert: bool,
+    ) -> UpdateResult: ...
+
+    @abc.abstractmethod
+    async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult: ...
+
+    @abc.abstractmethod
+    async def _find_one_and_modify(
+        self,
+        query: FindQuery,
+        update: Update | None,
+        raw: Mapping[str, Any] | None,
+        *,
+        upsert: bool,
+        return_document: ReturnDocument,
+    ) -> Document | None:
+        """Atomically update (or, with ``update=None``, delete) the first match in sort order
+        and return it before or after, projected."""
+
+    @abc.abstractmethod
+    async def _create_index(self, spec: IndexSpec) -> str: ...
+
+    @abc.abstractmethod
+    async def _list_indexes(self) -> list[IndexInfo]: ...
+
+    @abc.abstractmethod
+    async def _drop_index(self, name: str) -> None: ...
+
+
+_SORTED_UPDATE_ATTEMPTS = 8
+
+
+def _raw(update: Any) -> Any:
+    """The user's update as the server receives it (a pipeline as a list)."""
+    return list(update) if isinstance(update, tuple) else update
