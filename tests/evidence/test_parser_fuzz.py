@@ -24,7 +24,7 @@ from lexigram_nosql.query import (
     parse_projection,
     parse_update,
 )
-from lexigram_nosql.query.values import MAX_NESTING
+from lexigram_nosql.query.values import MAX_NESTING, MAX_STORED_NESTING
 
 OPERATORS = [
     *[
@@ -182,17 +182,34 @@ def _nested(depth: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("parse", [parse_filter, parse_update, parse_pipeline])
-def test_nesting_is_limited_to_max_nesting_levels(parse: Callable[[Any], Any]) -> None:
-    """The limit is exact: MAX_NESTING levels parse, one more is a named refusal."""
+def test_values_nest_at_most_as_deep_as_mongodb_stores(parse: Callable[[Any], Any]) -> None:
+    """A value in a filter, update or pipeline is held to the stored value model: a value
+    of MAX_STORED_NESTING levels parses, one more is a named refusal."""
     wrap: Callable[[Any], Any] = {
         parse_filter: lambda d: d,
         parse_update: lambda d: {"$set": d},
         parse_pipeline: lambda d: [{"$match": d}],
     }[parse]
-    extra = {parse_filter: 0, parse_update: 1, parse_pipeline: 2}[parse]
-    parse(wrap(_nested(MAX_NESTING - extra)))
+    parse(wrap(_nested(MAX_STORED_NESTING + 1)))  # the field "a", then a 100-level value
+    with pytest.raises(InvalidQueryError, match=f"more than {MAX_STORED_NESTING} levels"):
+        parse(wrap(_nested(MAX_STORED_NESTING + 2)))
+
+
+def _ands(count: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"a": 1}
+    for _ in range(count):
+        value = {"$and": [value]}
+    return value
+
+
+def test_a_query_nests_at_most_max_nesting_levels() -> None:
+    """The query's own structure (each $and is a document and a list) is limited exactly:
+    MAX_NESTING levels parse, one more is a named refusal."""
+    levels_per_and = 2
+    fits = (MAX_NESTING - 2) // levels_per_and  # the root and the innermost condition
+    parse_filter(_ands(fits))
     with pytest.raises(InvalidQueryError, match=f"more than {MAX_NESTING} levels"):
-        parse(wrap(_nested(MAX_NESTING - extra + 1)))
+        parse_filter(_ands(fits + 1))
 
 
 def test_a_huge_in_list_is_accepted() -> None:

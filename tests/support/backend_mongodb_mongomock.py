@@ -129,6 +129,10 @@ KNOWN_GAPS: dict[str, str] = {
             "$addToSet-$each": "mongomock's $addToSet with $each adds an element already present",
         },
     ),
+    "test_bad_updates_are_refused_and_change_nothing": (
+        "mongomock accepts the positional `$` in an update whose query has no array "
+        "condition; MongoDB refuses it (the positional operator did not find the match needed)"
+    ),
     "test_replace_one_cannot_change_the_id": _ID_CODE,
     "test_set_cannot_change_the_id": _ID_CODE,
     # field names MongoDB 5.0+ stores
