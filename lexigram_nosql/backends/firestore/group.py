@@ -17,7 +17,7 @@ from typing import Any
 from lexigram_nosql.backends.firestore.collection import FirestoreCollection
 from lexigram_nosql.backends.firestore.names import collection_path, escape_segment, name_of_path
 from lexigram_nosql.backends.firestore.planner import DOCUMENT_ID, Branch, QueryPlan
-from lexigram_nosql.backends.firestore.store import FirestoreTransaction
+from lexigram_nosql.backends.firestore.transaction import FirestoreTransaction
 from lexigram_nosql.backends.group import GroupSource, Owned
 from lexigram_nosql.backends.names import group_of
 from lexigram_nosql.query.ast import FilterNode

@@ -18,19 +18,32 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
-from lexigram_nosql.backends.unique import entries, guard_id, spec_from_json, spec_to_json
+from lexigram_nosql.backends.unique import (
+    duplicate_error,
+    entries,
+    guard_id,
+    spec_from_json,
+    spec_to_json,
+)
+from lexigram_nosql.errors import DuplicateKeyError
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.firestore.store import FirestoreDocumentStore
+    from lexigram_nosql.backends.firestore.transaction import FirestoreTransaction
 
 __all__ = [
     "GUARD_COLLECTION",
     "INDEX_COLLECTION",
     "GuardChanges",
+    "add_guards",
     "delete_guards",
     "guard_changes",
+    "guard_in_transaction",
+    "guard_reference",
+    "held_guard_error",
     "load_specs",
     "save_specs",
+    "unique_specs",
 ]
 
 GUARD_COLLECTION: Final = "__lx_unique"
@@ -111,3 +124,71 @@ async def delete_guards(store: FirestoreDocumentStore, collection: str, index: s
         for reference in page:
             batch.delete(reference)
         await batch.commit()
+
+
+# -- guards of one write (used by ``writes.py``) -----------------------------------------
+
+
+async def unique_specs(store: FirestoreDocumentStore, collection: str) -> tuple[IndexSpec, ...]:
+    """The unique indexes a write to ``collection`` must keep guards for."""
+    specs = await store.loaded_indexes(collection)
+    return tuple(spec for spec in specs.values() if spec.unique)
+
+
+def guard_reference(client: Any, guard: str) -> Any:
+    """The guard document ``guard`` (one per indexed value)."""
+    return client.collection(GUARD_COLLECTION).document(guard)
+
+
+def add_guards(client: Any, batch: Any, changes: GuardChanges) -> None:
+    """Put the guard writes in the same batch as the document, so both commit or neither."""
+    for guard, body, _, _ in changes.creates:
+        batch.create(guard_reference(client, guard), body)
+    for guard in changes.deletes:
+        batch.delete(guard_reference(client, guard))
+
+
+async def held_guard_error(
+    store: FirestoreDocumentStore, collection: str, changes: GuardChanges, owner: str
+) -> DuplicateKeyError | None:
+    """After a commit failed with AlreadyExists: the error for the first guard another
+    document holds (None when none is held any more: the commit can be tried again)."""
+    references = [guard_reference(store.client, guard) for guard, _, _, _ in changes.creates]
+    held = {
+        snapshot.id
+        async for snapshot in store.client.get_all(references)
+        if snapshot.exists and (snapshot.to_dict() or {}).get("owner") != owner
+    }
+    for guard, _, index, key in changes.creates:
+        if guard in held:
+            return duplicate_error(index, key, store=store.name, collection=collection)
+    return None
+
+
+async def guard_in_transaction(
+    store: FirestoreDocumentStore,
+    collection: str,
+    handle: FirestoreTransaction,
+    changes: GuardChanges,
+) -> None:
+    """Check each new value inside the transaction (its own writes, then the committed
+    guards, read in the transaction), then buffer the guard writes for the commit."""
+    pending = handle.writes(GUARD_COLLECTION)
+    for guard, _, index, key in changes.creates:
+        if guard in pending:
+            taken = pending[guard] is not None
+        else:
+            snapshot = await guard_reference(store.client, guard).get(
+                transaction=handle.transaction
+            )
+            taken = snapshot.exists
+        if taken:
+            raise duplicate_error(index, key, store=store.name, collection=collection)
+    for guard in changes.deletes:
+        handle.buffer("delete", guard_reference(store.client, guard))
+        pending[guard] = None
+    for guard, body, _, _ in changes.creates:
+        handle.buffer(
+            "set" if guard in pending else "create", guard_reference(store.client, guard), body
+        )
+        pending[guard] = body

@@ -21,22 +21,21 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore, IndexSpec
+from lexigram_nosql.backends.firestore.collection import FirestoreCollection
+from lexigram_nosql.backends.firestore.group import FirestoreGroupReader, NativeGroup
+from lexigram_nosql.backends.firestore.guards import delete_guards, load_specs, save_specs
 from lexigram_nosql.backends.firestore.names import collection_path, name_of_path
+from lexigram_nosql.backends.firestore.transaction import FirestoreTransaction
+from lexigram_nosql.backends.group import GroupSource
 from lexigram_nosql.config.firestore import FirestoreStoreSettings
 from lexigram_nosql.contracts import Capabilities
 from lexigram_nosql.errors import ConcurrencyError, ConfigurationError, NoSQLError, StoreStateError
-from lexigram_nosql.types import Document
 
-if TYPE_CHECKING:
-    from lexigram_nosql.backends.firestore.collection import FirestoreCollection
-    from lexigram_nosql.backends.group import GroupSource
-
-__all__ = ["FirestoreDocumentStore"]
+__all__ = ["FirestoreDocumentStore", "FirestoreTransaction"]
 
 logger = logging.getLogger("lexigram_nosql")
 
@@ -45,8 +44,6 @@ T = TypeVar("T")
 _HEALTH_COLLECTION: Final = "lexigram_health"
 #: Documents deleted per batch when dropping a collection (Firestore's write limit).
 _DROP_PAGE: Final = 500
-#: How long a transaction waits for a document another transaction of this process read.
-LOCK_WAIT_S: Final = 10.0
 
 #: Operators (filter and update) that run on Firestore; the rest run on the shared engine.
 _PUSHDOWN: Final = frozenset(
@@ -74,72 +71,6 @@ _PUSHDOWN: Final = frozenset(
 _retry_ids: ContextVar[Mapping[int, bytes]] = ContextVar(
     "lexigram_nosql_firestore_retry", default=MappingProxyType({})
 )
-
-
-@dataclass(slots=True)
-class FirestoreTransaction:
-    """An open transaction: the client's ``AsyncTransaction``, the writes to send with the
-    commit, and the block's own documents (``collection -> id -> document``, ``None`` for
-    deleted) so that reads inside the block see them.
-
-    Writes are handed to the client only at commit: it refuses any read once a write is
-    buffered, and the server applies them at commit anyway."""
-
-    transaction: Any
-    pending: dict[str, dict[str, Document | None]] = field(default_factory=dict)
-    operations: list[tuple[str, Any, dict[str, Any] | None]] = field(default_factory=list)
-
-    held: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
-
-    def writes(self, collection: str) -> dict[str, Document | None]:
-        return self.pending.setdefault(collection, {})
-
-    async def lock(
-        self, store: FirestoreDocumentStore, collection: str, doc_ids: list[str]
-    ) -> None:
-        """Take this process's lock on documents read by id, until commit or rollback.
-
-        Transactions in one process that read the same document then take turns instead of
-        making Firestore abort all but one (on the emulator each abort costs seconds). A
-        lock not granted within ``LOCK_WAIT_S`` (two transactions waiting on each other)
-        raises ``ConcurrencyError``: the transaction is rolled back and can be run again.
-        """
-        for doc_id in sorted(doc_ids):
-            key = (collection, doc_id)
-            if key in self.held:
-                continue
-            lock = store.document_lock(collection, doc_id)
-            try:
-                await asyncio.wait_for(lock.acquire(), LOCK_WAIT_S)
-            except TimeoutError as exc:
-                raise ConcurrencyError(
-                    f"A transaction on store {store.name!r} waited {LOCK_WAIT_S:g}s for document "
-                    f"{doc_id!r} of collection {collection!r}, held by another transaction of "
-                    "this process; it was rolled back. Run it again.",
-                    store=store.name,
-                    collection=collection,
-                    key=doc_id,
-                ) from exc
-            self.held[key] = lock
-
-    def release(self) -> None:
-        for lock in self.held.values():
-            lock.release()
-        self.held.clear()
-
-    def buffer(self, kind: str, reference: Any, body: dict[str, Any] | None = None) -> None:
-        """Queue ``create``, ``set`` or ``delete`` of ``reference`` for the commit."""
-        self.operations.append((kind, reference, body))
-
-    def flush(self) -> None:
-        for kind, reference, body in self.operations:
-            if kind == "delete":
-                self.transaction.delete(reference)
-            elif kind == "create":
-                self.transaction.create(reference, body)
-            else:
-                self.transaction.set(reference, body)
-        self.operations.clear()
 
 
 class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
@@ -212,16 +143,12 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         ``create_index`` records them), so unique indexes hold across processes."""
         recorded = self.indexes(collection)
         if collection not in self._indexes_loaded:
-            from lexigram_nosql.backends.firestore.guards import load_specs
-
             for name, spec in (await load_specs(self, collection)).items():
                 recorded.setdefault(name, spec)
             self._indexes_loaded.add(collection)
         return recorded
 
     async def save_indexes(self, collection: str) -> None:
-        from lexigram_nosql.backends.firestore.guards import save_specs
-
         await save_specs(self, collection, self.indexes(collection))
 
     def map_exception(self, exc: BaseException) -> NoSQLError | None:
@@ -288,8 +215,6 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
     # -- collections ---------------------------------------------------------------------
 
     def _make_collection(self, name: str) -> BaseCollection[Any]:
-        from lexigram_nosql.backends.firestore.collection import FirestoreCollection
-
         return FirestoreCollection(self, name)
 
     def collection(self, name: str) -> FirestoreCollection:
@@ -299,8 +224,6 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
 
     def _group_source(self, name: str) -> GroupSource:
         """One native collection-group query (see ``group.py``)."""
-        from lexigram_nosql.backends.firestore.group import FirestoreGroupReader, NativeGroup
-
         return NativeGroup(FirestoreGroupReader(self, name))
 
     async def _list_collections(self) -> list[str]:
@@ -347,8 +270,6 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
                 batch.delete(document)
             await batch.commit()
             deleted += len(page)
-        from lexigram_nosql.backends.firestore.guards import delete_guards
-
         await delete_guards(self, name, None)
         self._indexes.pop(name, None)
         await self.save_indexes(name)
