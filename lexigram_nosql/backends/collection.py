@@ -14,13 +14,13 @@ import abc
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from lexigram_nosql import reads
 from lexigram_nosql.backends import fallbacks
 from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk, run_steps
 from lexigram_nosql.backends.guard import OperationGuard
+from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
@@ -53,44 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BaseCollection", "IndexSpec"]
 
+
 logger = logging.getLogger("lexigram_nosql")
 
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
-
-
-@dataclass(frozen=True, slots=True)
-class IndexSpec:
-    """A validated ``create_index`` request."""
-
-    keys: tuple[tuple[str, int], ...]
-    name: str
-    unique: bool = False
-    sparse: bool = False
-    expire_after_seconds: int | None = None
-
-    @classmethod
-    def build(
-        cls,
-        keys: str | Sequence[tuple[str, int]],
-        *,
-        unique: bool,
-        sparse: bool,
-        name: str | None,
-        expire_after_seconds: int | None,
-    ) -> IndexSpec:
-        pairs = parse_sort([(keys, 1)] if isinstance(keys, str) else keys)
-        if not pairs:
-            raise InvalidQueryError("create_index needs at least one key", operator="create_index")
-        if expire_after_seconds is not None and (
-            isinstance(expire_after_seconds, bool)
-            or not isinstance(expire_after_seconds, int)
-            or expire_after_seconds < 0
-        ):
-            raise InvalidQueryError(
-                "expire_after_seconds must be a non-negative integer", operator="create_index"
-            )
-        default_name = "_".join(f"{path}_{direction}" for path, direction in pairs)
-        return cls(pairs, name or default_name, unique, sparse, expire_after_seconds)
 
 
 class BaseCollection(abc.ABC, Generic[StoreT]):
@@ -213,18 +179,20 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         return_document: ReturnDocument = ReturnDocument.BEFORE,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Document | None:
-        query = FindQuery.build(
-            self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
+        return await self._modify_first(
+            "find_one_and_update",
+            filter,
+            lambda query: bind_update(
+                parse_update(update, array_filters=array_filters, method="find_one_and_update"),
+                query.filter,
+                array_filters,
+            ),
+            _raw(update),
+            projection=projection,
+            sort=sort,
+            upsert=upsert,
+            return_document=return_document,
         )
-        parsed = bind_update(
-            parse_update(update, array_filters=array_filters, method="find_one_and_update"),
-            query.filter,
-            array_filters,
-        )
-        async with self._operation("find_one_and_update"):
-            return await self._find_one_and_modify(
-                query, parsed, _raw(update), upsert=upsert, return_document=return_document
-            )
 
     async def find_one_and_replace(
         self,
@@ -236,13 +204,38 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         upsert: bool = False,
         return_document: ReturnDocument = ReturnDocument.BEFORE,
     ) -> Document | None:
+        return await self._modify_first(
+            "find_one_and_replace",
+            filter,
+            lambda query: parse_replacement(replacement, method="find_one_and_replace"),
+            replacement,
+            projection=projection,
+            sort=sort,
+            upsert=upsert,
+            return_document=return_document,
+        )
+
+    async def _modify_first(
+        self,
+        operation: str,
+        filter: FilterDocument,
+        parse: Callable[[FindQuery], Update],
+        raw: Any,
+        *,
+        projection: Mapping[str, Any] | None,
+        sort: SortSpec | None,
+        upsert: bool,
+        return_document: ReturnDocument,
+    ) -> Document | None:
+        """The one body of ``find_one_and_update``/``_replace``: validate, then modify the
+        first match in sort order inside the operation's wrapper."""
         query = FindQuery.build(
             self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
         )
-        parsed = parse_replacement(replacement, method="find_one_and_replace")
-        async with self._operation("find_one_and_replace"):
+        parsed = parse(query)
+        async with self._operation(operation):
             return await self._find_one_and_modify(
-                query, parsed, replacement, upsert=upsert, return_document=return_document
+                query, parsed, raw, upsert=upsert, return_document=return_document
             )
 
     async def find_one_and_delete(
