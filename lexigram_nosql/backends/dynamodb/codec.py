@@ -36,6 +36,7 @@ from lexigram_nosql.query.values import bson_class
 __all__ = [
     "HIDDEN_PREFIX",
     "FLOAT_ID",
+    "FLOATS",
     "ITEM_SIZE_LIMIT",
     "KEY_TAG",
     "ORDER",
@@ -74,6 +75,10 @@ ORDER = HIDDEN_PREFIX + "o"
 """The hidden list of field names, in document order."""
 FLOAT_ID = HIDDEN_PREFIX + "i"
 """Present when ``_id`` is a float its key text reads back as an int (``7.0``)."""
+FLOATS = HIDDEN_PREFIX + "f"
+"""The hidden string set of the top-level fields holding a float: here, beside the other
+hidden attributes, because both ``updates.py`` (writing it) and ``direct.py`` (conditioning
+on it) need it and ``direct.py`` builds on ``updates.py``."""
 VERSION = HIDDEN_PREFIX + "v"
 """The hidden write counter of an item, bumped by every write of this package, so a
 transaction can tell that a document changed since it read it."""

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from lexigram_nosql.backends.dynamodb.codec import (
     FLOAT_ID,
+    FLOATS,
     HIDDEN_PREFIX,
     ITEM_SIZE_LIMIT,
     VERSION,
@@ -42,6 +43,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
 from lexigram_nosql.backends.dynamodb.errors import error_code
 from lexigram_nosql.backends.dynamodb.planner import Placeholders, plan_read
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
+from lexigram_nosql.backends.dynamodb.updates import full_item
 from lexigram_nosql.backends.keys import integral_float
 from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import DocumentTooLargeError
@@ -58,7 +60,6 @@ from lexigram_nosql.query.values import is_number
 from lexigram_nosql.types import Document
 
 __all__ = [
-    "FLOATS",
     "blind_update",
     "delete_by_key",
     "modify_by_key",
@@ -69,9 +70,6 @@ __all__ = [
     "pinned_key",
     "was_modified",
 ]
-
-FLOATS: Final = HIDDEN_PREFIX + "f"
-"""The hidden string set of the top-level fields holding a float."""
 
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 _BLIND: Final = frozenset({UpdateOp.SET, UpdateOp.UNSET, UpdateOp.INC, UpdateOp.CURRENT_DATE})
@@ -295,8 +293,6 @@ async def replace_by_key(
 ) -> tuple[Document, Document] | None:
     """A replacement by key as one ``PutItem``: (before, after), or None when it needs the
     read (no such document, a changed ``_id`` to report, unique guards to move)."""
-    from lexigram_nosql.backends.dynamodb.updates import full_item
-
     identifier = getattr(node, "operand", None)
     given = update.document
     if info.uniques or ("_id" in given and differs(given["_id"], identifier)):

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore, IndexSpec
+from lexigram_nosql.backends.dynamodb.collection import DynamoCollection
 from lexigram_nosql.backends.dynamodb.errors import error_code, map_dynamodb_error
 from lexigram_nosql.backends.dynamodb.guards import (
     GUARD_TABLE,
@@ -182,8 +183,6 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
     # -- collections and tables ----------------------------------------------------------
 
     def _make_collection(self, name: str) -> BaseCollection[Any]:
-        from lexigram_nosql.backends.dynamodb.collection import DynamoCollection
-
         self.table_name(name)  # a name too long even for an encoded table fails here
         return DynamoCollection(self, name)
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lexigram_nosql.backends.dynamodb.codec import (
+    FLOATS,
     ORDER,
     VERSION,
     AttributeValue,
@@ -30,7 +31,6 @@ from lexigram_nosql.backends.dynamodb.codec import (
     order_names,
     order_value,
 )
-from lexigram_nosql.backends.dynamodb.direct import FLOATS
 from lexigram_nosql.backends.dynamodb.planner import Placeholders
 from lexigram_nosql.backends.dynamodb.tables import (
     SHADOW_PREFIX,
