@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from lexigram_nosql.errors import InvalidQueryError
-from lexigram_nosql.query.aggregate import parse_stage
+from lexigram_nosql.query.aggregate_parse import parse_stage
 from lexigram_nosql.types import Document, FilterDocument
 
 __all__ = ["AggregationOp", "AggregationPipeline"]

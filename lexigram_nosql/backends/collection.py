@@ -39,7 +39,7 @@ from lexigram_nosql.errors import (
     InvalidQueryError,
     NoSQLError,
 )
-from lexigram_nosql.query.aggregate import parse_pipeline
+from lexigram_nosql.query.aggregate_parse import parse_pipeline
 from lexigram_nosql.query.ast import ParsedPipeline, Update
 from lexigram_nosql.query.limits import Limits, check_pipeline
 from lexigram_nosql.query.projection import parse_projection

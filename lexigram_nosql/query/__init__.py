@@ -1,10 +1,12 @@
 """The query language: MongoDB's filter, update and aggregation documents, validated once and
 evaluated exactly by one Python engine that every backend can fall back on."""
 
-from lexigram_nosql.query.aggregate import LookupSource, parse_pipeline, run_pipeline
+from lexigram_nosql.query.aggregate import run_pipeline
+from lexigram_nosql.query.aggregate_parse import parse_pipeline
 from lexigram_nosql.query.ast import FilterNode, ParsedPipeline, Update
 from lexigram_nosql.query.expressions import evaluate, parse_expression
 from lexigram_nosql.query.filter import matches, parse_filter
+from lexigram_nosql.query.lookup import LookupSource
 from lexigram_nosql.query.ordering import compare_values, document_sort_key, sort_key
 from lexigram_nosql.query.paths import MISSING, get_path, get_values, set_path, unset_path
 from lexigram_nosql.query.projection import Projection, apply_projection, parse_projection

@@ -27,6 +27,8 @@ from lexigram_nosql.query.ast import (
     Not,
     Or,
 )
+from lexigram_nosql.query.expressions import parse_expression
+from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.paths import check_path
 from lexigram_nosql.query.values import (
     bson_class,
@@ -57,8 +59,6 @@ def parse_filter(filter: FilterDocument | None) -> FilterNode:
 
 def matches(node: FilterNode, document: Any) -> bool:
     """Whether ``document`` satisfies ``node``, exactly as MongoDB decides it."""
-    from lexigram_nosql.query.matching import compile_filter
-
     return compile_filter(node)(document)
 
 
@@ -123,8 +123,6 @@ def _parse_top_level(key: str, value: Any, *, prefix: str) -> FilterNode | None:
         nodes = tuple(_parse_document(item, prefix=prefix, operator=key) for item in value)
         return _LOGICAL[key](nodes)
     if key == "$expr":
-        from lexigram_nosql.query.expressions import parse_expression
-
         return Expr(parse_expression(value))
     if key == "$comment":
         return None

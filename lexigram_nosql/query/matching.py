@@ -33,6 +33,7 @@ from lexigram_nosql.query.ast import (
     Not,
     Or,
 )
+from lexigram_nosql.query.expressions import evaluate
 from lexigram_nosql.query.ordering import NULL, NUMBER, is_nan_key, sort_key
 from lexigram_nosql.query.paths import MISSING, path_getter
 from lexigram_nosql.query.patterns import regex_test
@@ -143,8 +144,6 @@ def tests_element_itself(node: FilterNode) -> bool:
 
 
 def _compile_expr(node: Expr) -> Matcher:
-    from lexigram_nosql.query.expressions import evaluate
-
     expression = node.expression
 
     def expr(document: Any) -> bool:

@@ -28,6 +28,7 @@ from lexigram_nosql.query.ast import (
 )
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.filter import matches
+from lexigram_nosql.query.matching import tests_element_itself
 from lexigram_nosql.query.ordering import compare_values, document_sort_key, sort_key, values_equal
 from lexigram_nosql.query.paths import (
     MISSING,
@@ -354,8 +355,6 @@ def _apply_pull(result: Document, field: FieldUpdate) -> None:
 
 
 def _tests_element(clause: FilterNode) -> bool:
-    from lexigram_nosql.query.matching import tests_element_itself
-
     return tests_element_itself(clause)
 
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from lexigram_nosql.errors import InvalidQueryError
-from lexigram_nosql.query.aggregate import parse_stage, stage_transform
+from lexigram_nosql.query.aggregate import stage_transform
+from lexigram_nosql.query.aggregate_parse import parse_stage
 from lexigram_nosql.query.ast import PipelineUpdate
 from lexigram_nosql.query.expressions import current_variables
 from lexigram_nosql.query.values import check_nesting

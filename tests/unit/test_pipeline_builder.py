@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from lexigram_nosql import AggregationOp, AggregationPipeline, InvalidQueryError
-from lexigram_nosql.query.aggregate import parse_pipeline, run_pipeline
+from lexigram_nosql.query.aggregate import run_pipeline
+from lexigram_nosql.query.aggregate_parse import parse_pipeline
 
 
 async def run(pipeline: AggregationPipeline, documents: list[dict[str, Any]]) -> list[Any]:

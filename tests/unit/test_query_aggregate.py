@@ -13,7 +13,8 @@ import pytest
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query import aggregate
-from lexigram_nosql.query.aggregate import parse_pipeline, run_pipeline
+from lexigram_nosql.query.aggregate import run_pipeline
+from lexigram_nosql.query.aggregate_parse import parse_pipeline
 from lexigram_nosql.query.ordering import document_sort_key
 
 Docs = list[dict[str, Any]]

@@ -14,10 +14,11 @@ import heapq
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.keys import check_id
+from lexigram_nosql.backends.memory.data import CollectionData, MemoryTransaction, Undo
 from lexigram_nosql.backends.memory.indexes import (
     MISSING_VALUE,
     MemoryIndex,
@@ -25,12 +26,6 @@ from lexigram_nosql.backends.memory.indexes import (
     value_key,
 )
 from lexigram_nosql.backends.memory.planner import Plan, choose_plan
-from lexigram_nosql.backends.memory.store import (
-    CollectionData,
-    MemoryDocumentStore,
-    MemoryTransaction,
-    Undo,
-)
 from lexigram_nosql.backends.memory.values import (
     clone,
     clone_document,
@@ -43,7 +38,7 @@ from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError, WriteErr
 from lexigram_nosql.query.aggregate import run_pipeline
 from lexigram_nosql.query.ast import FilterNode, MatchAll, ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.dates import utc_now
-from lexigram_nosql.query.filter import matches
+from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.ordering import document_sort_key, sort_key
 from lexigram_nosql.query.pacing import Pacer, paced_sort
 from lexigram_nosql.query.paths import MISSING, get_values
@@ -52,6 +47,10 @@ from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
 from lexigram_nosql.reads import current_report
 from lexigram_nosql.types import Document
+
+if TYPE_CHECKING:
+    # Only for typing: the store imports this module to build its collections.
+    from lexigram_nosql.backends.memory.store import MemoryDocumentStore
 
 __all__ = ["MemoryCollection"]
 
@@ -68,15 +67,16 @@ def _matcher(node: FilterNode) -> Callable[[Any], bool]:
     """The engine's compiled predicate for ``node`` (compiled once per query)."""
     if isinstance(node, MatchAll):
         return lambda document: True
-    try:
-        from lexigram_nosql.query.matching import compile_filter
-    except ImportError:  # pragma: no cover - the engine's public entry point is enough
-        return lambda document: matches(node, document)
     return compile_filter(node)
 
 
-class MemoryCollection(BaseCollection[MemoryDocumentStore]):
+class MemoryCollection(BaseCollection["MemoryDocumentStore"]):
     """A collection of the memory store (see the module docstring)."""
+
+    def __init__(self, store: MemoryDocumentStore, name: str) -> None:
+        # Typed here, like the other backends' collections: the string in the base class names
+        # the store only for mypy, and the store's module imports this one.
+        super().__init__(store, name)
 
     # -- internals -----------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ def _mongodb(document: dict[str, Any], size: int, collection: str) -> None:
 
 
 def _dynamodb(document: dict[str, Any], size: int, collection: str) -> None:
+    # Imported here, not at module level: importing backends.dynamodb.codec runs the package's
+    # __init__, which loads its store and the optional aioboto3 driver.
     from lexigram_nosql.backends.dynamodb.codec import encode_item
 
     try:
@@ -62,6 +64,7 @@ def _dynamodb(document: dict[str, Any], size: int, collection: str) -> None:
 
 
 def _firestore(document: dict[str, Any], size: int, collection: str) -> None:
+    # Imported here for the same reason: backends.firestore's __init__ loads google-cloud.
     from lexigram_nosql.backends.firestore.codec import encode_body, encode_id
 
     encode_id(document["_id"], collection=collection)

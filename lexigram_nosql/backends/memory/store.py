@@ -14,24 +14,18 @@ outside it and uses the same store, since that task waits for the transaction to
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from lexigram_nosql.backends.base import BaseDocumentStore
-from lexigram_nosql.backends.memory.indexes import MemoryIndex
+from lexigram_nosql.backends.memory.collection import MemoryCollection
+from lexigram_nosql.backends.memory.data import CollectionData, MemoryTransaction, Undo
 from lexigram_nosql.backends.memory.limits import LimitCheck, limits_for
 from lexigram_nosql.config.memory import MemoryStoreSettings
 from lexigram_nosql.contracts import Capabilities
 from lexigram_nosql.errors import TransactionError
 from lexigram_nosql.query.ast import FieldOp, UpdateOp
 
-if TYPE_CHECKING:
-    from lexigram_nosql.backends.memory.collection import MemoryCollection
-
-__all__ = ["CollectionData", "MemoryDocumentStore", "MemoryTransaction"]
-
-Undo = Callable[[], object]
+__all__ = ["ALL_OPERATORS", "MemoryDocumentStore"]
 
 _STAGES: Final = [
     *("$match", "$project", "$addFields", "$set", "$unset", "$group", "$sort", "$skip"),
@@ -50,41 +44,6 @@ ALL_OPERATORS: Final = frozenset(
     + ["$each", "$position", "$slice"]
 )
 """Everything the memory store runs itself: it is the engine, so it refuses nothing."""
-
-
-class CollectionData:
-    """One collection's documents (keyed by the ``_id``'s value key, in insertion order) and
-    secondary indexes. Stored documents are never mutated in place."""
-
-    __slots__ = ("documents", "indexes")
-
-    def __init__(self) -> None:
-        self.documents: dict[Any, dict[str, Any]] = {}
-        self.indexes: dict[str, MemoryIndex] = {}
-
-    def put(self, id_key: Any, document: dict[str, Any] | None, undo: list[Undo] | None) -> None:
-        """Store ``document`` under ``id_key`` (None deletes), keeping indexes in step; with an
-        ``undo`` log, record how to restore the previous version."""
-        old = self.documents.get(id_key)
-        if old is not None:
-            for index in self.indexes.values():
-                index.remove(id_key)
-        if document is None:
-            self.documents.pop(id_key, None)
-        else:
-            self.documents[id_key] = document
-            for index in self.indexes.values():
-                index.add(id_key, document)
-        if undo is not None:
-            undo.append(lambda: self.put(id_key, old, None))
-
-
-@dataclass(eq=False)
-class MemoryTransaction:
-    """An open transaction: its undo log, replayed backwards on rollback."""
-
-    undo: list[Undo] = field(default_factory=list)
-    active: bool = True
 
 
 # What the memory store refuses when it emulates a backend (its ``capabilities.refused``).
@@ -135,8 +94,6 @@ class MemoryDocumentStore(BaseDocumentStore[MemoryStoreSettings]):
     # -- collections ---------------------------------------------------------------------
 
     def _make_collection(self, name: str) -> MemoryCollection:
-        from lexigram_nosql.backends.memory.collection import MemoryCollection
-
         return MemoryCollection(self, name)
 
     async def _list_collections(self) -> list[str]:

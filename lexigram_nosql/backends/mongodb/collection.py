@@ -42,6 +42,7 @@ from lexigram_nosql.query.ast import (
     ReplacementUpdate,
     Update,
 )
+from lexigram_nosql.query.ordering import sort_key
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.reads import current_report
 from lexigram_nosql.types import Document
@@ -340,8 +341,6 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         return count
 
     async def _distinct(self, key: str, query: FilterQuery) -> list[Any]:
-        from lexigram_nosql.query.ordering import sort_key
-
         values = await self._collection.distinct(
             key, filter_to_server(query.raw), session=self._store.current_transaction()
         )

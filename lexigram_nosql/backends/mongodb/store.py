@@ -12,6 +12,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore
 from lexigram_nosql.backends.mongodb.client import Driver, client_options, make_driver
+from lexigram_nosql.backends.mongodb.collection import MongoCollection
 from lexigram_nosql.backends.mongodb.errors import map_mongo_exception
 from lexigram_nosql.config.mongodb import MongoDBStoreSettings
 from lexigram_nosql.contracts import Capabilities
@@ -178,8 +179,6 @@ class MongoDocumentStore(BaseDocumentStore[MongoDBStoreSettings]):
     # -- collections ---------------------------------------------------------------------
 
     def _make_collection(self, name: str) -> BaseCollection[Any]:
-        from lexigram_nosql.backends.mongodb.collection import MongoCollection
-
         return MongoCollection(self, name)
 
     async def _list_collections(self) -> list[str]:

@@ -20,21 +20,19 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from lexigram_nosql.backends.base import BaseDocumentStore
+from lexigram_nosql.backends.sqlite.collection import SQLiteCollection
 from lexigram_nosql.backends.sqlite.database import Database
 from lexigram_nosql.backends.sqlite.errors import map_sqlite_error
 from lexigram_nosql.backends.sqlite.planner import key_range
 from lexigram_nosql.backends.sqlite.schema import drop_collection
-from lexigram_nosql.backends.sqlite.writes import MultikeyRegistry
+from lexigram_nosql.backends.sqlite.writes import MultikeyRegistry, Writer
 from lexigram_nosql.config.sqlite import SQLiteStoreSettings
 from lexigram_nosql.contracts import Capabilities
 from lexigram_nosql.errors import NoSQLError, TransactionError
 from lexigram_nosql.query.ast import Condition, FieldOp
-
-if TYPE_CHECKING:
-    from lexigram_nosql.backends.sqlite.collection import SQLiteCollection
 
 __all__ = ["SQLiteDocumentStore", "SQLiteTransaction"]
 
@@ -172,8 +170,6 @@ class SQLiteDocumentStore(BaseDocumentStore[SQLiteStoreSettings]):
     # -- collections ---------------------------------------------------------------------
 
     def _make_collection(self, name: str) -> SQLiteCollection:
-        from lexigram_nosql.backends.sqlite.collection import SQLiteCollection
-
         return SQLiteCollection(self, name)
 
     async def _list_collections(self) -> list[str]:
@@ -236,8 +232,6 @@ class SQLiteDocumentStore(BaseDocumentStore[SQLiteStoreSettings]):
     async def sweep_expired(self) -> int:
         """Delete now every document a TTL index has expired; return how many. MongoDB's
         rule: single-field indexes, dates only, an array expires with its earliest date."""
-        from lexigram_nosql.backends.sqlite.writes import Writer
-
         now = datetime.now(UTC)
 
         def run(connection: sqlite3.Connection) -> int:
