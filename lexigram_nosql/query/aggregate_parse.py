@@ -228,7 +228,7 @@ def _parse_unwind(spec: Any) -> UnwindSpec:
         raise _error(stage, f"$unwind takes a '$path' or a document, got {spec!r}.")
     unknown = set(options) - {"path", "includeArrayIndex", "preserveNullAndEmptyArrays"}
     if unknown:
-        raise _error(stage, f"$unwind does not accept option(s) {sorted(unknown)!r}.")
+        raise _error(stage, f"$unwind does not accept option(s) {sorted(unknown, key=str)!r}.")
     path = options.get("path")
     if not isinstance(path, str) or not path.startswith("$") or path.startswith("$$"):
         raise _error(stage, f"$unwind path must be a field path starting with '$', got {path!r}.")
@@ -284,7 +284,7 @@ def parse_lookup(spec: Any) -> LookupSpec:
         raise _lookup_error(f"takes a document, got {spec!r}.")
     unknown = set(spec) - _LOOKUP_OPTIONS
     if unknown:
-        raise _lookup_error(f"does not accept option(s) {sorted(unknown)!r}.")
+        raise _lookup_error(f"does not accept option(s) {sorted(unknown, key=str)!r}.")
     source = spec.get("from")
     if not isinstance(source, str) or not source:
         raise _lookup_error(f"'from' must name a collection of the same store, got {source!r}.")

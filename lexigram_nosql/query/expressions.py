@@ -331,7 +331,7 @@ def _named_arguments(
         raise _error(f"{name} takes a document of named arguments, got {operand!r}.", name)
     unknown = set(operand) - required - optional
     if unknown:
-        raise _error(f"{name} does not accept argument(s) {sorted(unknown)!r}.", name)
+        raise _error(f"{name} does not accept argument(s) {sorted(unknown, key=str)!r}.", name)
     absent = required - set(operand)
     if absent:
         raise _error(f"{name} requires argument(s) {sorted(absent)!r}.", name)

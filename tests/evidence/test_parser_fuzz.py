@@ -217,3 +217,16 @@ def test_a_huge_in_list_is_accepted() -> None:
     node = parse_filter({"n": {"$in": [*range(100_000), math.pi]}})
     assert matches(node, {"n": math.pi})
     assert not matches(node, {"n": -1})
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        [{"$unwind": {"$eq": None, 0: None}}],  # found by hypothesis: sorting mixed keys
+        [{"$lookup": {0: 1, "a": 2}}],
+        [{"$project": {"x": {"$dateToString": {0: 1, "format": "%Y"}}}}],
+    ],
+)
+def test_unknown_options_of_mixed_key_types_are_named(pipeline: list[Any]) -> None:
+    with pytest.raises(InvalidQueryError, match="does not accept"):
+        parse_pipeline(pipeline)

@@ -160,7 +160,9 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
 
     async def _connect(self) -> None:
         self._client = self._make_client()
-        await self._ping()
+        # Connecting is bounded by connect_timeout_s (the emulator's first answer for a new
+        # project can take longer than a health probe is allowed).
+        await self._read_ping(self._settings.connect_timeout_s)
 
     def _make_client(self) -> Any:
         try:
@@ -201,9 +203,12 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
             client.close()
 
     async def _ping(self) -> dict[str, Any]:
+        return await self._read_ping(self._settings.health_timeout_s)
+
+    async def _read_ping(self, limit_s: float) -> dict[str, Any]:
         started = time.perf_counter()
         reference = self.client.collection(_HEALTH_COLLECTION).document("ping")
-        await reference.get(retry=None, timeout=self._settings.health_timeout_s)
+        await reference.get(retry=None, timeout=limit_s)
         section = self._settings.firestore
         return {
             "project": section.project,
