@@ -24,8 +24,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the test servers' declared gaps (before ``-k`` deselects anything)."""
+    """Mark the test servers' declared gaps (before ``-k`` deselects anything); the fault
+    tests, which time outages, run alone (``serial``), not beside the parallel workers."""
     gaps.apply(items, BACKENDS)
+    for item in items:
+        if item.nodeid.startswith("tests/faults/"):
+            item.add_marker(pytest.mark.serial)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -236,6 +236,7 @@ def _cli_config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.serial  # needs botocore to send a request within the health timeout
 def test_cli_output_shows_no_secret(tmp_path: Path) -> None:
     config = _cli_config(tmp_path)
     commands = {
