@@ -4,6 +4,7 @@ configuration, and those ``create_index`` adds on hidden attributes (see ``table
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.backends.base import IndexSpec
@@ -70,7 +71,14 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
     )
     await store.wait_table(info.table)
     store.forget_table(collection)
-    await _backfill(store, await store.created_table(collection), spec.keys[0][0], attribute)
+    info = await store.created_table(collection)
+    await _backfill(
+        store,
+        info,
+        spec.keys[0][0],
+        attribute,
+        lambda item: shadow_values(info, decode_item(item, info.key_names)).get(attribute),
+    )
     return spec.name
 
 
@@ -135,43 +143,31 @@ async def _create_ttl(store: DynamoDocumentStore, collection: str, spec: IndexSp
         if "already enabled" not in str(exc).lower():
             raise
     info = await store.created_table(collection)
-    top = spec.keys[0][0].split(".", 1)[0]
-    arguments: dict[str, Any] = {"TableName": info.table, "ConsistentRead": True}
-    while True:
-        response = await store.client.scan(**arguments)
-        for item in response.get("Items", []):
-            expiry = ttl_value(info, decode_item(item, info.key_names))
-            if expiry is None or item.get(TTL_ATTRIBUTE) == expiry:
-                continue
-            condition = "#top = :read" if top in item else "attribute_not_exists(#top)"
-            values: dict[str, Any] = {":ttl": expiry}
-            if top in item:
-                values[":read"] = item[top]
-            with contextlib.suppress(Exception):  # changed meanwhile: its writer set it
-                await store.client.update_item(
-                    TableName=info.table,
-                    Key=info.key_of(item),
-                    UpdateExpression="SET #ttl = :ttl",
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE, "#top": top},
-                    ExpressionAttributeValues=values,
-                )
-        last_key = response.get("LastEvaluatedKey")
-        if not last_key:
-            return
-        arguments["ExclusiveStartKey"] = last_key
+    await _backfill(
+        store,
+        info,
+        spec.keys[0][0],
+        TTL_ATTRIBUTE,
+        lambda item: ttl_value(info, decode_item(item, info.key_names)),
+    )
 
 
-async def _backfill(store: DynamoDocumentStore, info: TableInfo, path: str, attribute: str) -> None:
-    """Give documents written before the index its hidden key attribute, each only while
-    the indexed field still holds the value read (otherwise its writer has set it)."""
+async def _backfill(
+    store: DynamoDocumentStore,
+    info: TableInfo,
+    path: str,
+    attribute: str,
+    value_of: Callable[[dict[str, Any]], Any],
+) -> None:
+    """Give documents written before an index (a GSI or TTL) its hidden attribute
+    (``value_of`` the stored item), each only while the indexed field still holds the value
+    read (otherwise its writer has set it)."""
     top = path.split(".", 1)[0]
     arguments: dict[str, Any] = {"TableName": info.table, "ConsistentRead": True}
     while True:
         response = await store.client.scan(**arguments)
         for item in response.get("Items", []):
-            document = decode_item(item, info.key_names)
-            value = shadow_values(info, document).get(attribute)
+            value = value_of(item)
             if value is None or item.get(attribute) == value:
                 continue
             condition = "#top = :read" if top in item else "attribute_not_exists(#top)"
