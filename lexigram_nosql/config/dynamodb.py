@@ -73,17 +73,6 @@ class DynamoDBSection(StrictModel):
             raise setting_error(f"malformed URL {url!r}: expected http(s)://host[:port]")
         return url
 
-    def collection(self, name: str) -> DynamoDBCollection:
-        """The key schema of collection ``name``: its own entry, else (for a subcollection
-        path like ``users/u1/orders``) its group's (``orders``), else partition key ``_id``."""
-        from lexigram_nosql.backends.names import group_of
-
-        return (
-            self.collections.get(name)
-            or self.collections.get(group_of(name))
-            or DynamoDBCollection()
-        )
-
 
 class DynamoDBStoreSettings(StoreSettingsBase):
     """A store on DynamoDB (or DynamoDB Local)."""

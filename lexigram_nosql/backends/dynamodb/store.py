@@ -23,7 +23,7 @@ from lexigram_nosql.backends.dynamodb.guards import (
     save_managed,
 )
 from lexigram_nosql.backends.dynamodb.names import collection_name, table_name
-from lexigram_nosql.backends.dynamodb.tables import TableInfo
+from lexigram_nosql.backends.dynamodb.tables import TableInfo, key_schema
 from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, cancellation_error
 from lexigram_nosql.backends.dynamodb.updates import WriteRequest
 from lexigram_nosql.backends.unique import duplicate_error
@@ -249,7 +249,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
                     self._missing.add(collection)
                     raise self._table_missing(collection)
                 request = TableInfo.create_request(
-                    table, self.settings.dynamodb.collection(collection)
+                    table, key_schema(self.settings.dynamodb, collection)
                 )
                 try:
                     await self.client.create_table(**request)

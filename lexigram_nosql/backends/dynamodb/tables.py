@@ -16,7 +16,8 @@ from typing import Any
 
 from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.dynamodb.codec import KEY_TAG, AttributeValue, encode_key
-from lexigram_nosql.config.dynamodb import DynamoDBCollection
+from lexigram_nosql.backends.names import group_of
+from lexigram_nosql.config.dynamodb import DynamoDBCollection, DynamoDBSection
 from lexigram_nosql.query.paths import MISSING, get_values
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "TTL_ATTRIBUTE",
     "GsiInfo",
     "TableInfo",
+    "key_schema",
     "shadow_values",
     "ttl_value",
 ]
@@ -224,3 +226,11 @@ def ttl_value(info: TableInfo, document: Mapping[str, Any]) -> AttributeValue | 
     if not dates:
         return None
     return {"N": str(int(min(dates).timestamp()) + spec.expire_after_seconds)}
+
+
+def key_schema(section: DynamoDBSection, collection: str) -> DynamoDBCollection:
+    """The configured schema of ``collection``: its own ``collections`` entry, else (for a
+    subcollection path like ``users/u1/orders``) its group's (``orders``), else partition
+    key ``_id``."""
+    entries = section.collections
+    return entries.get(collection) or entries.get(group_of(collection)) or DynamoDBCollection()
