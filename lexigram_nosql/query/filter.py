@@ -40,13 +40,21 @@ from lexigram_nosql.query.values import (
 )
 from lexigram_nosql.types import FilterDocument
 
-__all__ = ["compile_regex", "matches", "parse_element_filter", "parse_filter"]
+__all__ = [
+    "compile_regex",
+    "matches",
+    "parse_element_filter",
+    "parse_equalities",
+    "parse_filter",
+]
 
 _JAVASCRIPT: Final = frozenset({"$where", "$function", "$accumulator"})
 _LOGICAL: Final = {"$and": And, "$or": Or, "$nor": Nor}
 _FIELD_OPS: Final = {op.value: op for op in FieldOp}
 _COMPARISONS: Final = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
 _REGEX_FLAGS: Final = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+# Values compared as they are (``_as_stored`` returns them unchanged, nothing nests in them).
+_PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def parse_filter(filter: FilterDocument | None) -> FilterNode:
@@ -55,6 +63,21 @@ def parse_filter(filter: FilterDocument | None) -> FilterNode:
         return MatchAll()
     check_nesting(filter, where="the filter")
     return _parse_document(filter, prefix="")
+
+
+def parse_equalities(filter: Any) -> FilterNode | None:
+    """The parse of the commonest filters, field equalities with plain scalar values
+    (``{"_id": 7}``, ``{"email": e, "active": True}``), without the general walk; None for
+    any other filter. Whatever it returns, ``parse_filter`` returns too (a test compares
+    them), and such a filter has nothing ``query_limits`` bounds."""
+    if type(filter) is not dict:
+        return None
+    clauses: list[FilterNode] = []
+    for key, value in filter.items():
+        if type(value) not in _PLAIN_SCALARS or type(key) is not str or key[:1] in ("$", ""):
+            return None
+        clauses.append(Condition(check_path(key, where="A filter field path"), FieldOp.EQ, value))
+    return _conjunction(clauses)
 
 
 def matches(node: FilterNode, document: Any) -> bool:

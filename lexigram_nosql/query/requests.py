@@ -13,7 +13,7 @@ from typing import Any
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.ast import FilterNode, MatchAll
-from lexigram_nosql.query.filter import parse_filter
+from lexigram_nosql.query.filter import parse_equalities, parse_filter
 from lexigram_nosql.query.limits import DEFAULT_LIMITS, Limits, check_filter
 from lexigram_nosql.query.projection import Projection, parse_projection
 
@@ -33,8 +33,11 @@ class FilterQuery:
     ) -> FilterQuery:
         if filter is None:
             return cls(MatchAll(), {})
-        check_filter(filter, limits)
-        return cls(parse_filter(filter), filter)
+        node = parse_equalities(filter)
+        if node is None:
+            check_filter(filter, limits)
+            node = parse_filter(filter)
+        return cls(node, filter)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.ast import (
@@ -20,7 +22,7 @@ from lexigram_nosql.query.ast import (
     Not,
     Or,
 )
-from lexigram_nosql.query.filter import matches, parse_filter
+from lexigram_nosql.query.filter import matches, parse_equalities, parse_filter
 from lexigram_nosql.query.matching import compile_filter
 
 # -- the parsed form -------------------------------------------------------------------------
@@ -376,3 +378,45 @@ def test_matches_does_not_modify_the_document() -> None:
     document = {"a": [{"b": 1}], "c": None}
     matches(parse_filter({"a.b": 1, "c": None, "d": {"$exists": False}}), document)
     assert document == {"a": [{"b": 1}], "c": None}
+
+
+# -- the fast path of flat equalities must parse exactly as the general path ---------------
+
+_KEYS = st.sampled_from(["_id", "a", "email", "a.b", "a.0", "a..b", "", "$a", "a.$b", "$comment"])
+_SCALARS = (
+    st.integers() | st.floats(allow_nan=True) | st.booleans() | st.none() | st.text(max_size=5)
+)
+_OTHERS = st.sampled_from([Decimal("1"), [1], {"x": 1}, {"$gt": 1}, re.compile("a"), (1,)])
+
+
+def _strict(node: Any) -> str:
+    """The tree with each value's type: ``1``, ``1.0`` and ``True`` must not alias."""
+    return repr(node) + repr(
+        [type(c.operand) for c in getattr(node, "clauses", (node,)) if hasattr(c, "operand")]
+    )
+
+
+@settings(deadline=None)  # a loaded machine: what counts is the comparison
+@given(st.dictionaries(_KEYS, _SCALARS | _OTHERS, max_size=4))
+def test_parse_equalities_is_the_general_parse_or_nothing(filter: dict[str, Any]) -> None:
+    try:
+        expected: Any = _strict(parse_filter(filter))
+    except InvalidQueryError as exc:
+        expected = ("error", str(exc), exc.path)
+    try:
+        fast = parse_equalities(filter)
+    except InvalidQueryError as exc:
+        assert expected == ("error", str(exc), exc.path)
+        return
+    if fast is not None:
+        assert _strict(fast) == expected
+    if filter and all(type(v) in (int, float, bool, str, type(None)) for v in filter.values()):
+        assert fast is not None or any(not k or k.startswith("$") for k in filter)
+
+
+@pytest.mark.parametrize("value", [1, 1.0, True, "1", None])
+def test_parse_equalities_keeps_the_operand_type(value: Any) -> None:
+    node = parse_equalities({"_id": value})
+    assert isinstance(node, Condition)
+    assert type(node.operand) is type(value)
+    assert node.operand == value
