@@ -1,11 +1,11 @@
 """Connections to one SQLite file, and the threads that use them off the event loop.
 
-One writer connection on one thread runs every write, each as its own ``BEGIN IMMEDIATE``
+One writer connection on its own thread runs every write, each as its own ``BEGIN IMMEDIATE``
 transaction (or inside the open ``store.transaction()``), so a write is one job on the
 thread and one hop of the event loop, whatever number of statements it takes. Reads outside
-a transaction use a pool of reader connections on their own threads: each read is one
-snapshot of the file (WAL mode), so a stream never sees a write made while it is open, and
-never blocks writers.
+a transaction use a pool of reader connections, each with its own thread (``worker.py``):
+each read is one snapshot of the file (WAL mode), so a stream never sees a write made while
+it is open, and never blocks writers.
 
 Why not aiosqlite: it hops the event loop once per statement and per fetched batch, while an
 operation here (read the candidates, run the engine, write the rows, keep the indexes in
@@ -27,11 +27,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from lexigram_nosql.backends.sqlite.schema import CatalogCache, ensure_schema
+from lexigram_nosql.backends.sqlite.worker import Worker
 from lexigram_nosql.config.sqlite import SQLiteSection
 from lexigram_nosql.errors import ConcurrencyError
 
@@ -58,13 +58,10 @@ class Database:
         self._temporary: str | None = None
         self.path = section.path
         self.catalogs = CatalogCache()
-        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="lexigram-sqlite-w")
-        self._reader_threads = ThreadPoolExecutor(
-            section.max_readers, thread_name_prefix="lexigram-sqlite-r"
-        )
+        self._writer_thread = Worker("lexigram-sqlite-w")
         self._writer: sqlite3.Connection | None = None
-        self._idle_readers: list[sqlite3.Connection] = []
-        self._all_readers: list[sqlite3.Connection] = []
+        self._idle_readers: list[Reader] = []
+        self._all_readers: list[Reader] = []
         self._readers_lock = threading.Lock()
         self._reader_slots = asyncio.Semaphore(section.max_readers)
         self.in_transaction = False
@@ -119,8 +116,7 @@ class Database:
             for reader in readers:
                 reader.close()
         finally:
-            self._writer_thread.shutdown(wait=False)
-            self._reader_threads.shutdown(wait=False)
+            self._writer_thread.stop()
             if self._temporary is not None:
                 shutil.rmtree(self._temporary, ignore_errors=True)
                 self._temporary = None
@@ -135,8 +131,7 @@ class Database:
     # -- running work --------------------------------------------------------------------
 
     async def _on_writer(self, function: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_thread, function)
+        return await self._writer_thread.run(function)
 
     async def write(self, function: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``function`` on the writer connection as one transaction (joining the store's
@@ -185,7 +180,7 @@ class Database:
         except BaseException:
             # Cancelled while the thread may still open it: close it right after, on the
             # same thread, so no later write finds the writer inside a stray transaction.
-            self._writer_thread.submit(self._rollback_stray, writer)
+            self._writer_thread.submit(lambda: self._rollback_stray(writer))
             raise
         self.in_transaction = True
 
@@ -238,60 +233,84 @@ class Database:
     # -- readers -------------------------------------------------------------------------
 
     async def reader(self) -> Reader:
-        """A reader connection for one read; release it with ``Reader.release``."""
+        """A reader connection for one read; give it back with ``Reader.release``."""
         await self._reader_slots.acquire()
         try:
             with self._readers_lock:
-                connection = self._idle_readers.pop() if self._idle_readers else None
-            if connection is None:
-                loop = asyncio.get_running_loop()
-                connection = await loop.run_in_executor(self._reader_threads, self._connect)
+                reader = self._idle_readers.pop() if self._idle_readers else None
+            if reader is None:
+                worker = Worker("lexigram-sqlite-r")
+                try:
+                    connection = await worker.run(self._connect)
+                except BaseException:
+                    worker.stop()
+                    raise
+                reader = Reader(self, connection, worker)
                 with self._readers_lock:
-                    self._all_readers.append(connection)
+                    self._all_readers.append(reader)
         except BaseException:
             self._reader_slots.release()
             raise
-        return Reader(self, connection)
+        reader.released, reader.fresh = False, True
+        return reader
 
-    def _release(self, connection: sqlite3.Connection) -> None:
+    def _give_back(self, reader: Reader) -> None:
         with self._readers_lock:
-            if connection in self._all_readers:
-                self._idle_readers.append(connection)
+            if reader in self._all_readers:
+                self._idle_readers.append(reader)
         self._reader_slots.release()
 
-    async def on_reader(self, function: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader_threads, function)
+    def _discard(self, reader: Reader) -> None:
+        with self._readers_lock:
+            if reader in self._all_readers:
+                self._all_readers.remove(reader)
+        reader.close()
 
 
 class Reader:
-    """One reader connection lent to one read (a snapshot: ``BEGIN`` ... ``COMMIT``)."""
+    """One reader connection and its thread, lent to one read at a time (a snapshot:
+    ``BEGIN`` ... ``COMMIT``, or one statement)."""
 
-    def __init__(self, database: Database, connection: sqlite3.Connection) -> None:
+    __slots__ = ("connection", "database", "fresh", "released", "worker")
+
+    def __init__(self, database: Database, connection: sqlite3.Connection, worker: Worker) -> None:
         self.database = database
         self.connection = connection
-        self._released = False
+        self.worker = worker
+        self.released = False
+        self.fresh = True
 
-    async def run(self, function: Callable[[sqlite3.Connection], T]) -> T:
-        return await self.database.on_reader(lambda: function(self.connection))
+    def run(self, function: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run ``function(connection)`` on the reader's thread, after its earlier jobs. The
+        first job of a lease first ends a read an abandoned job left open (its task was
+        cancelled while it ran), so every lease reads a snapshot of its own."""
+        connection = self.connection
+        if self.fresh:
+            self.fresh = False
+            return self.worker.run(lambda: function(_end_read(connection)))
+        return self.worker.run(lambda: function(connection))
 
     async def release(self) -> None:
         """Give the connection back, ending its read first when a job did not already."""
-        if self._released:
+        if self.released:
             return
-        self._released = True
-        connection = self.connection
-        if connection.in_transaction:
+        self.released = True
+        try:
+            if self.connection.in_transaction:
+                try:
+                    await self.worker.run(lambda: _end_read(self.connection))
+                except Exception:
+                    self.database._discard(self)
+        finally:
+            self.database._give_back(self)
 
-            def finish() -> None:
-                if connection.in_transaction:
-                    connection.execute("COMMIT")
+    def close(self) -> None:
+        """Close the connection on its own thread, after any job still running there."""
+        self.worker.submit(self.connection.close)
+        self.worker.stop()
 
-            try:
-                await self.database.on_reader(finish)
-            except Exception:
-                connection.close()
-                with self.database._readers_lock:
-                    if connection in self.database._all_readers:
-                        self.database._all_readers.remove(connection)
-        self.database._release(connection)
+
+def _end_read(connection: sqlite3.Connection) -> sqlite3.Connection:
+    if connection.in_transaction:
+        connection.execute("COMMIT")
+    return connection
