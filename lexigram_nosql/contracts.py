@@ -129,13 +129,15 @@ class ReturnDocument(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class IndexInfo:
-    """An index as ``list_indexes`` reports it; ``keys`` is a list of ``(field, 1 | -1)``."""
+    """An index as ``list_indexes`` reports it; ``keys`` is a list of ``(field, 1 | -1)``;
+    ``partial_filter_expression`` is a partial index's filter as it was given."""
 
     name: str
     keys: list[tuple[str, int]]
     unique: bool = False
     sparse: bool = False
     expire_after_seconds: int | None = None
+    partial_filter_expression: dict[str, Any] | None = None
 
 
 # -- bulk operations ---------------------------------------------------------------------
@@ -357,6 +359,8 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         sparse: bool = False,
         name: str | None = None,
         expire_after_seconds: int | None = None,
+        partial_filter_expression: Mapping[str, Any] | None = None,
+        partialFilterExpression: Mapping[str, Any] | None = None,
     ) -> str: ...
 
     async def list_indexes(self) -> list[IndexInfo]: ...

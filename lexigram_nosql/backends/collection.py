@@ -456,10 +456,32 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         sparse: bool = False,
         name: str | None = None,
         expire_after_seconds: int | None = None,
+        partial_filter_expression: Mapping[str, Any] | None = None,
+        partialFilterExpression: Mapping[str, Any] | None = None,
     ) -> str:
-        spec = IndexSpec.build(
-            keys, unique=unique, sparse=sparse, name=name, expire_after_seconds=expire_after_seconds
-        )
+        """Create an index; ``partialFilterExpression`` (PyMongo's spelling) and
+        ``partial_filter_expression`` are one option: a partial index holds, and a unique
+        one constrains, only the documents its filter matches."""
+        if partialFilterExpression is not None:
+            if partial_filter_expression is not None:
+                raise InvalidQueryError(
+                    "Give partialFilterExpression or partial_filter_expression, not both",
+                    operator="partialFilterExpression",
+                    collection=self._name,
+                )
+            partial_filter_expression = partialFilterExpression
+        try:
+            spec = IndexSpec.build(
+                keys,
+                unique=unique,
+                sparse=sparse,
+                name=name,
+                expire_after_seconds=expire_after_seconds,
+                partial_filter_expression=partial_filter_expression,
+            )
+        except InvalidQueryError as exc:
+            exc.collection = exc.collection or self._name
+            raise
         async with self._operation("create_index"):
             return await self._create_index(spec)
 

@@ -1,14 +1,44 @@
-"""``IndexSpec``: a ``create_index`` request, validated once before any backend sees it."""
+"""``IndexSpec``: a ``create_index`` request, validated once before any backend sees it.
+
+A *partial* index (``partial_filter_expression``, MongoDB's ``partialFilterExpression``)
+holds only the documents its filter matches, decided by the engine's own matcher so every
+backend draws the same line. Its filter takes only what MongoDB allows there (equality,
+``$exists: true``, ``$gt``/``$gte``/``$lt``/``$lte``, ``$type``, ``$and``, ``$or``, ``$in``);
+anything else is refused naming the operator, on every backend alike.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import copy
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, NoReturn
 
+from lexigram_nosql.backends.keys import key_text, key_value
+from lexigram_nosql.contracts import IndexInfo
 from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.query.ast import (
+    And,
+    Condition,
+    ElemMatch,
+    Expr,
+    FieldOp,
+    FilterNode,
+    MatchAll,
+    Or,
+)
+from lexigram_nosql.query.filter import parse_filter
+from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.requests import parse_sort
 
-__all__ = ["IndexSpec"]
+__all__ = ["IndexSpec", "parse_partial_filter"]
+
+_PARTIAL_OPERATORS: Final = frozenset(
+    {FieldOp.EQ, FieldOp.GT, FieldOp.GTE, FieldOp.LT, FieldOp.LTE, FieldOp.TYPE, FieldOp.IN}
+)
+_ALLOWED: Final = "equality, $exists: true, $gt, $gte, $lt, $lte, $type, $and, $or and $in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +50,90 @@ class IndexSpec:
     unique: bool = False
     sparse: bool = False
     expire_after_seconds: int | None = None
+    partial_filter: Mapping[str, Any] | None = None
+    """The ``partialFilterExpression`` as given (None: every document is indexed)."""
+    _covers: Callable[[Any], bool] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _filter_paths: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.partial_filter is not None:
+            node = parse_partial_filter(self.partial_filter, index=self.name)
+            object.__setattr__(self, "_covers", compile_filter(node))
+            object.__setattr__(self, "_filter_paths", tuple(dict.fromkeys(_paths(node))))
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every path the index reads: its keys', then its partial filter's (a write to
+        one of those may move a document into or out of the index)."""
+        keys = tuple(path for path, _ in self.keys)
+        return keys + tuple(p for p in self._filter_paths if p not in keys)
+
+    def covers(self, document: Any) -> bool:
+        """Whether ``document`` belongs in the index: every one, or for a partial index
+        those its filter matches."""
+        covers = self._covers
+        return covers is None or covers(document)
+
+    @property
+    def info(self) -> IndexInfo:
+        """The index as ``list_indexes`` reports it."""
+        partial = self.partial_filter
+        return IndexInfo(
+            self.name,
+            list(self.keys),
+            self.unique,
+            self.sparse,
+            self.expire_after_seconds,
+            None if partial is None else copy.deepcopy(dict(partial)),
+        )
+
+    def exists_in(self, specs: Iterable[IndexSpec], *, collection: str) -> bool:
+        """Whether ``specs`` already hold this index (``create_index`` then does nothing);
+        ``InvalidQueryError`` when one has its name, or its keys and partial filter (MongoDB
+        keeps two indexes on one key pattern only when their partial filters differ), with
+        other options."""
+        for same in specs:
+            if same.name == self.name or (
+                same.keys == self.keys and same.partial_filter == self.partial_filter
+            ):
+                if same == self:
+                    return True
+                raise InvalidQueryError(
+                    f"Collection {collection!r} already has index {same.name!r} on "
+                    f"{list(same.keys)} with other options; drop it first.",
+                    collection=collection,
+                    operator="create_index",
+                )
+        return False
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as JSON, recorded where other processes read it (DynamoDB's guard
+        table, Firestore's ``__lx_indexes``, the SQLite catalog) so they enforce it too."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "keys": [[path, direction] for path, direction in self.keys],
+            "unique": self.unique,
+            "sparse": self.sparse,
+            "expire_after_seconds": self.expire_after_seconds,
+        }
+        if self.partial_filter is not None:
+            data["partial_filter"] = _to_json(self.partial_filter)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, name: str | None = None) -> IndexSpec:
+        """The spec ``to_json`` recorded (``name`` when the record keeps it elsewhere)."""
+        partial = data.get("partial_filter")
+        return cls(
+            tuple((str(path), int(direction)) for path, direction in data["keys"]),
+            str(name if name is not None else data["name"]),
+            bool(data.get("unique")),
+            bool(data.get("sparse")),
+            data.get("expire_after_seconds"),
+            None if partial is None else _from_json(partial),
+        )
 
     @classmethod
     def build(
@@ -30,6 +144,7 @@ class IndexSpec:
         sparse: bool,
         name: str | None,
         expire_after_seconds: int | None,
+        partial_filter_expression: Mapping[str, Any] | None = None,
     ) -> IndexSpec:
         pairs = parse_sort([(keys, 1)] if isinstance(keys, str) else keys)
         if not pairs:
@@ -42,5 +157,95 @@ class IndexSpec:
             raise InvalidQueryError(
                 "expire_after_seconds must be a non-negative integer", operator="create_index"
             )
+        partial: dict[str, Any] | None = None
+        if partial_filter_expression is not None:
+            if not isinstance(partial_filter_expression, Mapping):
+                raise InvalidQueryError(
+                    "partialFilterExpression must be a document, got "
+                    f"{type(partial_filter_expression).__name__}",
+                    operator="partialFilterExpression",
+                )
+            if sparse:
+                raise InvalidQueryError(
+                    'cannot mix "partialFilterExpression" and "sparse" options (MongoDB '
+                    "refuses both on one index: a partial index with {field: {$exists: "
+                    "true}} does what sparse does)",
+                    operator="partialFilterExpression",
+                )
+            partial = copy.deepcopy(dict(partial_filter_expression))
         default_name = "_".join(f"{path}_{direction}" for path, direction in pairs)
-        return cls(pairs, name or default_name, unique, sparse, expire_after_seconds)
+        return cls(pairs, name or default_name, unique, sparse, expire_after_seconds, partial)
+
+
+def _to_json(value: Any) -> Any:
+    """JSON for a filter document: mappings as ``{"o": ...}`` (so user values never pass
+    for a tag), values JSON would change (datetimes, UUIDs, decimals...) as ``{"k": text}``
+    in the type-keeping key text of ``backends/keys.py``."""
+    cls = type(value)
+    if value is None or cls is str or cls is bool or cls is int:
+        return value
+    if cls is float and math.isfinite(value):
+        return value
+    if isinstance(value, Mapping):
+        return {"o": {key: _to_json(item) for key, item in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item) for item in value]
+    return {"k": key_text(value, backend="index spec", path="partialFilterExpression")}
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    if isinstance(value, dict):
+        if "o" in value:
+            return {key: _from_json(item) for key, item in value["o"].items()}
+        return key_value(value["k"])
+    return value
+
+
+def parse_partial_filter(filter: Mapping[str, Any], *, index: str | None = None) -> FilterNode:
+    """The parsed ``partialFilterExpression``, refused naming the operator when MongoDB
+    would refuse it in a partial index."""
+    node = parse_filter(filter)
+    _check_partial(node, index)
+    return node
+
+
+def _paths(node: FilterNode) -> list[str]:
+    if isinstance(node, (And, Or)):
+        return [path for clause in node.clauses for path in _paths(clause)]
+    return [node.path] if isinstance(node, Condition) else []
+
+
+def _check_partial(node: FilterNode, index: str | None) -> None:
+    if isinstance(node, MatchAll):
+        return  # {}: MongoDB accepts it, and then every document matches
+    if isinstance(node, (And, Or)):
+        for clause in node.clauses:
+            _check_partial(clause, index)
+        return
+    if isinstance(node, Condition):
+        if node.op in _PARTIAL_OPERATORS and not (
+            node.op is FieldOp.IN and any(isinstance(v, re.Pattern) for v in node.operand)
+        ):
+            return
+        if node.op is FieldOp.EXISTS and node.operand is True:
+            return
+        shown = "$exists: false" if node.op is FieldOp.EXISTS else node.op.value
+        _refuse(node.op.value, node.path, index, shown)
+    operator = {ElemMatch: "$elemMatch", Expr: "$expr"}.get(type(node))
+    if operator is None:
+        operator = "$" + type(node).__name__.lower()  # $not, $nor
+    path = getattr(node, "path", None) or getattr(getattr(node, "clause", None), "path", None)
+    _refuse(operator, path, index)
+
+
+def _refuse(operator: str, path: str | None, index: str | None, shown: str = "") -> NoReturn:
+    where = f" of index {index!r}" if index else ""
+    on = f" (on {path!r})" if path else ""
+    raise InvalidQueryError(
+        f"The partialFilterExpression{where} uses {shown or operator}{on}, which a partial "
+        f"index does not support; MongoDB allows {_ALLOWED}",
+        path=path or None,
+        operator=operator,
+    )

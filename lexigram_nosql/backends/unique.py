@@ -11,7 +11,9 @@ The canonical text follows MongoDB's equality (it is the key text ``_id`` values
 ``backends/keys.py``): ``1``, ``1.0`` and ``Decimal("1")`` are one key, ``1`` and ``"1"`` or
 ``True`` are not; datetimes count to the millisecond (what every backend stores); an array
 contributes each element (a multikey index), an empty one the value ``undefined`` as in
-MongoDB; a missing field counts as null unless the index is sparse.
+MongoDB; a missing field counts as null unless the index is sparse. A partial index
+guards only the documents its filter matches (``IndexSpec.covers``): a write that takes a
+document out of the filter releases its guards, one that brings it in takes them.
 Embedded documents are keyed with their fields sorted, since Firestore does not keep field
 order (two orders of one document are one key here, where MongoDB would call them two).
 """
@@ -38,8 +40,6 @@ __all__ = [
     "entries",
     "find_duplicates",
     "guard_id",
-    "spec_from_json",
-    "spec_to_json",
 ]
 
 
@@ -152,8 +152,9 @@ def _values(node: Any, parts: list[str], i: int, out: list[Any]) -> None:
 
 def entries(spec: IndexSpec, document: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     """The canonical keys ``document`` takes in the unique index ``spec`` (none for a deleted
-    document or one a sparse index skips), each with its ``{path: value}``."""
-    if document is None:
+    document, one a sparse index skips or one outside a partial index's filter), each with
+    its ``{path: value}``."""
+    if document is None or not spec.covers(document):
         return {}
     paths = [path for path, _ in spec.keys]
     per_path: list[dict[str, Any]] = []
@@ -216,24 +217,4 @@ def duplicate_error(
         store=store,
         collection=collection,
         code=11000,
-    )
-
-
-def spec_to_json(spec: IndexSpec) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "keys": [[path, direction] for path, direction in spec.keys],
-        "unique": spec.unique,
-        "sparse": spec.sparse,
-        "expire_after_seconds": spec.expire_after_seconds,
-    }
-
-
-def spec_from_json(data: Mapping[str, Any]) -> IndexSpec:
-    return IndexSpec(
-        tuple((str(path), int(direction)) for path, direction in data["keys"]),
-        str(data["name"]),
-        bool(data.get("unique")),
-        bool(data.get("sparse")),
-        data.get("expire_after_seconds"),
     )

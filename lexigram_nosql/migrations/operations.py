@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +181,7 @@ class CreateIndex(Operation):
         sparse: bool = False,
         name: str | None = None,
         expire_after_seconds: int | None = None,
+        partial_filter_expression: Mapping[str, Any] | None = None,
     ) -> None:
         self.collection = _check_name("CreateIndex", "collection", collection)
         self.keys = [(keys, 1)] if isinstance(keys, str) else [(str(k), int(d)) for k, d in keys]
@@ -190,6 +191,9 @@ class CreateIndex(Operation):
         self.sparse = sparse
         self.name = name or _default_index_name(self.keys)
         self.expire_after_seconds = expire_after_seconds
+        self.partial_filter_expression = (
+            None if partial_filter_expression is None else dict(partial_filter_expression)
+        )
 
     async def up(self, ctx: MigrationContext) -> None:
         await ctx.collection(self.collection).create_index(
@@ -198,6 +202,7 @@ class CreateIndex(Operation):
             sparse=self.sparse,
             name=self.name,
             expire_after_seconds=self.expire_after_seconds,
+            partial_filter_expression=self.partial_filter_expression,
         )
 
     async def down(self, ctx: MigrationContext) -> None:
@@ -212,7 +217,12 @@ class CreateIndex(Operation):
             if self.expire_after_seconds is not None
             else ""
         )
-        return f"create index {self.name} on {self.collection} {self.keys}{flags}{ttl}"
+        partial = (
+            f", partial_filter_expression={self.partial_filter_expression!r}"
+            if self.partial_filter_expression is not None
+            else ""
+        )
+        return f"create index {self.name} on {self.collection} {self.keys}{flags}{ttl}{partial}"
 
 
 class DropIndex(Operation):
@@ -228,6 +238,7 @@ class DropIndex(Operation):
         unique: bool = False,
         sparse: bool = False,
         expire_after_seconds: int | None = None,
+        partial_filter_expression: Mapping[str, Any] | None = None,
     ) -> None:
         self.collection = _check_name("DropIndex", "collection", collection)
         self.name = _check_name("DropIndex", "index", name)
@@ -241,6 +252,7 @@ class DropIndex(Operation):
                 sparse=sparse,
                 name=name,
                 expire_after_seconds=expire_after_seconds,
+                partial_filter_expression=partial_filter_expression,
             )
         )
         self.reversible = self.recreate is not None

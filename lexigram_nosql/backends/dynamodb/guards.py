@@ -28,8 +28,6 @@ from lexigram_nosql.backends.unique import (
     entries,
     find_duplicates,
     guard_id,
-    spec_from_json,
-    spec_to_json,
 )
 
 if TYPE_CHECKING:
@@ -66,7 +64,7 @@ async def load_managed(store: DynamoDocumentStore, table: str) -> tuple[IndexSpe
     item = response.get("Item")
     if not item:
         return ()
-    return tuple(spec_from_json(data) for data in json.loads(item["specs"]["S"]))
+    return tuple(IndexSpec.from_json(data) for data in json.loads(item["specs"]["S"]))
 
 
 async def save_managed(
@@ -75,7 +73,7 @@ async def save_managed(
     if not specs:
         await store.client.delete_item(TableName=store.guard_table, Key=_meta_key(table))
         return
-    text = json.dumps([spec_to_json(spec) for spec in specs])
+    text = json.dumps([spec.to_json() for spec in specs])
     await store.client.put_item(
         TableName=store.guard_table,
         Item={**_meta_key(table), "t": {"S": table}, "specs": {"S": text}},

@@ -39,6 +39,9 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
         await _create_ttl(store, collection, spec)
         if not spec.unique:
             return spec.name
+    if spec.partial_filter is not None and not spec.unique:
+        await _create_partial(store, collection, spec)
+        return spec.name
     if spec.unique:
         await _create_unique(store, collection, spec)
     info = await store.created_table(collection)
@@ -84,16 +87,20 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
 
 async def _create_unique(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> None:
     info = await store.created_table(collection)
-    for existing in info.uniques:
-        if existing.name == spec.name or existing.keys == spec.keys:
-            if existing.keys != spec.keys or existing.sparse != spec.sparse:
-                raise InvalidQueryError(
-                    f"Collection {collection!r} already has a unique index named "
-                    f"{existing.name!r} with other options",
-                    collection=collection,
-                )
-            return
+    if spec.exists_in(info.uniques, collection=collection):
+        return
     await build_index(store, collection, info, spec)
+    await _record(store, collection, info, spec)
+
+
+async def _create_partial(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> None:
+    """A plain partial index is recorded (listed, and kept by other processes) but builds no
+    global secondary index: reads never use a partial index, since it misses the documents
+    outside its filter, so one would cost every write for nothing."""
+    info = await store.created_table(collection)
+    if spec.exists_in(info.managed, collection=collection):
+        return
+    await store.guard_table_ready()
     await _record(store, collection, info, spec)
 
 
@@ -122,8 +129,10 @@ async def _create_ttl(store: DynamoDocumentStore, collection: str, spec: IndexSp
     info = await store.created_table(collection)
     existing = info.ttl
     if existing is not None:
-        if existing.keys == spec.keys and existing.expire_after_seconds == (
-            spec.expire_after_seconds
+        if (
+            existing.keys == spec.keys
+            and existing.expire_after_seconds == spec.expire_after_seconds
+            and existing.partial_filter == spec.partial_filter
         ):
             return
         raise InvalidQueryError(
@@ -206,12 +215,7 @@ def list_indexes(info: TableInfo | None) -> list[IndexInfo]:
             keys = [(index.partition_key, 1)]
             keys += [(index.sort_key, 1)] if index.sort_key else []
         found.append(IndexInfo(index.name, keys))
-    for spec in info.managed:
-        found.append(
-            IndexInfo(
-                spec.name, list(spec.keys), spec.unique, spec.sparse, spec.expire_after_seconds
-            )
-        )
+    found.extend(spec.info for spec in info.managed)
     return found
 
 

@@ -72,7 +72,8 @@ class TableInfo:
     indexes: tuple[GsiInfo, ...] = field(default_factory=tuple)
     managed: tuple[IndexSpec, ...] = ()
     """Indexes this package keeps itself: unique ones by guard items (``guards.py``), a TTL
-    index by DynamoDB's time to live on a hidden attribute (``TTL_ATTRIBUTE``)."""
+    index by DynamoDB's time to live on a hidden attribute (``TTL_ATTRIBUTE``), and plain
+    partial indexes, recorded only (no read may use them, see ``indexes.py``)."""
 
     @property
     def uniques(self) -> tuple[IndexSpec, ...]:
@@ -84,13 +85,19 @@ class TableInfo:
 
     @property
     def kept_paths(self) -> tuple[str, ...]:
-        """The document paths the hidden attributes of managed indexes are computed from."""
-        return tuple(path for spec in self.managed for path, _ in spec.keys)
+        """The document paths the hidden attributes and guards of managed indexes are
+        computed from (a partial index's filter paths included)."""
+        return tuple(
+            path
+            for spec in self.managed
+            if spec.unique or spec.expire_after_seconds is not None
+            for path in spec.paths
+        )
 
     @property
     def unique_paths(self) -> tuple[str, ...]:
-        """The document paths some unique index reads."""
-        return tuple(path for spec in self.uniques for path, _ in spec.keys)
+        """The document paths some unique index reads (keys and partial filters)."""
+        return tuple(path for spec in self.uniques for path in spec.paths)
 
     @property
     def key_types(self) -> dict[str, str]:
@@ -216,7 +223,7 @@ def ttl_value(info: TableInfo, document: Mapping[str, Any]) -> AttributeValue | 
     """When DynamoDB may delete ``document`` under the TTL index: the earliest date at the
     indexed path plus ``expire_after_seconds``, in epoch seconds (None: no date, never)."""
     spec = info.ttl
-    if spec is None or spec.expire_after_seconds is None:
+    if spec is None or spec.expire_after_seconds is None or not spec.covers(document):
         return None
     dates: list[datetime] = []
     for value in get_values(document, spec.keys[0][0]):

@@ -22,8 +22,6 @@ from lexigram_nosql.backends.unique import (
     duplicate_error,
     entries,
     guard_id,
-    spec_from_json,
-    spec_to_json,
 )
 from lexigram_nosql.errors import DuplicateKeyError
 
@@ -92,7 +90,7 @@ async def load_specs(store: FirestoreDocumentStore, collection: str) -> dict[str
     if not snapshot.exists:
         return {}
     data = snapshot.to_dict() or {}
-    specs = [spec_from_json(item) for item in json.loads(data.get("specs", "[]"))]
+    specs = [IndexSpec.from_json(item) for item in json.loads(data.get("specs", "[]"))]
     return {spec.name: spec for spec in specs}
 
 
@@ -103,7 +101,7 @@ async def save_specs(
     if not specs:
         await reference.delete()
         return
-    text = json.dumps([spec_to_json(spec) for spec in specs.values()])
+    text = json.dumps([spec.to_json() for spec in specs.values()])
     await reference.set({"collection": collection, "specs": text})
 
 

@@ -35,15 +35,7 @@ async def create_index(coll: FirestoreCollection, spec: IndexSpec) -> str:
             collection=coll._name,
         )
     recorded = await coll._store.loaded_indexes(coll._name)
-    existing = recorded.get(spec.name)
-    if existing is not None and existing.keys != spec.keys:
-        raise InvalidQueryError(
-            f"Index {spec.name!r} on collection {coll._name!r} already exists with other "
-            f"keys {list(existing.keys)!r}",
-            operator="create_index",
-            collection=coll._name,
-        )
-    if existing == spec:
+    if spec.exists_in(recorded.values(), collection=coll._name):
         return spec.name
     if spec.unique:
         await _build_guards(coll, spec)
@@ -91,7 +83,7 @@ async def _build_guards(coll: FirestoreCollection, spec: IndexSpec) -> None:
 async def list_indexes(coll: FirestoreCollection) -> list[IndexInfo]:
     infos = [IndexInfo("_id_", [("_id", 1)], unique=True)]
     for spec in (await coll._store.loaded_indexes(coll._name)).values():
-        infos.append(IndexInfo(spec.name, list(spec.keys), spec.unique, spec.sparse))
+        infos.append(spec.info)
     return infos
 
 

@@ -497,16 +497,8 @@ class MemoryCollection(BaseCollection["MemoryDocumentStore"]):
             )
         data = self._data()
         existing = data.indexes if data is not None else {}
-        for index in existing.values():
-            same = index.spec
-            if same.name == spec.name or same.keys == spec.keys:
-                if same == spec:
-                    return same.name
-                raise InvalidQueryError(
-                    f"Collection {self._name!r} already has index {same.name!r} on "
-                    f"{list(same.keys)} with other options; drop it first.",
-                    collection=self._name,
-                )
+        if spec.exists_in((index.spec for index in existing.values()), collection=self._name):
+            return spec.name
         index = MemoryIndex(spec)
         documents = data.documents if data is not None else {}
         for id_key, document in documents.items():

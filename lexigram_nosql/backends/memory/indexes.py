@@ -200,15 +200,15 @@ class MemoryIndex:
 
     @property
     def info(self) -> IndexInfo:
-        spec = self.spec
-        return IndexInfo(
-            spec.name, list(spec.keys), spec.unique, spec.sparse, spec.expire_after_seconds
-        )
+        return self.spec.info
 
     # -- keys ----------------------------------------------------------------------------
 
     def _field_values(self, document: Any) -> list[list[Any]] | None:
-        """Per indexed path, the values recorded; None when a sparse index skips the doc."""
+        """Per indexed path, the values recorded; None when a sparse index skips the doc or
+        it is outside a partial index's filter."""
+        if not self.spec.covers(document):
+            return None
         found = [index_values(document, path) for path in self.paths]
         if self.spec.sparse and all(v is MISSING_VALUE for values in found for v in values):
             return None

@@ -40,8 +40,10 @@ class _Range:
 def choose_plan(
     node: FilterNode, documents: dict[Any, Any], indexes: Sequence[MemoryIndex]
 ) -> Plan | None:
-    """The cheapest usable plan for ``node``, or None to scan every document."""
-    plan = _plan(node, indexes)
+    """The cheapest usable plan for ``node``, or None to scan every document. A partial
+    index is never used: it misses the documents outside its filter (MongoDB uses one only
+    for a query whose filter implies the index's, an implication not decided here)."""
+    plan = _plan(node, [index for index in indexes if index.spec.partial_filter is None])
     if plan is None or plan.estimate > len(documents) // 2 + 1:
         return None
     return plan

@@ -362,6 +362,8 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             options["sparse"] = True
         if spec.expire_after_seconds is not None:
             options["expireAfterSeconds"] = spec.expire_after_seconds
+        if spec.partial_filter is not None:
+            options["partialFilterExpression"] = filter_to_server(spec.partial_filter)
         name: str = await self._collection.create_index(
             list(spec.keys), session=self._store.current_transaction(), **options
         )
@@ -382,12 +384,18 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
                     unique=bool(index.get("unique")) or name == "_id_",
                     sparse=bool(index.get("sparse")),
                     expire_after_seconds=None if expire is None else int(expire),
+                    partial_filter_expression=_partial_from_server(index),
                 )
             )
         return indexes
 
     async def _drop_index(self, name: str) -> None:
         await self._collection.drop_index(name, session=self._store.current_transaction())
+
+
+def _partial_from_server(index: Mapping[str, Any]) -> dict[str, Any] | None:
+    partial = index.get("partialFilterExpression")
+    return None if partial is None else dict(partial)
 
 
 _SORTED_UPDATE_WIRE_VERSION = 25

@@ -471,16 +471,9 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
         def run(connection: sqlite3.Connection) -> str:
             writer = self._writer(connection, create=True)
             assert writer is not None
-            for index in writer.info.indexes.values():
-                same = index.spec
-                if same.name == spec.name or same.keys == spec.keys:
-                    if same == spec:
-                        return same.name
-                    raise InvalidQueryError(
-                        f"Collection {self._name!r} already has index {same.name!r} on "
-                        f"{list(same.keys)} with other options; drop it first.",
-                        collection=self._name,
-                    )
+            existing = (index.spec for index in writer.info.indexes.values())
+            if spec.exists_in(existing, collection=self._name):
+                return spec.name
             index = create_index_table(connection, writer.info, spec)
             writer.build_index(index)
             return spec.name
@@ -494,7 +487,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
         def run(connection: sqlite3.Connection) -> list[IndexInfo]:
             info = self._info(connection)
             indexes = info.indexes.values() if info is not None else ()
-            return [_ID_INDEX, *(_index_info(index.spec) for index in indexes)]
+            return [_ID_INDEX, *(index.spec.info for index in indexes)]
 
         return await self._store.read(run)
 
@@ -516,12 +509,6 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
             drop_index_table(connection, info, name)
 
         await self._store.write(run)
-
-
-def _index_info(spec: IndexSpec) -> IndexInfo:
-    return IndexInfo(
-        spec.name, list(spec.keys), spec.unique, spec.sparse, spec.expire_after_seconds
-    )
 
 
 def _close(cursor: _Cursor, connection: sqlite3.Connection) -> None:

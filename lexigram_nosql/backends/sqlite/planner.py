@@ -6,7 +6,10 @@ the index tables, ``$or`` unions its branches' probes. What SQL selects is alway
 *superset* of the matches (an index keys array elements, a range keeps one bound on a
 multikey path...), and the engine's compiled filter decides on every row read, so a plan
 only ever changes speed, never results. A sort on ``_id`` or on an index's leading paths is
-read in index order; any other sort happens in Python after the filter.
+read in index order; any other sort happens in Python after the filter. A partial index
+(``partial_filter_expression``) holds only the documents its filter matches, so no read uses
+it: it enforces uniqueness only (MongoDB would use it for a query whose filter implies the
+index's; deciding that implication is not worth a wrong answer).
 """
 
 from __future__ import annotations
@@ -170,7 +173,7 @@ def _ordered_plan(
             sorted=True,
         )
     for index in info.indexes.values():
-        if index.paths[: len(paths)] != paths:
+        if index.paths[: len(paths)] != paths or index.spec.partial_filter is not None:
             continue
         relative = {d * d2 for (_, d), (_, d2) in zip(sort, index.spec.keys, strict=False)}
         if len(relative) != 1:
@@ -234,6 +237,8 @@ def _probes(node: FilterNode, info: CollectionInfo, multikey: MultikeyCheck) -> 
     if id_probe is not None:
         options.append(id_probe)
     for index in info.indexes.values():
+        if index.spec.partial_filter is not None:
+            continue  # it misses the documents outside its filter (see the module docstring)
         option = _index_probe(index, equal, within, ranges, multikey)
         if option is not None:
             options.append(option)

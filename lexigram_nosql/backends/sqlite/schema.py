@@ -54,7 +54,10 @@ class IndexInfoRow:
         self._simple = len(spec.keys) == 1 and spec.keys[0][1] > 0 and "." not in self.paths[0]
 
     def entries(self, document: Any) -> set[bytes] | None:
-        """The keys ``document`` is indexed under (None: a sparse index skips it)."""
+        """The keys ``document`` is indexed under (None: a sparse index skips it, or it is
+        outside a partial index's filter)."""
+        if not self.spec.covers(document):
+            return None
         if self._simple:
             value = document.get(self.paths[0], _MISSING)
             cls = type(value)
@@ -248,20 +251,13 @@ def drop_index_table(connection: sqlite3.Connection, info: CollectionInfo, name:
 
 
 def _spec_to_json(spec: IndexSpec) -> str:
-    return json.dumps(
-        {
-            "keys": [list(pair) for pair in spec.keys],
-            "unique": spec.unique,
-            "sparse": spec.sparse,
-            "expire_after_seconds": spec.expire_after_seconds,
-        }
-    )
+    data = spec.to_json()
+    del data["name"]  # the row's own column
+    return json.dumps(data)
 
 
 def _spec_from_json(text: str, name: str) -> IndexSpec:
-    data = json.loads(text)
-    keys = tuple((str(path), int(direction)) for path, direction in data["keys"])
-    return IndexSpec(keys, name, data["unique"], data["sparse"], data["expire_after_seconds"])
+    return IndexSpec.from_json(json.loads(text), name=name)
 
 
 # -- index entries -----------------------------------------------------------------------
