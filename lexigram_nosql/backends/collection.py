@@ -20,7 +20,7 @@ from lexigram_nosql import reads
 from lexigram_nosql.backends import fallbacks
 from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk, run_steps
 from lexigram_nosql.backends.guard import OperationGuard
-from lexigram_nosql.backends.index_spec import IndexSpec
+from lexigram_nosql.backends.index_spec import IndexSpec, one_partial_filter
 from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
@@ -459,30 +459,19 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
         partial_filter_expression: Mapping[str, Any] | None = None,
         partialFilterExpression: Mapping[str, Any] | None = None,
     ) -> str:
-        """Create an index; ``partialFilterExpression`` (PyMongo's spelling) and
-        ``partial_filter_expression`` are one option: a partial index holds, and a unique
-        one constrains, only the documents its filter matches."""
-        if partialFilterExpression is not None:
-            if partial_filter_expression is not None:
-                raise InvalidQueryError(
-                    "Give partialFilterExpression or partial_filter_expression, not both",
-                    operator="partialFilterExpression",
-                    collection=self._name,
-                )
-            partial_filter_expression = partialFilterExpression
-        try:
+        """Create an index; a partial one (``partialFilterExpression``, PyMongo's spelling,
+        or ``partial_filter_expression``) holds only the documents its filter matches."""
+        async with self._operation("create_index"):  # it names the collection in errors
             spec = IndexSpec.build(
                 keys,
                 unique=unique,
                 sparse=sparse,
                 name=name,
                 expire_after_seconds=expire_after_seconds,
-                partial_filter_expression=partial_filter_expression,
+                partial_filter_expression=one_partial_filter(
+                    partial_filter_expression, partialFilterExpression
+                ),
             )
-        except InvalidQueryError as exc:
-            exc.collection = exc.collection or self._name
-            raise
-        async with self._operation("create_index"):
             return await self._create_index(spec)
 
     async def list_indexes(self) -> list[IndexInfo]:

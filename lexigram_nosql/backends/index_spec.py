@@ -33,7 +33,7 @@ from lexigram_nosql.query.filter import parse_filter
 from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.requests import parse_sort
 
-__all__ = ["IndexSpec", "parse_partial_filter"]
+__all__ = ["IndexSpec", "one_partial_filter", "parse_partial_filter"]
 
 _PARTIAL_OPERATORS: Final = frozenset(
     {FieldOp.EQ, FieldOp.GT, FieldOp.GTE, FieldOp.LT, FieldOp.LTE, FieldOp.TYPE, FieldOp.IN}
@@ -201,6 +201,19 @@ def _from_json(value: Any) -> Any:
             return {key: _from_json(item) for key, item in value["o"].items()}
         return key_value(value["k"])
     return value
+
+
+def one_partial_filter(
+    snake: Mapping[str, Any] | None, pymongo: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """The partial filter given as ``partial_filter_expression`` or as PyMongo's
+    ``partialFilterExpression`` (not both)."""
+    if snake is not None and pymongo is not None:
+        raise InvalidQueryError(
+            "Give partialFilterExpression or partial_filter_expression, not both",
+            operator="partialFilterExpression",
+        )
+    return pymongo if snake is None else snake
 
 
 def parse_partial_filter(filter: Mapping[str, Any], *, index: str | None = None) -> FilterNode:
