@@ -139,6 +139,20 @@ class IndexInfo:
     expire_after_seconds: int | None = None
     partial_filter_expression: dict[str, Any] | None = None
 
+    def document(self) -> dict[str, Any]:
+        """The index as PyMongo's ``index_information()`` gives it: ``key``, then the options
+        that are set (``_id_`` is unique without saying so, as in MongoDB)."""
+        found: dict[str, Any] = {"key": list(self.keys)}
+        if self.unique and self.name != "_id_":
+            found["unique"] = True
+        if self.sparse:
+            found["sparse"] = True
+        if self.expire_after_seconds is not None:
+            found["expireAfterSeconds"] = self.expire_after_seconds
+        if self.partial_filter_expression is not None:
+            found["partialFilterExpression"] = self.partial_filter_expression
+        return found
+
 
 # -- bulk operations ---------------------------------------------------------------------
 
@@ -364,6 +378,8 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     ) -> str: ...
 
     async def list_indexes(self) -> list[IndexInfo]: ...
+
+    async def index_information(self) -> dict[str, dict[str, Any]]: ...
 
     async def drop_index(self, name: str) -> None: ...
 

@@ -20,13 +20,13 @@ from lexigram_nosql import reads
 from lexigram_nosql.backends import fallbacks
 from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk, run_steps
 from lexigram_nosql.backends.guard import OperationGuard
-from lexigram_nosql.backends.index_spec import IndexSpec, one_partial_filter
+from lexigram_nosql.backends.index_spec import IndexSpec
+from lexigram_nosql.backends.indexing import IndexMethods
 from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
     DeleteResult,
-    IndexInfo,
     InsertManyResult,
     InsertOneResult,
     ReturnDocument,
@@ -59,9 +59,10 @@ logger = logging.getLogger("lexigram_nosql")
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
 
 
-class BaseCollection(abc.ABC, Generic[StoreT]):
+class BaseCollection(IndexMethods, Generic[StoreT]):
     """Validation and engine-backed defaults for one collection; backends implement the
-    ``_`` primitives and override defaults where the server does better."""
+    ``_`` primitives and override defaults where the server does better (the index methods:
+    ``indexing.py``)."""
 
     def __init__(self, store: StoreT, name: str) -> None:
         self._store = store
@@ -446,44 +447,6 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
                 with contextlib.suppress(Exception):
                     await aclose()
 
-    # -- indexes -------------------------------------------------------------------------
-
-    async def create_index(
-        self,
-        keys: str | Sequence[tuple[str, int]],
-        *,
-        unique: bool = False,
-        sparse: bool = False,
-        name: str | None = None,
-        expire_after_seconds: int | None = None,
-        partial_filter_expression: Mapping[str, Any] | None = None,
-        partialFilterExpression: Mapping[str, Any] | None = None,
-    ) -> str:
-        """Create an index; a partial one (``partialFilterExpression``, PyMongo's spelling,
-        or ``partial_filter_expression``) holds only the documents its filter matches."""
-        async with self._operation("create_index"):  # it names the collection in errors
-            spec = IndexSpec.build(
-                keys,
-                unique=unique,
-                sparse=sparse,
-                name=name,
-                expire_after_seconds=expire_after_seconds,
-                partial_filter_expression=one_partial_filter(
-                    partial_filter_expression, partialFilterExpression
-                ),
-            )
-            return await self._create_index(spec)
-
-    async def list_indexes(self) -> list[IndexInfo]:
-        async with self._operation("list_indexes"):
-            return await self._list_indexes()
-
-    async def drop_index(self, name: str) -> None:
-        if not isinstance(name, str) or not name:
-            raise InvalidQueryError(f"index name must be a non-empty string, got {name!r}")
-        async with self._operation("drop_index"):
-            await self._drop_index(name)
-
     # -- validation helpers --------------------------------------------------------------
 
     def _check_document(self, document: Any) -> Document:
@@ -580,15 +543,6 @@ class BaseCollection(abc.ABC, Generic[StoreT]):
     ) -> Document | None:
         """Atomically update (or, with ``update=None``, delete) the first match in sort order
         and return it before or after, projected."""
-
-    @abc.abstractmethod
-    async def _create_index(self, spec: IndexSpec) -> str: ...
-
-    @abc.abstractmethod
-    async def _list_indexes(self) -> list[IndexInfo]: ...
-
-    @abc.abstractmethod
-    async def _drop_index(self, name: str) -> None: ...
 
 
 _SORTED_UPDATE_ATTEMPTS = 8

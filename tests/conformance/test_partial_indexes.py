@@ -285,6 +285,13 @@ async def test_a_unique_partial_index_is_listed_with_its_filter(store: Any) -> N
     listed = {info.name: info for info in await collection.list_indexes()}
     assert listed["active_email"].unique
     assert listed["active_email"].partial_filter_expression == ACTIVE
+    information = await collection.index_information()  # PyMongo's shape
+    assert information["active_email"] == {
+        "key": [("email", 1)],
+        "unique": True,
+        "partialFilterExpression": ACTIVE,
+    }
+    assert information["_id_"] == {"key": [("_id", 1)]}
     await collection.drop_index("active_email")
     await collection.insert_many([{"email": "a@x", "active": True}] * 2)
 
