@@ -667,6 +667,31 @@ async def test_a_ttl_index_uses_dynamodb_time_to_live(dynamodb: Factory) -> None
     assert described["TimeToLiveDescription"]["TimeToLiveStatus"] in ("DISABLED", "DISABLING")
 
 
+async def test_a_partial_ttl_index_gives_an_expiry_only_to_matching_documents(
+    dynamodb: Factory,
+) -> None:
+    store = await dynamodb()
+    collection = store.collection("sessions")
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    await collection.insert_many([{"_id": "g", "at": at, "guest": True}, {"_id": "m", "at": at}])
+    await collection.create_index(
+        "at", expire_after_seconds=60, partialFilterExpression={"guest": True}
+    )
+
+    async def expiry(key: str) -> str | None:
+        item = await store.client.get_item(
+            TableName=store.table_name("sessions"), Key={"_id": {"S": key}}
+        )
+        return item["Item"].get("__lx:ttl", {}).get("N")
+
+    assert (await expiry("g"), await expiry("m")) == (str(int(at.timestamp()) + 60), None)
+    await collection.update_one({"_id": "m"}, {"$set": {"guest": True}})  # moves in
+    await collection.update_one({"_id": "g"}, {"$unset": {"guest": ""}})  # moves out
+    assert (await expiry("g"), await expiry("m")) == (None, str(int(at.timestamp()) + 60))
+    listed = {i.name: i for i in await collection.list_indexes()}
+    assert listed["at_1"].partial_filter_expression == {"guest": True}
+
+
 # -- writes by key in one request (direct.py) ------------------------------------------------
 
 

@@ -118,6 +118,20 @@ async def test_ttl_index_sweeps_expired_documents(sqlite: Factory) -> None:
     assert sorted(await ids(sessions.find())) == ["new", "not-a-date"]
 
 
+async def test_a_partial_ttl_index_expires_only_matching_documents(sqlite: Factory) -> None:
+    store = await sqlite()
+    sessions = store.collection("sessions")
+    old = datetime.now(UTC) - timedelta(hours=2)
+    await sessions.insert_many(
+        [{"_id": "guest", "at": old, "guest": True}, {"_id": "member", "at": old}]
+    )
+    await sessions.create_index(
+        "at", expire_after_seconds=3600, partialFilterExpression={"guest": True}
+    )
+    assert await store.sweep_expired() == 1
+    assert await ids(sessions.find()) == ["member"]
+
+
 async def test_a_stream_reads_one_snapshot(sqlite: Factory) -> None:
     store = await sqlite()
     items = store.collection("items")

@@ -90,13 +90,29 @@ async def test_moving_into_the_filter_takes_the_value_and_moving_out_frees_it(
         await collection.find_one_and_update({"n": 2}, {"$set": {"active": True}})
     with pytest.raises(DuplicateKeyError):
         await collection.bulk_write([UpdateOne({"n": 2}, {"$set": {"active": True}})])
+    second = await collection.find_one({"n": 2})
+    assert second is not None
+    with pytest.raises(DuplicateKeyError):  # pinned by key: one request where it can be
+        await collection.update_one({"_id": second["_id"]}, {"$set": {"active": True}})
+    with pytest.raises(DuplicateKeyError):
+        await collection.find_one_and_update(
+            {"_id": second["_id"]}, {"$set": {"active": True, "m": 1}}
+        )
+    with pytest.raises(DuplicateKeyError):
+        await collection.update_one(
+            {"n": 9}, {"$set": {"email": "a@x", "active": True}}, upsert=True
+        )
+    assert await collection.count_documents({"n": 9}) == 0
     assert await collection.find_one({"n": 2}, projection={"_id": 0}) == {
         "email": "a@x",
         "active": False,
         "n": 2,
     }
     # The first one leaves the filter: its value is free, the second one takes it.
-    await collection.update_one({"n": 1}, {"$set": {"active": False}})
+    first = await collection.find_one({"n": 1})
+    assert first is not None
+    await collection.update_one({"_id": first["_id"]}, {"$unset": {"active": ""}})
+    await collection.update_one({"_id": first["_id"]}, {"$set": {"active": False}})
     found = await collection.find_one_and_update(
         {"n": 2}, {"$set": {"active": True}}, return_document=ReturnDocument.AFTER
     )

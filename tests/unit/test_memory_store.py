@@ -337,6 +337,22 @@ async def test_ttl_index_expires_old_dates(store: Any) -> None:
     assert await collection.count_documents({"_id": "later"}) == 0
 
 
+async def test_a_partial_ttl_index_expires_only_matching_documents(store: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    old = datetime.now(UTC) - timedelta(hours=2)
+    collection = store.collection("sessions")
+    await collection.insert_many(
+        [{"_id": "guest", "at": old, "guest": True}, {"_id": "member", "at": old}]
+    )
+    await collection.create_index(
+        "at", expire_after_seconds=60, partialFilterExpression={"guest": True}
+    )
+    assert [d["_id"] async for d in collection.find()] == ["member"]
+    await collection.update_one({"_id": "member"}, {"$set": {"guest": True}})
+    assert await collection.count_documents({}) == 0  # it entered the filter: expired
+
+
 async def test_compound_indexes_never_expire_documents(store: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
