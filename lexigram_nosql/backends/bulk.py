@@ -78,7 +78,7 @@ def bind_update(
 async def insert_batch(
     collection: BaseCollection[Any], documents: list[Document], *, ordered: bool
 ) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
-    """Insert ``documents`` (validated copies) in as few backend calls as the failures allow.
+    """Insert ``documents`` (validated) in as few backend calls as the failures allow.
 
     Returns the ids inserted and the failures by position. A backend that writes part of a
     batch before refusing a document says where with ``WriteError.request_index``. A refusal

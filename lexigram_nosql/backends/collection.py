@@ -307,9 +307,10 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     async def _insert_all(
         self, documents: list[Document], *, ordered: bool
     ) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
-        """Insert ``documents`` (validated copies), past refused ones unless ``ordered``: the
-        ids inserted and the failures by position. The default makes as few ``_insert`` calls
-        as the failures allow; a server that goes on past errors itself overrides it."""
+        """Insert ``documents`` (validated; not to be changed), past refused ones unless
+        ``ordered``: the ids inserted and the failures by position. The default makes as few
+        ``_insert`` calls as the failures allow; a server that goes on past errors itself
+        overrides it."""
         return await insert_batch(self, documents, ordered=ordered)
 
     async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
@@ -450,23 +451,24 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     # -- validation helpers --------------------------------------------------------------
 
     def _check_document(self, document: Any) -> Document:
-        if not isinstance(document, Mapping):
+        """The document as it is stored, checked in one pass over its values (which also
+        puts datetimes in their stored form). It may be the caller's own dict, which no
+        backend may change: the caller keeps it."""
+        if type(document) is not dict and not isinstance(document, Mapping):
             raise InvalidQueryError(
                 f"A document must be a mapping, got {type(document).__name__}",
                 collection=self._name,
             )
-        # One pass over the values (which also puts datetimes in their stored form); the
-        # caller's dict is never kept.
         try:
             stored = cast(Document, check_new_document(document))
-            if stored is document:
-                stored = dict(document)
             if "_id" in stored:
-                check_id(stored["_id"])
-                if bson_class(stored["_id"]) == "ObjectId":
-                    # The id policy: ObjectIds are handled as their 24-hex strings (the
-                    # MongoDB backend sends such a string as the ObjectId it spells).
-                    stored["_id"] = str(stored["_id"])
+                identity = stored["_id"]
+                if type(identity) is not str:  # a string is any id's commonest, valid form
+                    check_id(identity)
+                    if bson_class(identity) == "ObjectId":
+                        # The id policy: ObjectIds are handled as their 24-hex strings (the
+                        # MongoDB backend sends such a string as the ObjectId it spells).
+                        stored = {**stored, "_id": str(identity)}
         except InvalidQueryError as exc:
             exc.collection = exc.collection or self._name
             raise
@@ -506,7 +508,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
 
     @abc.abstractmethod
     async def _insert(self, documents: list[Document]) -> list[Any]:
-        """Insert (documents are validated copies; assign ``_id`` where missing); return ids.
+        """Insert validated documents (assign ``_id`` where missing); return ids. The
+        documents may be the caller's own dicts: copy one before changing it.
 
         In order, as MongoDB's ordered insert: a refused document (a duplicate ``_id`` or
         unique key raises ``DuplicateKeyError``) stops the batch, the ones before it stay

@@ -159,7 +159,7 @@ def check_new_document(document: Mapping[str, Any], *, where: str = "the documen
     included (MongoDB 5.0+), and an ``_id`` whose own fields are not ``$``-prefixed."""
     stored = check_document(document, where=where)
     identity = document.get("_id")
-    if isinstance(identity, Mapping):
+    if identity is not None and type(identity) is not str and isinstance(identity, Mapping):
         for name in identity:
             if isinstance(name, str) and name.startswith("$"):
                 raise InvalidQueryError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -252,59 +252,76 @@ def check_document(value: Any, *, where: str, path: str | None = None, depth: in
     is returned as is when nothing needed normalising.
     """
     cls = type(value)
-    if cls is dict or (cls is not list and isinstance(value, Mapping)):
-        if depth > MAX_STORED_NESTING:
-            raise _too_deep(where, path)
-        changed: dict[str, Any] | None = None
-        for name, item in value.items():
-            check_field_name(name, where=where, path=path)
-            kind = type(item)
-            if kind in _STORED_AS_IS:
-                continue
-            if kind is int:
-                if _INT64_MIN <= item <= _INT64_MAX:
-                    continue
-                new = _stored_leaf(item, where, f"{path}.{name}" if path else name)
-            elif kind is dict or kind is list:
-                new = check_document(
-                    item, where=where, path=f"{path}.{name}" if path else name, depth=depth + 1
-                )
-            else:
-                new = _stored_leaf(item, where, f"{path}.{name}" if path else name, depth)
-            if new is not item:
-                if changed is None:
-                    changed = dict(value)
-                changed[name] = new
-        if changed is not None:
-            return changed
-        return value if cls is dict else dict(value)
-    if cls is list or cls is tuple:
-        if depth > MAX_STORED_NESTING:
-            raise _too_deep(where, path)
-        copied: list[Any] | None = None
-        for index, item in enumerate(value):
-            kind = type(item)
-            if kind in _STORED_AS_IS:
-                continue
-            if kind is int and _INT64_MIN <= item <= _INT64_MAX:
-                continue
-            child = f"{path}.{index}" if path else str(index)
-            if kind is dict or kind is list:
-                new = check_document(item, where=where, path=child, depth=depth + 1)
-            else:
-                new = _stored_leaf(item, where, child, depth)
-            if new is not item:
-                if copied is None:
-                    copied = list(value)
-                copied[index] = new
-        if copied is not None:
-            return copied
-        return value if cls is list else list(value)
+    if cls is dict:
+        return _checked_mapping(value, where, path, depth)
+    if cls is list:
+        return _checked_array(value, where, path, depth)
+    if isinstance(value, Mapping):
+        return _checked_mapping(value, where, path, depth)
+    if isinstance(value, (list, tuple)):
+        return _checked_array(value, where, path, depth)
     return _stored_leaf(value, where, path or "value", depth - 1)
 
 
+# Every write passes through the two loops below, once per stored value: they are written
+# for the common case (exact str/int/float/bool/None/bytes leaves, dict and list
+# containers), which costs one type lookup per value and no call; paths are only spelled out
+# for containers and values that need a closer look.
+
+
+def _checked_mapping(value: Mapping[Any, Any], where: str, path: str | None, depth: int) -> Any:
+    if depth > MAX_STORED_NESTING:
+        raise _too_deep(where, path)
+    changed: dict[str, Any] | None = None
+    for name, item in value.items():
+        if type(name) is not str or not name:
+            check_field_name(name, where=where, path=path)
+        kind = type(item)
+        if kind in _STORED_AS_IS or (kind is int and _INT64_MIN <= item <= _INT64_MAX):
+            continue
+        child = f"{path}.{name}" if path else name
+        if kind is dict:
+            new = _checked_mapping(item, where, child, depth + 1)
+        elif kind is list:
+            new = _checked_array(item, where, child, depth + 1)
+        else:
+            new = _stored_leaf(item, where, child, depth)
+        if new is not item:
+            if changed is None:
+                changed = dict(value)
+            changed[name] = new
+    if changed is not None:
+        return changed
+    return value if type(value) is dict else dict(value)
+
+
+def _checked_array(value: Sequence[Any], where: str, path: str | None, depth: int) -> Any:
+    if depth > MAX_STORED_NESTING:
+        raise _too_deep(where, path)
+    copied: list[Any] | None = None
+    for index, item in enumerate(value):
+        kind = type(item)
+        if kind in _STORED_AS_IS or (kind is int and _INT64_MIN <= item <= _INT64_MAX):
+            continue
+        child = f"{path}.{index}" if path else str(index)
+        if kind is dict:
+            new = _checked_mapping(item, where, child, depth + 1)
+        elif kind is list:
+            new = _checked_array(item, where, child, depth + 1)
+        else:
+            new = _stored_leaf(item, where, child, depth)
+        if new is not item:
+            if copied is None:
+                copied = list(value)
+            copied[index] = new
+    if copied is not None:
+        return copied
+    return value if type(value) is list else list(value)
+
+
 def _stored_leaf(value: Any, where: str, path: str, depth: int = 0) -> Any:
-    """A value that is not a plain str/float/bool/None/bytes: checked, and normalised."""
+    """A value that is not a plain str/float/bool/None/bytes: checked, and normalised
+    (``depth``: the nesting of the container holding it)."""
     if isinstance(value, datetime):
         return utc_millis(value)
     if isinstance(value, bool) or value is None:
@@ -319,8 +336,10 @@ def _stored_leaf(value: Any, where: str, path: str, depth: int = 0) -> Any:
         )
     if isinstance(value, (str, float, bytes, uuid.UUID, re.Pattern)):
         return value
-    if isinstance(value, (Mapping, list, tuple)):
-        return check_document(value, where=where, path=path, depth=depth + 1)
+    if isinstance(value, Mapping):
+        return _checked_mapping(value, where, path, depth + 1)
+    if isinstance(value, (list, tuple)):  # subclasses too (a namedtuple): BSON arrays
+        return _checked_array(value, where, path, depth + 1)
     if bson_class(value) in _BSON_STORED:
         return value
     hint = _HINTS.get(type(value), "")

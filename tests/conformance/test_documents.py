@@ -61,6 +61,31 @@ async def test_insert_does_not_change_the_callers_document(store: Any) -> None:
     assert document == {"n": 1, "tags": ["a"]}
 
 
+async def test_no_insert_path_changes_or_keeps_the_callers_documents(store: Any) -> None:
+    """insert_many (ordered, unordered past a duplicate) and bulk_write hand the backend the
+    caller's own dicts when nothing needs normalising: none may add an ``_id`` to them, and
+    changing them afterwards changes nothing stored."""
+    collection = await seeded(store, [{"_id": "taken"}], "caller_many")
+    documents: list[dict[str, Any]] = [{"n": 1, "tags": ["a"]}, {"_id": "x", "n": 2}]
+    await collection.insert_many(documents)
+    with pytest.raises(DuplicateKeyError):
+        await collection.insert_many([documents[0], {"_id": "taken"}, {"n": 3}], ordered=False)
+    await collection.bulk_write([InsertOne(documents[0]), InsertOne({"_id": "y", "n": 4})])
+    assert documents == [{"n": 1, "tags": ["a"]}, {"_id": "x", "n": 2}]
+    documents[0]["tags"].append("changed")
+    documents[1]["n"] = 99
+    stored = await collect(collection.find({}, projection={"_id": 0}, sort=[("n", 1)]))
+    assert stored == [
+        {},
+        {"n": 1, "tags": ["a"]},
+        {"n": 1, "tags": ["a"]},
+        {"n": 1, "tags": ["a"]},
+        {"n": 2},
+        {"n": 3},
+        {"n": 4},
+    ]
+
+
 VALUES: list[tuple[str, Any]] = [
     ("string", "héllo wörld ✓"),
     ("empty-string", ""),

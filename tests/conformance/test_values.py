@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections import namedtuple
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -26,6 +27,8 @@ NAN: Final = "NaN and infinity"
 """A pseudo-operator for ``attempt``: floats a backend cannot store."""
 
 bson = pytest.importorskip("bson")
+
+Point = namedtuple("Point", "x y")
 
 
 def _same(expected: Any) -> Callable[[Any], bool]:
@@ -47,6 +50,7 @@ STORABLE: list[tuple[str, Any, list[str], Callable[[Any], bool]]] = [
     ("int64-min", -(2**63), [], lambda back: back == -(2**63)),
     ("int64", bson.Int64(5), [], lambda back: back == 5),
     ("tuple-as-list", (1, "a"), [], _same([1, "a"])),
+    ("namedtuple-as-list", Point(1, "a"), [], _same([1, "a"])),
     ("nan", float("nan"), [NAN], _nan),
     ("infinity", float("inf"), [NAN], _same(float("inf"))),
     ("uuid", uuid.UUID(int=7), [BSON_ONLY], _same(uuid.UUID(int=7))),

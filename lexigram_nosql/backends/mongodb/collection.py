@@ -81,10 +81,9 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     # -- writes --------------------------------------------------------------------------
 
     async def _insert(self, documents: list[Document]) -> list[Any]:
-        # The documents are the base class's copies; ids are made here so that the result
-        # lists them in input order whatever the server does.
-        for document in documents:
-            document["_id"] = id_to_server(document["_id"]) if "_id" in document else ObjectId()
+        # Ids are made here so that the result lists them in input order whatever the
+        # server does, on copies (PyMongo writes into what it is given).
+        documents = [_to_server(document) for document in documents]
         session = self._store.current_transaction()
         if len(documents) == 1:
             await self._collection.insert_one(documents[0], session=session)
@@ -160,11 +159,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
                 kind = pymongo.UpdateMany if step.multi else pymongo.UpdateOne
                 requests.append(kind(filter, document, **options))
             else:
-                if "_id" in step:
-                    step["_id"] = id_to_server(step["_id"])
-                else:
-                    step["_id"] = ObjectId()
-                requests.append(pymongo.InsertOne(step))
+                requests.append(pymongo.InsertOne(_to_server(step)))
         return requests
 
     def _takes_sorted_updates(self) -> bool:
@@ -182,8 +177,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         documents and reports each (inside a transaction, the first error ends it anyway)."""
         if ordered or len(documents) < 2 or self._store.current_transaction() is not None:
             return await super()._insert_all(documents, ordered=ordered)
-        for document in documents:
-            document["_id"] = id_to_server(document["_id"]) if "_id" in document else ObjectId()
+        documents = [_to_server(document) for document in documents]
         try:
             await self._collection.insert_many(documents, ordered=False)
         except BulkWriteError as exc:
@@ -421,3 +415,10 @@ def _direction(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return 1 if value >= 0 else -1
     return value
+
+
+def _to_server(document: Document) -> dict[str, Any]:
+    """A copy of a validated document for PyMongo, with its ``_id`` converted, or made."""
+    if "_id" in document:
+        return {**document, "_id": id_to_server(document["_id"])}
+    return {"_id": ObjectId(), **document}

@@ -331,9 +331,8 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
     async def _insert(self, documents: list[Document]) -> list[Any]:
         """Insert in order; like MongoDB's ordered inserts, a duplicate stops at the failing
         document, and the ones before it stay (inside a transaction, until it rolls back)."""
+        # The ids were checked with the documents (BaseCollection._check_document).
         prepared = [d if "_id" in d else {"_id": generate_id(), **d} for d in documents]
-        for document in prepared:
-            check_id(document["_id"])
 
         def run(connection: sqlite3.Connection) -> tuple[list[Any], DuplicateKeyError | None]:
             writer = self._writer(connection, create=True)
