@@ -451,9 +451,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     # -- validation helpers --------------------------------------------------------------
 
     def _check_document(self, document: Any) -> Document:
-        """The document as it is stored, checked in one pass over its values (which also
-        puts datetimes in their stored form). It may be the caller's own dict, which no
-        backend may change: the caller keeps it."""
+        """The document to store, checked in one pass (which also puts datetimes in their
+        stored form); it may be the caller's own dict, which no backend may change."""
         if type(document) is not dict and not isinstance(document, Mapping):
             raise InvalidQueryError(
                 f"A document must be a mapping, got {type(document).__name__}",
@@ -463,11 +462,9 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             stored = cast(Document, check_new_document(document))
             if "_id" in stored:
                 identity = stored["_id"]
-                if type(identity) is not str:  # a string is any id's commonest, valid form
+                if type(identity) is not str:  # the commonest id, always valid
                     check_id(identity)
-                    if bson_class(identity) == "ObjectId":
-                        # The id policy: ObjectIds are handled as their 24-hex strings (the
-                        # MongoDB backend sends such a string as the ObjectId it spells).
+                    if bson_class(identity) == "ObjectId":  # handled as its 24-hex string
                         stored = {**stored, "_id": str(identity)}
         except InvalidQueryError as exc:
             exc.collection = exc.collection or self._name

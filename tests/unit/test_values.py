@@ -91,13 +91,13 @@ def same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        return bool(list(a) == list(b)) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and a != a:
-        return b != b
+        return bool(b != b)
     if isinstance(a, datetime):
-        return a == b and a.tzinfo == b.tzinfo
+        return bool(a == b and a.tzinfo == b.tzinfo)
     return bool(a == b)
 
 
