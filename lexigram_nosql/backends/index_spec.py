@@ -172,6 +172,12 @@ class IndexSpec:
                     "true}} does what sparse does)",
                     operator="partialFilterExpression",
                 )
+            if [path for path, _ in pairs] == ["_id"]:
+                raise InvalidQueryError(
+                    "The _id index cannot be a partial index (as in MongoDB)",
+                    operator="partialFilterExpression",
+                    path="_id",
+                )
             partial = copy.deepcopy(dict(partial_filter_expression))
         default_name = "_".join(f"{path}_{direction}" for path, direction in pairs)
         return cls(pairs, name or default_name, unique, sparse, expire_after_seconds, partial)

@@ -6,6 +6,7 @@ index are refused the same way on every backend. Generated ids, so CongoDB runs 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -266,6 +267,8 @@ async def test_partial_with_sparse_or_a_non_document_is_refused(store: Any) -> N
         await collection.create_index("a", sparse=True, partialFilterExpression={"a": 1})
     with pytest.raises(InvalidQueryError, match="partialFilterExpression"):
         await collection.create_index("a", partialFilterExpression=[("a", 1)])
+    with pytest.raises(InvalidQueryError, match="_id index cannot be a partial"):
+        await collection.create_index("_id", partialFilterExpression={"a": 1})
     with pytest.raises(InvalidQueryError, match="not both"):
         await collection.create_index(
             "a", partialFilterExpression={"a": 1}, partial_filter_expression={"a": 1}
@@ -377,3 +380,20 @@ async def test_a_migration_creates_and_recreates_a_partial_index(store: Any) -> 
         in CreateIndex("users", "email", partial_filter_expression=ACTIVE).describe()
     )
     assert await users.count_documents({}) == 2
+
+
+async def test_concurrent_inserts_exactly_one_matching_document_wins(store: Any) -> None:
+    collection = await seeded(store, [{"email": "other@x"}])
+    if not await unique_partial(collection, store, "email", ACTIVE):
+        return
+    results = await asyncio.gather(
+        *(
+            collection.insert_one({"email": "same@x", "active": n % 2 == 0, "n": n})
+            for n in range(20)
+        ),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 9 and all(isinstance(f, DuplicateKeyError) for f in failures)
+    assert await collection.count_documents({"email": "same@x", "active": True}) == 1
+    assert await collection.count_documents({"email": "same@x", "active": False}) == 10

@@ -194,6 +194,7 @@ CONGODB_GAPS: dict[str, str] = {
             "test_a_unique_partial_index_is_listed_with_its_filter",
             "test_another_store_on_the_same_data_keeps_the_partial_rule",
             "test_a_migration_creates_and_recreates_a_partial_index",
+            "test_concurrent_inserts_exactly_one_matching_document_wins",
         ),
         "CongoDB ignores partialFilterExpression: list_indexes omits it and a unique index "
         "constrains every document (a compound one none); MongoDB 3.2+ indexes only the "
