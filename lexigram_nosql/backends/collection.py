@@ -23,6 +23,7 @@ from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.backends.indexing import IndexMethods
 from lexigram_nosql.backends.keys import check_id
+from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
@@ -33,14 +34,9 @@ from lexigram_nosql.contracts import (
     UpdateResult,
     WriteOperation,
 )
-from lexigram_nosql.errors import (
-    BulkWriteError,
-    ConcurrencyError,
-    InvalidQueryError,
-    NoSQLError,
-)
+from lexigram_nosql.errors import BulkWriteError, InvalidQueryError, NoSQLError
 from lexigram_nosql.query.aggregate_parse import parse_pipeline
-from lexigram_nosql.query.ast import ParsedPipeline, Update
+from lexigram_nosql.query.ast import ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.limits import Limits, check_pipeline
 from lexigram_nosql.query.projection import parse_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
@@ -317,7 +313,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         """``update_one``/``replace_one`` with ``sort``: the first match in that order is
         updated (MongoDB 8.0). The engine's way: find its ``_id``, then update it under the
         same filter, again if another writer made it stop matching meanwhile."""
-        for _ in range(_SORTED_UPDATE_ATTEMPTS):
+
+        async def attempt() -> UpdateResult:
             first = await self._find_one(FindQuery(call.query, fallbacks.ID_ONLY, call.sort, 0, 1))
             if first is None:
                 return await self._update(
@@ -325,14 +322,13 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
                 )
             pinned = FilterQuery.build({"$and": [call.query.raw, {"_id": first["_id"]}]})
             result = await self._update(pinned, call.update, call.raw, multi=False, upsert=False)
-            if result.matched_count:
-                return result
-        raise ConcurrencyError(
-            f"update_one with sort on collection {self._name!r} kept losing races with other "
-            "writers; retry later",
-            store=self._store.name,
-            collection=self._name,
-        )
+            if not result.matched_count:
+                raise LostRace  # it stopped matching: update the next first match
+            return result
+
+        kind = "replace_one" if isinstance(call.update, ReplacementUpdate) else "update_one"
+        operation = f"{kind} with sort"
+        return await retry_lost_races(self._store, operation, attempt, collection=self._name)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -543,9 +539,6 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     ) -> Document | None:
         """Atomically update (or, with ``update=None``, delete) the first match in sort order
         and return it before or after, projected."""
-
-
-_SORTED_UPDATE_ATTEMPTS = 8
 
 
 def _raw(update: Any) -> Any:

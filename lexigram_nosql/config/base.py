@@ -63,6 +63,10 @@ class StoreSettingsBase(StrictModel):
     """On by default; ``null`` turns it off."""
     lazy: bool = False
     critical: bool = True
+    conflict_retries: int = Field(default=8, ge=0, le=100)
+    """How often a write that lost a race with another writer (the document changed between
+    its read and its conditional write) is run again before ``ConcurrencyError``; for the
+    backends that write optimistically (DynamoDB, Firestore) and updates with ``sort``."""
     query_limits: QueryLimitsSettings = QueryLimitsSettings()
 
     def secrets(self) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import warnings
+from collections.abc import Mapping
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from lexigram_nosql.config.base import StoreSettingsBase, StrictModel, setting_error
 
@@ -46,8 +48,6 @@ class DynamoDBSection(StrictModel):
     collections: dict[str, DynamoDBCollection] = Field(default_factory=dict)
     consistent_read: bool = True
     """Strongly consistent reads on tables (indexes are always eventually consistent)."""
-    conflict_retries: int = Field(default=8, ge=0)
-    """How often a conditional write is re-read and retried after a concurrent change."""
     batch_retries: int = Field(default=8, ge=0)
     """How often unprocessed items of a batch are resent, with exponential backoff."""
     max_pool_connections: int = Field(default=50, ge=1)
@@ -79,6 +79,32 @@ class DynamoDBStoreSettings(StoreSettingsBase):
 
     driver: Literal["dynamodb"]
     dynamodb: DynamoDBSection = DynamoDBSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _move_deprecated_conflict_retries(cls, data: Any) -> Any:
+        """``dynamodb.conflict_retries`` is the store key ``conflict_retries`` now, which
+        every driver has; the old key still works, with a DeprecationWarning."""
+        if not isinstance(data, Mapping):
+            return data
+        section = data.get("dynamodb")
+        if not isinstance(section, Mapping) or "conflict_retries" not in section:
+            return data
+        legacy = section["conflict_retries"]
+        current = data.get("conflict_retries", legacy)
+        if str(current) != str(legacy):
+            raise setting_error(
+                f"conflict_retries is {current!r} but the deprecated dynamodb.conflict_retries "
+                f"is {legacy!r}; keep only conflict_retries"
+            )
+        warnings.warn(
+            "dynamodb.conflict_retries is deprecated: it is the store key conflict_retries "
+            "now (beside lazy and connect_timeout_s), which every driver has",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        rest = {k: v for k, v in section.items() if k != "conflict_retries"}
+        return {**data, "dynamodb": rest, "conflict_retries": current}
 
     def client_modules(self) -> tuple[str, ...]:
         return ("aioboto3",)

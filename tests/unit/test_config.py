@@ -566,3 +566,33 @@ def test_mongodb_hosts_without_a_port_are_valid(uri: str) -> None:
     """A host without ``:port`` means MongoDB's default port, as in MongoDB's URI format."""
     settings = load_config({"nosql": {"driver": "mongodb", "mongodb": {"uri": uri}}}, environ={})
     assert settings.primary.name == "primary"
+
+
+@pytest.mark.parametrize("driver", ["memory", "sqlite", "mongodb", "dynamodb", "firestore"])
+def test_conflict_retries_is_a_store_key_of_every_driver(driver: str) -> None:
+    section = {"driver": driver, "conflict_retries": 0}
+    assert load_config(section, environ={}).primary.conflict_retries == 0
+    environ = {"NOSQL__PRIMARY__CONFLICT_RETRIES": "3"}
+    assert load_config({"driver": driver}, environ=environ).primary.conflict_retries == 3
+    assert load_config({"driver": driver}, environ={}).primary.conflict_retries == 8
+    with pytest.raises(ConfigurationError) as info:
+        load_config({"driver": driver, "conflict_retries": -1}, environ={})
+    assert info.value.path == "nosql.backends[0].conflict_retries"
+
+
+def test_dynamodb_conflict_retries_is_a_deprecated_alias() -> None:
+    with pytest.warns(DeprecationWarning, match="the store key conflict_retries"):
+        settings = load_config({"driver": "dynamodb", "dynamodb": {"conflict_retries": 2}})
+    assert settings.primary.conflict_retries == 2
+    environ = {"NOSQL__PRIMARY__DYNAMODB__CONFLICT_RETRIES": "4"}
+    with pytest.warns(DeprecationWarning):
+        settings = load_config({"driver": "dynamodb"}, environ=environ)
+    assert settings.primary.conflict_retries == 4
+    with pytest.warns(DeprecationWarning):  # the same value twice is no conflict
+        load_config(
+            {"driver": "dynamodb", "conflict_retries": 2, "dynamodb": {"conflict_retries": 2}}
+        )
+    with pytest.raises(ConfigurationError, match="keep only conflict_retries"):
+        load_config(
+            {"driver": "dynamodb", "conflict_retries": 1, "dynamodb": {"conflict_retries": 2}}
+        )

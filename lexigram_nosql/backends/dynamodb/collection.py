@@ -18,9 +18,10 @@ from lexigram_nosql.backends.dynamodb.reading import project, read_attributes
 from lexigram_nosql.backends.dynamodb.updates import filter_attributes, put_request
 from lexigram_nosql.backends.dynamodb.writing import DynamoWrites, normalize_update
 from lexigram_nosql.backends.keys import read_back
+from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
-from lexigram_nosql.errors import ConcurrencyError, WriteError
-from lexigram_nosql.query.ast import Update
+from lexigram_nosql.errors import WriteError
+from lexigram_nosql.query.ast import ReplacementUpdate, Update
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import upsert_seed
@@ -139,21 +140,29 @@ class DynamoCollection(DynamoWrites):
             if direct is not None:
                 return direct
         guard = filter_attributes(node)
-        for _ in range(2):  # an upsert that lost an insert race updates the winner instead
+
+        async def attempt() -> UpdateResult:
             rows = await self._matching(info, node, multi)
-            if rows or not upsert:
-                break
-            inserted = await self._upsert(info, node, update)
-            if inserted is not None:
-                return UpdateResult(0, 0, upserted_id=inserted["_id"])
-        else:
-            raise self._duplicate(upsert_seed(node).get("_id"))
-        now = utc_now()
-        outcomes = await self._each(
-            rows, lambda row: self._modify(info, node, update, row, guard, now)
-        )
-        done = [outcome for outcome in outcomes if outcome is not None]
-        return UpdateResult(len(done), sum(int(outcome[2]) for outcome in done))
+            if not rows and upsert:
+                inserted = await self._upsert(info, node, update)
+                if inserted is not None:
+                    return UpdateResult(0, 0, upserted_id=inserted["_id"])
+                # Another upsert inserted the key first: update that one, unless the key is
+                # taken by a document the filter does not match (MongoDB's duplicate key).
+                rows = await self._matching(info, node, multi)
+                if not rows:
+                    raise self._duplicate(upsert_seed(node).get("_id"))
+            now = utc_now()
+            outcomes = await self._each(
+                rows, lambda row: self._modify(info, node, update, row, guard, now)
+            )
+            if not multi and rows and outcomes[0] is None:
+                raise LostRace  # the match changed meanwhile: update the next first match
+            done = [outcome for outcome in outcomes if outcome is not None]
+            return UpdateResult(len(done), sum(int(outcome[2]) for outcome in done))
+
+        operation = "update_many" if multi else "update_one"
+        return await retry_lost_races(self._store, operation, attempt, collection=self._name)
 
     @heals
     async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
@@ -165,12 +174,19 @@ class DynamoCollection(DynamoWrites):
         if key is not None:
             return await delete_by_key(self._store.client, info, key)
         guard = filter_attributes(node)
-        rows = await self._matching(info, node, multi)
-        now = utc_now()
-        outcomes = await self._each(
-            rows, lambda row: self._modify(info, node, None, row, guard, now)
-        )
-        return DeleteResult(sum(outcome is not None for outcome in outcomes))
+
+        async def attempt() -> DeleteResult:
+            rows = await self._matching(info, node, multi)
+            now = utc_now()
+            outcomes = await self._each(
+                rows, lambda row: self._modify(info, node, None, row, guard, now)
+            )
+            if not multi and rows and outcomes[0] is None:
+                raise LostRace  # the match changed meanwhile: delete the next first match
+            return DeleteResult(sum(outcome is not None for outcome in outcomes))
+
+        operation = "delete_many" if multi else "delete_one"
+        return await retry_lost_races(self._store, operation, attempt, collection=self._name)
 
     @heals
     async def _find_one_and_modify(
@@ -186,7 +202,6 @@ class DynamoCollection(DynamoWrites):
         node = normalize_filter(query.filter.node)
         update = normalize_update(update) if update is not None else None
         guard = filter_attributes(node)
-        retries = self._store.settings.dynamodb.conflict_retries
         if info is None:
             return None
         key = self._direct_key(info, node)
@@ -196,29 +211,35 @@ class DynamoCollection(DynamoWrites):
             )
             if done:
                 return project(query.projection, document) if document is not None else None
-        for _ in range(retries + 1):
+
+        async def attempt() -> Document | None:
             row = await self._first(info, node, query.sort)
             if row is None:
                 if update is None or not upsert:
                     return None
                 inserted = await self._upsert(info, node, update)
-                if inserted is None:
-                    continue  # inserted concurrently: update that one
-                if return_document is ReturnDocument.AFTER:
-                    return project(query.projection, inserted)
-                return None
+                if inserted is not None:
+                    if return_document is ReturnDocument.AFTER:
+                        return project(query.projection, inserted)
+                    return None
+                row = await self._first(info, node, query.sort)  # inserted concurrently
+                if row is None:
+                    raise self._duplicate(upsert_seed(node).get("_id"))
             outcome = await self._modify(info, node, update, row, guard, utc_now(), returning=True)
             if outcome is None:
-                continue  # it stopped matching: find the next first match
+                raise LostRace  # it stopped matching: find the next first match
             before, after, _ = outcome
             chosen = after if return_document is ReturnDocument.AFTER and after else before
             return project(query.projection, chosen)
-        raise ConcurrencyError(
-            f"find_one_and_* on collection {self._name!r} kept losing races with other "
-            f"writers ({retries} retries); retry later",
-            store=self._store.name,
-            collection=self._name,
+
+        operation = (
+            "find_one_and_delete"
+            if update is None
+            else "find_one_and_replace"
+            if isinstance(update, ReplacementUpdate)
+            else "find_one_and_update"
         )
+        return await retry_lost_races(self._store, operation, attempt, collection=self._name)
 
     # -- indexes -------------------------------------------------------------------------
 

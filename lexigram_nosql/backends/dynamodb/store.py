@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import importlib.util
 import logging
-import random
 import time
 from collections.abc import Mapping
 from typing import Any, Final
@@ -26,6 +25,7 @@ from lexigram_nosql.backends.dynamodb.names import collection_name, table_name
 from lexigram_nosql.backends.dynamodb.tables import TableInfo, key_schema
 from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, cancellation_error
 from lexigram_nosql.backends.dynamodb.updates import WriteRequest
+from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.backends.unique import duplicate_error
 from lexigram_nosql.config.dynamodb import DynamoDBStoreSettings
 from lexigram_nosql.contracts import Capabilities
@@ -47,8 +47,6 @@ _PUSHDOWN: Final = frozenset(
     | {"$set", "$unset", "$inc", "$push", "$currentDate"}
 )
 _POLL_S: Final = 0.05
-_GUARDED_ATTEMPTS: Final = 8
-"""How often a guarded write that met another transaction on its items is sent again."""
 
 
 class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
@@ -396,33 +394,45 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         from botocore.exceptions import ClientError
 
         actions = [{w.action: w.params} for w in (write, *write.guards)]
-        for attempt in range(_GUARDED_ATTEMPTS):
-            try:
-                await self.client.transact_write_items(TransactItems=actions)
-                return
-            except Exception as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
-                codes = [reason.get("Code") for reason in reasons]
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    error = {"Code": "ConditionalCheckFailedException", "Message": str(exc)}
-                    raise ClientError({"Error": error}, "TransactWriteItems") from exc
-                stale = False
-                for guard, code in zip(write.guards, codes[1:], strict=False):
-                    if code == "ConditionalCheckFailed":
-                        if await self._drop_stale_guard(guard):
-                            stale = True
-                            continue
-                        collection, index, key = guard.key
-                        raise duplicate_error(
-                            index, key, store=self.name, collection=collection
-                        ) from exc
-                if stale:
+
+        async def attempt() -> None:
+            for _ in range(len(write.guards) + 1):  # each pass frees at least one stale guard
+                try:
+                    await self.client.transact_write_items(TransactItems=actions)
+                    return
+                except Exception as exc:
+                    if error_code(exc) != "TransactionCanceledException":
+                        raise
+                    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+                    codes = [reason.get("Code") for reason in reasons]
+                    if codes and codes[0] == "ConditionalCheckFailed":
+                        error = {"Code": "ConditionalCheckFailedException", "Message": str(exc)}
+                        raise ClientError({"Error": error}, "TransactWriteItems") from exc
+                    if not await self._free_stale_guards(write, codes[1:], exc):
+                        if "TransactionConflict" not in codes:
+                            raise
+                        raise LostRace from exc  # another transaction held these items
+            raise LostRace  # guards went stale as fast as they were freed
+
+        collection = write.guards[0].key[0] if write.guards else None
+        await retry_lost_races(
+            self, "a write with its unique-index guards", attempt, collection=collection
+        )
+
+    async def _free_stale_guards(
+        self, write: WriteRequest, codes: list[str | None], exc: Exception
+    ) -> bool:
+        """Whether a guard that failed its condition was stale and is freed now (the write
+        can go again); DuplicateKeyError when one is held by a live document."""
+        stale = False
+        for guard, code in zip(write.guards, codes, strict=False):
+            if code == "ConditionalCheckFailed":
+                if await self._drop_stale_guard(guard):
+                    stale = True
                     continue
-                if "TransactionConflict" not in codes or attempt + 1 == _GUARDED_ATTEMPTS:
-                    raise
-            await asyncio.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.2)))
+                collection, index, key = guard.key
+                raise duplicate_error(index, key, store=self.name, collection=collection) from exc
+        return stale
 
     async def _drop_stale_guard(self, guard: WriteRequest) -> bool:
         """Delete a guard whose owner is gone (deleted by DynamoDB's TTL, or by a writer

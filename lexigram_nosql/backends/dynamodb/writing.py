@@ -35,7 +35,8 @@ from lexigram_nosql.backends.dynamodb.updates import (
     full_item,
     put_request,
 )
-from lexigram_nosql.errors import ConcurrencyError, DuplicateKeyError, UnsupportedQueryError
+from lexigram_nosql.backends.retry import LostRace, retry_lost_races
+from lexigram_nosql.errors import DuplicateKeyError, UnsupportedQueryError
 from lexigram_nosql.query.ast import (
     FilterNode,
     OperatorUpdate,
@@ -215,7 +216,9 @@ class DynamoWrites(DynamoReads):
             # The guards moved are those of the values read: the write holds only while
             # the indexed attributes still have them.
             guard = guard | {path.split(".", 1)[0] for path in info.unique_paths}
-        for _ in range(self._store.settings.dynamodb.conflict_retries + 1):
+
+        async def attempt() -> Outcome:
+            nonlocal row
             item, document = row
             if update is None:
                 write: WriteRequest | None = delete_request(info, item, guard, document.get("_id"))
@@ -237,19 +240,16 @@ class DynamoWrites(DynamoReads):
                 if fresh is None or not matches(node, fresh[1]):
                     return None
                 row = fresh
-                continue
+                raise LostRace from exc
             old = response.get("Attributes") if response is not None and update else None
             if old is not None and update is not None:
                 document = decode_item(old, info.key_names)
                 new = normalize_value(apply_update(update, document, now=now))
             return document, new, True
-        raise ConcurrencyError(
-            f"The document with _id {row[1].get('_id')!r} in collection {self._name!r} kept "
-            f"changing during the update ({self._store.settings.dynamodb.conflict_retries} "
-            "retries); retry later",
-            key=row[1].get("_id"),
-            store=self._store.name,
-            collection=self._name,
+
+        operation = "delete" if update is None else "update"
+        return await retry_lost_races(
+            self._store, operation, attempt, collection=self._name, key=row[1].get("_id")
         )
 
     async def _upsert(self, info: TableInfo, node: FilterNode, update: Update) -> Document | None:

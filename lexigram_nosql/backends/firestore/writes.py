@@ -10,9 +10,7 @@ another writer won; inside one, writes are buffered on the ``FirestoreTransactio
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import random
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -40,9 +38,10 @@ from lexigram_nosql.backends.firestore.updates import (
     replacement_writes,
     same_value,
 )
+from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
-from lexigram_nosql.errors import ConcurrencyError, DuplicateKeyError, WriteError
-from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, Update
+from lexigram_nosql.errors import DuplicateKeyError, WriteError
+from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, ReplacementUpdate, Update
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.projection import apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_LIMIT",
-    "WRITE_ATTEMPTS",
     "batches",
     "delete_matching",
     "find_one_and_modify",
@@ -64,8 +62,6 @@ __all__ = [
 
 #: Firestore's limit on writes in one batch commit.
 BATCH_LIMIT: Final = 500
-#: How often a write that lost a race with another writer is re-read and tried again.
-WRITE_ATTEMPTS: Final = 10
 
 
 def field_updates(writes: Sequence[FieldWrite]) -> dict[str, Any]:
@@ -159,22 +155,22 @@ async def create_guarded(
     from google.api_core import exceptions as gx
 
     changes = guard_changes(coll._name, uniques, None, document, doc_id)
-    for attempt in range(WRITE_ATTEMPTS):
-        if attempt:
-            await _backoff(attempt)
+
+    async def attempt() -> None:
         batch = coll._client.batch()
         batch.create(coll._document(doc_id), body)
         add_guards(coll._client, batch, changes)
         try:
             await batch.commit()
-            return
         except gx.AlreadyExists as exc:
             if (await coll._document(doc_id).get()).exists:
                 raise duplicate_id_error(coll, doc_id) from exc
             taken = await held_guard_error(coll._store, coll._name, changes, doc_id)
             if taken is not None:
                 raise taken from exc
-    raise contended(coll, "insert")
+            raise LostRace from exc  # a guard held a moment ago is free now
+
+    await retry_lost_races(coll._store, "insert", attempt, collection=coll._name)
 
 
 def duplicate_id_error(coll: FirestoreCollection, doc_id: str) -> DuplicateKeyError:
@@ -222,12 +218,9 @@ async def update_matching(
     upsert: bool,
 ) -> UpdateResult:
     handle = coll._transaction()
-    for _ in range(WRITE_ATTEMPTS):
-        if multi:
-            targets = [m async for m in coll._matches(query)]
-        else:
-            first = await coll._first(FindQuery(query))
-            targets = [first] if first is not None else []
+
+    async def attempt() -> UpdateResult:
+        targets = await _targets(coll, query, multi=multi)
         if not targets:
             if not upsert:
                 return UpdateResult(0, 0)
@@ -236,8 +229,13 @@ async def update_matching(
             except DuplicateKeyError as exc:
                 if handle is not None or exc.index != "_id_":
                     raise
-                continue  # a concurrent upsert won: now there is a match to update
-            return UpdateResult(0, 0, new_id)
+                # A concurrent upsert won: update its document, unless the _id is taken by
+                # one the filter does not match (MongoDB's duplicate key error).
+                targets = await _targets(coll, query, multi=multi)
+                if not targets:
+                    raise
+            else:
+                return UpdateResult(0, 0, new_id)
         if handle is not None:
             modified = 0
             for match in targets:
@@ -248,9 +246,19 @@ async def update_matching(
             matched, modified = await rewrite_many(coll, targets, update, query.node)
             return UpdateResult(matched, modified)
         outcome = await rewrite(coll, targets[0], update, query.node)
-        if outcome is not None:
-            return UpdateResult(1, int(outcome[1] is not outcome[0]))
-    raise contended(coll, "update")
+        if outcome is None:
+            raise LostRace  # it stopped matching: update the next first match
+        return UpdateResult(1, int(outcome[1] is not outcome[0]))
+
+    operation = "update_many" if multi else "update_one"
+    return await retry_lost_races(coll._store, operation, attempt, collection=coll._name)
+
+
+async def _targets(coll: FirestoreCollection, query: FilterQuery, *, multi: bool) -> list[Match]:
+    if multi:
+        return [m async for m in coll._matches(query)]
+    first = await coll._first(FindQuery(query))
+    return [first] if first is not None else []
 
 
 async def write_in_transaction(
@@ -300,9 +308,9 @@ async def _rewrite_locked(
     before, update_time = match.document, match.update_time
     reference = coll._document(match.doc_id)
     uniques = await unique_specs(coll._store, coll._name)
-    for attempt in range(WRITE_ATTEMPTS):
-        if attempt:
-            await _backoff(attempt)
+
+    async def attempt() -> tuple[Document, Document] | None:
+        nonlocal before, update_time
         after = apply_update(update, before)
         if same_value(after, before):
             return before, before
@@ -328,8 +336,8 @@ async def _rewrite_locked(
             taken = await held_guard_error(coll._store, coll._name, changes, match.doc_id)
             if taken is not None:
                 raise taken from exc
-            continue
-        except (gx.FailedPrecondition, gx.NotFound):
+            raise LostRace from exc  # a guard held a moment ago is free now
+        except (gx.FailedPrecondition, gx.NotFound) as exc:
             snapshot = await reference.get()
             if not snapshot.exists:
                 return None
@@ -337,7 +345,11 @@ async def _rewrite_locked(
             update_time = snapshot.update_time
             if not matches(node, before):
                 return None
-    raise contended(coll, "update")
+            raise LostRace from exc
+
+    return await retry_lost_races(
+        coll._store, "update", attempt, collection=coll._name, key=decode_id(match.doc_id)
+    )
 
 
 async def rewrite_many(
@@ -412,12 +424,9 @@ async def delete_matching(
     coll: FirestoreCollection, query: FilterQuery, *, multi: bool
 ) -> DeleteResult:
     handle = coll._transaction()
-    for _ in range(WRITE_ATTEMPTS):
-        if multi:
-            targets = [m async for m in coll._matches(query)]
-        else:
-            first = await coll._first(FindQuery(query))
-            targets = [first] if first is not None else []
+
+    async def attempt() -> DeleteResult:
+        targets = await _targets(coll, query, multi=multi)
         if handle is not None:
             for match in targets:
                 await write_in_transaction(coll, handle, match, None)
@@ -426,7 +435,10 @@ async def delete_matching(
             return DeleteResult(await remove_many(coll, targets, query.node))
         if not targets or await remove(coll, targets[0], query.node):
             return DeleteResult(len(targets))
-    raise contended(coll, "delete")
+        raise LostRace  # it stopped matching: delete the next first match
+
+    operation = "delete_many" if multi else "delete_one"
+    return await retry_lost_races(coll._store, operation, attempt, collection=coll._name)
 
 
 async def remove(coll: FirestoreCollection, match: Match, node: FilterNode) -> bool:
@@ -436,30 +448,34 @@ async def remove(coll: FirestoreCollection, match: Match, node: FilterNode) -> b
     reference = coll._document(match.doc_id)
     update_time, document = match.update_time, match.document
     uniques = await unique_specs(coll._store, coll._name)
+
+    async def attempt() -> bool:
+        nonlocal update_time, document
+        option = precondition(coll, update_time)
+        try:
+            changes = guard_changes(coll._name, uniques, document, None, match.doc_id)
+            if changes:
+                batch = coll._client.batch()
+                batch.delete(reference, option=option)
+                add_guards(coll._client, batch, changes)
+                await batch.commit()
+            else:
+                await reference.delete(option=option)
+            return True
+        except (gx.FailedPrecondition, gx.NotFound) as exc:
+            snapshot = await reference.get()
+            if not snapshot.exists:
+                return False
+            document = decode_document(snapshot.id, snapshot.to_dict())
+            if not matches(node, document):
+                return False
+            update_time = snapshot.update_time
+            raise LostRace from exc
+
     async with coll._store.document_lock(coll._name, match.doc_id):
-        for attempt in range(WRITE_ATTEMPTS):
-            if attempt:
-                await _backoff(attempt)
-            option = precondition(coll, update_time)
-            try:
-                changes = guard_changes(coll._name, uniques, document, None, match.doc_id)
-                if changes:
-                    batch = coll._client.batch()
-                    batch.delete(reference, option=option)
-                    add_guards(coll._client, batch, changes)
-                    await batch.commit()
-                else:
-                    await reference.delete(option=option)
-                return True
-            except (gx.FailedPrecondition, gx.NotFound):
-                snapshot = await reference.get()
-                if not snapshot.exists:
-                    return False
-                document = decode_document(snapshot.id, snapshot.to_dict())
-                if not matches(node, document):
-                    return False
-                update_time = snapshot.update_time
-    raise contended(coll, "delete")
+        return await retry_lost_races(
+            coll._store, "delete", attempt, collection=coll._name, key=decode_id(match.doc_id)
+        )
 
 
 async def remove_many(coll: FirestoreCollection, targets: list[Match], node: FilterNode) -> int:
@@ -493,7 +509,8 @@ async def find_one_and_modify(
 ) -> Document | None:
     handle = coll._transaction()
     node = query.filter.node
-    for _ in range(WRITE_ATTEMPTS):
+
+    async def attempt() -> Document | None:
         target = await coll._first(query)
         if target is None:
             if update is None or not upsert:
@@ -503,15 +520,18 @@ async def find_one_and_modify(
             except DuplicateKeyError as exc:
                 if handle is not None or exc.index != "_id_":
                     raise
-                continue
-            if return_document is ReturnDocument.AFTER:
-                return apply_projection(query.projection, document)
-            return None
+                target = await coll._first(query)  # a concurrent upsert won: modify its
+                if target is None:  # document, unless the _id is taken by one not matching
+                    raise
+            else:
+                if return_document is ReturnDocument.AFTER:
+                    return apply_projection(query.projection, document)
+                return None
         if update is None:
             if handle is not None:
                 await write_in_transaction(coll, handle, target, None)
             elif not await remove(coll, target, node):
-                continue
+                raise LostRace  # it stopped matching: take the next first match
             return apply_projection(query.projection, target.document)
         if handle is not None:
             written, _ = await write_in_transaction(coll, handle, target, update)
@@ -520,19 +540,18 @@ async def find_one_and_modify(
             # The after-image must be exact, so the write is guarded by the update time.
             outcome = await rewrite(coll, target, update, node, native=False)
         if outcome is None:
-            continue
+            raise LostRace  # it stopped matching: take the next first match
         chosen = outcome[1] if return_document is ReturnDocument.AFTER else outcome[0]
         return apply_projection(query.projection, chosen)
-    raise contended(coll, "find_one_and_modify")
 
-
-def contended(coll: FirestoreCollection, operation: str) -> ConcurrencyError:
-    return ConcurrencyError(
-        f"{operation} on collection {coll._name!r} of store {coll._store.name!r} kept "
-        f"losing to concurrent writers ({WRITE_ATTEMPTS} attempts); try again",
-        store=coll._store.name,
-        collection=coll._name,
+    operation = (
+        "find_one_and_delete"
+        if update is None
+        else "find_one_and_replace"
+        if isinstance(update, ReplacementUpdate)
+        else "find_one_and_update"
     )
+    return await retry_lost_races(coll._store, operation, attempt, collection=coll._name)
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -546,11 +565,6 @@ def _pins_id(node: FilterNode, doc_id: str) -> bool:
         and node.op is FieldOp.EQ
         and id_from_value(node.operand) == doc_id
     )
-
-
-async def _backoff(attempt: int) -> None:
-    """A short jittered pause before retrying a write that lost a race."""
-    await asyncio.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.25)))
 
 
 @contextlib.contextmanager
