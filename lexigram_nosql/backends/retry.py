@@ -23,11 +23,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from lexigram_nosql.errors import ConcurrencyError
+from lexigram_nosql.query.ast import ReplacementUpdate, Update
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.store import BaseDocumentStore
 
-__all__ = ["LostRace", "retry_lost_races"]
+__all__ = ["LostRace", "find_one_and_name", "retry_lost_races"]
 
 T = TypeVar("T")
 
@@ -75,3 +76,12 @@ async def retry_lost_races(
         store=store.name,
         collection=collection,
     ) from (lost.__cause__ if lost is not None and lost.__cause__ is not None else lost)
+
+
+def find_one_and_name(update: Update | None) -> str:
+    """The public name of a ``_find_one_and_modify`` call, for its ``ConcurrencyError``."""
+    if update is None:
+        return "find_one_and_delete"
+    if isinstance(update, ReplacementUpdate):
+        return "find_one_and_replace"
+    return "find_one_and_update"

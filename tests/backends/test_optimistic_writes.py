@@ -79,26 +79,28 @@ def interfere_once(
     return ran
 
 
-async def seed(store: Any) -> Any:
+async def jobs_raced(
+    pair: Factory, retries: int, monkeypatch: pytest.MonkeyPatch, state: str
+) -> tuple[Any, Any, list[Any]]:
+    """A store (``conflict_retries=retries``), its collection ``jobs`` (``a`` and ``b``, both
+    ``new``) whose next first match gets ``state`` from the other writer right after the
+    read, and the list ``interfere_once`` fills."""
+    store, other = await pair(retries)
     jobs = store.collection("jobs")
     await jobs.insert_many(
         [{"_id": "a", "state": "new", "n": 0}, {"_id": "b", "state": "new", "n": 0}]
     )
-    return jobs
+
+    async def take(taken: Any) -> None:
+        await other.collection("jobs").update_one({"_id": taken}, {"$set": {"state": state}})
+
+    return store, jobs, interfere_once(jobs, monkeypatch, take)
 
 
 async def test_an_update_that_lost_a_race_is_run_again_on_the_fresh_document(
     pair: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store, other = await pair(1)
-    jobs = await seed(store)
-    ran = interfere_once(
-        jobs,
-        monkeypatch,
-        lambda taken: other.collection("jobs").update_one(
-            {"_id": taken}, {"$set": {"state": "seen"}}
-        ),
-    )
+    _, jobs, ran = await jobs_raced(pair, 1, monkeypatch, "seen")
     result = await jobs.update_one({"state": {"$in": ["new", "seen"]}}, {"$inc": {"n": 1}})
     assert (result.matched_count, result.modified_count) == (1, 1)
     assert await jobs.find_one({"_id": ran[0]}) == {"_id": ran[0], "state": "seen", "n": 1}
@@ -107,15 +109,7 @@ async def test_an_update_that_lost_a_race_is_run_again_on_the_fresh_document(
 async def test_with_no_retries_the_first_lost_race_raises_and_writes_nothing(
     pair: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store, other = await pair(0)
-    jobs = await seed(store)
-    ran = interfere_once(
-        jobs,
-        monkeypatch,
-        lambda taken: other.collection("jobs").update_one(
-            {"_id": taken}, {"$set": {"state": "seen"}}
-        ),
-    )
+    store, jobs, ran = await jobs_raced(pair, 0, monkeypatch, "seen")
     with pytest.raises(ConcurrencyError) as info:
         await jobs.update_one({"state": {"$in": ["new", "seen"]}}, {"$inc": {"n": 1}})
     error = info.value
@@ -131,15 +125,7 @@ async def test_a_delete_whose_match_went_away_deletes_the_next_match(
     """``delete_one`` deletes one document that matches when it runs: the first match was
     taken by the other writer between the read and the delete, so (within the limit) the
     next match goes."""
-    store, other = await pair(retries)
-    jobs = await seed(store)
-    ran = interfere_once(
-        jobs,
-        monkeypatch,
-        lambda taken: other.collection("jobs").update_one(
-            {"_id": taken}, {"$set": {"state": "taken"}}
-        ),
-    )
+    _, jobs, ran = await jobs_raced(pair, retries, monkeypatch, "taken")
     if retries == 0:
         with pytest.raises(ConcurrencyError, match="delete_one"):
             await jobs.delete_one({"state": "new"})
@@ -152,15 +138,7 @@ async def test_a_delete_whose_match_went_away_deletes_the_next_match(
 async def test_find_one_and_update_after_a_lost_race_returns_the_document_it_changed(
     pair: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store, other = await pair(2)
-    jobs = await seed(store)
-    ran = interfere_once(
-        jobs,
-        monkeypatch,
-        lambda taken: other.collection("jobs").update_one(
-            {"_id": taken}, {"$set": {"state": "taken"}}
-        ),
-    )
+    _, jobs, ran = await jobs_raced(pair, 2, monkeypatch, "taken")
     found = await jobs.find_one_and_update(
         {"state": "new"}, {"$set": {"state": "mine"}}, return_document=ReturnDocument.AFTER
     )

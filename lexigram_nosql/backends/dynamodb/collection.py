@@ -18,10 +18,10 @@ from lexigram_nosql.backends.dynamodb.reading import project, read_attributes
 from lexigram_nosql.backends.dynamodb.updates import filter_attributes, put_request
 from lexigram_nosql.backends.dynamodb.writing import DynamoWrites, normalize_update
 from lexigram_nosql.backends.keys import read_back
-from lexigram_nosql.backends.retry import LostRace, retry_lost_races
+from lexigram_nosql.backends.retry import LostRace, find_one_and_name, retry_lost_races
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import WriteError
-from lexigram_nosql.query.ast import ReplacementUpdate, Update
+from lexigram_nosql.query.ast import Update
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import upsert_seed
@@ -232,13 +232,7 @@ class DynamoCollection(DynamoWrites):
             chosen = after if return_document is ReturnDocument.AFTER and after else before
             return project(query.projection, chosen)
 
-        operation = (
-            "find_one_and_delete"
-            if update is None
-            else "find_one_and_replace"
-            if isinstance(update, ReplacementUpdate)
-            else "find_one_and_update"
-        )
+        operation = find_one_and_name(update)
         return await retry_lost_races(self._store, operation, attempt, collection=self._name)
 
     # -- indexes -------------------------------------------------------------------------

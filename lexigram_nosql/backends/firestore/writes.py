@@ -38,10 +38,10 @@ from lexigram_nosql.backends.firestore.updates import (
     replacement_writes,
     same_value,
 )
-from lexigram_nosql.backends.retry import LostRace, retry_lost_races
+from lexigram_nosql.backends.retry import LostRace, find_one_and_name, retry_lost_races
 from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import DuplicateKeyError, WriteError
-from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, ReplacementUpdate, Update
+from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, Update
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.projection import apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
@@ -544,13 +544,7 @@ async def find_one_and_modify(
         chosen = outcome[1] if return_document is ReturnDocument.AFTER else outcome[0]
         return apply_projection(query.projection, chosen)
 
-    operation = (
-        "find_one_and_delete"
-        if update is None
-        else "find_one_and_replace"
-        if isinstance(update, ReplacementUpdate)
-        else "find_one_and_update"
-    )
+    operation = find_one_and_name(update)
     return await retry_lost_races(coll._store, operation, attempt, collection=coll._name)
 
 
