@@ -349,17 +349,12 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     # -- indexes -------------------------------------------------------------------------
 
     async def _create_index(self, spec: IndexSpec) -> str:
-        options: dict[str, Any] = {"name": spec.name}
-        if spec.unique:
-            options["unique"] = True
-        if spec.sparse:
-            options["sparse"] = True
-        if spec.expire_after_seconds is not None:
-            options["expireAfterSeconds"] = spec.expire_after_seconds
+        options = spec.info.document()  # MongoDB's own option names
+        keys = options.pop("key")
         if spec.partial_filter is not None:
             options["partialFilterExpression"] = filter_to_server(spec.partial_filter)
         name: str = await self._collection.create_index(
-            list(spec.keys), session=self._store.current_transaction(), **options
+            keys, name=spec.name, session=self._store.current_transaction(), **options
         )
         return name
 
