@@ -11,7 +11,6 @@ engine (``backends/fallbacks.py``: counts, ``distinct``, aggregation after a pus
 from __future__ import annotations
 
 import abc
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -408,41 +407,12 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         parsed = parse_pipeline(pipeline)
         return self._stream("aggregate", lambda: self._aggregate(parsed))
 
-    async def _stream(
+    def _stream(
         self, name: str, open_stream: Callable[[], AsyncIterator[Document]]
     ) -> AsyncIterator[Document]:
-        guard = self._store.stream(name, self._name)
-        await guard.open()
-        report = guard.report  # None unless observed
-        if report is not None:
-            report.items_returned = 0
-        iterator: AsyncIterator[Document] | None = None
-        try:
-            iterator = open_stream()
-            while True:
-                guard.fetching()
-                # The backend notes its plan while it runs: make the report current there.
-                token = None if report is None else reads.reporting(report)
-                try:
-                    document = await anext(iterator)
-                except StopAsyncIteration:
-                    guard.fetched()
-                    return
-                except BaseException as exc:
-                    guard.failed(exc)
-                finally:
-                    if token is not None:
-                        reads.done(token)
-                guard.fetched()
-                if report is not None:
-                    report.items_returned = (report.items_returned or 0) + 1
-                yield document
-        finally:
-            guard.close()
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+        """The backend's stream inside the store's wrapper: one operation, each fetch
+        bounded (``StreamGuard.documents``)."""
+        return self._store.stream(name, self._name).documents(open_stream)
 
     # -- validation helpers --------------------------------------------------------------
 

@@ -84,6 +84,11 @@ class Deadlines:
         if due < self._timer_due or loop is not self._loop:
             self._arm(loop, due)
 
+    @property
+    def timer_due(self) -> float:
+        """When the timer wakes next: a fetch due before it must ``fetching`` to re-arm it."""
+        return self._timer_due
+
     def stop(self, deadline: Deadline) -> None:
         self._inflight.pop(deadline, None)
 

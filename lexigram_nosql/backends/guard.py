@@ -17,15 +17,19 @@ Calls nested inside an operation of the same store (``bulk_write``'s default run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+from asyncio import current_task
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lexigram_nosql import operations, reads
 from lexigram_nosql.backends.deadlines import Deadline
 from lexigram_nosql.errors import NoSQLConnectionError
 from lexigram_nosql.operations import Operation, OperationEnd
 from lexigram_nosql.reads import ReadReport
+from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.store import BaseDocumentStore
@@ -185,43 +189,77 @@ class OperationGuard(_Guarded):
 
 
 class StreamGuard(_Guarded):
-    """The guard of one streamed read: ``open`` before the first fetch, ``fetching`` and
-    ``fetched`` around each ``anext``, ``failed`` on an error, ``close`` in ``finally``."""
+    """The guard of one streamed read: ``documents(open_stream)`` yields the stream's
+    documents, each fetch bounded by the deadline, the whole stream one operation."""
 
     __slots__ = ()
 
-    async def open(self) -> None:
-        """Admit the stream and connect (a lazy store), within the first fetch's deadline."""
+    async def documents(
+        self, open_stream: Callable[[], AsyncIterator[Document]]
+    ) -> AsyncGenerator[Document, None]:
+        """Admit the stream (and connect a lazy store) within the first fetch's deadline,
+        then bound each ``anext`` of the backend's iterator by ``operation_timeout_s``; the
+        consumer's own time between documents is not bounded. Per document this is a few
+        attribute writes: the deadline's task and due time are set in place."""
         self._admit(streaming=True)
         store = self._store
-        self._deadline = store.deadlines.stream()
-        self.fetching()
+        deadlines = store.deadlines
+        loop = asyncio.get_running_loop()
+        timeout_s = self._timeout_s
+        deadline = self._deadline = deadlines.stream()
+        report = self._report  # None unless observed
+        iterator: AsyncIterator[Document] | None = None
         try:
-            await store.ensure_connected()
-        except BaseException as exc:
-            self.failed(exc)
-            raise
+            deadlines.fetching(deadline, timeout_s)
+            try:
+                await store.ensure_connected()
+            except BaseException as exc:
+                self._failed(exc)
+            if report is not None:
+                report.items_returned = 0
+            iterator = open_stream()
+            fetch = iterator.__anext__
+            while True:
+                deadline.task = current_task(loop)
+                deadline.due = due = loop.time() + timeout_s
+                if due < deadlines.timer_due:
+                    deadlines.fetching(deadline, timeout_s)
+                # The backend notes its plan while it runs: make the report current there.
+                token = None if report is None else reads.reporting(report)
+                try:
+                    document = await fetch()
+                except StopAsyncIteration:
+                    _fetched(deadline)
+                    return
+                except BaseException as exc:
+                    self._failed(exc)
+                finally:
+                    if token is not None:
+                        reads.done(token)
+                deadline.due = math.inf  # arrived: the consumer's time is its own
+                if deadline.expired:
+                    _fetched(deadline)
+                if report is not None:
+                    report.items_returned = (report.items_returned or 0) + 1
+                yield document
+        finally:
+            self._finish(None)
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
 
-    def fetching(self) -> None:
-        """The next batch (or document) is requested now: bound it."""
-        if self._deadline is not None:
-            self._store.deadlines.fetching(self._deadline, self._timeout_s)
-
-    def fetched(self) -> None:
-        """It arrived: the consumer's own time between fetches is not bounded."""
-        deadline = self._deadline
-        if deadline is not None:
-            deadline.due = math.inf
-            if deadline.expired:  # expired as the fetch completed: drop our cancel request
-                deadline.timed_out(None)
-
-    def failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException) -> NoReturn:
         """Raise what the caller must see for ``exc`` (translated, or a timeout)."""
         error = self._finish(exc)
         if error is not exc and error is not None:
             raise error from exc
         raise exc
 
-    def close(self) -> None:
-        """The stream ended (exhausted, or closed early): a success unless it failed."""
-        self._finish(None)
+
+def _fetched(deadline: Deadline) -> None:
+    """A fetch completed: stop bounding it; if it expired just as it completed, drop our
+    cancel request."""
+    deadline.due = math.inf
+    if deadline.expired:
+        deadline.timed_out(None)
