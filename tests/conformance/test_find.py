@@ -181,6 +181,21 @@ async def test_find_streams_a_large_collection_in_batches(store: Any) -> None:
     assert seen == 1100
 
 
+@pytest.mark.parametrize("batch_size", [None, 1, 7, 101, 250])
+async def test_a_stream_returns_every_document_once_across_batch_boundaries(
+    store: Any, batch_size: int | None
+) -> None:
+    """Backends read whole batches at a time (chunks of the server's batches): every
+    boundary, with or without ``batch_size``, ``skip`` and ``limit``, keeps the order."""
+    collection = store.collection("chunks")
+    await collection.insert_many([{"_id": f"{i:04d}", "n": i} for i in range(303)])
+    found = [d["n"] async for d in collection.find(sort=[("n", 1)], batch_size=batch_size)]
+    assert found == list(range(303))
+    window = collection.find(sort=[("n", 1)], skip=5, limit=203, batch_size=batch_size)
+    assert [d["n"] async for d in window] == list(range(5, 208))
+    assert len([d async for d in collection.find({}, batch_size=batch_size)]) == 303
+
+
 async def test_breaking_out_of_a_stream_early(store: Any) -> None:
     collection = store.collection("early")
     await collection.insert_many([{"_id": f"{i:04d}", "n": i} for i in range(300)])

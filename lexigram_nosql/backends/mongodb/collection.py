@@ -280,18 +280,27 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     # -- reads ---------------------------------------------------------------------------
 
     async def _documents(
-        self, open_cursor: Callable[[], Awaitable[Any]]
+        self, open_cursor: Callable[[], Awaitable[Any]], chunk: int | None = None
     ) -> AsyncIterator[Document]:
         """The cursor's documents with their ids converted; the cursor is always closed.
 
+        Taken from the cursor ``chunk`` at a time (``to_list``: one call per chunk instead
+        of one ``__anext__`` coroutine per document). A chunk is the server's batch size
+        (101 first, MongoDB's default, or the ``batch_size`` asked), so a chunk is what the
+        server already sent and it asks for the next batch when the iteration would.
         The base class's stream around this translates driver errors and checks readiness."""
         report = current_report()
         if report is not None:
             report.note("native")  # the server runs the whole query
         cursor = await open_cursor()
+        size = chunk or _FIRST_BATCH
         try:
-            async for document in cursor:
-                yield document_from_server(document)
+            while True:
+                documents = await cursor.to_list(size)
+                if not documents:
+                    return
+                for document in documents:
+                    yield document_from_server(document)
         finally:
             with contextlib.suppress(Exception):
                 await cursor.close()
@@ -313,7 +322,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         )
 
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
-        return self._documents(lambda: self._open_find(query))
+        return self._documents(lambda: self._open_find(query), query.batch_size)
 
     async def _find_one(self, query: FindQuery) -> Document | None:
         found = await self._collection.find_one(
@@ -388,6 +397,9 @@ def _partial_from_server(index: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 _SORTED_UPDATE_WIRE_VERSION = 25
+
+_FIRST_BATCH = 101
+"""Documents in the server's first batch when no batch size is given (MongoDB's default)."""
 """MongoDB 8.0, the first server to take ``sort`` on ``update`` and ``replace``."""
 
 
