@@ -3,6 +3,7 @@ happen before any request."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,19 +11,30 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lexigram_nosql.backends.dynamodb.codec import (
     ITEM_SIZE_LIMIT,
     ORDER,
+    _item,
+    _plain_item,
+    _Unusual,
     decode_item,
     decode_key,
     decode_value,
     encode_item,
     encode_key,
     encode_value,
+    item_size,
     new_object_id,
 )
-from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.errors import (
+    DocumentTooLargeError,
+    InvalidQueryError,
+    NoSQLError,
+    UnsupportedQueryError,
+)
 
 KEYS = {"_id": "S"}
 
@@ -151,3 +163,114 @@ def test_new_object_ids_are_distinct_24_hex_strings() -> None:
     ids = {new_object_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
+
+
+# -- the fast encoder against the general one ----------------------------------------------
+
+_EDGES = [1e-129, 1e-130, 9.99e-131, 1e-131, 1e125, 9.99e125, 1e126, 5e-324, -0.0, 0.0]
+_EDGES += [10**38 - 1, -(10**38) + 1, 10**38, -(10**38), float("nan"), float("-inf")]
+
+_leaves = st.one_of(
+    st.text(max_size=4),
+    st.integers(min_value=-(10**38) - 1, max_value=10**38 + 1),
+    st.sampled_from([10**38 - 1, -(10**38) + 1, 10**38, 2**63 - 1, -(2**63), True, False, None]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(_EDGES),
+    st.binary(max_size=3),
+    st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=-3))])),
+    st.sampled_from(
+        [Decimal("1.5"), bytearray(b"x"), uuid.UUID(int=1), datetime(2024, 1, 1).date()]
+    ),
+)
+_names = st.one_of(
+    st.text(min_size=1, max_size=3),
+    st.sampled_from(["", "__lx:x", "$a", "a.b", "_id", "Z", "é"]),
+    st.just(1),
+)
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.dictionaries(_names, children, max_size=4),
+        st.lists(children, max_size=4),
+        st.lists(children, max_size=3).map(tuple),
+    )
+
+
+_ids = st.one_of(
+    st.text(max_size=3), st.integers(-5, 5), st.sampled_from([7.0, 7.5, {"a": 1}, None])
+)
+_documents = st.builds(
+    lambda identity, body: body if identity is _NO_ID else {"_id": identity, **body},
+    st.one_of(st.just(_NO_ID := object()), _ids),
+    st.dictionaries(_names, st.recursive(_leaves, _containers, max_leaves=10), max_size=5),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_documents)
+def test_the_fast_encoder_gives_the_general_encoders_item_and_size(document: Any) -> None:
+    """Whatever the fast encoder takes, it encodes (and sizes) as the general one; what it
+    leaves is left whole, so refusals keep naming their paths."""
+    try:
+        expected: Any = _item(document, KEYS)
+        size = item_size(expected)
+    except NoSQLError as refusal:
+        expected, size = refusal, None
+    try:
+        fast, fast_size = _plain_item(document, KEYS)
+    except _Unusual:
+        return
+    except NoSQLError as refusal:  # the key attribute's own checks, shared by both
+        assert type(refusal) is type(expected) and str(refusal) == str(expected)
+        return
+    assert not isinstance(expected, NoSQLError), (
+        f"the fast encoder took what is refused: {expected}"
+    )
+    assert fast == expected
+    assert fast_size == size
+
+
+@pytest.mark.parametrize("value", _EDGES, ids=repr)
+def test_both_encoders_agree_on_dynamodbs_number_bounds(value: Any) -> None:
+    document = {"_id": "n", "v": value, "in": [value]}
+    try:
+        expected: Any = _item(document, KEYS)
+    except UnsupportedQueryError:
+        with pytest.raises(_Unusual):
+            _plain_item(document, KEYS)
+        return
+    with contextlib.suppress(_Unusual):
+        assert _plain_item(document, KEYS) == (expected, item_size(expected))
+
+
+@pytest.mark.parametrize("levels", [31, 32, 33])
+def test_both_encoders_stop_at_dynamodbs_nesting(levels: int) -> None:
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value}
+    document = {"_id": "deep", "v": value}
+    if levels <= 32:
+        assert _plain_item(document, KEYS)[0] == _item(document, KEYS)
+    else:
+        with pytest.raises(_Unusual):
+            _plain_item(document, KEYS)
+        with pytest.raises(UnsupportedQueryError, match="nests deeper"):
+            encode_item(document, KEYS)
+
+
+def test_plain_documents_take_the_fast_encoder() -> None:
+    """The common shapes are the fast encoder's: a test of its agreement is not vacuous."""
+    document = {
+        "_id": "u1",
+        "name": "Zoë",
+        "n": -12,
+        "score": 0.25,
+        "tags": ["a", ("b", 1e-7)],
+        "at": datetime(2024, 5, 1, 12, tzinfo=UTC),
+        "raw": b"\x00",
+        "nested": {"z": None, "a": True},
+    }
+    item, size = _plain_item(document, KEYS)
+    assert item == _item(document, KEYS)
+    assert size == item_size(item)

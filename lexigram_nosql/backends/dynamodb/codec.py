@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from itertools import count
-from typing import Any
+from typing import Any, Final
 
 from lexigram_nosql.backends.keys import KEY_TAG, check_id, integral_float, key_text, key_value
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
@@ -264,7 +264,13 @@ def _check_name(name: Any, path: str) -> None:
 def order_value(names: list[str]) -> AttributeValue:
     """The hidden order attribute: one JSON string (a list of strings would cost the client
     a parse per name on every read)."""
-    return {"S": json.dumps(names, ensure_ascii=False, separators=(",", ":"))}
+    return {"S": _order_text(tuple(names))}
+
+
+@functools.lru_cache(maxsize=4096)
+def _order_text(names: tuple[str, ...]) -> str:
+    """Documents of one shape share their order text: written once per shape."""
+    return json.dumps(names, ensure_ascii=False, separators=(",", ":"))
 
 
 def order_names(value: AttributeValue | None) -> list[str]:
@@ -346,16 +352,29 @@ def encode_item(
 ) -> dict[str, AttributeValue]:
     """A document as an item; ``key_types`` maps key attribute names to ``S``/``N``/``B``.
     Raises before any request when the item would be refused (size, NaN, empty names)."""
+    try:
+        item, size = _plain_item(document, key_types)
+    except _Unusual:
+        # The general encoder: the same item for every value the fast one takes, and the
+        # only one that refuses (naming the path).
+        item = _item(document, key_types)
+        size = item_size(item)
+    if size > ITEM_SIZE_LIMIT:
+        raise DocumentTooLargeError(
+            f"The document with key {document.get('_id')!r} is {size} bytes as a DynamoDB "
+            f"item; DynamoDB's limit is {ITEM_SIZE_LIMIT} bytes (400 KB)",
+            code="ItemSizeLimit",
+        )
+    return item
+
+
+def _item(document: Mapping[str, Any], key_types: Mapping[str, str]) -> dict[str, AttributeValue]:
     item: dict[str, AttributeValue] = {}
     for name, value in document.items():
         _check_name(name, str(name))
         key_type = key_types.get(name)
         if key_type is not None:
-            if name == "_id":
-                check_id(value)
-                if integral_float(value):
-                    item[FLOAT_ID] = {"BOOL": True}
-            item[name] = encode_key(value, key_type, name)
+            _put_key(item, name, value, key_type)
         else:
             item[name] = encode_value(value, name)
     item[ORDER] = order_value(list(document))
@@ -366,14 +385,113 @@ def encode_item(
                 backend="dynamodb",
                 path=name,
             )
-    size = item_size(item)
-    if size > ITEM_SIZE_LIMIT:
-        raise DocumentTooLargeError(
-            f"The document with key {document.get('_id')!r} is {size} bytes as a DynamoDB "
-            f"item; DynamoDB's limit is {ITEM_SIZE_LIMIT} bytes (400 KB)",
-            code="ItemSizeLimit",
-        )
     return item
+
+
+def _put_key(item: dict[str, AttributeValue], name: str, value: Any, key_type: str) -> None:
+    if name == "_id":
+        check_id(value)
+        if integral_float(value):
+            item[FLOAT_ID] = {"BOOL": True}
+    item[name] = encode_key(value, key_type, name)
+
+
+# -- the fast encoder ----------------------------------------------------------------------
+# Every document written goes through ``encode_item``. Most values are exact str, int,
+# float, bool, None, bytes, datetime, dict and list: ``_plain_item`` encodes those with one
+# type test each, no path strings, and the item's size added up on the way. Anything else
+# (a value to refuse, a bson type, a name to check closer) raises ``_Unusual``, and the
+# general encoder above starts over. Both give the same item (tests/backends/
+# test_dynamodb_codec.py compares them on tricky documents).
+
+
+class _Unusual(Exception):
+    """A value the fast encoder leaves to the general one."""
+
+
+_FLOAT_LOW: Final = 1e-129
+_FLOAT_HIGH: Final = 1e125  # floats strictly inside DynamoDB's magnitudes need no Decimal
+_INT_BOUND: Final = 10**38
+
+
+def _plain_item(
+    document: Mapping[str, Any], key_types: Mapping[str, str]
+) -> tuple[dict[str, AttributeValue], int]:
+    if type(document) is not dict:
+        raise _Unusual
+    item: dict[str, AttributeValue] = {}
+    size = 0
+    for name, value in document.items():
+        if type(name) is not str or not name or name.startswith(HIDDEN_PREFIX):
+            raise _Unusual
+        key_type = key_types.get(name)
+        if key_type is not None:
+            _put_key(item, name, value, key_type)
+            continue
+        encoded, value_size = _plain_value(value, 0)
+        item[name] = encoded
+        size += len(name.encode()) + value_size
+    for name in key_types:  # sized as item_size sizes them
+        if name not in item:
+            raise _Unusual  # a key attribute is missing: the general encoder says which
+        size += len(name.encode()) + _value_size(item[name])
+    if FLOAT_ID in item:
+        size += len(FLOAT_ID) + 1
+    order = item[ORDER] = order_value(list(document))
+    return item, size + len(ORDER) + len(order["S"].encode())
+
+
+def _plain_value(value: Any, depth: int) -> tuple[AttributeValue, int]:
+    """A plain value's attribute value and its ``item_size``; ``_Unusual`` otherwise."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}, len(value) if value.isascii() else len(value.encode())
+    if kind is int:
+        if -_INT_BOUND < value < _INT_BOUND:
+            text = str(value)
+            return {"N": text}, (len(text) - (value < 0) + 1) // 2 + 1
+        raise _Unusual
+    if kind is float:
+        if value == 0 or _FLOAT_LOW <= abs(value) < _FLOAT_HIGH:
+            text = repr(value)
+            digits = len(text) - text.count("-") - text.count(".") - text.count("e")
+            return {"N": text}, (digits - text.count("+") + 1) // 2 + 1
+        raise _Unusual
+    if kind is bool:
+        return {"BOOL": value}, 1
+    if value is None:
+        return {"NULL": True}, 1
+    if kind is dict:
+        if depth >= _MAX_DEPTH:
+            raise _Unusual
+        encoded: dict[str, AttributeValue] = {}
+        size = 3
+        for key, item in value.items():
+            if type(key) is not str or not key or key.startswith(HIDDEN_PREFIX):
+                raise _Unusual
+            encoded[key], item_bytes = _plain_value(item, depth + 1)
+            size += 1 + len(key.encode()) + item_bytes
+        keys = list(value)
+        if keys != sorted(keys):
+            order = encoded[ORDER] = order_value(keys)
+            size += 1 + len(ORDER) + len(order["S"].encode())
+        return {"M": encoded}, size
+    if kind is list or kind is tuple:
+        if depth >= _MAX_DEPTH:
+            raise _Unusual
+        items: list[AttributeValue] = []
+        size = 3
+        for element in value:
+            attribute, element_bytes = _plain_value(element, depth + 1)
+            items.append(attribute)
+            size += 1 + element_bytes
+        return {"L": items}, size
+    if kind is datetime:
+        text = format_datetime(value)
+        return {"S": text}, len(text)
+    if kind is bytes:
+        return {"B": value}, len(value)
+    raise _Unusual
 
 
 def decode_item(item: Mapping[str, AttributeValue], key_names: frozenset[str]) -> dict[str, Any]:
