@@ -23,6 +23,7 @@ from lexigram_nosql.backends import create_store
 from lexigram_nosql.config.loader import ConfigSource, load_config
 from lexigram_nosql.config.settings import NoSQLSettings
 from lexigram_nosql.contracts import DocumentStoreProtocol
+from lexigram_nosql.di.booted import booted
 from lexigram_nosql.di.container import Container
 from lexigram_nosql.di.names import (
     HEALTH_PROVIDER,
@@ -32,7 +33,6 @@ from lexigram_nosql.di.names import (
 )
 from lexigram_nosql.errors import StoreStateError
 from lexigram_nosql.health import HealthService
-from lexigram_nosql.migrations.registry import register_stores, unregister_stores
 from lexigram_nosql.redaction import install_log_redaction, register_secrets
 
 __all__ = ["Application", "Module", "NoSQLModule"]
@@ -82,7 +82,6 @@ class NoSQLModule:
         self._settings = Object(settings)
         self._started: list[DocumentStoreProtocol] = []
         self._state = "new"
-        self._registry_token: int | None = None  # MigrationManager(db_name=...) finds them
 
     @classmethod
     def from_config(
@@ -188,7 +187,6 @@ class NoSQLModule:
             await self.shutdown()
             raise
         self._state = "started"
-        self._registry_token = register_stores(stores)
         lazy = [s.name for s, e in zip(stores, self.settings.backends, strict=True) if e.lazy]
         logger.info(
             "nosql module started: %d store(s) connected%s",
@@ -203,9 +201,6 @@ class NoSQLModule:
             self._state = "stopped"
             return
         self._state = "stopped"
-        if self._registry_token is not None:
-            unregister_stores(self._registry_token)
-            self._registry_token = None
         cancelled: BaseException | None = None
         for store in reversed(self._started):
             try:
@@ -264,7 +259,8 @@ class Application:
                 started.append(module)
             app = cls(container, instances)
             container.bind_instance(Application, app)
-            yield app
+            with booted(container):  # MigrationManager(db_name=...) looks for its store here
+                yield app
         finally:
             await _stop(started)
 

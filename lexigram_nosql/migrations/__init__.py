@@ -19,7 +19,6 @@ from lexigram_nosql.migrations.operations import (
     RemoveField,
     RenameField,
 )
-from lexigram_nosql.migrations.registry import find_store, register_stores, unregister_stores
 
 __all__ = [
     "AddField",
@@ -37,7 +36,4 @@ __all__ = [
     "RegisteredMigration",
     "RemoveField",
     "RenameField",
-    "find_store",
-    "register_stores",
-    "unregister_stores",
 ]

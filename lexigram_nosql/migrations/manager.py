@@ -35,6 +35,7 @@ from typing import Any, Literal
 from lexigram_nosql.contracts import CollectionProtocol, DocumentStoreProtocol
 from lexigram_nosql.errors import ConfigurationError, MigrationError
 from lexigram_nosql.migrations.lock import LOCK_ID, LeaseLock, default_owner
+from lexigram_nosql.migrations.lookup import find_store
 from lexigram_nosql.migrations.operations import (
     FunctionMigration,
     Migration,
@@ -43,7 +44,6 @@ from lexigram_nosql.migrations.operations import (
     Operation,
     ProgressCallback,
 )
-from lexigram_nosql.migrations.registry import find_store
 
 __all__ = [
     "MigrationManager",
@@ -119,7 +119,11 @@ class MigrationManager:
     Args:
         store: the store to migrate (the explicit form).
         db_name: instead of ``store``, the database (or store name) of a store of a booted
-            application, e.g. ``MigrationManager(db_name="myapp")``; resolved when used.
+            application, e.g. ``MigrationManager(db_name="myapp")``; found through that
+            application's container each time it is used (``migrations/lookup.py``).
+
+    Resolved by the container (``await app.container.resolve(MigrationManager)``), it gets
+    the primary store.
         collection: where migration state and the lock live.
         batch_size: documents per batch in data migrations.
         progress: called with a ``MigrationProgress`` after each batch.

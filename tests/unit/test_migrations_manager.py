@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -18,11 +19,10 @@ from lexigram_nosql.migrations import (
     MigrationManager,
     RemoveField,
     RenameField,
-    find_store,
-    register_stores,
-    unregister_stores,
 )
+from lexigram_nosql.migrations.lookup import find_store
 from lexigram_nosql.migrations.manager import migration_order
+from lexigram_nosql.providers import Application
 
 
 def _store(name: str, driver: str = "memory", **section: Any) -> Any:
@@ -30,14 +30,6 @@ def _store(name: str, driver: str = "memory", **section: Any) -> Any:
     if section:
         entry[driver] = section
     return create_store(entry)
-
-
-@pytest.fixture
-def registered() -> Iterator[list[int]]:
-    tokens: list[int] = []
-    yield tokens
-    for token in tokens:
-        unregister_stores(token)
 
 
 def test_migration_order_is_numeric_where_ids_are_numbers() -> None:
@@ -114,30 +106,102 @@ def test_operations_refuse_bad_arguments() -> None:
             build()
 
 
-def test_db_name_finds_a_store_by_database_then_by_name(registered: list[int]) -> None:
-    mongo = _store("primary", "mongodb", database="myapp")
-    memory = _store("myapp")
-    other = _store("other")
-    registered.append(register_stores([mongo, other]))
-    registered.append(register_stores([memory]))
-    assert find_store("myapp") is mongo, "a database name wins over a store name"
-    assert find_store("other") is other
-    assert MigrationManager(db_name="other").store is other
-    with pytest.raises(ConfigurationError, match="primary"):
-        find_store("elsewhere")
+def _entry(name: str, database: str | None = None, *, primary: bool = False) -> dict[str, Any]:
+    """A memory store, or (with ``database``) a lazy MongoDB one that never connects."""
+    if database is None:
+        return {"name": name, "driver": "memory", "primary": primary}
+    mongodb = {"uri": "mongodb://127.0.0.1:1", "database": database}
+    return {"name": name, "driver": "mongodb", "lazy": True, "primary": primary, "mongodb": mongodb}
 
 
-def test_db_name_refuses_an_ambiguous_match(registered: list[int]) -> None:
-    registered.append(register_stores([_store("a", "mongodb", database="shared")]))
-    registered.append(register_stores([_store("b", "mongodb", database="shared")]))
-    with pytest.raises(ConfigurationError, match="store=") as caught:
-        find_store("shared")
-    assert "'a'" in str(caught.value) and "'b'" in str(caught.value)
+def _boot(*entries: dict[str, Any]) -> Any:
+    return Application.boot(config={"nosql": {"backends": list(entries)}}, environ={})
 
 
-def test_unregistered_stores_are_forgotten(registered: list[int]) -> None:
-    token = register_stores([_store("gone")])
-    unregister_stores(token)
-    unregister_stores(token)  # twice is harmless
-    with pytest.raises(ConfigurationError, match="'gone'"):
-        find_store("gone")
+def _store_of(app: Application, name: str) -> Any:
+    return app.modules[0].stores[name]  # type: ignore[attr-defined]
+
+
+async def test_db_name_finds_a_store_by_database_then_by_name() -> None:
+    async with _boot(
+        _entry("primary", "myapp", primary=True), _entry("myapp"), _entry("other")
+    ) as app:
+        assert find_store("myapp") is _store_of(app, "primary"), "a database wins over a name"
+        assert find_store("other") is _store_of(app, "other")
+        assert MigrationManager(db_name="other").store is _store_of(app, "other")
+        with pytest.raises(ConfigurationError, match="primary") as caught:
+            find_store("elsewhere")
+        assert "'elsewhere'" in str(caught.value) and caught.value.path == "db_name"
+
+
+async def test_db_name_refuses_an_ambiguous_match() -> None:
+    async with _boot(_entry("a", "shared", primary=True), _entry("b", "shared")):
+        with pytest.raises(ConfigurationError, match="store=") as caught:
+            find_store("shared")
+        assert "'a'" in str(caught.value) and "'b'" in str(caught.value)
+
+
+async def test_two_booted_apps_with_different_databases_each_find_their_own_store() -> None:
+    async with (
+        _boot(_entry("primary", "app_a")) as first,
+        _boot(_entry("primary", "app_b")) as second,
+    ):
+        store_a, store_b = _store_of(first, "primary"), _store_of(second, "primary")
+        assert MigrationManager(db_name="app_a").store is store_a
+        assert MigrationManager(db_name="app_b").store is store_b
+        # Code the applications did not start (a thread: no context inherited) too.
+        found: list[Any] = []
+        thread = threading.Thread(target=lambda: found.extend(map(find_store, ["app_a", "app_b"])))
+        thread.start()
+        thread.join()
+        assert found == [store_a, store_b]
+
+
+async def test_the_application_a_lookup_runs_in_comes_first() -> None:
+    """Two applications in one process with the same database: each body finds its own;
+    code outside both is told to choose."""
+    async with _boot(_entry("primary", "shared")) as outer:
+        async with _boot(_entry("primary", "shared")) as inner:
+            assert find_store("shared") is _store_of(inner, "primary")
+            task = asyncio.create_task(asyncio.to_thread(find_store, "shared"))
+            assert await task is _store_of(inner, "primary")  # inherited by its tasks
+            errors: list[BaseException] = []
+
+            def outside() -> None:
+                try:
+                    find_store("shared")
+                except ConfigurationError as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=outside)
+            thread.start()
+            thread.join()
+            assert errors and "store=" in str(errors[0])
+        assert find_store("shared") is _store_of(outer, "primary")
+
+
+async def test_after_shutdown_db_name_names_what_is_still_booted() -> None:
+    async with _boot(_entry("primary", "app_a")):
+        async with _boot(_entry("primary", "app_b")):
+            manager = MigrationManager(db_name="app_b")
+            assert manager.store.name == "primary"
+        with pytest.raises(ConfigurationError) as caught:
+            await manager.status()
+        message = str(caught.value)
+        assert "'app_b'" in message and "primary (database app_a)" in message
+    with pytest.raises(ConfigurationError, match="none is booted") as caught:
+        await manager.apply()
+    assert "'app_b'" in str(caught.value) and caught.value.path == "db_name"
+
+
+async def test_an_injected_manager_migrates_the_primary_store() -> None:
+    async with _boot(_entry("main", primary=True), _entry("analytics")) as app:
+        manager = await app.container.resolve(MigrationManager)
+        assert manager.store is _store_of(app, "main") and manager.db_name is None
+        manager.add(AddField("users", "avatar_url", default=""))
+        await _store_of(app, "main").collection("users").insert_one({"_id": 1})
+        assert [r.action for r in await manager.apply()] == ["applied"]
+        assert await _store_of(app, "main").collection("users").find_one({}) == {
+            "_id": 1,
+            "avatar_url": "",
+        }
