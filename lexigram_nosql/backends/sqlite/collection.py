@@ -186,13 +186,20 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
             return list(rows) if multi else [row for row in [next(rows, None)] if row]
 
     def _first(self, connection: sqlite3.Connection, query: FindQuery) -> Row | None:
-        with contextlib.closing(
-            self._rows(connection, query.filter.node, query.sort, first=1)
-        ) as rows:
-            plan = self.last_plan
-            if not query.sort or (plan is not None and plan.sorted):
-                return next(rows, None)
-            found = list(rows)
+        """The first match in sort order: one row decoded when the plan reads in that order
+        (or no order is asked), every match otherwise."""
+        cursor = self._open(connection, query.filter.node, query.sort, snapshot=False)
+        if cursor is None:
+            return None
+        try:
+            if not query.sort or cursor.plan.sorted:
+                rows = cursor.batch(1)
+                return rows[0] if rows else None
+            found: list[Row] = []
+            while not cursor.done:
+                found.extend(cursor.batch(_BATCH))
+        finally:
+            cursor.close()  # an unfinished statement would lock its tables
         if not found:
             return None
         key = document_sort_key(query.sort)

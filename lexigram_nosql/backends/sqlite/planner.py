@@ -96,6 +96,75 @@ def plan_read(
     multikey: MultikeyCheck,
 ) -> Plan:
     """The read for ``find(node, sort=sort)`` on the collection ``info``."""
+    if not sort and type(node) is Condition and node.op is FieldOp.EQ:
+        keyed = _keyed_equality(info, node, multikey)
+        if keyed is not None:
+            return keyed
+    return _plan(info, node, sort, multikey)
+
+
+# Values whose equality plan is the same for every value (keyable, never null or NaN).
+_PLAIN: Final = frozenset({str, int, bool, float})
+_UNKNOWN: Final = object()
+_MAX_RECIPES: Final = 256
+"""Paths remembered per collection version (filters may name any path)."""
+
+
+def _keyed_equality(info: CollectionInfo, node: Condition, multikey: MultikeyCheck) -> Plan | None:
+    """The plan of ``{path: value}`` for a plain value: when the general plan reads one key
+    of ``_id`` or of a single-field index, its SQL depends on the path alone, so it is made
+    once per path (and catalog version: ``info`` is replaced when indexes change) and given
+    the value's key. The first plan of a path is the general one, and its recipe is kept
+    only if re-keying reproduces it (a test compares both over random indexes and values)."""
+    value = node.operand
+    cls = type(value)
+    if cls not in _PLAIN or (cls is float and math.isnan(value)):
+        return None
+    recipes = info.equality_plans
+    recipe = recipes.get(node.path, _UNKNOWN)
+    if recipe is _UNKNOWN:
+        plan = _plan(info, node, (), multikey)
+        if len(recipes) >= _MAX_RECIPES:
+            recipes.clear()
+        recipes[node.path] = _recipe(info, plan, value)
+        return plan
+    if recipe is None:
+        return None
+    sql, index, direction = recipe
+    key = encode_key(value)
+    return Plan(
+        "index",
+        sql,
+        [key if direction is None else component(key, direction)],
+        (index,),
+        exact=True,
+    )
+
+
+def _recipe(info: CollectionInfo, plan: Plan, value: Any) -> tuple[str, str, int | None] | None:
+    """(sql, index, direction of its key, None for ``_id``) of a one-key plan."""
+    if plan.kind != "index" or not plan.exact or len(plan.indexes) != 1 or len(plan.params) != 1:
+        return None
+    index = plan.indexes[0]
+    direction: int | None = None
+    if index != _ID_INDEX:
+        row = info.indexes.get(index)
+        if row is None or len(row.spec.keys) != 1:
+            return None
+        direction = row.spec.keys[0][1]
+    key = encode_key(value)
+    if plan.params != [key if direction is None else component(key, direction)]:
+        return None
+    return plan.sql, index, direction
+
+
+def _plan(
+    info: CollectionInfo,
+    node: FilterNode,
+    sort: tuple[tuple[str, int], ...],
+    multikey: MultikeyCheck,
+) -> Plan:
+    """The general planner (``plan_read`` without the per-path equality plans)."""
     table = info.table
     probes = None if isinstance(node, MatchAll) else _probes(node, info, multikey)
     if sort:

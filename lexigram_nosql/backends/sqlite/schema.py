@@ -84,6 +84,8 @@ class CollectionInfo:
     name: str
     table: str
     indexes: dict[str, IndexInfoRow] = field(default_factory=dict)
+    equality_plans: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The planner's per-path plans of ``{path: value}`` for this version of the catalog."""
 
 
 class Catalog:
