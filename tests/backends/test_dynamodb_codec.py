@@ -27,7 +27,6 @@ from lexigram_nosql.backends.dynamodb.codec import (
     encode_key,
     encode_value,
     item_size,
-    new_object_id,
 )
 from lexigram_nosql.errors import (
     DocumentTooLargeError,
@@ -157,12 +156,6 @@ def test_values_that_cannot_be_keys_are_unsupported(value: Any, key_type: str) -
 def test_a_missing_key_attribute_is_unsupported() -> None:
     with pytest.raises(UnsupportedQueryError, match="'tenant'"):
         encode_item({"_id": "a"}, {"tenant": "S"})
-
-
-def test_new_object_ids_are_distinct_24_hex_strings() -> None:
-    ids = {new_object_id() for _ in range(1000)}
-    assert len(ids) == 1000
-    assert all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
 
 
 # -- the fast encoder against the general one ----------------------------------------------

@@ -5,7 +5,6 @@ health and capabilities."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from lexigram_nosql import TransactionError, create_store
 from lexigram_nosql.backends.memory import MemoryDocumentStore
 from lexigram_nosql.backends.memory import collection as collection_module
-from lexigram_nosql.backends.memory.values import clone, generate_id, strictly_equal
+from lexigram_nosql.backends.memory.values import clone, strictly_equal
 
 
 @pytest.fixture
@@ -34,12 +33,6 @@ def test_clone_copies_containers_and_shares_immutable_leaves() -> None:
     assert copied == {"a": [1, {"b": [2, 3]}], "s": "x"}
     assert copied["a"] is not value["a"] and copied["a"][1] is not value["a"][1]
     assert copied["s"] is value["s"]
-
-
-def test_generated_ids_are_unique_hex_strings() -> None:
-    ids = [generate_id() for _ in range(5000)]
-    assert len(set(ids)) == 5000
-    assert all(re.fullmatch(r"[0-9a-f]{24}", i) for i in ids)
 
 
 def test_strict_equality_compares_types() -> None:

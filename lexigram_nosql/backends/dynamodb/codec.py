@@ -19,13 +19,10 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import re
-import time
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
-from itertools import count
 from typing import Any, Final
 
 from lexigram_nosql.backends.keys import KEY_TAG, check_id, integral_float, key_text, key_value
@@ -52,7 +49,6 @@ __all__ = [
     "format_datetime",
     "is_datetime_text",
     "item_size",
-    "new_object_id",
     "normalize_value",
     "order_names",
     "order_value",
@@ -83,15 +79,6 @@ VERSION = HIDDEN_PREFIX + "v"
 """The hidden write counter of an item, bumped by every write of this package, so a
 transaction can tell that a document changed since it read it."""
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
-_counter = count(int.from_bytes(os.urandom(3), "big"))
-_PROCESS_RANDOM = os.urandom(5)
-
-
-def new_object_id() -> str:
-    """A fresh ObjectId as 24 hex digits (time, process random, counter), like MongoDB's."""
-    stamp = int(time.time()).to_bytes(4, "big")
-    counter = (next(_counter) % 0xFFFFFF).to_bytes(3, "big")
-    return (stamp + _PROCESS_RANDOM + counter).hex()
 
 
 def format_datetime(value: datetime) -> str:

@@ -10,7 +10,6 @@ from typing import Any
 
 from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.dynamodb import indexes
-from lexigram_nosql.backends.dynamodb.codec import new_object_id
 from lexigram_nosql.backends.dynamodb.direct import delete_by_key, modify_by_key, update_by_key
 from lexigram_nosql.backends.dynamodb.healing import heals, heals_stream
 from lexigram_nosql.backends.dynamodb.planner import Plan, PlanStats, normalize_filter
@@ -18,6 +17,7 @@ from lexigram_nosql.backends.dynamodb.reading import project, read_attributes
 from lexigram_nosql.backends.dynamodb.updates import filter_attributes, put_request
 from lexigram_nosql.backends.dynamodb.writing import DynamoWrites, normalize_update
 from lexigram_nosql.backends.keys import read_back
+from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.backends.retry import LostRace, find_one_and_name, retry_lost_races
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import WriteError

@@ -17,7 +17,6 @@ from typing import Any, Final
 from lexigram_nosql.backends.dynamodb.codec import (
     AttributeValue,
     decode_item,
-    new_object_id,
     normalize_value,
 )
 from lexigram_nosql.backends.dynamodb.direct import differs, pinned_key
@@ -35,6 +34,7 @@ from lexigram_nosql.backends.dynamodb.updates import (
     full_item,
     put_request,
 )
+from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.errors import DuplicateKeyError, UnsupportedQueryError
 from lexigram_nosql.query.ast import (

@@ -16,9 +16,7 @@ validation already writes them so; a naive one is taken to be UTC).
 from __future__ import annotations
 
 import math
-import os
 import re
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -42,7 +40,6 @@ __all__ = [
     "encode_body",
     "encode_id",
     "encodable",
-    "generate_id",
     "id_from_value",
     "is_plain_number",
     "storage_size",
@@ -301,17 +298,3 @@ def is_plain_number(value: Any) -> bool:
     if isinstance(value, int):
         return _INT64_MIN <= value <= _INT64_MAX
     return isinstance(value, float) and not math.isnan(value)
-
-
-_counter = int.from_bytes(os.urandom(3), "big")
-_process_bytes = os.urandom(5)
-
-
-def generate_id() -> str:
-    """A 24-hex id shaped like an ObjectId (seconds, process, counter): unique, and ordered
-    by creation, so Firestore's default order (by id) follows insertion order."""
-    global _counter
-    _counter = (_counter + 1) % 0xFFFFFF
-    return (
-        int(time.time()).to_bytes(4, "big") + _process_bytes + _counter.to_bytes(3, "big")
-    ).hex()

@@ -20,7 +20,6 @@ from lexigram_nosql.backends.firestore.codec import (
     decode_id,
     encode_body,
     encode_id,
-    generate_id,
     id_from_value,
     stored_id,
 )
@@ -38,6 +37,7 @@ from lexigram_nosql.backends.firestore.updates import (
     replacement_writes,
     same_value,
 )
+from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.backends.retry import LostRace, find_one_and_name, retry_lost_races
 from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import DuplicateKeyError, WriteError
@@ -96,7 +96,7 @@ async def insert_documents(coll: FirestoreCollection, documents: list[Document])
     prepared: list[tuple[str, Document, dict[str, Any]]] = []
     for document in documents:
         if "_id" not in document:
-            document = {"_id": generate_id(), **document}
+            document = {"_id": new_object_id(), **document}
         doc_id = encode_id(document["_id"], collection=coll._name)
         document = {**document, "_id": stored_id(document["_id"])}
         prepared.append((doc_id, document, encode_body(document, collection=coll._name)))
@@ -405,7 +405,7 @@ async def upsert_document(
 ) -> tuple[str, Document]:
     document = apply_update(update, upsert_seed(node), inserting=True)
     if "_id" not in document:
-        document = {"_id": generate_id(), **document}
+        document = {"_id": new_object_id(), **document}
     doc_id = encode_id(document["_id"], collection=coll._name)
     document = {**document, "_id": stored_id(document["_id"])}
     body = encode_body(document, collection=coll._name)

@@ -29,10 +29,10 @@ from lexigram_nosql.backends.memory.planner import Plan, choose_plan
 from lexigram_nosql.backends.memory.values import (
     clone,
     clone_document,
-    generate_id,
     stored_copy,
     strictly_equal,
 )
+from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError, WriteError
 from lexigram_nosql.query.aggregate import run_pipeline
@@ -214,7 +214,7 @@ class MemoryCollection(BaseCollection["MemoryDocumentStore"]):
         prepared: list[tuple[Any, Document]] = []
         for document in documents:
             if "_id" not in document:
-                document = {"_id": generate_id(), **document}
+                document = {"_id": new_object_id(), **document}
             stored = self._stored(document)
             prepared.append((self._check_id(stored), stored))
         tx = await self._enter()
@@ -248,7 +248,7 @@ class MemoryCollection(BaseCollection["MemoryDocumentStore"]):
         seed = upsert_seed(query.node)
         new = apply_update(update, seed, inserting=True, now=utc_now())
         if "_id" not in new:
-            new = {"_id": generate_id(), **new}
+            new = {"_id": new_object_id(), **new}
         elif next(iter(new)) != "_id":
             new = {"_id": new["_id"], **{k: v for k, v in new.items() if k != "_id"}}
         check_id(new["_id"])  # from the filter, which may name any value

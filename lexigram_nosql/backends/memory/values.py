@@ -7,12 +7,8 @@ to a stored document is a stable snapshot of it (``find`` streams rely on this).
 from __future__ import annotations
 
 import copy
-import itertools
 import math
-import os
 import re
-import threading
-import time
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -20,7 +16,7 @@ from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any, Final
 
-__all__ = ["clone", "clone_document", "generate_id", "stored_copy", "strictly_equal"]
+__all__ = ["clone", "clone_document", "stored_copy", "strictly_equal"]
 
 # Values that cannot be changed in place, so a copy may share them.
 _IMMUTABLE: Final = (
@@ -108,21 +104,6 @@ def _leaf_size(value: Any) -> int:
     if isinstance(value, re.Pattern):
         return 2 + len(value.pattern.encode()) + 8
     return 16  # bool, None, UUID, ObjectId, Decimal128 and the other BSON scalars
-
-
-# -- ids ---------------------------------------------------------------------------------
-
-_PROCESS_PART: Final = os.urandom(5).hex()
-_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
-_counter_lock = threading.Lock()
-
-
-def generate_id() -> str:
-    """A new 24-hex-character id shaped like an ObjectId: seconds first (ids sort roughly by
-    creation time), then a random per-process part and a counter (no collisions)."""
-    with _counter_lock:
-        count = next(_counter) & 0xFFFFFF
-    return f"{int(time.time()) & 0xFFFFFFFF:08x}{_PROCESS_PART}{count:06x}"
 
 
 # -- equality --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from lexigram_nosql.backends.mongodb.ids import (
     pipeline_to_server,
     update_to_server,
 )
+from lexigram_nosql.backends.object_ids import new_object_id_bytes
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
@@ -82,14 +83,14 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
 
     async def _insert(self, documents: list[Document]) -> list[Any]:
         # Ids are made here so that the result lists them in input order whatever the
-        # server does, on copies (PyMongo writes into what it is given).
-        documents = [_to_server(document) for document in documents]
+        # server does.
+        sent, ids = _for_server(documents)
         session = self._store.current_transaction()
-        if len(documents) == 1:
-            await self._collection.insert_one(documents[0], session=session)
+        if len(sent) == 1:
+            await self._collection.insert_one(sent[0], session=session)
         else:
-            await self._collection.insert_many(documents, ordered=True, session=session)
-        return [id_from_server(document["_id"]) for document in documents]
+            await self._collection.insert_many(sent, ordered=True, session=session)
+        return ids
 
     async def _write_bulk(
         self, operations: Sequence[WriteOperation], steps: list[Any], *, ordered: bool
@@ -159,7 +160,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
                 kind = pymongo.UpdateMany if step.multi else pymongo.UpdateOne
                 requests.append(kind(filter, document, **options))
             else:
-                requests.append(pymongo.InsertOne(_to_server(step)))
+                requests.append(pymongo.InsertOne(_for_server([step])[0][0]))
         return requests
 
     def _takes_sorted_updates(self) -> bool:
@@ -177,19 +178,19 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         documents and reports each (inside a transaction, the first error ends it anyway)."""
         if ordered or len(documents) < 2 or self._store.current_transaction() is not None:
             return await super()._insert_all(documents, ordered=ordered)
-        documents = [_to_server(document) for document in documents]
+        sent, ids = _for_server(documents)
         try:
-            await self._collection.insert_many(documents, ordered=False)
+            await self._collection.insert_many(sent, ordered=False)
         except BulkWriteError as exc:
             errors = bulk_write_errors(exc)
             if not errors or any(e.request_index is None for e in errors):
                 raise
             failed = {e.request_index for e in errors}
-            ids = [id_from_server(d["_id"]) for i, d in enumerate(documents) if i not in failed]
             for error in errors:
                 error.store, error.collection = self._store.name, self._name
-            return ids, [(cast(int, e.request_index), e) for e in errors]
-        return [id_from_server(document["_id"]) for document in documents], []
+            inserted = [identity for i, identity in enumerate(ids) if i not in failed]
+            return inserted, [(cast(int, e.request_index), e) for e in errors]
+        return ids, []
 
     async def _update(
         self,
@@ -424,8 +425,18 @@ def _direction(value: Any) -> Any:
     return value
 
 
-def _to_server(document: Document) -> dict[str, Any]:
-    """A copy of a validated document for PyMongo, with its ``_id`` converted, or made."""
-    if "_id" in document:
-        return {**document, "_id": id_to_server(document["_id"])}
-    return {"_id": ObjectId(), **document}
+def _for_server(documents: list[Document]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Copies of validated documents for PyMongo (which writes ``_id`` into what it is
+    given), each ``_id`` converted or made; and the ids as the caller sees them."""
+    sent: list[dict[str, Any]] = []
+    ids: list[Any] = []
+    for document in documents:
+        if "_id" in document:
+            identity = id_to_server(document["_id"])
+            sent.append({**document, "_id": identity})
+            ids.append(id_from_server(identity))
+        else:
+            made = new_object_id_bytes()
+            sent.append({"_id": ObjectId(made), **document})
+            ids.append(made.hex())
+    return sent, ids

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.keys import check_id
-from lexigram_nosql.backends.memory.values import generate_id, strictly_equal
+from lexigram_nosql.backends.memory.values import strictly_equal
+from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.backends.sqlite.codec import decode_document, encode_key
 from lexigram_nosql.backends.sqlite.planner import Plan, plan_read
 from lexigram_nosql.backends.sqlite.schema import (
@@ -339,7 +340,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
         """Insert in order; like MongoDB's ordered inserts, a duplicate stops at the failing
         document, and the ones before it stay (inside a transaction, until it rolls back)."""
         # The ids were checked with the documents (BaseCollection._check_document).
-        prepared = [d if "_id" in d else {"_id": generate_id(), **d} for d in documents]
+        prepared = [d if "_id" in d else {"_id": new_object_id(), **d} for d in documents]
 
         def run(connection: sqlite3.Connection) -> tuple[list[Any], DuplicateKeyError | None]:
             writer = self._writer(connection, create=True)
@@ -375,7 +376,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
     def _upsert_document(self, query: FilterQuery, update: Update) -> Document:
         new = apply_update(update, upsert_seed(query.node), inserting=True, now=utc_now())
         if "_id" not in new:
-            new = {"_id": generate_id(), **new}
+            new = {"_id": new_object_id(), **new}
         elif next(iter(new)) != "_id":
             new = {"_id": new["_id"], **{k: v for k, v in new.items() if k != "_id"}}
         # The filter's equalities were not checked as stored values: check them now.
