@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import importlib.util
 import logging
 import time
@@ -135,11 +136,21 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
             max_pool_connections=section.max_pool_connections,
             retries={"mode": "standard", "max_attempts": section.max_attempts},
         )
-        await asyncio.to_thread(_preload_models, session)
+        loader = await asyncio.to_thread(_shared_models)
+        if loader is not None:
+            session._session.register_component("data_loader", loader)
+        # A plain-http endpoint (DynamoDB Local) has no certificate to verify: skip loading a CA
+        # bundle, ~50 ms of CPU on the event loop for every client.
+        plain_http = (section.endpoint_url or "").lower().startswith("http://")
         stack = contextlib.AsyncExitStack()
         try:
             self._client = await stack.enter_async_context(
-                session.client("dynamodb", endpoint_url=section.endpoint_url, config=config)
+                session.client(
+                    "dynamodb",
+                    endpoint_url=section.endpoint_url,
+                    config=config,
+                    verify=False if plain_http else None,
+                )
             )
             await self._client.list_tables(Limit=1)  # the client is lazy: prove it answers
         except BaseException:
@@ -489,19 +500,26 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         buffer.writes.clear()  # nothing was sent
 
 
-def _preload_models(session: Any) -> None:
-    """Parse botocore's DynamoDB model and endpoint data into the session's loader cache, in
-    a worker thread: creating the client would otherwise parse that JSON on the event loop
-    (0.3 s on an idle machine, seconds on a loaded one), blocking every task and beyond the
-    reach of any deadline. An optimization only: any failure leaves it to the client."""
+@functools.cache
+def _shared_models() -> Any:
+    """botocore's data loader with the DynamoDB model and endpoint data parsed, once per
+    process, in a worker thread: each client would otherwise parse that JSON again (0.3 s of
+    CPU on an idle machine, seconds on a loaded one), and on the event loop, blocking every task
+    beyond the reach of any deadline. The parsed models are read-only, so every store's session
+    shares them. An optimization only: on any failure (None) each client loads its own."""
     try:
-        loader = session._session.get_component("data_loader")
+        from botocore.loaders import create_loader
+
+        loader = create_loader()
         loader.load_service_model("dynamodb", "service-2")
         loader.load_service_model("dynamodb", "endpoint-rule-set-1")
         loader.load_data("endpoints")
         loader.load_data("partitions")
+        loader.load_data("sdk-default-configuration")
     except Exception as exc:
         logger.debug("Preloading botocore's DynamoDB model failed: %r", exc)
+        return None
+    return loader
 
 
 def _active(description: Mapping[str, Any]) -> bool:

@@ -1,0 +1,51 @@
+"""The DynamoDB client a store builds: what each connect costs beyond the first."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiobotocore import httpsession
+from botocore.loaders import JSONFileLoader
+
+from tests.support import backend_dynamodb
+
+dynamodb = backend_dynamodb.dynamodb  # the store factory fixture
+Factory = Callable[..., Awaitable[Any]]
+
+
+async def test_stores_after_the_first_parse_no_botocore_json(
+    dynamodb: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DynamoDB model is parsed once per process (0.3 s of CPU), not once per store."""
+    await dynamodb()
+    loaded: list[str] = []
+    load_file = JSONFileLoader.load_file
+
+    def counting(self: JSONFileLoader, file_path: str) -> Any:
+        loaded.append(file_path)
+        return load_file(self, file_path)
+
+    monkeypatch.setattr(JSONFileLoader, "load_file", counting)
+    second = await dynamodb()
+    assert await second.collection("items").count_documents({}) == 0
+    assert loaded == []
+
+
+async def test_a_plain_http_endpoint_loads_no_certificates(
+    dynamodb: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB Local over http:// has nothing to verify; loading the CA bundle would cost
+    ~50 ms on the event loop per client."""
+    created: list[Any] = []
+    create = httpsession.create_urllib3_context
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        created.append(args)
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(httpsession, "create_urllib3_context", recording)
+    store = await dynamodb()
+    assert await store.collection("items").count_documents({}) == 0
+    assert created == []
