@@ -20,5 +20,6 @@ UpdateDocument: TypeAlias = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 Pipeline: TypeAlias = Sequence[Mapping[str, Any]]
 """A MongoDB-style aggregation pipeline: a list of one-key stage documents."""
 
-SortSpec: TypeAlias = Sequence[tuple[str, int]]
-"""A sort order: ``[("field", 1), ("other", -1)]``."""
+SortSpec: TypeAlias = Sequence[tuple[str, int] | str] | Mapping[str, int] | str
+"""A sort order, in any form PyMongo takes: ``[("field", 1), ("other", -1)]``,
+``{"field": 1, "other": -1}``, or a field name (ascending) alone or in the list."""

@@ -7,7 +7,7 @@ the parsed form for backends (MongoDB) that pass them to the server as they are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from lexigram_nosql.query.ast import FilterNode, MatchAll
 from lexigram_nosql.query.filter import parse_equalities, parse_filter
 from lexigram_nosql.query.limits import DEFAULT_LIMITS, Limits, check_filter
 from lexigram_nosql.query.projection import Projection, parse_projection
+from lexigram_nosql.types import SortSpec
 
 __all__ = ["FilterQuery", "FindQuery", "parse_sort"]
 
@@ -57,7 +58,7 @@ class FindQuery:
         filter: Mapping[str, Any] | None = None,
         *,
         projection: Mapping[str, Any] | None = None,
-        sort: Sequence[tuple[str, int]] | None = None,
+        sort: SortSpec | None = None,
         skip: int = 0,
         limit: int = 0,
         batch_size: int | None = None,
@@ -81,18 +82,26 @@ class FindQuery:
         )
 
 
-def parse_sort(sort: Sequence[tuple[str, int]] | None) -> tuple[tuple[str, int], ...]:
-    """Validate a sort specification: a list of ``(field, 1 | -1)`` pairs."""
+def parse_sort(sort: SortSpec | None) -> tuple[tuple[str, int], ...]:
+    """Validate a sort specification in any form PyMongo takes (``types.SortSpec``)."""
     if sort is None:
         return ()
-    if isinstance(sort, (str, bytes, Mapping)):
+    items: Iterable[Any]
+    if isinstance(sort, str):
+        items = [(sort, 1)]
+    elif isinstance(sort, Mapping):
+        items = sort.items()
+    elif isinstance(sort, (bytes, bytearray)) or not isinstance(sort, Iterable):
         raise InvalidQueryError(
-            f"sort must be a list of (field, 1 | -1) pairs, got {type(sort).__name__}",
+            "sort must be a list of (field, 1 | -1) pairs, a {field: 1 | -1} document or a "
+            f"field name, got {type(sort).__name__}",
             operator="sort",
         )
+    else:
+        items = ((item, 1) if isinstance(item, str) else item for item in sort)
     pairs: list[tuple[str, int]] = []
     seen: set[str] = set()
-    for item in sort:
+    for item in items:
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             raise InvalidQueryError(
                 f"sort entries must be (field, 1 | -1) pairs, got {item!r}", operator="sort"

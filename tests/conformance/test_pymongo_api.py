@@ -221,6 +221,49 @@ async def test_bulk_models_take_sort(store: Any) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "sort",
+    [{"x": -1}, [("x", -1)], {"x": -1}.items()],
+    ids=["document", "pairs", "items-view"],
+)
+async def test_update_one_takes_sort_in_every_form_pymongo_does(store: Any, sort: Any) -> None:
+    """PyMongo types ``update_one``'s ``sort`` as a mapping (MongoDB 8.0's ``sort`` document)."""
+    collection = await seeded(store, THREE)
+    await collection.update_one({}, {"$set": {"first": True}}, sort=sort)
+    assert await contents(collection) == [THREE[0], THREE[1], {**THREE[2], "first": True}]
+
+
+@pytest.mark.parametrize(
+    ("sort", "first"),
+    [
+        ({"x": -1}, 33),
+        ({"x": 1}, 11),
+        ("x", 11),
+        (["x"], 11),
+        ([("x", -1)], 33),
+    ],
+    ids=["document-desc", "document-asc", "field-name", "list-of-names", "pairs"],
+)
+async def test_find_takes_sort_in_every_form_pymongo_does(
+    store: Any, sort: Any, first: int
+) -> None:
+    collection = await seeded(store, THREE)
+    found = await collect(collection.find({}, sort=sort))
+    assert found[0]["x"] == first
+    one = await collection.find_one_and_update({}, {"$set": {"y": 1}}, sort=sort)
+    assert one is not None and one["x"] == first
+
+
+@pytest.mark.parametrize("sort", [b"x", 5, [("x", 2)], {"x": "up"}, [("x", 1, 1)]])
+async def test_a_malformed_sort_is_refused_before_anything_is_written(
+    store: Any, sort: Any
+) -> None:
+    collection = await seeded(store, THREE)
+    with pytest.raises(InvalidQueryError):
+        await collection.update_one({}, {"$set": {"y": 1}}, sort=sort)
+    assert await contents(collection) == THREE
+
+
 # -- bulk results and errors ------------------------------------------------------------------
 
 

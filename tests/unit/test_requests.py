@@ -18,10 +18,20 @@ def test_parse_sort_accepts_pairs() -> None:
 
 
 @pytest.mark.parametrize(
+    "sort",
+    [{"a": 1, "b": -1}, {"a": 1, "b": -1}.items(), ["a", ("b", -1)], (("a", 1), ("b", -1))],
+)
+def test_parse_sort_takes_every_form_pymongo_does(sort: Any) -> None:
+    assert parse_sort(sort) == (("a", 1), ("b", -1))
+    assert parse_sort("a") == (("a", 1),)
+
+
+@pytest.mark.parametrize(
     ("sort", "fragment"),
     [
-        ({"a": 1}, "list of (field, 1 | -1) pairs"),
-        ("a", "list of (field, 1 | -1) pairs"),
+        (b"a", "list of (field, 1 | -1) pairs"),
+        (5, "list of (field, 1 | -1) pairs"),
+        ({"a": 2}, "must be 1 or -1"),
         ([("a", 2)], "must be 1 or -1"),
         ([("a", True)], "must be 1 or -1"),
         ([("", 1)], "field path"),
