@@ -7,7 +7,7 @@ the parsed form for backends (MongoDB) that pass them to the server as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
