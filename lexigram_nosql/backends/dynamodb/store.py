@@ -23,6 +23,7 @@ from lexigram_nosql.backends.dynamodb.guards import (
     save_managed,
 )
 from lexigram_nosql.backends.dynamodb.names import collection_name, table_name
+from lexigram_nosql.backends.dynamodb.parsing import install_fast_parsing
 from lexigram_nosql.backends.dynamodb.tables import TableInfo, key_schema
 from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, cancellation_error
 from lexigram_nosql.backends.dynamodb.updates import WriteRequest
@@ -124,7 +125,12 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         def secret(value: Any) -> str | None:
             return value.get_secret_value() if value is not None else None
 
+        from aiobotocore.session import get_session
+
+        botocore_session = get_session()
+        install_fast_parsing(botocore_session)
         session = aioboto3.Session(
+            botocore_session=botocore_session,
             aws_access_key_id=secret(section.access_key_id),
             aws_secret_access_key=secret(section.secret_access_key),
             aws_session_token=secret(section.session_token),
