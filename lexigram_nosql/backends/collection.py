@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from lexigram_nosql import reads
 from lexigram_nosql.backends import fallbacks
@@ -372,6 +372,9 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             batch_size=batch_size,
             limits=self._limits,
         )
+        if self._finds_in_batches:
+            guard = self._store.stream("find", self._name)
+            return guard.documents(lambda: self._find_batches(query), batches=True)
         return self._stream("find", lambda: self._find(query))
 
     async def count_documents(
@@ -482,6 +485,14 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     @abc.abstractmethod
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
         """Stream matching documents, honouring projection, sort, skip and limit."""
+
+    _finds_in_batches: ClassVar[bool] = False
+    """``find`` reads ``_find_batches``: the driver hands documents a batch at a time, so
+    each batch is one bounded fetch instead of one per document."""
+
+    def _find_batches(self, query: FindQuery) -> AsyncIterator[list[Document]]:
+        """``_find``'s documents, a list at a time (backends setting ``_finds_in_batches``)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     async def _update(

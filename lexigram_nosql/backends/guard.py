@@ -195,12 +195,13 @@ class StreamGuard(_Guarded):
     __slots__ = ()
 
     async def documents(
-        self, open_stream: Callable[[], AsyncIterator[Document]]
+        self, open_stream: Callable[[], AsyncIterator[Any]], *, batches: bool = False
     ) -> AsyncGenerator[Document, None]:
         """Admit the stream (and connect a lazy store) within the first fetch's deadline,
         then bound each ``anext`` of the backend's iterator by ``operation_timeout_s``; the
-        consumer's own time between documents is not bounded. Per document this is a few
-        attribute writes: the deadline's task and due time are set in place."""
+        consumer's own time between documents is not bounded. Per fetch this is a few
+        attribute writes: the deadline's task and due time are set in place. With
+        ``batches`` the iterator yields lists of documents: one fetch per list."""
         self._admit(streaming=True)
         store = self._store
         deadlines = store.deadlines
@@ -208,7 +209,7 @@ class StreamGuard(_Guarded):
         timeout_s = self._timeout_s
         deadline = self._deadline = deadlines.stream()
         report = self._report  # None unless observed
-        iterator: AsyncIterator[Document] | None = None
+        iterator: AsyncIterator[Any] | None = None
         try:
             deadlines.fetching(deadline, timeout_s)
             try:
@@ -239,9 +240,15 @@ class StreamGuard(_Guarded):
                 deadline.due = math.inf  # arrived: the consumer's time is its own
                 if deadline.expired:
                     _fetched(deadline)
-                if report is not None:
-                    report.items_returned = (report.items_returned or 0) + 1
-                yield document
+                if not batches:
+                    if report is not None:
+                        report.items_returned = (report.items_returned or 0) + 1
+                    yield document
+                    continue
+                for item in document:
+                    if report is not None:
+                        report.items_returned = (report.items_returned or 0) + 1
+                    yield item
         finally:
             self._finish(None)
             aclose = getattr(iterator, "aclose", None)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from lexigram_nosql import InvalidQueryError
+from lexigram_nosql.query.requests import FindQuery
 from tests.conformance.support import collect, seeded
 
 BOOKS: list[dict[str, Any]] = [
@@ -194,6 +195,15 @@ async def test_a_stream_returns_every_document_once_across_batch_boundaries(
     window = collection.find(sort=[("n", 1)], skip=5, limit=203, batch_size=batch_size)
     assert [d["n"] async for d in window] == list(range(5, 208))
     assert len([d async for d in collection.find({}, batch_size=batch_size)]) == 303
+    # A backend's batched find and its per-document read (what the engine's fallbacks use)
+    # return the same documents, generated ids converted alike.
+    await collection.insert_many([{"n": 1000 + i} for i in range(120)])
+    query = FindQuery.build({"n": {"$gte": 150}}, sort=[("n", -1)], batch_size=batch_size)
+    per_document = [d async for d in collection._find(query)]
+    stream = collection.find({"n": {"$gte": 150}}, sort=[("n", -1)], batch_size=batch_size)
+    found = [d async for d in stream]
+    assert found == per_document
+    assert len(found) == 303 - 150 + 120
 
 
 async def test_breaking_out_of_a_stream_early(store: Any) -> None:

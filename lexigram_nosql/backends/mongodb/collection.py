@@ -8,7 +8,7 @@ in Python. Inside ``store.transaction()`` every call carries the transaction's s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from bson import ObjectId
@@ -280,16 +280,17 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def _documents(
+    async def _batches(
         self, open_cursor: Callable[[], Awaitable[Any]], chunk: int | None = None
-    ) -> AsyncIterator[Document]:
-        """The cursor's documents with their ids converted; the cursor is always closed.
+    ) -> AsyncGenerator[list[Document], None]:
+        """The cursor's documents with their ids converted, ``chunk`` at a time; the cursor
+        is always closed.
 
-        Taken from the cursor ``chunk`` at a time (``to_list``: one call per chunk instead
-        of one ``__anext__`` coroutine per document). A chunk is the server's batch size
-        (101 first, MongoDB's default, or the ``batch_size`` asked), so a chunk is what the
-        server already sent and it asks for the next batch when the iteration would.
-        The base class's stream around this translates driver errors and checks readiness."""
+        A chunk is one ``to_list`` call instead of one ``__anext__`` coroutine per document,
+        and the server's batch size (101 first, MongoDB's default, or the ``batch_size``
+        asked), so a chunk is what the server already sent and the next batch is asked for
+        when iterating would ask for it. The base class's stream around this translates
+        driver errors and checks readiness."""
         report = current_report()
         if report is not None:
             report.note("native")  # the server runs the whole query
@@ -300,11 +301,18 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
                 documents = await cursor.to_list(size)
                 if not documents:
                     return
-                for document in documents:
-                    yield document_from_server(document)
+                yield [document_from_server(document) for document in documents]
         finally:
             with contextlib.suppress(Exception):
                 await cursor.close()
+
+    async def _documents(
+        self, open_cursor: Callable[[], Awaitable[Any]], chunk: int | None = None
+    ) -> AsyncIterator[Document]:
+        async with contextlib.aclosing(self._batches(open_cursor, chunk)) as batches:
+            async for batch in batches:
+                for document in batch:
+                    yield document
 
     async def _open_find(self, query: FindQuery) -> Any:
         options = self._find_options(query)
@@ -324,6 +332,11 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
 
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
         return self._documents(lambda: self._open_find(query), query.batch_size)
+
+    _finds_in_batches = True
+
+    def _find_batches(self, query: FindQuery) -> AsyncIterator[list[Document]]:
+        return self._batches(lambda: self._open_find(query), query.batch_size)
 
     async def _find_one(self, query: FindQuery) -> Document | None:
         found = await self._collection.find_one(
