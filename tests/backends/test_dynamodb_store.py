@@ -215,6 +215,23 @@ async def test_unstorable_documents_are_refused_before_any_request(
 # -- writes -------------------------------------------------------------------------------
 
 
+async def test_botocore_leaves_checking_requests_to_the_codec_and_dynamodb(
+    dynamodb: Factory,
+) -> None:
+    """botocore's own check of every parameter's shape is off (the codec builds each request
+    from checked values, and the check cost more CPU per item than encoding it); a request
+    DynamoDB refuses is still a typed error."""
+    store = await dynamodb()
+    collection = store.collection("checked")
+    await collection.insert_one({"_id": "a"})
+    table = store.table_name("checked")
+    # A number where a string belongs: botocore's validator would raise ParamValidationError.
+    await store.client.get_item(TableName=table, Key={"_id": {"S": 5}})
+    with pytest.raises(Exception) as refused:
+        await store.client.get_item(TableName=table)  # no Key: DynamoDB says ValidationException
+    assert isinstance(store.map_exception(refused.value), InvalidQueryError)
+
+
 async def test_insert_many_writes_batches_of_25(dynamodb: Factory, monkeypatch: Any) -> None:
     store = await dynamodb()
     collection = store.collection("batch")
