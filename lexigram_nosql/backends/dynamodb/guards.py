@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
@@ -23,6 +23,7 @@ from lexigram_nosql.backends.dynamodb.codec import AttributeValue, decode_item
 from lexigram_nosql.backends.dynamodb.errors import error_code
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
 from lexigram_nosql.backends.dynamodb.updates import WriteRequest
+from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.backends.unique import (
     duplicate_error,
     entries,
@@ -38,8 +39,9 @@ __all__ = [
     "build_index",
     "drop_guards",
     "guard_writes",
+    "change_managed",
+    "forget_managed",
     "load_managed",
-    "save_managed",
 ]
 
 GUARD_TABLE: Final = "__lx_unique"
@@ -53,31 +55,70 @@ def _meta_key(table: str) -> dict[str, AttributeValue]:
 
 async def load_managed(store: DynamoDocumentStore, table: str) -> tuple[IndexSpec, ...]:
     """The unique and TTL indexes recorded for ``table`` (none without a guard table)."""
+    return (await _read_managed(store, table))[0]
+
+
+async def _read_managed(
+    store: DynamoDocumentStore, table: str
+) -> tuple[tuple[IndexSpec, ...], int | None]:
+    """The recorded indexes and the record's version (None: no record)."""
     try:
         response = await store.client.get_item(
             TableName=store.guard_table, Key=_meta_key(table), ConsistentRead=True
         )
     except Exception as exc:
         if error_code(exc) == "ResourceNotFoundException":
-            return ()
+            return (), None
         raise
     item = response.get("Item")
     if not item:
-        return ()
-    return tuple(IndexSpec.from_json(data) for data in json.loads(item["specs"]["S"]))
+        return (), None
+    specs = tuple(IndexSpec.from_json(data) for data in json.loads(item["specs"]["S"]))
+    return specs, int(item["v"]["N"]) if "v" in item else 0
 
 
-async def save_managed(
-    store: DynamoDocumentStore, table: str, specs: tuple[IndexSpec, ...]
-) -> None:
-    if not specs:
-        await store.client.delete_item(TableName=store.guard_table, Key=_meta_key(table))
-        return
-    text = json.dumps([spec.to_json() for spec in specs])
-    await store.client.put_item(
-        TableName=store.guard_table,
-        Item={**_meta_key(table), "t": {"S": table}, "specs": {"S": text}},
-    )
+async def change_managed(
+    store: DynamoDocumentStore,
+    collection: str,
+    table: str,
+    change: Callable[[tuple[IndexSpec, ...]], tuple[IndexSpec, ...]],
+) -> tuple[IndexSpec, ...]:
+    """Apply ``change`` to the table's recorded indexes, conditioned on the version read, so
+    two processes creating or dropping indexes at once both land (the loser reads again)."""
+
+    async def attempt() -> tuple[IndexSpec, ...]:
+        recorded, version = await _read_managed(store, table)
+        managed = change(recorded)
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(k)"}
+        if version is not None:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(v) OR v = :v"
+                if version == 0
+                else "v = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(version)}},
+            }
+        try:
+            if managed:
+                text = json.dumps([spec.to_json() for spec in managed])
+                item = {**_meta_key(table), "t": {"S": table}, "specs": {"S": text}}
+                item["v"] = {"N": str((version or 0) + 1)}
+                await store.client.put_item(TableName=store.guard_table, Item=item, **condition)
+            elif version is not None:
+                await store.client.delete_item(
+                    TableName=store.guard_table, Key=_meta_key(table), **condition
+                )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise LostRace from exc
+            raise
+        return managed
+
+    return await retry_lost_races(store, "create_index/drop_index", attempt, collection=collection)
+
+
+async def forget_managed(store: DynamoDocumentStore, table: str) -> None:
+    """Delete the table's record (its table is being dropped)."""
+    await store.client.delete_item(TableName=store.guard_table, Key=_meta_key(table))
 
 
 def guard_writes(

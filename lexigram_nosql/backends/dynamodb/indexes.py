@@ -4,16 +4,17 @@ configuration, and those ``create_index`` adds on hidden attributes (see ``table
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.dynamodb.codec import decode_item
+from lexigram_nosql.backends.dynamodb.errors import error_code
 from lexigram_nosql.backends.dynamodb.guards import (
     build_index,
+    change_managed,
     drop_guards,
-    load_managed,
-    save_managed,
 )
 from lexigram_nosql.backends.dynamodb.tables import (
     TTL_ATTRIBUTE,
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from lexigram_nosql.backends.dynamodb.store import DynamoDocumentStore
 
 __all__ = ["create_index", "drop_index", "list_indexes"]
+
+_BUSY: Final = frozenset({"LimitExceededException", "ResourceInUseException"})
+"""UpdateTable's answers while another change of the table's indexes is under way."""
 
 
 async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> str:
@@ -59,8 +63,9 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
                     collection=collection,
                 )
             return spec.name if spec.unique else index.name
-    await store.client.update_table(
-        TableName=info.table,
+    await _update_indexes(
+        store,
+        info.table,
         AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"}],
         GlobalSecondaryIndexUpdates=[
             {
@@ -83,6 +88,25 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
         lambda item: shadow_values(info, decode_item(item, info.key_names)).get(attribute),
     )
     return spec.name
+
+
+async def _update_indexes(store: DynamoDocumentStore, table: str, **update: Any) -> None:
+    """UpdateTable with one secondary-index change. DynamoDB changes one index of a table at a
+    time and refuses the others meanwhile, so a change that another process's (or task's)
+    change is in the way of waits for the table to be ACTIVE and is sent again, within
+    ``table_wait_s``; one the other process already made (the same index) is done."""
+    deadline = time.monotonic() + store.settings.dynamodb.table_wait_s
+    while True:
+        try:
+            await store.client.update_table(TableName=table, **update)
+            return
+        except Exception as exc:
+            code = error_code(exc)
+            if code == "ValidationException" and "already exists" in str(exc):
+                return
+            if code not in _BUSY or time.monotonic() > deadline:
+                raise
+        await store.wait_table(table)
 
 
 async def _create_unique(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> None:
@@ -109,9 +133,12 @@ async def _record(
 ) -> None:
     """Add ``spec`` to the table's managed indexes (read again: another process may have
     added one since this one read the list)."""
-    recorded = await load_managed(store, info.table)
-    managed = (*(s for s in recorded if s.name != spec.name), spec)
-    await save_managed(store, info.table, managed)
+    managed = await change_managed(
+        store,
+        collection,
+        info.table,
+        lambda recorded: (*(s for s in recorded if s.name != spec.name), spec),
+    )
     store.remember_managed(collection, managed)
 
 
@@ -229,8 +256,12 @@ async def drop_index(store: DynamoDocumentStore, collection: str, name: str) -> 
     info = await store.table_info(collection, create=False)
     dropped = next((s for s in info.managed if s.name == name), None) if info else None
     if info is not None and dropped is not None:
-        managed = tuple(spec for spec in info.managed if spec.name != name)
-        await save_managed(store, info.table, managed)
+        managed = await change_managed(
+            store,
+            collection,
+            info.table,
+            lambda recorded: tuple(spec for spec in recorded if spec.name != name),
+        )
         store.remember_managed(collection, managed)
         if dropped.unique:
             await drop_guards(store, info.table, name)
@@ -246,8 +277,8 @@ async def drop_index(store: DynamoDocumentStore, collection: str, name: str) -> 
             f"Collection {collection!r} of store {store.name!r} has no index named {name!r}",
             collection=collection,
         )
-    await store.client.update_table(
-        TableName=info.table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}]
+    await _update_indexes(
+        store, info.table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}]
     )
     store.forget_table(collection)
     await store.wait_table(info.table)

@@ -19,8 +19,8 @@ from lexigram_nosql.backends.dynamodb.errors import error_code, map_dynamodb_err
 from lexigram_nosql.backends.dynamodb.guards import (
     GUARD_TABLE,
     drop_guards,
+    forget_managed,
     load_managed,
-    save_managed,
 )
 from lexigram_nosql.backends.dynamodb.names import collection_name, table_name
 from lexigram_nosql.backends.dynamodb.parsing import install_fast_parsing
@@ -227,7 +227,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
         if info is None or info.managed:
             await drop_guards(self, table, None)
             with contextlib.suppress(Exception):  # no guard table: nothing recorded
-                await save_managed(self, table, ())
+                await forget_managed(self, table)
         try:
             await self.client.delete_table(TableName=table)
         except Exception as exc:
