@@ -190,6 +190,7 @@ NOT_APPLICABLE: dict[str, str] = {
     "tests/test_guide_repository.py::test_the_guide_migration": _FROM_CONFIG,
     "tests/unit/test_migrations_cli.py": _FROM_CONFIG,
     "tests/conformance/test_migrations_processes.py": _FROM_CONFIG,
+    "tests/conformance/test_index_records.py": _FROM_CONFIG,
 }
 
 

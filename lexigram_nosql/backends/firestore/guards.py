@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
+from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.backends.unique import (
     duplicate_error,
     entries,
@@ -39,8 +40,9 @@ __all__ = [
     "guard_in_transaction",
     "guard_reference",
     "held_guard_error",
+    "change_specs",
+    "forget_specs",
     "load_specs",
-    "save_specs",
     "unique_specs",
 ]
 
@@ -87,6 +89,10 @@ def _index_document(store: FirestoreDocumentStore, collection: str) -> Any:
 
 async def load_specs(store: FirestoreDocumentStore, collection: str) -> dict[str, IndexSpec]:
     snapshot = await _index_document(store, collection).get()
+    return _specs(snapshot)
+
+
+def _specs(snapshot: Any) -> dict[str, IndexSpec]:
     if not snapshot.exists:
         return {}
     data = snapshot.to_dict() or {}
@@ -94,15 +100,45 @@ async def load_specs(store: FirestoreDocumentStore, collection: str) -> dict[str
     return {spec.name: spec for spec in specs}
 
 
-async def save_specs(
-    store: FirestoreDocumentStore, collection: str, specs: Mapping[str, IndexSpec]
-) -> None:
+async def change_specs(
+    store: FirestoreDocumentStore,
+    collection: str,
+    change: Callable[[dict[str, IndexSpec]], dict[str, IndexSpec]],
+) -> dict[str, IndexSpec]:
+    """Apply ``change`` to the collection's recorded indexes, preconditioned on the record's
+    update time, so two processes creating or dropping indexes at once both land (the loser
+    reads again); returns what is recorded now."""
+    from google.api_core import exceptions
+
     reference = _index_document(store, collection)
-    if not specs:
-        await reference.delete()
-        return
-    text = json.dumps([spec.to_json() for spec in specs.values()])
-    await reference.set({"collection": collection, "specs": text})
+
+    async def attempt() -> dict[str, IndexSpec]:
+        snapshot = await reference.get()
+        specs = change(_specs(snapshot))
+        body = {
+            "collection": collection,
+            "specs": json.dumps([s.to_json() for s in specs.values()]),
+        }
+        try:
+            if not snapshot.exists:
+                if specs:
+                    await reference.create(body)
+            else:
+                option = store.client.write_option(last_update_time=snapshot.update_time)
+                if specs:
+                    await reference.update(body, option=option)
+                else:
+                    await reference.delete(option=option)
+        except (exceptions.AlreadyExists, exceptions.FailedPrecondition) as exc:
+            raise LostRace from exc
+        return specs
+
+    return await retry_lost_races(store, "create_index/drop_index", attempt, collection=collection)
+
+
+async def forget_specs(store: FirestoreDocumentStore, collection: str) -> None:
+    """Delete the collection's record (the collection is being dropped)."""
+    await _index_document(store, collection).delete()
 
 
 async def delete_guards(store: FirestoreDocumentStore, collection: str, index: str | None) -> None:

@@ -39,8 +39,7 @@ async def create_index(coll: FirestoreCollection, spec: IndexSpec) -> str:
         return spec.name
     if spec.unique:
         await _build_guards(coll, spec)
-    recorded[spec.name] = spec
-    await coll._store.save_indexes(coll._name)
+    await coll._store.change_indexes(coll._name, lambda specs: {**specs, spec.name: spec})
     if len(spec.keys) > 1:
         logger.info(
             "Recorded composite index %s on %s.%s; Firestore needs it deployed "
@@ -94,13 +93,15 @@ async def drop_index(coll: FirestoreCollection, name: str) -> None:
             operator="drop_index",
             collection=coll._name,
         )
-    dropped = (await coll._store.loaded_indexes(coll._name)).pop(name, None)
+    dropped = (await coll._store.loaded_indexes(coll._name)).get(name)
     if dropped is None:
         raise InvalidQueryError(
             f"Collection {coll._name!r} of store {coll._store.name!r} has no index {name!r}",
             operator="drop_index",
             collection=coll._name,
         )
-    await coll._store.save_indexes(coll._name)
+    await coll._store.change_indexes(
+        coll._name, lambda specs: {n: s for n, s in specs.items() if n != name}
+    )
     if dropped.unique:
         await delete_guards(coll._store, coll._name, name)

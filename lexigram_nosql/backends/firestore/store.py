@@ -27,7 +27,12 @@ from typing import Any, Final, TypeVar
 from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore, IndexSpec
 from lexigram_nosql.backends.firestore.collection import FirestoreCollection
 from lexigram_nosql.backends.firestore.group import FirestoreGroupReader, NativeGroup
-from lexigram_nosql.backends.firestore.guards import delete_guards, load_specs, save_specs
+from lexigram_nosql.backends.firestore.guards import (
+    change_specs,
+    delete_guards,
+    forget_specs,
+    load_specs,
+)
 from lexigram_nosql.backends.firestore.names import collection_path, name_of_path
 from lexigram_nosql.backends.firestore.transaction import FirestoreTransaction
 from lexigram_nosql.backends.group import GroupSource
@@ -148,8 +153,17 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
             self._indexes_loaded.add(collection)
         return recorded
 
-    async def save_indexes(self, collection: str) -> None:
-        await save_specs(self, collection, self.indexes(collection))
+    async def change_indexes(
+        self,
+        collection: str,
+        change: Callable[[dict[str, IndexSpec]], dict[str, IndexSpec]],
+    ) -> dict[str, IndexSpec]:
+        """Change the recorded indexes (read afresh: another process may have changed them
+        since this one loaded them) and keep what is recorded now."""
+        recorded = await change_specs(self, collection, change)
+        self._indexes[collection] = dict(recorded)
+        self._indexes_loaded.add(collection)
+        return self._indexes[collection]
 
     def map_exception(self, exc: BaseException) -> NoSQLError | None:
         from lexigram_nosql.backends.firestore.errors import map_firestore_exception
@@ -277,7 +291,7 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
             deleted += len(page)
         await delete_guards(self, name, None)
         self._indexes.pop(name, None)
-        await self.save_indexes(name)
+        await forget_specs(self, name)
         logger.debug("Dropped %s.%s (%d documents)", self.name, name, deleted)
 
     # -- transactions --------------------------------------------------------------------
