@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import sys
 from typing import Any
 
 import pytest
@@ -204,6 +206,34 @@ async def test_a_stream_returns_every_document_once_across_batch_boundaries(
     found = [d async for d in stream]
     assert found == per_document
     assert len(found) == 303 - 150 + 120
+
+
+async def test_reads_close_every_stream_they_open(store: Any) -> None:
+    """``find_one``, a whole ``find`` and a count close every async generator of ours they
+    open: one left to the garbage collector costs a task the event loop schedules to close it
+    (and a wake-up of the loop) per read."""
+    collection = store.collection("closing")
+    await collection.insert_many([{"_id": f"{i:04d}", "n": i} for i in range(30)])
+    left: list[str] = []
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+
+    def counting(generator: Any) -> None:
+        if "lexigram_nosql" in generator.ag_code.co_filename:
+            left.append(generator.ag_code.co_qualname)
+        if finalizer is not None:
+            finalizer(generator)
+
+    sys.set_asyncgen_hooks(firstiter, counting)
+    try:
+        for i in range(3):
+            assert (await collection.find_one({"_id": f"{i:04d}"}))["n"] == i
+            assert (await collection.find_one({"n": {"$gte": i}}, sort=[("n", 1)]))["n"] == i
+            assert len([d async for d in collection.find({"n": {"$gte": 3}})]) == 27
+            assert await collection.count_documents({"n": {"$gt": 2}}) == 27
+        gc.collect()
+    finally:
+        sys.set_asyncgen_hooks(firstiter, finalizer)
+    assert left == []
 
 
 async def test_breaking_out_of_a_stream_early(store: Any) -> None:

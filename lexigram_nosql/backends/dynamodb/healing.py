@@ -10,8 +10,9 @@ first document, so nothing is yielded twice.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
@@ -48,16 +49,24 @@ def heals_stream(
 
     @functools.wraps(method)
     async def healing(self: C, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Any]:
+        # Each stream is closed here when this one is (a stream left to the garbage collector
+        # is closed by a task the event loop schedules: a wake-up of the loop per read).
         produced = False
         try:
-            async for item in method(self, *args, **kwargs):
-                produced = True
-                yield item
+            async with _closing(method(self, *args, **kwargs)) as items:
+                async for item in items:
+                    produced = True
+                    yield item
             return
         except Exception as exc:
             if produced or not await self.store.heal(self.name, exc):
                 raise
-        async for item in method(self, *args, **kwargs):
-            yield item
+        async with _closing(method(self, *args, **kwargs)) as items:
+            async for item in items:
+                yield item
 
     return healing
+
+
+def _closing(stream: AsyncIterator[Any]) -> contextlib.aclosing[AsyncGenerator[Any, None]]:
+    return contextlib.aclosing(stream)  # type: ignore[arg-type]
