@@ -25,11 +25,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the test servers' declared gaps (before ``-k`` deselects anything); the fault
-    tests, which time outages, run alone (``serial``), not beside the parallel workers."""
+    tests, which time outages, run alone (``serial``), not beside the parallel workers; the
+    ``slow`` tests go first, so that parallel workers do not wait on one at the end."""
     gaps.apply(items, BACKENDS)
     for item in items:
         if item.nodeid.startswith("tests/faults/"):
             item.add_marker(pytest.mark.serial)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -93,6 +93,7 @@ async def memory() -> AsyncIterator[Any]:
     await instance.disconnect()
 
 
+@pytest.mark.slow
 async def test_random_filters_match_the_memory_store(store: Any, memory: Any) -> None:  # noqa: F811
     rng = random.Random(SEED)
     documents = [document(rng, i) for i in range(60)]

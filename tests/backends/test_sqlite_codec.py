@@ -45,6 +45,7 @@ values = st.recursive(
 
 @settings(max_examples=400, deadline=None)
 @given(values, values)
+@pytest.mark.slow
 def test_keys_order_and_compare_as_the_engine_does(a: Any, b: Any) -> None:
     key_a, key_b = encode_key(a), encode_key(b)
     assert (key_a < key_b) == (sort_key(a) < sort_key(b))
@@ -63,6 +64,7 @@ def test_keys_concatenate_without_ambiguity(a: Any, b: Any) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=4).filter(lambda s: "." not in s), values))
+@pytest.mark.slow
 def test_documents_round_trip_with_their_types(document: dict[str, Any]) -> None:
     decoded = decode_document(encode_document(document))
     assert decoded == document

@@ -177,6 +177,7 @@ async def test_bad_collection_names(store: Any) -> None:
 HEX_IDS = [{"_id": "65a000000000000000000001", "n": 1}, {"_id": "65a000000000000000000002", "n": 2}]
 
 
+@pytest.mark.slow
 async def test_default_limits_are_generous_and_named_when_exceeded(store: Any) -> None:
     """MongoDB's own bounds (32,761-character patterns, 1,000 stages) and 500,000 listed
     values; over them, QueryLimitError names the limit, and nothing is sent."""

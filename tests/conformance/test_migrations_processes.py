@@ -49,6 +49,7 @@ MIGRATOR = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_migrator_processes_apply_each_migration_once(backend: Any, tmp_path: Path) -> None:
     if backend.ID == "memory":
         pytest.skip("the memory store lives inside one process")

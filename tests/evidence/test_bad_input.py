@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from lexigram_nosql import InvalidQueryError, UnsupportedQueryError
 from tests.conformance.support import by_id, collect, seeded
 
@@ -254,6 +256,7 @@ async def test_bad_documents_are_refused_and_change_nothing(store: Any) -> None:
     assert await _content(store, collection) == before
 
 
+@pytest.mark.slow
 async def test_a_large_in_list_is_answered_exactly(store: Any) -> None:
     """The engine accepts a 100,000-value ``$in`` (MongoDB does too): every backend must
     answer it exactly, or refuse it by name rather than time out or fail in the driver."""

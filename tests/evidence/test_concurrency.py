@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from lexigram_nosql import ReturnDocument
 
 WRITERS = 200
@@ -44,6 +46,7 @@ async def test_concurrent_increments_through_find_one_and_update_are_exact(store
     assert sorted(produced) == list(range(1, WRITERS + 1))
 
 
+@pytest.mark.slow
 async def test_concurrent_update_one_increments_are_exact(store: Any) -> None:
     collection = store.collection("counters")
     counter = await collection.insert_one({"n": 0, "tags": []})

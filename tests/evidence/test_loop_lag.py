@@ -148,6 +148,7 @@ LOOKUP = [
 ]
 
 
+@pytest.mark.slow
 async def test_scans_sorts_lookups_and_bulk_writes_share_the_loop(store: Any, no_gc: None) -> None:
     collection = store.collection("c")
     await fill(collection, 100_000)

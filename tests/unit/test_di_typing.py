@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 SNIPPET = """
 from lexigram_nosql import Container, DocumentStoreProtocol, HealthService
 
@@ -20,6 +22,7 @@ async def main(container: Container) -> None:
 """
 
 
+@pytest.mark.slow
 def test_resolve_is_typed_for_mypy(tmp_path: Path) -> None:
     source = tmp_path / "snippet.py"
     source.write_text(textwrap.dedent(SNIPPET))

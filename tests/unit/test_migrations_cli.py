@@ -101,6 +101,7 @@ def test_missing_or_wrong_migrations_are_errors(
     assert "must name a MigrationManager" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_state_outlives_one_command(
     backend: Any, tmp_path: Path, migrations_module: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
