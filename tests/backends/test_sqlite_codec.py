@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,11 +15,18 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.backends.sqlite.codec import (
     decode_document,
     encode_document,
     encode_key,
     next_prefix,
+)
+from lexigram_nosql.backends.sqlite.schema import IndexInfoRow
+from lexigram_nosql.backends.sqlite.writes import (
+    _entries_by_json_path,
+    decoded_entries,
+    stored_entries,
 )
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.ordering import sort_key
@@ -161,3 +169,45 @@ def test_plain_documents_are_stored_as_the_json_module_writes_them(document: Any
     expected = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode(document)
     assume('"$' not in expected)  # a string that looks like a tag takes the tagged form
     assert encode_document(document) == expected
+
+
+# -- building an index: one field read by SQLite's JSON functions ---------------------------
+
+_field_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(),  # NaN and infinities make the document text invalid JSON to SQLite
+        st.text(max_size=5),  # quotes, backslashes, controls, non-ASCII: escaped
+        st.datetimes(timezones=st.just(UTC)),  # a tagged document
+        st.binary(max_size=3),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.text(min_size=1, max_size=2), children, max_size=2),
+    ),
+    max_leaves=5,
+)
+_indexed = st.lists(
+    st.one_of(st.fixed_dictionaries({}, optional={"f": _field_values, "g": st.integers()})),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_indexed, st.sampled_from([1, -1]), st.booleans())
+def test_index_entries_read_by_json_path_are_the_decoded_documents_entries(
+    documents: list[dict[str, Any]], direction: int, sparse: bool
+) -> None:
+    """Building an index on one field reads it with ``doc -> '$.f'`` where SQLite can: each
+    document gets exactly the keys decoding it whole gives."""
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE c1 (seq INTEGER PRIMARY KEY, doc TEXT)")
+    connection.executemany(
+        "INSERT INTO c1 (doc) VALUES (?)", [(encode_document(d),) for d in documents]
+    )
+    index = IndexInfoRow("f_1", "x1", IndexSpec((("f", direction),), "f_1", sparse=sparse))
+    expected = list(decoded_entries(connection, "c1", index))
+    assert list(_entries_by_json_path(connection, "c1", index, "f")) == expected
+    assert list(stored_entries(connection, "c1", index)) == expected

@@ -8,10 +8,12 @@ removed here, so a refused document leaves nothing behind.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
 
 from lexigram_nosql.backends.sqlite.codec import decode_document, encode_document, encode_key
 from lexigram_nosql.backends.sqlite.schema import (
@@ -198,8 +200,7 @@ class Writer:
         its B-trees; a duplicate refuses the index, naming a document that has it."""
         rows: list[tuple[bytes, int]] = []
         multikey = False
-        for seq, text in self.connection.execute(f"SELECT seq, doc FROM {self.info.table}"):
-            entries = index.entries(decode_document(text))
+        for seq, entries in stored_entries(self.connection, self.info.table, index):
             if entries:
                 multikey = multikey or len(entries) > 1
                 rows.extend((key, seq) for key in entries)
@@ -236,3 +237,81 @@ def _shown(index: IndexInfoRow, document: dict[str, Any]) -> dict[str, Any]:
         values = [v for v in get_values(document, path) if v is not MISSING]
         shown[path] = values[0] if len(values) == 1 else (values or None)
     return shown
+
+
+# -- the entries of stored documents (building an index) -----------------------------------
+
+
+def stored_entries(
+    connection: sqlite3.Connection, table: str, index: IndexInfoRow
+) -> Iterator[tuple[int, set[bytes] | None]]:
+    """Each stored document's ``seq`` and index entries. An index on one top-level field
+    reads just that field through SQLite's JSON functions (``doc -> '$.field'`` is the
+    field's own JSON text), instead of decoding every whole document in Python; tagged
+    documents and those holding NaN (not JSON to SQLite) are decoded as usual."""
+    field = _json_path_field(index)
+    if field is not None:
+        try:
+            yield from _entries_by_json_path(connection, table, index, field)
+            return
+        except sqlite3.OperationalError:  # SQLite built without its JSON functions
+            pass
+    yield from decoded_entries(connection, table, index)
+
+
+def decoded_entries(
+    connection: sqlite3.Connection, table: str, index: IndexInfoRow
+) -> Iterator[tuple[int, set[bytes] | None]]:
+    """Each stored document decoded whole, then keyed: the general way."""
+    for seq, text in connection.execute(f"SELECT seq, doc FROM {table}"):
+        yield seq, index.entries(decode_document(text))
+
+
+def _json_path_field(index: IndexInfoRow) -> str | None:
+    """The field an index reads, when SQLite's JSON path can name it and nothing else of
+    the document is needed (no partial filter)."""
+    if not _JSON_ARROW or len(index.paths) != 1 or index.spec.partial_filter is not None:
+        return None
+    field = index.paths[0]
+    return field if _PLAIN_NAME.fullmatch(field) else None
+
+
+def _entries_by_json_path(
+    connection: sqlite3.Connection, table: str, index: IndexInfoRow, field: str
+) -> Iterator[tuple[int, set[bytes] | None]]:
+    rows = connection.execute(
+        f"SELECT seq, CASE WHEN json_valid(doc) THEN doc -> '$.{field}' END, "
+        f"CASE WHEN json_valid(doc) THEN NULL ELSE doc END FROM {table}"
+    )
+    entries = index.entries
+    missing = entries({})
+    for seq, fragment, whole in rows:
+        if whole is not None:
+            yield seq, entries(decode_document(whole))
+        elif fragment is None:
+            yield seq, missing
+        else:
+            yield seq, entries({field: _json_value(fragment)})
+
+
+def _json_value(fragment: str) -> Any:
+    """What ``json.loads`` gives for one value's JSON text, without its call for the
+    commonest values (a string without escapes, a number, a literal)."""
+    first = fragment[0]
+    if first == '"':
+        if "\\" not in fragment:
+            return fragment[1:-1]
+    elif first == "-" or first.isdigit():
+        try:
+            return int(fragment)
+        except ValueError:
+            return float(fragment)
+    elif fragment in _LITERALS:
+        return _LITERALS[fragment]
+    return _loads_value(fragment)
+
+
+_JSON_ARROW: Final = sqlite3.sqlite_version_info >= (3, 38)  # the -> operator
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LITERALS: Final[dict[str, Any]] = {"null": None, "true": True, "false": False}
+_loads_value = json.JSONDecoder().decode
