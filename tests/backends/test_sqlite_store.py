@@ -291,3 +291,34 @@ async def test_counts_through_exact_plans_match_the_engine(sqlite: Factory) -> N
     assert await items.count_documents({"tags": {"$in": ["a", "b"]}}) == 100  # each once
     assert await items.count_documents({"tags": "b", "n": {"$gt": 4}}) == 30  # engine-checked
     assert not items.last_plan.exact
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 3, 50, 1000])
+async def test_batched_reads_apply_sort_skip_and_limit_across_batches(
+    sqlite: Factory, batch_size: int | None
+) -> None:
+    """``find`` hands documents a reader batch at a time: skip and limit cut batches at the
+    right document whether the index gives the order or Python sorts, in a transaction too."""
+    store = await sqlite()
+    items = store.collection("items")
+    documents = [{"_id": i, "n": (i * 37) % 101, "tag": i % 4} for i in range(101)]
+    await items.insert_many(documents)
+    await items.create_index("n")
+
+    async def read(**options: Any) -> list[Any]:
+        return [d["_id"] async for d in items.find(batch_size=batch_size, **options)]
+
+    by_n = [d["_id"] for d in sorted(documents, key=lambda d: d["n"])]
+    by_tag = [d["_id"] for d in sorted(documents, key=lambda d: d["tag"])]
+    for skip, limit in [(0, 0), (0, 7), (5, 0), (5, 7), (100, 5), (101, 3), (250, 0)]:
+        window = slice(skip, skip + limit if limit else None)
+        assert await read(sort=[("n", 1)], skip=skip, limit=limit) == by_n[window]
+        assert items.last_plan.sorted  # the index gave the order
+        assert await read(sort=[("n", -1)], skip=skip, limit=limit) == by_n[::-1][window]
+        assert await read(sort=[("tag", 1)], skip=skip, limit=limit) == by_tag[window]
+        assert await read(skip=skip, limit=limit) == list(range(101))[window]
+        async with store.transaction():
+            assert await read(sort=[("n", 1)], skip=skip, limit=limit) == by_n[window]
+    tagged = items.find({"tag": 1}, projection={"n": 1}, batch_size=batch_size)
+    projected = [d async for d in tagged]
+    assert projected == [{"_id": d["_id"], "n": d["n"]} for d in documents if d["tag"] == 1]

@@ -208,14 +208,17 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def _matching(self, node: FilterNode, sort: Any, batch: int) -> AsyncGenerator[Row, None]:
-        """Matching rows in the plan's order: from a snapshot on a reader connection, or,
-        inside a transaction, from the writer (read whole, so later writes cannot move it)."""
+    async def _matching(
+        self, node: FilterNode, sort: Any, batch: int
+    ) -> AsyncGenerator[list[Row], None]:
+        """Matching rows in the plan's order, a non-empty batch at a time: from a snapshot on
+        a reader connection, or, inside a transaction, from the writer (read whole, so later
+        writes cannot move it)."""
         database = self._store.database
         if database.in_transaction and self._store.current_transaction() is not None:
             rows = await database.read_in_transaction(lambda c: list(self._rows(c, node, sort)))
-            for row in rows:
-                yield row
+            for offset in range(0, len(rows), batch):
+                yield rows[offset : offset + batch]
             return
         reader = await database.reader()
         cursor: _Cursor | None = None
@@ -237,8 +240,8 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
                     index=plan.indexes[0] if plan.indexes else None,
                 )
             while True:
-                for row in rows:
-                    yield row
+                if rows:
+                    yield rows
                 if cursor is None or cursor.done:
                     return
                 rows = await reader.run(functools.partial(_next_batch, cursor, batch))
@@ -249,45 +252,59 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
             await reader.release()
 
     async def _find(self, query: FindQuery) -> AsyncIterator[Document]:
+        async with contextlib.aclosing(self._find_batches(query)) as batches:
+            async for documents in batches:
+                for document in documents:
+                    yield document
+
+    _finds_in_batches = True
+
+    async def _find_batches(self, query: FindQuery) -> AsyncGenerator[list[Document], None]:
+        """The matches a batch at a time (the reader thread's batches), after sort, skip
+        and limit, projected."""
         projection = query.projection
         skip, remaining = query.skip, query.limit or -1
         batch = query.batch_size or _BATCH
         if query.limit and not query.skip:
             batch = min(batch, query.limit)
         matching = self._matching(query.filter.node, query.sort, batch)
-        rows: AsyncIterator[Row] = matching
+        batches: AsyncIterator[list[Row]] = matching
         async with contextlib.aclosing(matching):
-            plan_sorted = False
             if query.sort:
-                first = await anext(rows, None)
-                plan = self.last_plan
-                plan_sorted = plan is not None and plan.sorted
+                first = await anext(batches, None)
                 if first is None:
                     return
-                if not plan_sorted:
-                    documents = await self._sorted(first, rows, query)
-                    for document in documents:
-                        yield apply_projection(projection, document)
+                plan = self.last_plan
+                if plan is None or not plan.sorted:
+                    documents = await self._sorted(first, batches, query)
+                    yield [apply_projection(projection, document) for document in documents]
                     return
-                rows = _prepend(first, rows)
-            async for _, document in rows:
+                batches = _prepend(first, batches)
+            async for rows in batches:
                 if skip:
-                    skip -= 1
-                    continue
-                yield apply_projection(projection, document)
-                remaining -= 1
-                if remaining == 0:
+                    if skip >= len(rows):
+                        skip -= len(rows)
+                        continue
+                    rows, skip = rows[skip:], 0
+                if 0 < remaining <= len(rows):
+                    yield [
+                        apply_projection(projection, document) for _, document in rows[:remaining]
+                    ]
                     return
+                remaining -= len(rows)
+                yield [apply_projection(projection, document) for _, document in rows]
 
     @staticmethod
-    async def _sorted(first: Row, rows: AsyncIterator[Row], query: FindQuery) -> list[Document]:
+    async def _sorted(
+        first: list[Row], batches: AsyncIterator[list[Row]], query: FindQuery
+    ) -> list[Document]:
         """The matches sorted in Python, after skip and limit; with a limit, only the best
         ``skip + limit`` are ever kept (a stable bounded top-k)."""
         key = document_sort_key(query.sort)
         bound = query.skip + query.limit if query.limit else None
-        kept = [first[1]]
-        async for _, document in rows:
-            kept.append(document)
+        kept = [document for _, document in first]
+        async for rows in batches:
+            kept.extend(document for _, document in rows)
             if bound is not None and len(kept) >= 2 * bound + 64:
                 kept.sort(key=key)
                 del kept[bound:]
@@ -529,7 +546,7 @@ def _next_batch(cursor: _Cursor, size: int, connection: sqlite3.Connection) -> l
     return rows
 
 
-async def _prepend(first: Row, rows: AsyncIterator[Row]) -> AsyncIterator[Row]:
+async def _prepend(first: list[Row], rows: AsyncIterator[list[Row]]) -> AsyncIterator[list[Row]]:
     yield first
-    async for row in rows:
-        yield row
+    async for batch in rows:
+        yield batch
