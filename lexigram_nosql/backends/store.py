@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from lexigram_nosql.backends.breaker import CircuitBreaker
 from lexigram_nosql.backends.causes import short_cause
@@ -46,12 +46,15 @@ from lexigram_nosql.redaction import Redactor, register_secrets
 if TYPE_CHECKING:
     from lexigram_nosql.backends.collection import BaseCollection
 
-__all__ = ["BaseDocumentStore", "ErrorMapper", "StoreState"]
+__all__ = ["ADMIN_OPERATIONS", "BaseDocumentStore", "ErrorMapper", "StoreState"]
 
 logger = logging.getLogger("lexigram_nosql")
 
 SettingsT = TypeVar("SettingsT", bound=StoreSettingsBase)
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
+
+ADMIN_OPERATIONS: Final = frozenset({"create_index", "drop_index", "drop_collection"})
+"""The calls bounded by ``admin_timeout_s``: their time grows with the data they touch."""
 
 ErrorMapper = Callable[[BaseException], NoSQLError | None]
 """Turns a driver exception into ours, or returns None when it is not the driver's."""
@@ -247,10 +250,16 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         self, name: str, collection: str | None = None, *, timeout_s: float | None = None
     ) -> OperationGuard:
         """``async with store.operation("insert_one", "users"):`` -- breaker, observers,
-        deadline (``operation_timeout_s`` unless ``timeout_s``) and error translation around
-        one public call. Backends adding a public method wrap its body in this."""
-        bound = self._settings.operation_timeout_s if timeout_s is None else timeout_s
-        return OperationGuard(self, name, collection, bound)
+        deadline (``timeout_s``, else ``admin_timeout_s`` for index and collection changes,
+        else ``operation_timeout_s``) and error translation around one public call. Backends
+        adding a public method wrap its body in this."""
+        if timeout_s is None:
+            timeout_s = (
+                self._settings.admin_timeout_s
+                if name in ADMIN_OPERATIONS
+                else self._settings.operation_timeout_s
+            )
+        return OperationGuard(self, name, collection, timeout_s)
 
     def stream(self, name: str, collection: str | None = None) -> StreamGuard:
         """The same for a streamed read, its deadline applying to each batch fetch."""
@@ -290,6 +299,8 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
     ) -> OperationTimeoutError:
         """The error of a call that outlived its deadline (``bound`` seconds)."""
         key = "health_timeout_s" if operation == "health_check" else "operation_timeout_s"
+        if operation in ADMIN_OPERATIONS:
+            key = "admin_timeout_s"
         where = f" on collection {collection!r}" if collection else ""
         return OperationTimeoutError(
             f"{operation}{where} of store {self.name!r} ({self.driver}) did not finish within "

@@ -59,6 +59,10 @@ class StoreSettingsBase(StrictModel):
     operation_timeout_s: float = Field(default=10.0, gt=0)
     """Bound on every public call (driver retries included); a streamed read bounds each
     batch fetch."""
+    admin_timeout_s: float = Field(default=600.0, gt=0)
+    """Bound on ``create_index``, ``drop_index`` and ``drop_collection`` instead: they take as
+    long as the data they touch (an index build, a DynamoDB secondary index becoming ACTIVE,
+    unique guards written for every document, a Firestore collection deleted page by page)."""
     circuit_breaker: CircuitBreakerSettings | None = Field(default_factory=CircuitBreakerSettings)
     """On by default; ``null`` turns it off."""
     lazy: bool = False

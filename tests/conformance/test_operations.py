@@ -109,6 +109,39 @@ async def test_a_call_over_operation_timeout_s_raises_naming_store_collection_op
     assert await coll.count_documents({}) == 1  # the store is fine afterwards
 
 
+async def test_index_and_collection_changes_are_bounded_by_admin_timeout_s(
+    tuned: Callable[..., Awaitable[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index build takes as long as the data: operation_timeout_s does not cut it short,
+    admin_timeout_s does (and names itself)."""
+    # 2 s: room for the seeding insert (DynamoDB creates the table) on a loaded machine
+    store = await tuned(operation_timeout_s=2, admin_timeout_s=30, circuit_breaker=None)
+    coll = store.collection("built")
+    await coll.insert_one({"n": 1})
+    real_create = coll._create_index
+
+    async def long_build(spec: Any) -> str:
+        await asyncio.sleep(2.5)
+        return str(await real_create(spec))
+
+    monkeypatch.setattr(coll, "_create_index", long_build)
+    assert await coll.create_index("n") == "n_1"
+
+    quick = await tuned(operation_timeout_s=30, admin_timeout_s=0.5, circuit_breaker=None)
+    slow = quick.collection("built")
+    await slow.insert_one({"n": 1})
+
+    async def stalled_build(spec: Any) -> str:
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(slow, "_create_index", stalled_build)
+    with pytest.raises(OperationTimeoutError) as info:
+        async with asyncio.timeout(10):
+            await slow.create_index("n")
+    assert info.value.operation == "create_index" and "admin_timeout_s=0.5s" in str(info.value)
+
+
 async def test_a_streamed_find_does_not_count_the_consumers_time(
     tuned: Callable[..., Awaitable[Any]],
 ) -> None:
