@@ -383,7 +383,78 @@ def _date_to_string(operand: Any) -> Evaluator:
     return date_to_string
 
 
+# -- field-name operators ($getField, $setField, $unsetField) ----------------------------
+
+
+def _field_name(name: str, raw: Any) -> str:
+    """The ``field`` argument: a string constant (``{"$literal": ...}`` for one starting
+    with ``$``), never a path: ``"a.b"`` names the field called ``a.b``."""
+    if isinstance(raw, Mapping) and list(raw) == ["$literal"]:
+        raw = raw["$literal"]
+    elif isinstance(raw, str) and raw.startswith("$"):
+        raise _error(
+            f"{name}: the field {raw!r} would be a field path; write "
+            f"{{'$literal': {raw!r}}} to name a field starting with '$'.",
+            operator=name,
+        )
+    if not isinstance(raw, str):
+        raise _error(f"{name} requires 'field' to be a string constant, got {raw!r}.", name)
+    return raw
+
+
+def _object_input(name: str, value: Any) -> dict[str, Any] | None:
+    """``input`` as an object, or None when it is null or missing (the result is then null)."""
+    if nullish(value):
+        return None
+    if not isinstance(value, dict):
+        raise type_error(name, value, "an object as 'input'")
+    return value
+
+
+def _get_field(operand: Any) -> Evaluator:
+    name = "$getField"
+    if isinstance(operand, Mapping) and "field" in operand:
+        args = _named_arguments(name, operand, {"field"}, {"input"})
+    else:  # the short form: {$getField: "name"} reads the current document
+        args = {"field": operand}
+    field = _field_name(name, args["field"])
+    source = _compile(args.get("input", "$$CURRENT"))
+
+    def get_field(doc: Any, variables: Mapping[str, Any]) -> Any:
+        found = _object_input(name, source(doc, variables))
+        return None if found is None else found.get(field, MISSING)
+
+    return get_field
+
+
+def _set_field(operand: Any, *, unset: bool = False) -> Evaluator:
+    name = "$unsetField" if unset else "$setField"
+    args = _named_arguments(
+        name, operand, {"field", "input"} | (set() if unset else {"value"}), set()
+    )
+    field = _field_name(name, args["field"])
+    source = _compile(args["input"])
+    value = _constant(MISSING) if unset else _compile(args["value"])
+
+    def set_field(doc: Any, variables: Mapping[str, Any]) -> Any:
+        found = _object_input(name, source(doc, variables))
+        if found is None:
+            return None
+        new = value(doc, variables)
+        out = dict(found)
+        if new is MISSING:  # $$REMOVE, or $unsetField
+            out.pop(field, None)
+        else:
+            out[field] = new
+        return out
+
+    return set_field
+
+
 _SPECIAL: Final[dict[str, Callable[[Any], Evaluator]]] = {
     "$cond": _cond,
     "$dateToString": _date_to_string,
+    "$getField": _get_field,
+    "$setField": _set_field,
+    "$unsetField": lambda operand: _set_field(operand, unset=True),
 }

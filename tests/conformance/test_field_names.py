@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import InvalidQueryError
+from lexigram_nosql import InvalidQueryError, UpdateMany, UpdateOne
 from tests.conformance.support import collect, seeded
 
 ID = "0000000000000000000000a1"
@@ -132,3 +132,92 @@ async def test_a_dotted_update_path_means_nesting_not_a_dotted_name(store: Any) 
     collection = await seeded(store, [{"_id": ID, "a.b": 1}])
     await collection.update_one({"_id": ID}, {"$set": {"a.b": 2}})
     assert await collection.find_one({"_id": ID}) == {"_id": ID, "a.b": 1, "a": {"b": 2}}
+
+
+def _set_field(field: str, input: str) -> dict[str, Any]:
+    return {"$setField": {"field": {"$literal": field}, "value": 1, "input": input}}
+
+
+PIPELINE_SETS = [
+    ("top-level-dollar", [{"$replaceWith": _set_field("$a", "$$ROOT")}], {"$a": 1, "foo": {}}),
+    ("top-level-dotted", [{"$replaceWith": _set_field("a.b", "$$ROOT")}], {"a.b": 1, "foo": {}}),
+    ("embedded-dollar", [{"$set": {"foo": _set_field("$a", "$foo")}}], {"foo": {"$a": 1}}),
+    ("embedded-dotted", [{"$set": {"foo": _set_field("a.b", "$foo")}}], {"foo": {"a.b": 1}}),
+]
+"""The CRUD specification's *-dots_and_dollars update cases: a name an update path cannot
+spell is set by a pipeline update through ``$setField`` (with ``$literal`` for ``$``)."""
+
+
+@pytest.mark.parametrize(
+    ("case", "pipeline", "expected"), PIPELINE_SETS, ids=[c for c, _, _ in PIPELINE_SETS]
+)
+async def test_a_pipeline_update_sets_dollar_and_dotted_names_with_set_field(
+    store: Any, case: str, pipeline: list[dict[str, Any]], expected: dict[str, Any]
+) -> None:
+    collection = await seeded(store, [{"_id": ID, "foo": {}}])
+    result = await collection.update_one({"_id": ID}, pipeline)
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert await collect(collection.find({})) == [{"_id": ID, **expected}]
+
+
+async def test_every_update_method_takes_set_field(store: Any) -> None:
+    """update_many, find_one_and_update and the bulk models, as the specification's
+    updateMany-, findOneAndUpdate- and bulkWrite-*-dots_and_dollars files run them."""
+    pipeline = PIPELINE_SETS[0][1]
+    calls: dict[str, Any] = {
+        "update_many": lambda c: c.update_many({"_id": ID}, pipeline),
+        "find_one_and_update": lambda c: c.find_one_and_update({"_id": ID}, pipeline),
+        "UpdateOne": lambda c: c.bulk_write([UpdateOne({"_id": ID}, pipeline)]),
+        "UpdateMany": lambda c: c.bulk_write([UpdateMany({"_id": ID}, pipeline)]),
+    }
+    for method, call in calls.items():
+        collection = await seeded(store, [{"_id": ID, "foo": {}}])
+        await call(collection)
+        stored = await collect(collection.find({}))
+        assert stored == [{"_id": ID, "foo": {}, "$a": 1}], method
+
+
+async def test_get_set_and_unset_field_in_an_aggregation(store: Any) -> None:
+    collection = await seeded(store, [{"_id": ID, "$price": 5, "a.b": 2, "c": {"x.y": 3}}])
+    pipeline = [
+        {
+            "$project": {
+                "_id": 0,
+                "price": {"$getField": {"$literal": "$price"}},
+                "ab": {"$getField": "a.b"},
+                "xy": {"$getField": {"field": "x.y", "input": "$c"}},
+                "gone": {"$getField": {"field": "nope", "input": "$c"}},
+                "null": {"$getField": {"field": "x", "input": "$nothing"}},
+                "set": {"$setField": {"field": "a.b", "input": "$c", "value": 4}},
+                "removed": {"$setField": {"field": "x.y", "input": "$c", "value": "$$REMOVE"}},
+                "unset": {"$unsetField": {"field": "x.y", "input": "$c"}},
+            }
+        }
+    ]
+    assert await collect(collection.aggregate(pipeline)) == [
+        {
+            "price": 5,
+            "ab": 2,
+            "xy": 3,
+            "null": None,
+            "set": {"x.y": 3, "a.b": 4},
+            "removed": {},
+            "unset": {},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        {"$getField": "$price"},
+        {"$setField": {"field": 1, "input": "$$ROOT", "value": 1}},
+        {"$setField": {"field": "a", "input": "$$ROOT"}},
+        {"$unsetField": {"field": "a", "input": "$$ROOT", "value": 1}},
+    ],
+    ids=["dollar-path-field", "non-string-field", "no-value", "unset-with-value"],
+)
+async def test_malformed_field_operators_are_refused(store: Any, expression: Any) -> None:
+    collection = await seeded(store, [{"_id": ID}])
+    with pytest.raises(InvalidQueryError):
+        collection.aggregate([{"$project": {"v": expression}}])
