@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lexigram_nosql import TransactionError, create_store
 from lexigram_nosql.backends.memory import MemoryDocumentStore
 from lexigram_nosql.backends.memory import collection as collection_module
-from lexigram_nosql.backends.memory.values import clone, strictly_equal
+from lexigram_nosql.backends.memory.values import clone, stored_copy, strictly_equal
 
 
 @pytest.fixture
@@ -353,3 +356,60 @@ async def test_compound_indexes_never_expire_documents(store: Any) -> None:
     await collection.insert_one({"_id": "old", "at": datetime.now(UTC) - timedelta(days=1), "u": 1})
     await collection.create_index([("at", 1), ("u", 1)], expire_after_seconds=1)
     assert await collection.count_documents({}) == 1
+
+
+def _bson_size(value: Any) -> int:
+    """The size stored_copy promises, stated plainly: an array is the document keyed
+    "0", "1"..., as BSON stores it."""
+    if isinstance(value, (list, tuple)):
+        value = {str(i): item for i, item in enumerate(value)}
+    size = 5
+    for key, item in value.items():
+        size += 2 + len(key.encode())
+        if isinstance(item, (dict, list, tuple)):
+            size += _bson_size(item)
+        elif isinstance(item, str):
+            size += 5 + len(item.encode())
+        elif type(item) in (int, float, datetime):
+            size += 8
+        elif isinstance(item, bytes):
+            size += 5 + len(item)
+        else:
+            size += 16
+    return size
+
+
+_names = st.text(min_size=1, max_size=3).filter(lambda name: "\x00" not in name)  # BSON's rule
+_stored_values = st.recursive(
+    st.one_of(
+        st.text(max_size=4),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(allow_nan=False),
+        st.booleans(),
+        st.none(),
+        st.binary(max_size=4),
+        st.datetimes(),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=12),
+        st.lists(children, max_size=3).map(tuple),
+        st.dictionaries(_names, children, max_size=3),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_names, _stored_values, max_size=4))
+def test_stored_copy_is_a_deep_copy_sized_as_bson_counts(document: dict[str, Any]) -> None:
+    copied, size = stored_copy(document)
+    assert copied == clone(document)
+    assert size == _bson_size(document)
+    bson = pytest.importorskip("bson")
+    assert size >= len(bson.encode(document))  # slightly over rather than under
+
+
+def test_long_arrays_count_their_index_keys() -> None:
+    """Keys "0".."9" take one digit, "10".."99" two...: 1,234 elements, counted exactly."""
+    _, size = stored_copy({"a": [None] * 1234})
+    assert size == _bson_size({"a": [None] * 1234})
