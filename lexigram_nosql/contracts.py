@@ -52,12 +52,22 @@ class InsertOneResult:
 
     inserted_id: Any
 
+    @property
+    def acknowledged(self) -> bool:
+        """Always True: every write here is acknowledged (PyMongo's attribute, kept for ports)."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class InsertManyResult:
     """The ``_id`` of each inserted document, in input order."""
 
     inserted_ids: list[Any]
+
+    @property
+    def acknowledged(self) -> bool:
+        """Always True: every write here is acknowledged (PyMongo's attribute, kept for ports)."""
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +83,36 @@ class UpdateResult:
         """Whether the upsert inserted a document (PyMongo's ``UpdateResult.did_upsert``)."""
         return self.upserted_id is not None
 
+    @property
+    def acknowledged(self) -> bool:
+        """Always True: every write here is acknowledged (PyMongo's attribute, kept for ports)."""
+        return True
+
+    @property
+    def raw_result(self) -> dict[str, Any]:
+        """The counts as MongoDB's update command reports them (PyMongo's ``raw_result``)."""
+        raw: dict[str, Any] = {"n": self.matched_count + (1 if self.did_upsert else 0)}
+        if self.did_upsert:
+            raw["upserted"] = self.upserted_id
+        raw.update(nModified=self.modified_count, ok=1.0, updatedExisting=self.matched_count > 0)
+        return raw
+
 
 @dataclass(frozen=True, slots=True)
 class DeleteResult:
     """How many documents a delete removed."""
 
     deleted_count: int
+
+    @property
+    def acknowledged(self) -> bool:
+        """Always True: every write here is acknowledged (PyMongo's attribute, kept for ports)."""
+        return True
+
+    @property
+    def raw_result(self) -> dict[str, Any]:
+        """The count as MongoDB's delete command reports it (PyMongo's ``raw_result``)."""
+        return {"n": self.deleted_count, "ok": 1.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +129,20 @@ class BulkWriteResult:
     @property
     def upserted_count(self) -> int:
         return len(self.upserted_ids)
+
+    @property
+    def bulk_api_result(self) -> dict[str, Any]:
+        """The totals as PyMongo's ``BulkWriteResult.bulk_api_result`` spells them."""
+        return {
+            "writeErrors": [],
+            "writeConcernErrors": [],
+            "nInserted": self.inserted_count,
+            "nUpserted": self.upserted_count,
+            "nMatched": self.matched_count,
+            "nModified": self.modified_count,
+            "nRemoved": self.deleted_count,
+            "upserted": [{"index": i, "_id": v} for i, v in self.upserted_ids.items()],
+        }
 
     @property
     def acknowledged(self) -> bool:

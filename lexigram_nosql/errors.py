@@ -342,18 +342,12 @@ class BulkWriteError(WriteError):
     @property
     def details(self) -> dict[str, Any]:
         """The failure as PyMongo's ``BulkWriteError.details`` spells it."""
-        result = self.result
         return {
+            **self.result.bulk_api_result,
             "writeErrors": [
                 {"index": f.index, "code": f.code, "errmsg": f.message, "op": f.operation}
                 for f in self.errors
             ],
-            "nInserted": result.inserted_count,
-            "nMatched": result.matched_count,
-            "nModified": result.modified_count,
-            "nRemoved": result.deleted_count,
-            "nUpserted": result.upserted_count,
-            "upserted": [{"index": i, "_id": v} for i, v in result.upserted_ids.items()],
         }
 
     @classmethod

@@ -360,3 +360,37 @@ async def test_update_result_says_whether_it_upserted(store: Any) -> None:
     updated = await collection.update_one({"_id": K[7]}, {"$set": {"x": 2}}, upsert=True)
     assert (inserted.did_upsert, inserted.upserted_id) == (True, K[7])
     assert (updated.did_upsert, updated.matched_count, updated.modified_count) == (False, 1, 1)
+
+
+async def test_results_carry_pymongo_attributes(store: Any) -> None:
+    """acknowledged on every result, raw_result and bulk_api_result in PyMongo's shapes."""
+    collection = await seeded(store, THREE)
+    inserted = await collection.insert_one({"_id": K[4]})
+    many = await collection.insert_many([{"_id": K[5]}])
+    upserted = await collection.update_one({"_id": K[7]}, {"$set": {"x": 1}}, upsert=True)
+    updated = await collection.update_many({}, {"$set": {"x": 1}})
+    deleted = await collection.delete_many({"_id": {"$in": [K[1], K[2]]}})
+    bulk = await collection.bulk_write(
+        [InsertOne({"_id": K[6]}), UpdateOne({"_id": K[8]}, {"$set": {"x": 8}}, upsert=True)]
+    )
+    results = (inserted, many, upserted, updated, deleted, bulk)
+    assert all(result.acknowledged is True for result in results)
+    assert upserted.raw_result == {
+        "n": 1,
+        "upserted": K[7],
+        "nModified": 0,
+        "ok": 1.0,
+        "updatedExisting": False,
+    }
+    assert updated.raw_result == {"n": 6, "nModified": 5, "ok": 1.0, "updatedExisting": True}
+    assert deleted.raw_result == {"n": 2, "ok": 1.0}
+    assert bulk.bulk_api_result == {
+        "writeErrors": [],
+        "writeConcernErrors": [],
+        "nInserted": 1,
+        "nUpserted": 1,
+        "nMatched": 0,
+        "nModified": 0,
+        "nRemoved": 0,
+        "upserted": [{"index": 1, "_id": K[8]}],
+    }
