@@ -207,6 +207,10 @@ async def run_bulk(
     """Validate every operation, then run them (see the module docstring)."""
     if isinstance(operations, Mapping) or not isinstance(operations, Sequence):
         raise InvalidQueryError("bulk_write takes a list of operations", collection=collection.name)
+    if not operations:  # the CRUD specification requires the refusal (PyMongo: "No operations")
+        raise InvalidQueryError(
+            "bulk_write takes a non-empty list of operations", collection=collection.name
+        )
     steps = [_prepare(collection, index, op) for index, op in enumerate(operations)]
     async with collection._operation("bulk_write"):
         result, failures = await collection._write_bulk(operations, steps, ordered=ordered)

@@ -95,14 +95,16 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     async def insert_many(
         self, documents: Sequence[Document], *, ordered: bool = True
     ) -> InsertManyResult:
-        """Insert in order. A refused document raises ``BulkWriteError`` carrying what was
-        written: ordered, the documents after it are not attempted; with ``ordered=False``
-        every other document is still inserted."""
+        """Insert in order (an empty list is refused). A refused document raises
+        ``BulkWriteError`` carrying what was written: ordered, the documents after it are not
+        attempted; with ``ordered=False`` every other document is still inserted."""
         if isinstance(documents, Mapping) or not isinstance(documents, Sequence):
             raise InvalidQueryError("insert_many takes a list of documents", collection=self._name)
+        if not documents:  # the CRUD specification requires the refusal, as PyMongo does
+            raise InvalidQueryError(
+                "insert_many takes a non-empty list of documents", collection=self._name
+            )
         docs = [self._check_document(d) for d in documents]
-        if not docs:
-            return InsertManyResult([])
         async with self._operation("insert_many"):
             ids, failures = await self._insert_all(docs, ordered=ordered)
         if failures:

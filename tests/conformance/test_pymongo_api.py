@@ -394,3 +394,14 @@ async def test_results_carry_pymongo_attributes(store: Any) -> None:
         "nRemoved": 0,
         "upserted": [{"index": 1, "_id": K[8]}],
     }
+
+
+async def test_an_empty_insert_many_or_bulk_write_is_refused(store: Any) -> None:
+    """The CRUD specification: an error MUST be raised when there is nothing to write."""
+    collection = await seeded(store, THREE)
+    with pytest.raises(InvalidQueryError, match="non-empty list of documents"):
+        await collection.insert_many([])
+    for ordered in (True, False):
+        with pytest.raises(InvalidQueryError, match="non-empty list of operations"):
+            await collection.bulk_write([], ordered=ordered)
+    assert await contents(collection) == THREE

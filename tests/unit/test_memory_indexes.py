@@ -29,7 +29,8 @@ async def store() -> AsyncIterator[Any]:
 async def filled(store: Any, documents: list[dict[str, Any]]) -> MemoryCollection:
     collection = store.collection("c")
     assert isinstance(collection, MemoryCollection)
-    await collection.insert_many(documents)
+    if documents:  # an empty insert_many is refused
+        await collection.insert_many(documents)
     return collection
 
 
