@@ -199,16 +199,22 @@ def is_nan(value: Any) -> bool:
 
 
 def check_field_name(name: Any, *, where: str, path: str | None = None) -> None:
-    """Refuse a stored field name that is not a non-empty string.
+    """Refuse a stored field name that is not a non-empty string without a null character
+    (BSON writes names NUL-terminated: neither PyMongo nor MongoDB takes one).
 
     ``$``-prefixed and dotted names are stored as MongoDB 5.0+ stores them; where they are
     not allowed (top level of a replacement, update paths) the caller says so."""
-    if type(name) is str and name:
+    if type(name) is str and name and "\x00" not in name:
         return
     location = f"{path}.{name}" if path else str(name)
     if not isinstance(name, str):
         raise InvalidQueryError(
             f"Field names must be strings; {where} has the key {name!r}", path=location
+        )
+    if name:
+        raise InvalidQueryError(
+            f"Field names must not contain the null character; {where} has the key {name!r}",
+            path=location,
         )
     raise InvalidQueryError(
         f"Field names must not be empty; {where} has an empty key"
@@ -274,7 +280,7 @@ def _checked_mapping(value: Mapping[Any, Any], where: str, path: str | None, dep
         raise _too_deep(where, path)
     changed: dict[str, Any] | None = None
     for name, item in value.items():
-        if type(name) is not str or not name:
+        if type(name) is not str or not name or "\x00" in name:
             check_field_name(name, where=where, path=path)
         kind = type(item)
         if kind in _STORED_AS_IS or (kind is int and _INT64_MIN <= item <= _INT64_MAX):

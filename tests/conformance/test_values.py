@@ -125,6 +125,26 @@ async def test_what_mongodb_cannot_store_is_refused_naming_the_path(store: Any, 
     assert [d async for d in collection.find({})] == [{"_id": "keep", "n": 1}]
 
 
+async def test_a_field_name_holding_a_null_character_is_refused(store: Any) -> None:
+    """BSON writes field names NUL-terminated: PyMongo and MongoDB refuse such a name, so
+    every backend does, naming it, before anything is written."""
+    collection = store.collection("values")
+    await collection.insert_one({"_id": "keep", "n": 1})
+    cases = [
+        ({"_id": "x", "a\x00b": 1}, "a\x00b"),
+        ({"_id": "x", "a": [{"b\x00": 1}]}, "a.0.b\x00"),
+    ]
+    for document, path in cases:
+        with pytest.raises(InvalidQueryError, match="null character") as info:
+            await collection.insert_many([{"_id": "ok"}, document])
+        assert info.value.path == path
+    with pytest.raises(InvalidQueryError, match="null character"):
+        await collection.update_one({"_id": "keep"}, {"$set": {"v": {"x\x00": 1}}})
+    with pytest.raises(InvalidQueryError, match="null character"):
+        await collection.replace_one({"_id": "keep"}, {"x\x00": 1})
+    assert [d async for d in collection.find({})] == [{"_id": "keep", "n": 1}]
+
+
 async def test_documents_nested_deeper_than_mongodb_allows_are_refused(store: Any) -> None:
     collection = store.collection("values")
     deep: Any = "leaf"

@@ -61,7 +61,7 @@ def model(value: Any, path: str | None = None, depth: int = 1) -> Any:
             raise InvalidQueryError("too deep", path=path)
         out = {}
         for name, item in value.items():
-            if not isinstance(name, str) or not name:
+            if not isinstance(name, str) or not name or "\x00" in name:
                 raise InvalidQueryError("bad name", path=f"{path}.{name}" if path else str(name))
             out[name] = model(item, f"{path}.{name}" if path else name, depth + 1)
         return out
@@ -115,7 +115,7 @@ leaves = st.one_of(
 )
 names = st.one_of(
     st.text(min_size=1, max_size=3),
-    st.sampled_from(["$a", "a.b", "_id", "", "$", "."]),
+    st.sampled_from(["$a", "a.b", "_id", "", "$", ".", "a\x00b"]),
     st.sampled_from([1, None, 2.5]),
 )
 
