@@ -326,6 +326,7 @@ class ReadableCollectionProtocol(Protocol):
         skip: int = 0,
         limit: int = 0,
         batch_size: int | None = None,
+        allow_disk_use: bool | None = None,
     ) -> AsyncIterator[Document]: ...
 
     async def count_documents(
@@ -336,7 +337,15 @@ class ReadableCollectionProtocol(Protocol):
 
     async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]: ...
 
-    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]: ...
+    def aggregate(
+        self,
+        pipeline: Pipeline,
+        *,
+        batch_size: int | None = None,
+        allow_disk_use: bool | None = None,
+        batchSize: int | None = None,  # PyMongo's spelling
+        allowDiskUse: bool | None = None,  # PyMongo's spelling
+    ) -> AsyncIterator[Document]: ...
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from lexigram_nosql import reads
@@ -38,7 +39,13 @@ from lexigram_nosql.query.aggregate_parse import parse_pipeline
 from lexigram_nosql.query.ast import ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.limits import Limits, check_pipeline
 from lexigram_nosql.query.projection import parse_projection
-from lexigram_nosql.query.requests import FilterQuery, FindQuery, parse_sort
+from lexigram_nosql.query.requests import (
+    FilterQuery,
+    FindQuery,
+    check_server_hints,
+    one_spelling,
+    parse_sort,
+)
 from lexigram_nosql.query.update import check_new_document, parse_replacement, parse_update
 from lexigram_nosql.query.values import bson_class
 from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
@@ -363,8 +370,13 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         skip: int = 0,
         limit: int = 0,
         batch_size: int | None = None,
+        allow_disk_use: bool | None = None,
     ) -> AsyncIterator[Document]:
-        """Stream matching documents. Arguments are validated here, before iteration starts."""
+        """Stream matching documents. Arguments are validated here, before iteration starts.
+        As in PyMongo, a negative ``limit`` returns at most that many documents, and
+        ``allow_disk_use`` reaches MongoDB (the other backends sort without a memory cap)."""
+        if type(limit) is int and limit < 0:
+            limit = -limit  # PyMongo: a limit that closes the cursor after one batch
         query = FindQuery.build(
             filter,
             projection=projection,
@@ -372,6 +384,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             skip=skip,
             limit=limit,
             batch_size=batch_size,
+            allow_disk_use=allow_disk_use,
             limits=self._limits,
         )
         if self._finds_in_batches:
@@ -406,10 +419,27 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         async with self._operation("distinct"):
             return await self._distinct(key, query)
 
-    def aggregate(self, pipeline: Pipeline) -> AsyncIterator[Document]:
-        """Stream the pipeline's output. The pipeline is validated here, before iteration."""
+    def aggregate(
+        self,
+        pipeline: Pipeline,
+        *,
+        batch_size: int | None = None,
+        allow_disk_use: bool | None = None,
+        batchSize: int | None = None,  # PyMongo's spelling
+        allowDiskUse: bool | None = None,  # PyMongo's spelling
+    ) -> AsyncIterator[Document]:
+        """Stream the pipeline's output. The pipeline is validated here, before iteration.
+        ``batch_size``/``allow_disk_use`` (or PyMongo's ``batchSize``/``allowDiskUse``)
+        reach MongoDB and change no result."""
         check_pipeline(pipeline, self._limits)
         parsed = parse_pipeline(pipeline)
+        size = one_spelling("aggregate", ("batch_size", batch_size), ("batchSize", batchSize))
+        disk = one_spelling(
+            "aggregate", ("allow_disk_use", allow_disk_use), ("allowDiskUse", allowDiskUse)
+        )
+        check_server_hints(size, disk)
+        if size is not None or disk is not None:
+            parsed = replace(parsed, batch_size=size, allow_disk_use=disk)
         return self._stream("aggregate", lambda: self._aggregate(parsed))
 
     def _stream(

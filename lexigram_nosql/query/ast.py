@@ -233,6 +233,9 @@ class Stage:
 
 @dataclass(frozen=True, slots=True)
 class ParsedPipeline:
-    """A validated pipeline."""
+    """A validated pipeline, with the ``aggregate`` call's server hints (the server's batch
+    size and ``allowDiskUse``: MongoDB receives them, the engine needs neither)."""
 
     stages: tuple[Stage, ...] = field(default_factory=tuple)
+    batch_size: int | None = None
+    allow_disk_use: bool | None = None

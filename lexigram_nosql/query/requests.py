@@ -51,6 +51,7 @@ class FindQuery:
     skip: int = 0
     limit: int = 0
     batch_size: int | None = None
+    allow_disk_use: bool | None = None
 
     @classmethod
     def build(
@@ -62,16 +63,14 @@ class FindQuery:
         skip: int = 0,
         limit: int = 0,
         batch_size: int | None = None,
+        allow_disk_use: bool | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> FindQuery:
         if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
             raise InvalidQueryError(f"skip must be a non-negative integer, got {skip!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
-        ):
-            raise InvalidQueryError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_server_hints(batch_size, allow_disk_use)
         return cls(
             filter=FilterQuery.build(filter, limits=limits),
             projection=parse_projection(projection),
@@ -79,7 +78,27 @@ class FindQuery:
             skip=skip,
             limit=limit,
             batch_size=batch_size,
+            allow_disk_use=allow_disk_use,
         )
+
+
+def check_server_hints(batch_size: int | None, allow_disk_use: bool | None) -> None:
+    """``batch_size`` (how many documents the server sends at a time) and ``allow_disk_use``
+    (whether MongoDB may spill a large sort to disk) change no result; checked all the same."""
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
+    ):
+        raise InvalidQueryError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if allow_disk_use is not None and not isinstance(allow_disk_use, bool):
+        raise InvalidQueryError(f"allow_disk_use must be True or False, got {allow_disk_use!r}")
+
+
+def one_spelling(method: str, snake: tuple[str, Any], pymongo: tuple[str, Any]) -> Any:
+    """An option given in this package's spelling or PyMongo's (``batch_size`` or
+    ``batchSize``), not both."""
+    if snake[1] is not None and pymongo[1] is not None:
+        raise InvalidQueryError(f"{method}: give {snake[0]} or {pymongo[0]}, not both")
+    return pymongo[1] if snake[1] is None else snake[1]
 
 
 def parse_sort(sort: SortSpec | None) -> tuple[tuple[str, int], ...]:

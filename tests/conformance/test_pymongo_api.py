@@ -405,3 +405,49 @@ async def test_an_empty_insert_many_or_bulk_write_is_refused(store: Any) -> None
         with pytest.raises(InvalidQueryError, match="non-empty list of operations"):
             await collection.bulk_write([], ordered=ordered)
     assert await contents(collection) == THREE
+
+
+# -- find and aggregate options (find.yml, aggregate.yml, find-allowdiskuse...) --------------
+
+EIGHT = [{"_id": K[n], "x": n * 11} for n in range(1, 9)]
+
+
+async def test_find_options_change_no_result(store: Any) -> None:
+    """Several batches, allow_disk_use either way, and PyMongo's negative limit (at most that
+    many documents, in one batch)."""
+    collection = await seeded(store, EIGHT)
+    after_first = {"_id": {"$gt": K[1]}}
+    assert await collect(collection.find(after_first, sort={"_id": 1}, batch_size=2)) == EIGHT[1:]
+    for allow in (True, False):
+        found = collection.find(after_first, sort={"x": -1}, allow_disk_use=allow)
+        assert await collect(found) == EIGHT[:0:-1]
+    assert await collect(collection.find({}, sort={"_id": 1}, limit=-3)) == EIGHT[:3]
+
+
+async def test_aggregate_options_change_no_result(store: Any) -> None:
+    collection = await seeded(store, EIGHT)
+    pipeline = [{"$match": {"_id": {"$gt": K[1]}}}, {"$sort": {"_id": 1}}]
+    for options in (
+        {"batch_size": 2},
+        {"batchSize": 2},
+        {"allow_disk_use": True},
+        {"allowDiskUse": False, "batchSize": 3},
+    ):
+        assert await collect(collection.aggregate(pipeline, **options)) == EIGHT[1:], options
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.find({}, allow_disk_use="yes"),
+        lambda c: c.find({}, batch_size=0),
+        lambda c: c.aggregate([], batch_size=-1),
+        lambda c: c.aggregate([], allowDiskUse=1),
+        lambda c: c.aggregate([], batch_size=2, batchSize=2),
+    ],
+    ids=["find-disk-use", "find-batch-size", "aggregate-batch-size", "aggregate-disk-use", "both"],
+)
+async def test_malformed_find_and_aggregate_options_are_refused(store: Any, call: Any) -> None:
+    collection = await seeded(store, THREE)
+    with pytest.raises(InvalidQueryError):
+        call(collection)

@@ -322,12 +322,19 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             options["limit"] = query.limit
         if query.batch_size:
             options["batch_size"] = query.batch_size
+        if query.allow_disk_use is not None:
+            options["allow_disk_use"] = query.allow_disk_use
         return self._collection.find(filter_to_server(query.filter.raw), **options)
 
     async def _open_aggregate(self, pipeline: ParsedPipeline) -> Any:
         stages = pipeline_to_server([stage.raw for stage in pipeline.stages])
+        options: dict[str, Any] = {}
+        if pipeline.batch_size is not None:
+            options["batchSize"] = pipeline.batch_size
+        if pipeline.allow_disk_use is not None:
+            options["allowDiskUse"] = pipeline.allow_disk_use
         return await self._store._driver.aggregate(
-            self._collection, stages, session=self._store.current_transaction()
+            self._collection, stages, session=self._store.current_transaction(), **options
         )
 
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
@@ -367,7 +374,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         return sorted(values, key=sort_key)
 
     def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
-        return self._documents(lambda: self._open_aggregate(pipeline))
+        return self._documents(lambda: self._open_aggregate(pipeline), pipeline.batch_size)
 
     # -- indexes -------------------------------------------------------------------------
 
