@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["Counter", "alternate", "botocore_counter", "firestore_counter"]
+__all__ = ["FIRESTORE_RPCS", "Counter", "alternate", "botocore_counter", "firestore_counter"]
 
 Counter = Callable[[], int]
 """How many requests a client has sent so far."""
@@ -57,7 +57,8 @@ def botocore_counter(client: Any) -> Counter:
     return lambda: sent[0]
 
 
-_FIRESTORE_RPCS = (
+#: Every RPC of Firestore's API client that reads or writes documents.
+FIRESTORE_RPCS = (
     "batch_get_documents",
     "batch_write",
     "begin_transaction",
@@ -73,7 +74,7 @@ def firestore_counter(client: Any) -> Counter:
     """Count the RPCs a Firestore ``AsyncClient`` sends (each method of its API client)."""
     api = client._firestore_api
     sent = [0]
-    for name in _FIRESTORE_RPCS:
+    for name in FIRESTORE_RPCS:
         original = getattr(api, name)
 
         def counted(*args: Any, __original: Any = original, **kwargs: Any) -> Any:

@@ -4,13 +4,15 @@
 
 Operations: ``insert_many`` of n_insert documents (raw: batches of 500 ``set``), ``find``
 streaming n_find documents, n_get ``find_one`` by ``_id`` (raw: ``document(id).get()``),
-n_update ``update_one`` by ``_id`` with ``$inc`` (raw: ``update({"n": Increment(1)})``).
-Rounds alternate which side goes first; the fastest round of each side is compared.
+n_update ``update_one`` by ``_id`` with ``$inc`` (raw: ``update({"n": Increment(1)})``) and
+as many with ``$set`` of a top-level field (raw: ``update({"name": ...})``). Rounds alternate
+which side goes first; the fastest round of each side is compared.
 
-``update_one`` reads the document before writing it (MongoDB semantics: a ``$inc`` on a
-string is an error, where Firestore's ``Increment`` overwrites it, and ``modified_count`` must
-be right), so it costs two round trips where the raw blind increment costs one; the row shows
-that price and says why. Requests per operation are counted on each client's API methods.
+``update_one`` with ``$inc`` reads the document before writing it (MongoDB semantics: a
+``$inc`` on a string is an error, where Firestore's ``Increment`` overwrites it), so it costs
+two round trips where the raw blind increment costs one; the row shows that price and says
+why. ``$set`` by ``_id`` is one commit like the raw ``update()`` (``modified_count`` comes from
+the write result). Requests per operation are counted on each client's API methods.
 
     python benchmarks/overhead.py firestore
 """
@@ -140,6 +142,21 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
 
         timed = await counted(ours_update, raw_update, split=True, operations=per_round)
         rows.append((f"update_one $inc x{per_round * ROUNDS}", *timed, UPDATE_REASON))
+
+        async def ours_set(r: int) -> None:
+            coll = store.collection("data")
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.update_one(
+                    {"_id": ours_ids[i % len(ours_ids)]}, {"$set": {"name": f"user {i} {r}"}}
+                )
+
+        async def raw_set(r: int) -> None:
+            coll = raw.collection("data")
+            for i in range(r * per_round, (r + 1) * per_round):
+                await coll.document(raw_ids[i % len(raw_ids)]).update({"name": f"user {i} {r}"})
+
+        timed = await counted(ours_set, raw_set, split=True, operations=per_round)
+        rows.append((f"update_one $set x{per_round * ROUNDS}", *timed, ""))
     finally:
         for project in (f"bench-ours-{tag}", f"bench-raw-{tag}"):
             await asyncio.to_thread(_clear, host, project)

@@ -18,7 +18,6 @@ from lexigram_nosql import (
 )
 from lexigram_nosql.backends.firestore.collection import FirestoreCollection
 from tests.support import backend_firestore
-from tests.support.backends import services_required
 
 
 def _store(name: str | None = None, **firestore: Any) -> Any:
@@ -29,18 +28,9 @@ def _store(name: str | None = None, **firestore: Any) -> Any:
 
 @pytest.fixture
 async def store() -> AsyncIterator[Any]:
-    reason = backend_firestore.unavailable()
-    if reason is not None:
-        if services_required():
-            pytest.fail(f"firestore test server is required but {reason}")
-        pytest.skip(f"firestore: {reason}")
-    instance = _store()
-    await instance.connect()
-    try:
+    settings = backend_firestore.settings(f"fs_{uuid.uuid4().hex[:8]}")
+    async for instance in backend_firestore.connected_store(settings):
         yield instance
-    finally:
-        await backend_firestore.reset(instance)
-        await instance.disconnect()
 
 
 async def raw_ids(store: Any, collection: str) -> list[str]:

@@ -177,6 +177,7 @@ def test_every_mapped_exception_becomes_one_of_ours() -> None:
         (gx.NotFound("no document"), DocumentNotFoundError),
         (gx.InvalidArgument("bad filter"), InvalidQueryError),
         (gx.InvalidArgument("exceeds the maximum allowed size"), DocumentTooLargeError),
+        (gx.InvalidArgument("maximum entity size is 1048576 bytes"), DocumentTooLargeError),
         (
             gx.InvalidArgument('The value of property "x" is longer than 1048487 bytes'),
             DocumentTooLargeError,

@@ -11,7 +11,10 @@ import os
 import socket
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
 
 ID = "firestore"
 EMULATOR_ENV = "LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST"
@@ -61,3 +64,23 @@ def clear_project(host: str, project: str) -> None:
 async def reset(store: Any) -> None:
     section = store.settings.firestore
     await asyncio.to_thread(clear_project, section.emulator_host, section.project)
+
+
+async def connected_store(settings: dict[str, Any]) -> AsyncIterator[Any]:
+    """A fixture body: the store connected, emptied and closed after the test, which skips
+    (or fails, when the test servers are required) without the emulator."""
+    from lexigram_nosql import create_store
+    from tests.support.backends import services_required
+
+    reason = unavailable()
+    if reason is not None:
+        if services_required():
+            pytest.fail(f"firestore test server is required but {reason}")
+        pytest.skip(f"firestore: {reason}")
+    instance = create_store(settings)
+    await instance.connect()
+    try:
+        yield instance
+    finally:
+        await reset(instance)
+        await instance.disconnect()

@@ -74,6 +74,10 @@ KNOWN_GAPS: dict[str, str] = {
     "test_documents_over_the_backends_size_limit_are_refused_before_writing": (
         "mongomock stores documents over MongoDB's 16 MiB limit"
     ),
+    "test_a_dotted_set_through_a_scalar_is_refused_and_changes_nothing": (
+        "mongomock's $set of a.b over a scalar a replaces it with a document; MongoDB refuses "
+        "it (PathNotViable)"
+    ),
     "test_document_ids_compare_in_field_order": (
         "mongomock matches an embedded-document _id whatever its field order; MongoDB compares "
         "documents field by field, in order"

@@ -38,12 +38,15 @@ __all__ = [
     "decode_id",
     "decode_value",
     "encode_body",
+    "encode_fields",
     "encode_id",
     "encodable",
     "id_from_value",
     "is_plain_number",
+    "reserved_field",
     "storage_size",
     "stored_id",
+    "too_large_error",
 ]
 
 BACKEND: Final = "firestore"
@@ -144,12 +147,32 @@ def encode_body(document: Mapping[str, Any], *, collection: str | None = None) -
         body[FLOAT_ID] = True  # the document id reads back as an int: mark the float
     size = storage_size(body) + _string_size(str(document.get("_id", ""))) + 48
     if size > MAX_DOCUMENT_BYTES:
-        raise DocumentTooLargeError(
-            f"Document {document.get('_id')!r} of collection {collection!r} needs about "
-            f"{size} bytes in Firestore, over its limit of {MAX_DOCUMENT_BYTES} bytes",
-            collection=collection,
-        )
+        raise too_large_error(document.get("_id"), collection, f"needs about {size} bytes")
     return body
+
+
+def encode_fields(
+    fields: Mapping[str, Any], *, document_id: Any, collection: str | None = None
+) -> None:
+    """Check top-level fields written without the rest of their document (an update sent
+    with no read): each value storable, as ``encode_body`` checks it, and the fields alone
+    within the 1 MiB limit. Whether the whole document stays within it only Firestore
+    knows then (``DocumentTooLargeError`` from its answer)."""
+    for key, value in fields.items():
+        _check_key(key, key, collection)
+        _check_value(value, key, collection, in_array=False)
+    size = storage_size(fields) + _string_size(str(document_id)) + 48
+    if size > MAX_DOCUMENT_BYTES:
+        raise too_large_error(document_id, collection, f"needs at least {size} bytes")
+
+
+def too_large_error(document_id: Any, collection: str | None, detail: str) -> DocumentTooLargeError:
+    """The refusal of a write that would take a document over Firestore's size limit."""
+    return DocumentTooLargeError(
+        f"Document {document_id!r} of collection {collection!r} {detail} in Firestore, over "
+        f"its limit of {MAX_DOCUMENT_BYTES} bytes",
+        collection=collection,
+    )
 
 
 def storage_size(value: Any) -> int:
@@ -182,7 +205,16 @@ def encodable(value: Any) -> bool:
     return True
 
 
+def reserved_field(name: str) -> bool:
+    """A field name users cannot store here: this backend's own, or Firestore's ``__x__``."""
+    return name.startswith(HIDDEN_PREFIX) or (
+        name.startswith("__") and name.endswith("__") and len(name) >= 4
+    )
+
+
 def _check_key(key: str, path: str, collection: str | None) -> None:
+    if not reserved_field(key):
+        return
     if key.startswith(HIDDEN_PREFIX):
         raise UnsupportedQueryError(
             f"Field {path!r}: names starting with {HIDDEN_PREFIX!r} are reserved by the "
@@ -191,13 +223,12 @@ def _check_key(key: str, path: str, collection: str | None) -> None:
             path=path,
             collection=collection,
         )
-    if key.startswith("__") and key.endswith("__") and len(key) >= 4:
-        raise UnsupportedQueryError(
-            f"Field {path!r}: Firestore reserves field names of the form __name__",
-            backend=BACKEND,
-            path=path,
-            collection=collection,
-        )
+    raise UnsupportedQueryError(
+        f"Field {path!r}: Firestore reserves field names of the form __name__",
+        backend=BACKEND,
+        path=path,
+        collection=collection,
+    )
 
 
 def _check_value(

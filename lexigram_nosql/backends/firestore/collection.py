@@ -6,7 +6,8 @@ bounded top-k when a limit is given, since Firestore's ``order_by`` drops docume
 field and orders types differently from MongoDB). Writes (``writes.py``) outside a transaction
 are atomic per document: each is guarded by the update time of the version that was read (or,
 for native ``$inc``/``$addToSet`` on an ``_id`` filter, by existence only) and retried on
-conflict. Index hooks delegate to ``indexes.py``.
+conflict; a ``$set``/``$unset`` of top-level fields by ``_id`` is sent without a read
+(``direct.py``). Index hooks delegate to ``indexes.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
-from lexigram_nosql.backends.firestore import indexes, writes
+from lexigram_nosql.backends.firestore import direct, indexes, writes
 from lexigram_nosql.backends.firestore.codec import decode_document, id_from_value
 from lexigram_nosql.backends.firestore.merge import merge
 from lexigram_nosql.backends.firestore.names import collection_path
@@ -350,6 +351,9 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
         multi: bool,
         upsert: bool,
     ) -> UpdateResult:
+        written = await direct.update_by_id(self, query, update, upsert=upsert)
+        if written is not None:
+            return written
         return await writes.update_matching(self, query, update, multi=multi, upsert=upsert)
 
     async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:

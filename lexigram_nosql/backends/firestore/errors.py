@@ -16,7 +16,7 @@ import google.api_core.exceptions as gx
 from lexigram_nosql import errors as ours
 from lexigram_nosql.backends.firestore.codec import BACKEND
 
-__all__ = ["EXCEPTION_MAP", "map_firestore_exception"]
+__all__ = ["EXCEPTION_MAP", "map_firestore_exception", "refused_for_size"]
 
 Factory = Callable[[str], ours.NoSQLError]
 
@@ -58,9 +58,18 @@ def _precondition(message: str) -> ours.NoSQLError:
     return ours.ConcurrencyError(f"The document changed since it was read: {message}")
 
 
-def _invalid(message: str) -> ours.NoSQLError:
+#: How Firestore (and its emulator: "maximum entity size") words a write over a size limit.
+_SIZE_HINTS: Final = ("maximum allowed size", "maximum entity size", "too large", "longer than")
+
+
+def refused_for_size(message: str) -> bool:
+    """Whether an InvalidArgument's message says a document or value is over a size limit."""
     lowered = message.lower()
-    if any(hint in lowered for hint in ("maximum allowed size", "too large", "longer than")):
+    return any(hint in lowered for hint in _SIZE_HINTS)
+
+
+def _invalid(message: str) -> ours.NoSQLError:
+    if refused_for_size(message):
         return ours.DocumentTooLargeError(f"Document too large for Firestore: {message}")
     return ours.InvalidQueryError(f"Firestore refused the request: {message}")
 

@@ -104,16 +104,19 @@ def replacement_writes(before: dict[str, Any], after: dict[str, Any]) -> list[Fi
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """Equal with the same types throughout (``1`` is not ``1.0`` nor ``True``), as MongoDB
-    decides whether an update modified a document."""
+    """Equal with the same types throughout (``1`` is not ``1.0`` nor ``True``, ``-0.0`` is
+    not ``0.0``), as MongoDB decides whether an update modified a document (it compares the
+    stored bytes) and as Firestore decides whether a write changed one."""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
+    if isinstance(a, float):
+        if math.isnan(a):
+            return math.isnan(b)
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
     return bool(a == b)
 
 
