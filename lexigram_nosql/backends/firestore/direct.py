@@ -20,6 +20,11 @@ MongoDB would do:
   with the value, under the update time of the version read;
 * ``_id``, the backend's reserved names (``__lx:`` marks, ``__x__``), upserts, ``$`` paths,
   array filters, other operators, and writes inside ``store.transaction()`` (buffered there).
+
+Nothing else the backend keeps needs the read: the float-id mark hangs on ``_id`` (never
+written here), other indexes keep no records on Firestore (it indexes every field itself), a
+collection group's ``_path`` is computed when read, and field names go out as quoted
+``FieldPath`` strings, so any name reaches its own field.
 """
 
 from __future__ import annotations
