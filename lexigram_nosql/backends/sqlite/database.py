@@ -113,8 +113,12 @@ class Database:
                 await self._on_writer(self._close_writer)
             with self._readers_lock:
                 readers, self._all_readers, self._idle_readers = self._all_readers, [], []
+            # Each closes on its own thread, after any job still running there; all are
+            # closed when this returns.
+            closed = [reader.worker.run(reader.connection.close) for reader in readers]
             for reader in readers:
-                reader.close()
+                reader.worker.stop()
+            await asyncio.gather(*closed, return_exceptions=True)
         finally:
             self._writer_thread.stop()
             if self._temporary is not None:
