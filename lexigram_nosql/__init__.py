@@ -59,6 +59,7 @@ from lexigram_nosql.errors import (
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends import SUPPORTED_BACKENDS, create_store
+    from lexigram_nosql.backends.index_model import IndexModel
     from lexigram_nosql.config.loader import load_config
     from lexigram_nosql.config.settings import HealthSettings, NoSQLSettings
     from lexigram_nosql.di import Container, Named, Resolution
@@ -130,6 +131,7 @@ _LAZY: dict[str, str] = {
     "FieldNotIn": "lexigram_nosql.specification",
     "FieldRegex": "lexigram_nosql.specification",
     "HealthReport": "lexigram_nosql.health",
+    "IndexModel": "lexigram_nosql.backends.index_model",
     "Operation": "lexigram_nosql.operations",
     "OperationObserver": "lexigram_nosql.operations",
     "add_operation_observer": "lexigram_nosql.operations",
@@ -214,6 +216,7 @@ __all__ = [
     "HealthService",
     "HealthSettings",
     "IndexInfo",
+    "IndexModel",
     "InsertManyResult",
     "InsertOne",
     "InsertOneResult",

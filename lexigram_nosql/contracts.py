@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from lexigram_nosql.errors import NoSQLError
 
-from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
+from lexigram_nosql.types import (
+    Document,
+    FilterDocument,
+    IndexKeys,
+    Pipeline,
+    SortSpec,
+    UpdateDocument,
+)
 
 __all__ = [
     "Capabilities",
@@ -178,7 +185,11 @@ class ReturnDocument(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class IndexInfo:
     """An index as ``list_indexes`` reports it; ``keys`` is a list of ``(field, 1 | -1)``;
-    ``partial_filter_expression`` is a partial index's filter as it was given."""
+    ``partial_filter_expression`` is a partial index's filter as it was given.
+
+    It also reads as the document MongoDB's ``listIndexes`` returns, so PyMongo code ports
+    as is: ``info["name"]``, ``info["key"]`` (``{field: direction}``), ``info.get("unique")``.
+    """
 
     name: str
     keys: list[tuple[str, int]]
@@ -200,6 +211,20 @@ class IndexInfo:
         if self.partial_filter_expression is not None:
             found["partialFilterExpression"] = self.partial_filter_expression
         return found
+
+    def _listed(self) -> dict[str, Any]:
+        """The ``listIndexes`` document: ``key`` as a mapping, and ``name``."""
+        found = self.document()
+        return {**found, "key": dict(self.keys), "name": self.name}
+
+    def __getitem__(self, field: str) -> Any:
+        return self._listed()[field]
+
+    def __contains__(self, field: object) -> bool:
+        return field in self._listed()
+
+    def get(self, field: str, default: Any = None) -> Any:
+        return self._listed().get(field, default)
 
 
 # -- bulk operations ---------------------------------------------------------------------
@@ -422,23 +447,17 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         sort: SortSpec | None = None,
     ) -> Document | None: ...
 
-    async def create_index(
-        self,
-        keys: str | Sequence[tuple[str, int]],
-        *,
-        unique: bool = False,
-        sparse: bool = False,
-        name: str | None = None,
-        expire_after_seconds: int | None = None,
-        partial_filter_expression: Mapping[str, Any] | None = None,
-        partialFilterExpression: Mapping[str, Any] | None = None,
-    ) -> str: ...
+    async def create_index(self, keys: IndexKeys, **kwargs: Any) -> str: ...
+
+    async def create_indexes(self, indexes: Sequence[Any]) -> list[str]: ...
 
     async def list_indexes(self) -> list[IndexInfo]: ...
 
     async def index_information(self) -> dict[str, dict[str, Any]]: ...
 
-    async def drop_index(self, name: str) -> None: ...
+    async def drop_index(self, index_or_name: str | IndexKeys) -> None: ...
+
+    async def drop_indexes(self) -> None: ...
 
     async def bulk_write(
         self, operations: Sequence[WriteOperation], *, ordered: bool = True

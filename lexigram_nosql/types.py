@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-__all__ = ["Document", "FilterDocument", "Pipeline", "SortSpec", "UpdateDocument"]
+__all__ = ["Document", "FilterDocument", "IndexKeys", "Pipeline", "SortSpec", "UpdateDocument"]
 
 Document: TypeAlias = dict[str, Any]
 """A JSON-like document as users read and write it."""
@@ -23,3 +23,7 @@ Pipeline: TypeAlias = Sequence[Mapping[str, Any]]
 SortSpec: TypeAlias = Sequence[tuple[str, int] | str] | Mapping[str, int] | str
 """A sort order, in any form PyMongo takes: ``[("field", 1), ("other", -1)]``,
 ``{"field": 1, "other": -1}``, or a field name (ascending) alone or in the list."""
+
+IndexKeys: TypeAlias = SortSpec
+"""An index's keys, in the forms a sort takes (as PyMongo takes them): ``"email"``,
+``[("org", 1), ("age", -1)]``, ``["org", "age"]`` or ``{"org": 1, "age": -1}``."""

@@ -91,6 +91,9 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         """The store's per-operation wrapper for this collection (see ``store.operation``)."""
         return self._store.operation(name, self._name)
 
+    def _backend_name(self) -> str:
+        return self._store.driver
+
     # -- writes --------------------------------------------------------------------------
 
     async def insert_one(self, document: Document) -> InsertOneResult:

@@ -283,8 +283,14 @@ class CollectionGroup(BaseCollection[Any]):
     async def create_index(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise self._read_only("create_index")
 
+    async def create_indexes(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("create_indexes")
+
     async def drop_index(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise self._read_only("drop_index")
+
+    async def drop_indexes(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("drop_indexes")
 
     async def list_indexes(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise self._read_only("list_indexes")

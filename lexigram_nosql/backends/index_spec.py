@@ -32,8 +32,15 @@ from lexigram_nosql.query.ast import (
 from lexigram_nosql.query.filter import parse_filter
 from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.requests import parse_sort
+from lexigram_nosql.types import IndexKeys
 
-__all__ = ["IndexSpec", "one_partial_filter", "parse_partial_filter"]
+__all__ = [
+    "IndexSpec",
+    "default_index_name",
+    "index_keys",
+    "one_partial_filter",
+    "parse_partial_filter",
+]
 
 _PARTIAL_OPERATORS: Final = frozenset(
     {FieldOp.EQ, FieldOp.GT, FieldOp.GTE, FieldOp.LT, FieldOp.LTE, FieldOp.TYPE, FieldOp.IN}
@@ -138,7 +145,7 @@ class IndexSpec:
     @classmethod
     def build(
         cls,
-        keys: str | Sequence[tuple[str, int]],
+        keys: IndexKeys,
         *,
         unique: bool,
         sparse: bool,
@@ -146,17 +153,9 @@ class IndexSpec:
         expire_after_seconds: int | None,
         partial_filter_expression: Mapping[str, Any] | None = None,
     ) -> IndexSpec:
-        pairs = parse_sort([(keys, 1)] if isinstance(keys, str) else keys)
-        if not pairs:
-            raise InvalidQueryError("create_index needs at least one key", operator="create_index")
-        if expire_after_seconds is not None and (
-            isinstance(expire_after_seconds, bool)
-            or not isinstance(expire_after_seconds, int)
-            or expire_after_seconds < 0
-        ):
-            raise InvalidQueryError(
-                "expire_after_seconds must be a non-negative integer", operator="create_index"
-            )
+        pairs = index_keys(keys)
+        if expire_after_seconds is not None:
+            _check_ttl(pairs, expire_after_seconds)
         partial: dict[str, Any] | None = None
         if partial_filter_expression is not None:
             if not isinstance(partial_filter_expression, Mapping):
@@ -179,8 +178,43 @@ class IndexSpec:
                     path="_id",
                 )
             partial = copy.deepcopy(dict(partial_filter_expression))
-        default_name = "_".join(f"{path}_{direction}" for path, direction in pairs)
-        return cls(pairs, name or default_name, unique, sparse, expire_after_seconds, partial)
+        name = name or default_index_name(pairs)
+        return cls(pairs, name, unique, sparse, expire_after_seconds, partial)
+
+
+def default_index_name(pairs: Sequence[tuple[str, int]]) -> str:
+    """MongoDB's (and PyMongo's) name for an index nobody named: ``email_1_age_-1``."""
+    return "_".join(f"{path}_{direction}" for path, direction in pairs)
+
+
+def index_keys(keys: IndexKeys) -> tuple[tuple[str, int], ...]:
+    """The ``(field, 1 | -1)`` pairs of an index, from any form PyMongo takes: ``"field"``,
+    a list of fields and ``(field, direction)`` pairs, or a mapping ``{field: direction}``."""
+    pairs = parse_sort(keys, what="index key")
+    if not pairs:
+        raise InvalidQueryError("create_index needs at least one key", operator="create_index")
+    return pairs
+
+
+_MAX_EXPIRE: Final = 2**31 - 1
+"""MongoDB's largest ``expireAfterSeconds`` (a 32-bit int)."""
+
+
+def _check_ttl(pairs: tuple[tuple[str, int], ...], seconds: Any) -> None:
+    """MongoDB's TTL rules: whole seconds up to 2**31 - 1, not on _id (a compound index
+    ignores the option, as MongoDB documents; DynamoDB refuses it)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= _MAX_EXPIRE:
+        raise InvalidQueryError(
+            f"expireAfterSeconds must be a whole number of seconds from 0 to {_MAX_EXPIRE}, "
+            f"got {seconds!r}",
+            operator="expireAfterSeconds",
+        )
+    if pairs == (("_id", 1),):
+        raise InvalidQueryError(
+            "The _id index cannot be a TTL index (as in MongoDB)",
+            operator="expireAfterSeconds",
+            path="_id",
+        )
 
 
 def _to_json(value: Any) -> Any:

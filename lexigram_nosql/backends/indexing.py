@@ -1,6 +1,7 @@
-"""The index methods of every collection (``create_index``, ``list_indexes``,
-``index_information``, ``drop_index``), validated once; backends implement the ``_``
-primitives. A mixin of ``BaseCollection`` (``collection.py``)."""
+"""The index methods of every collection (``create_index``, ``create_indexes``,
+``list_indexes``, ``index_information``, ``drop_index``, ``drop_indexes``) with PyMongo's
+signatures, validated once; backends implement the ``_`` primitives. A mixin of
+``BaseCollection`` (``collection.py``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lexigram_nosql.backends.guard import OperationGuard
-from lexigram_nosql.backends.index_spec import IndexSpec, one_partial_filter
+from lexigram_nosql.backends.index_model import IndexModel, index_spec
+from lexigram_nosql.backends.index_spec import IndexSpec, default_index_name, index_keys
 from lexigram_nosql.contracts import IndexInfo
 from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.types import IndexKeys
 
 __all__ = ["IndexMethods"]
 
@@ -22,33 +25,32 @@ class IndexMethods(abc.ABC):
     @abc.abstractmethod
     def _operation(self, name: str) -> OperationGuard: ...
 
-    async def create_index(
-        self,
-        keys: str | Sequence[tuple[str, int]],
-        *,
-        unique: bool = False,
-        sparse: bool = False,
-        name: str | None = None,
-        expire_after_seconds: int | None = None,
-        partial_filter_expression: Mapping[str, Any] | None = None,
-        partialFilterExpression: Mapping[str, Any] | None = None,
-    ) -> str:
-        """Create an index; a partial one (``partialFilterExpression``, PyMongo's spelling,
-        or ``partial_filter_expression``) holds only the documents its filter matches."""
+    @abc.abstractmethod
+    def _backend_name(self) -> str:
+        """The driver's name, for refusals."""
+
+    _KEY_INDEXES: frozenset[str] = frozenset({"_id_"})
+    """Names of the indexes ``drop_indexes`` keeps (the one on the key, as MongoDB's ``_id_``)."""
+
+    async def create_index(self, keys: IndexKeys, **kwargs: Any) -> str:
+        """PyMongo's ``create_index``: ``keys`` as ``"field"``, a list of fields and
+        ``(field, 1 | -1)`` pairs, or a mapping; options by MongoDB's names (``name``,
+        ``unique``, ``sparse``, ``expireAfterSeconds``, ``partialFilterExpression``; see
+        ``index_model.py``). Returns the index's name."""
         async with self._operation("create_index"):  # it names the collection in errors
-            spec = IndexSpec.build(
-                keys,
-                unique=unique,
-                sparse=sparse,
-                name=name,
-                expire_after_seconds=expire_after_seconds,
-                partial_filter_expression=one_partial_filter(
-                    partial_filter_expression, partialFilterExpression
-                ),
-            )
+            spec = index_spec(keys, kwargs, backend=self._backend_name())
             return await self._create_index(spec)
 
+    async def create_indexes(self, indexes: Sequence[Any]) -> list[str]:
+        """PyMongo's ``create_indexes``: each ``IndexModel`` (ours, or PyMongo's own) in
+        order, every one checked before the first is created; returns their names."""
+        specs = [_spec_of(model, self._backend_name()) for model in indexes]
+        async with self._operation("create_indexes"):
+            return [await self._create_index(spec) for spec in specs]
+
     async def list_indexes(self) -> list[IndexInfo]:
+        """The collection's indexes, ``_id_`` first (none when the collection does not
+        exist, as in MongoDB)."""
         async with self._operation("list_indexes"):
             return await self._list_indexes()
 
@@ -58,11 +60,24 @@ class IndexMethods(abc.ABC):
         ``partialFilterExpression`` where set)."""
         return {info.name: info.document() for info in await self.list_indexes()}
 
-    async def drop_index(self, name: str) -> None:
-        if not isinstance(name, str) or not name:
-            raise InvalidQueryError(f"index name must be a non-empty string, got {name!r}")
+    async def drop_index(self, index_or_name: str | IndexKeys) -> None:
+        """PyMongo's ``drop_index``: by name, or by keys, which name the index they would
+        name by default (an index created with a ``name`` is dropped by that name)."""
+        if isinstance(index_or_name, str):
+            name = index_or_name
+            if not name:
+                raise InvalidQueryError("index name must be a non-empty string, got ''")
+        else:
+            name = default_index_name(index_keys(index_or_name))
         async with self._operation("drop_index"):
             await self._drop_index(name)
+
+    async def drop_indexes(self) -> None:
+        """PyMongo's ``drop_indexes``: every index but the one on ``_id``."""
+        async with self._operation("drop_indexes"):
+            for info in await self._list_indexes():
+                if info.name not in self._KEY_INDEXES:
+                    await self._drop_index(info.name)
 
     @abc.abstractmethod
     async def _create_index(self, spec: IndexSpec) -> str: ...
@@ -72,3 +87,17 @@ class IndexMethods(abc.ABC):
 
     @abc.abstractmethod
     async def _drop_index(self, name: str) -> None: ...
+
+
+def _spec_of(model: Any, backend: str) -> IndexSpec:
+    """An ``IndexModel``'s spec; PyMongo's own model is read from its ``document``."""
+    if isinstance(model, IndexModel):
+        return model.spec
+    document = getattr(model, "document", None)
+    if isinstance(document, Mapping) and "key" in document:
+        options = {k: v for k, v in document.items() if k != "key"}
+        return index_spec(document["key"], options, backend=backend)
+    raise InvalidQueryError(
+        f"create_indexes takes IndexModel instances, got {type(model).__name__}",
+        operator="create_indexes",
+    )

@@ -15,13 +15,14 @@ import asyncio
 import hashlib
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lexigram_nosql.backends.index_model import index_spec
 from lexigram_nosql.contracts import CollectionProtocol, DocumentStoreProtocol
-from lexigram_nosql.errors import MigrationError
-from lexigram_nosql.types import FilterDocument, UpdateDocument
+from lexigram_nosql.errors import MigrationError, QueryError
+from lexigram_nosql.types import FilterDocument, IndexKeys, UpdateDocument
 
 __all__ = [
     "AddField",
@@ -163,36 +164,23 @@ def _check_name(operation: str, what: str, value: Any) -> str:
     return value
 
 
-def _default_index_name(keys: Sequence[tuple[str, int]]) -> str:
-    # The same default name create_index gives, so down() finds the index it created.
-    return "_".join(f"{path}_{direction}" for path, direction in keys)
-
-
 class CreateIndex(Operation):
     """Create an index (``down`` drops it): ``CreateIndex("users", [("email", 1)],
-    unique=True)``."""
+    unique=True)``; keys and options as ``create_index`` takes them (PyMongo's spellings)."""
 
-    def __init__(
-        self,
-        collection: str,
-        keys: str | Sequence[tuple[str, int]],
-        *,
-        unique: bool = False,
-        sparse: bool = False,
-        name: str | None = None,
-        expire_after_seconds: int | None = None,
-        partial_filter_expression: Mapping[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, collection: str, keys: IndexKeys, **options: Any) -> None:
         self.collection = _check_name("CreateIndex", "collection", collection)
-        self.keys = [(keys, 1)] if isinstance(keys, str) else [(str(k), int(d)) for k, d in keys]
-        if not self.keys:
-            raise MigrationError(f"CreateIndex on {collection!r} needs at least one key")
-        self.unique = unique
-        self.sparse = sparse
-        self.name = name or _default_index_name(self.keys)
-        self.expire_after_seconds = expire_after_seconds
+        try:
+            spec = index_spec(keys, options)
+        except QueryError as exc:
+            raise MigrationError(f"CreateIndex on {collection!r}: {exc.message}") from exc
+        self.keys = list(spec.keys)
+        self.unique = spec.unique
+        self.sparse = spec.sparse
+        self.name = spec.name
+        self.expire_after_seconds = spec.expire_after_seconds
         self.partial_filter_expression = (
-            None if partial_filter_expression is None else dict(partial_filter_expression)
+            None if spec.partial_filter is None else dict(spec.partial_filter)
         )
 
     async def up(self, ctx: MigrationContext) -> None:
@@ -201,8 +189,8 @@ class CreateIndex(Operation):
             unique=self.unique,
             sparse=self.sparse,
             name=self.name,
-            expire_after_seconds=self.expire_after_seconds,
-            partial_filter_expression=self.partial_filter_expression,
+            expireAfterSeconds=self.expire_after_seconds,
+            partialFilterExpression=self.partial_filter_expression,
         )
 
     async def down(self, ctx: MigrationContext) -> None:
@@ -234,7 +222,7 @@ class DropIndex(Operation):
         collection: str,
         name: str,
         *,
-        keys: str | Sequence[tuple[str, int]] | None = None,
+        keys: IndexKeys | None = None,
         unique: bool = False,
         sparse: bool = False,
         expire_after_seconds: int | None = None,

@@ -101,8 +101,9 @@ def one_spelling(method: str, snake: tuple[str, Any], pymongo: tuple[str, Any]) 
     return pymongo[1] if snake[1] is None else snake[1]
 
 
-def parse_sort(sort: SortSpec | None) -> tuple[tuple[str, int], ...]:
-    """Validate a sort specification in any form PyMongo takes (``types.SortSpec``)."""
+def parse_sort(sort: SortSpec | None, *, what: str = "sort") -> tuple[tuple[str, int], ...]:
+    """Validate a sort specification in any form PyMongo takes (``types.SortSpec``), or,
+    as ``what`` says, an index's keys (which take the same forms)."""
     if sort is None:
         return ()
     items: Iterable[Any]
@@ -112,9 +113,9 @@ def parse_sort(sort: SortSpec | None) -> tuple[tuple[str, int], ...]:
         items = sort.items()
     elif isinstance(sort, (bytes, bytearray)) or not isinstance(sort, Iterable):
         raise InvalidQueryError(
-            "sort must be a list of (field, 1 | -1) pairs, a {field: 1 | -1} document or a "
-            f"field name, got {type(sort).__name__}",
-            operator="sort",
+            f"{what} must be a list of (field, 1 | -1) pairs, a {{field: 1 | -1}} document or "
+            f"a field name, got {type(sort).__name__}",
+            operator=what,
         )
     else:
         items = ((item, 1) if isinstance(item, str) else item for item in sort)
@@ -123,19 +124,19 @@ def parse_sort(sort: SortSpec | None) -> tuple[tuple[str, int], ...]:
     for item in items:
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             raise InvalidQueryError(
-                f"sort entries must be (field, 1 | -1) pairs, got {item!r}", operator="sort"
+                f"{what} entries must be (field, 1 | -1) pairs, got {item!r}", operator=what
             )
         path, direction = item
         if not isinstance(path, str) or not path or path.startswith("$"):
             raise InvalidQueryError(
-                f"sort field must be a field path, got {path!r}", path=str(path)
+                f"{what} field must be a field path, got {path!r}", path=str(path)
             )
         if isinstance(direction, bool) or direction not in (1, -1):
             raise InvalidQueryError(
-                f"sort direction for {path!r} must be 1 or -1, got {direction!r}", path=path
+                f"{what} direction for {path!r} must be 1 or -1, got {direction!r}", path=path
             )
         if path in seen:
-            raise InvalidQueryError(f"sort names {path!r} twice", path=path)
+            raise InvalidQueryError(f"{what} names {path!r} twice", path=path)
         seen.add(path)
         pairs.append((path, int(direction)))
     return tuple(pairs)

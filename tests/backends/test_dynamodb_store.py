@@ -270,7 +270,7 @@ async def test_duplicate_ids_are_refused(dynamodb: Factory) -> None:
     await collection.insert_one({"_id": "a", "v": 1})
     with pytest.raises(DuplicateKeyError) as info:
         await collection.insert_one({"_id": "a", "v": 2})
-    assert info.value.key == "a"
+    assert info.value.key == {"_id": "a"}
     with pytest.raises(DuplicateKeyError):
         await collection.insert_many([{"_id": "b"}, {"_id": "a"}, {"_id": "c"}])
     # As MongoDB's ordered insert: what came before the duplicate is written.

@@ -73,7 +73,7 @@ async def test_an_existing_id_cancels_with_duplicate_key(dynamodb: Factory) -> N
         async with store.transaction():
             await users.insert_one({"_id": "u2"})
             await users.insert_one({"_id": "u1"})
-    assert info.value.key == "u1"
+    assert info.value.key == {"_id": "u1"} and info.value.code == 11000
     assert await users.find_one({"_id": "u2"}) is None
 
 

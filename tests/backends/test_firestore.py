@@ -304,6 +304,7 @@ async def test_transactions_of_one_process_take_turns_on_a_document(store: Any) 
 
 async def test_ttl_indexes_are_refused_others_recorded(store: Any) -> None:
     coll = store.collection("c")
+    await coll.insert_one({"a": 1})
     with pytest.raises(UnsupportedQueryError, match="TTL"):
         await coll.create_index("at", expire_after_seconds=60)
     assert await coll.create_index([("a", 1), ("b", -1)]) == "a_1_b_-1"

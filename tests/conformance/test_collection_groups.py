@@ -18,6 +18,7 @@ from lexigram_nosql import (
     DeleteOne,
     DocumentRepository,
     DocumentStoreProtocol,
+    IndexModel,
     InsertOne,
     InvalidQueryError,
 )
@@ -262,6 +263,8 @@ async def test_writes_through_a_group_are_refused(store: Any) -> None:
         lambda: group.create_index("total"),
         lambda: group.drop_index("total_1"),
         lambda: group.list_indexes(),
+        lambda: group.create_indexes([IndexModel("total")]),
+        lambda: group.drop_indexes(),
     ]
     for write in attempts:
         with pytest.raises(InvalidQueryError, match=r"read-only.*store\.collection\(") as info:

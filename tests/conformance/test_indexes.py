@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import DuplicateKeyError, ReturnDocument
+from lexigram_nosql import (
+    DuplicateKeyError,
+    IndexModel,
+    InvalidQueryError,
+    ReturnDocument,
+    UnsupportedQueryError,
+)
 from lexigram_nosql.query import matches, parse_filter
 from tests.conformance.support import (
     REFUSED,
@@ -20,6 +26,7 @@ from tests.conformance.support import (
     attempt,
     collect,
     seeded,
+    unique_name,
 )
 
 
@@ -363,3 +370,192 @@ async def test_a_ttl_index_is_created_listed_and_dropped(store: Any) -> None:
     assert sorted(d["n"] for d in await collect(collection.find({"n": {"$gt": 11}}))) == [12]
     await collection.drop_index("at_1")
     assert "at_1" not in {i.name for i in await collection.list_indexes()}
+
+
+# -- PyMongo's index API: keys and options as PyMongo takes them ---------------------------
+
+
+async def test_create_index_takes_keys_in_every_form_pymongo_takes(store: Any) -> None:
+    collection = await seeded(store, [{"a": 1, "b": 2, "c": 3}])
+    assert await collection.create_index(["a", "b"]) == "a_1_b_1"
+    assert await collection.create_index({"c": -1, "a": 1}) == "c_-1_a_1"
+    assert await collection.create_index([("b", -1), "c"]) == "b_-1_c_1"
+    listed = {info.name: info.keys for info in await collection.list_indexes()}
+    assert listed["a_1_b_1"] == [("a", 1), ("b", 1)]
+    assert listed["c_-1_a_1"] == [("c", -1), ("a", 1)]
+    assert listed["b_-1_c_1"] == [("b", -1), ("c", 1)]
+
+
+async def test_create_index_takes_mongodb_option_names(store: Any) -> None:
+    collection = await seeded(store, [{"email": "a@x", "nick": "a"}])
+    named = await collection.create_index("nick", name="by_nick", sparse=True, background=True)
+    assert named == "by_nick"
+    if await unique_index(store, collection, {"email": 1}, name="one_email"):
+        information = await collection.index_information()
+        assert information["one_email"] == {"key": [("email", 1)], "unique": True}
+    information = await collection.index_information()
+    # background is taken and ignored, as MongoDB 4.2+ ignores it: it is not listed.
+    assert information["by_nick"] == {"key": [("nick", 1)], "sparse": True}
+
+
+async def test_expire_after_seconds_by_its_mongodb_name(store: Any) -> None:
+    collection = await seeded(store, [{"at": datetime(2030, 1, 1, tzinfo=UTC)}])
+    created = await attempt(
+        store, [TTL_INDEXES], lambda: collection.create_index("at", expireAfterSeconds=60)
+    )
+    if created is REFUSED:
+        return
+    assert created == "at_1"
+    information = await collection.index_information()
+    assert information["at_1"] == {"key": [("at", 1)], "expireAfterSeconds": 60}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"foo": 1}, id="unknown"),
+        pytest.param({"uniqe": True}, id="misspelt"),
+        pytest.param({"name": 5}, id="name-not-a-string"),
+        pytest.param({"name": ""}, id="empty-name"),
+        pytest.param({"unique": "yes"}, id="unique-not-a-boolean"),
+        pytest.param({"expireAfterSeconds": -1}, id="negative-ttl"),
+        pytest.param({"expireAfterSeconds": 2**31}, id="ttl-over-int32"),
+        pytest.param({"expireAfterSeconds": "60"}, id="ttl-not-a-number"),
+        pytest.param({"expireAfterSeconds": 1, "expire_after_seconds": 1}, id="ttl-twice"),
+        pytest.param({"partialFilterExpression": {"a": {"$ne": 1}}}, id="partial-operator"),
+    ],
+)
+async def test_bad_index_options_are_refused_by_name(store: Any, options: dict[str, Any]) -> None:
+    collection = await seeded(store, [{"k": 1}])
+    with pytest.raises(InvalidQueryError) as info:
+        await collection.create_index("k", **options)
+    named = next(iter(options))
+    assert named in str(info.value) or str(options[named]) in str(info.value)
+    assert [i.name for i in await collection.list_indexes()] == ["_id_"]
+
+
+async def test_the_id_index_cannot_expire_documents(store: Any) -> None:
+    collection = await seeded(store, [{"k": 1}])
+    with pytest.raises(InvalidQueryError, match="_id"):
+        await collection.create_index("_id", expireAfterSeconds=60)
+
+
+@pytest.mark.parametrize(
+    ("keys", "options", "named"),
+    [
+        pytest.param("k", {"collation": {"locale": "fr"}}, "collation", id="collation"),
+        pytest.param("k", {"hidden": True}, "hidden", id="hidden"),
+        pytest.param([("k", "text")], {}, "text", id="text-key"),
+        pytest.param({"k": "2dsphere"}, {}, "2dsphere", id="geo-key"),
+    ],
+)
+async def test_what_only_mongodb_could_build_is_refused_on_every_backend(
+    store: Any, keys: Any, options: dict[str, Any], named: str
+) -> None:
+    collection = await seeded(store, [{"k": "x"}])
+    with pytest.raises(UnsupportedQueryError) as info:
+        await collection.create_index(keys, **options)
+    assert info.value.operator == named and info.value.backend == store.driver
+    assert [i.name for i in await collection.list_indexes()] == ["_id_"]
+
+
+async def test_create_indexes_creates_each_model_and_returns_the_names(store: Any) -> None:
+    collection = await seeded(store, [{"a": 1, "b": 2}])
+    names = await collection.create_indexes(
+        [IndexModel("a"), IndexModel([("b", -1)], name="b_desc", sparse=True)]
+    )
+    assert names == ["a_1", "b_desc"]
+    information = await collection.index_information()
+    assert information["a_1"] == {"key": [("a", 1)]}
+    assert information["b_desc"] == {"key": [("b", -1)], "sparse": True}
+    # A bad model anywhere in the list: nothing is created.
+    with pytest.raises(InvalidQueryError):
+        await collection.create_indexes([IndexModel("c"), "d"])
+    assert "c_1" not in await collection.index_information()
+
+
+async def test_create_indexes_takes_pymongo_own_index_model(store: Any) -> None:
+    operations = pytest.importorskip("pymongo.operations")
+    collection = await seeded(store, [{"a": 1}])
+    names = await collection.create_indexes([operations.IndexModel([("a", -1)], sparse=True)])
+    assert names == ["a_-1"]
+    assert (await collection.index_information())["a_-1"] == {"key": [("a", -1)], "sparse": True}
+
+
+async def test_drop_index_by_name_or_by_keys(store: Any) -> None:
+    collection = await seeded(store, [{"a": 1, "b": 2}])
+    await collection.create_index([("a", 1), ("b", -1)])
+    await collection.create_index("b")
+    await collection.drop_index([("a", 1), ("b", -1)])  # the name those keys give: a_1_b_-1
+    await collection.drop_index("b_1")
+    assert [i.name for i in await collection.list_indexes()] == ["_id_"]
+    with pytest.raises(InvalidQueryError):
+        await collection.drop_index("b_1")  # gone, as MongoDB's IndexNotFound
+
+
+async def test_drop_indexes_drops_all_but_the_id_index(store: Any) -> None:
+    collection = await seeded(store, [{"email": "a@x", "n": 1}])
+    await collection.create_index("n")
+    await unique_index(store, collection, "email")
+    await collection.drop_indexes()
+    assert await collection.index_information() == {"_id_": {"key": [("_id", 1)]}}
+    await collection.insert_one({"email": "a@x", "n": 1})  # no constraint left
+    assert await collection.count_documents({"email": "a@x"}) == 2
+
+
+async def test_list_indexes_reads_as_mongodb_index_documents(store: Any) -> None:
+    collection = await seeded(store, [{"email": "a@x"}])
+    await collection.create_index([("email", -1)], sparse=True)
+    first, second = await collection.list_indexes()
+    assert first["name"] == "_id_" and first["key"] == {"_id": 1}
+    assert second["name"] == "email_-1" and second["key"] == {"email": -1}
+    assert second.get("sparse") is True and second.get("unique") is None
+    assert "sparse" in second and "unique" not in second
+
+
+async def test_the_id_index_is_listed_once_the_collection_exists(store: Any) -> None:
+    """MongoDB lists no index for a collection that does not exist, and ``_id_`` for one
+    that does (a first insert or a first ``create_index`` creates it)."""
+    collection = store.collection(unique_name())
+    assert await collection.list_indexes() == []
+    assert await collection.index_information() == {}
+    await collection.insert_one({"n": 1})
+    assert await collection.index_information() == {"_id_": {"key": [("_id", 1)]}}
+    await store.drop_collection(collection.name)
+    assert await collection.list_indexes() == []
+    other = store.collection(unique_name())
+    await other.create_index("n")
+    assert [info.name for info in await other.list_indexes()] == ["_id_", "n_1"]
+
+
+def test_index_model_document_is_pymongos() -> None:
+    model = IndexModel({"email": 1}, unique=True, partialFilterExpression={"on": True})
+    assert model.document == {
+        "key": {"email": 1},
+        "name": "email_1",
+        "unique": True,
+        "partialFilterExpression": {"on": True},
+    }
+    assert IndexModel("at", expire_after_seconds=5, name="ttl").document == {
+        "key": {"at": 1},
+        "name": "ttl",
+        "expireAfterSeconds": 5,
+    }
+    with pytest.raises(InvalidQueryError, match="foo"):
+        IndexModel("a", foo=1)
+
+
+# -- duplicate-key errors: the same fields on every backend --------------------------------
+
+
+async def test_a_duplicate_id_names_the_id_index_and_the_value(store: Any) -> None:
+    collection = await seeded(store, [])
+    inserted = (await collection.insert_one({"n": 1})).inserted_id
+    with pytest.raises(DuplicateKeyError) as info:
+        await collection.insert_one({"_id": inserted, "n": 2})
+    error = info.value
+    assert error.code == 11000
+    assert error.index == "_id_"
+    assert error.key == {"_id": inserted}
+    assert str(inserted) in str(error)
+    assert error.collection == collection.name

@@ -344,3 +344,23 @@ async def test_update_in_batches_lets_the_loop_run_between_batches(
     done = True
     await task
     assert seen == sorted(seen) and seen[-1] >= 3, f"other tasks ran between batches: {seen}"
+
+
+async def test_create_index_takes_pymongo_keys_and_option_names(
+    store: DocumentStoreProtocol,
+) -> None:
+    """The keys and options ``create_index`` takes, in either spelling, and the same
+    operation (one checksum) whichever spelling wrote it."""
+    await _seed(store, 2)
+    manager = MigrationManager(store=store)
+    manager.add(CreateIndex("users", {"n": -1}, name="by_n", sparse=True, background=True))
+    manager.add(CreateIndex("users", ["n", "m"], unique=1))
+    await manager.apply()
+    information = await store.collection("users").index_information()
+    assert information["by_n"] == {"key": [("n", -1)], "sparse": True}
+    assert information["n_1_m_1"] == {"key": [("n", 1), ("m", 1)], "unique": True}
+    camel = CreateIndex("users", "at", expireAfterSeconds=60)
+    snake = CreateIndex("users", [("at", 1)], expire_after_seconds=60)
+    assert camel.checksum() == snake.checksum()
+    with pytest.raises(MigrationError, match="foo"):
+        CreateIndex("users", "n", foo=1)

@@ -125,6 +125,14 @@ KNOWN_GAPS: dict[str, str] = {
         "mongomock's duplicate-key error from create_index names neither the index nor the "
         "value ('E11000 Duplicate Key Error')"
     ),
+    "test_a_duplicate_id_names_the_id_index_and_the_value": (
+        "mongomock's duplicate _id error is a bare 'E11000 Duplicate Key Error', without "
+        "MongoDB's keyPattern, keyValue or index name"
+    ),
+    "test_drop_index_by_name_or_by_keys": (
+        "mongomock refuses dropping a missing index without MongoDB's error code 27 "
+        "(IndexNotFound), which is what maps the refusal to InvalidQueryError"
+    ),
     "test_a_duplicate_names_the_index_and_the_value": (
         "mongomock's duplicate-key error gives the key pattern but not the index name"
     ),

@@ -59,7 +59,7 @@ def test_index_spec_defaults_its_name_like_mongodb() -> None:
 
 @pytest.mark.parametrize("ttl", [-1, 1.5, True, "60"])
 def test_index_spec_refuses_a_bad_ttl(ttl: Any) -> None:
-    with pytest.raises(InvalidQueryError, match="expire_after_seconds"):
+    with pytest.raises(InvalidQueryError, match="expireAfterSeconds"):
         IndexSpec.build("a", unique=False, sparse=False, name=None, expire_after_seconds=ttl)
 
 

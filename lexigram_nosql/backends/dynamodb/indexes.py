@@ -44,8 +44,10 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
         if not spec.unique:
             return spec.name
     if spec.partial_filter is not None and not spec.unique:
-        await _create_partial(store, collection, spec)
+        await _record_only(store, collection, spec)
         return spec.name
+    if spec.sparse and not spec.unique:
+        await _record_only(store, collection, spec)  # so it is listed as sparse
     if spec.unique:
         await _create_unique(store, collection, spec)
     info = await store.created_table(collection)
@@ -117,10 +119,11 @@ async def _create_unique(store: DynamoDocumentStore, collection: str, spec: Inde
     await _record(store, collection, info, spec)
 
 
-async def _create_partial(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> None:
-    """A plain partial index is recorded (listed, and kept by other processes) but builds no
-    global secondary index: reads never use a partial index, since it misses the documents
-    outside its filter, so one would cost every write for nothing."""
+async def _record_only(store: DynamoDocumentStore, collection: str, spec: IndexSpec) -> None:
+    """Record an index that needs no guards, so it is listed with its options. A plain
+    partial index builds no global secondary index besides: reads never use a partial
+    index, since it misses the documents outside its filter, so one would cost every write
+    for nothing. A plain sparse one is a global secondary index too (which names no options)."""
     info = await store.created_table(collection)
     if spec.exists_in(info.managed, collection=collection):
         return

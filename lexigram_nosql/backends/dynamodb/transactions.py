@@ -172,9 +172,8 @@ def cancellation_error(buffer: TransactionBuffer, response: Mapping[str, Any]) -
                 f"Transaction on store {buffer.store!r} cancelled: a document with _id "
                 f"{write.key!r} already exists in table {table!r}",
                 index="_id_",
-                key=write.key,
+                key={"_id": write.key},
                 store=buffer.store,
-                code=code,
             )
         if code in ("ConditionalCheckFailed", "TransactionConflict"):
             return ConcurrencyError(

@@ -100,7 +100,7 @@ class DynamoWrites(DynamoReads):
             f"A document with _id {key!r} already exists in collection {self._name!r} of "
             f"store {self._store.name!r}",
             index="_id_",
-            key=key,
+            key={"_id": key},
             store=self._store.name,
             collection=self._name,
         )

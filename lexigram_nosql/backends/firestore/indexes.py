@@ -80,10 +80,12 @@ async def _build_guards(coll: FirestoreCollection, spec: IndexSpec) -> None:
 
 
 async def list_indexes(coll: FirestoreCollection) -> list[IndexInfo]:
-    infos = [IndexInfo("_id_", [("_id", 1)], unique=True)]
-    for spec in (await coll._store.loaded_indexes(coll._name)).values():
-        infos.append(spec.info)
-    return infos
+    """``_id_`` and the recorded indexes; none for a collection that does not exist (no
+    document, no index), as MongoDB lists them."""
+    recorded = await coll._store.loaded_indexes(coll._name)
+    if not recorded and not [s async for s in coll._reference().limit(1).select([]).stream()]:
+        return []
+    return [IndexInfo("_id_", [("_id", 1)], unique=True), *(s.info for s in recorded.values())]
 
 
 async def drop_index(coll: FirestoreCollection, name: str) -> None:

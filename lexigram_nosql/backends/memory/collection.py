@@ -516,7 +516,9 @@ class MemoryCollection(BaseCollection["MemoryDocumentStore"]):
     async def _list_indexes(self) -> list[IndexInfo]:
         await self._enter()
         data = self._data()
-        return [_ID_INDEX, *(index.info for index in (data.indexes.values() if data else ()))]
+        if data is None:
+            return []  # no collection, no indexes (as MongoDB lists them)
+        return [_ID_INDEX, *(index.info for index in data.indexes.values())]
 
     async def _drop_index(self, name: str) -> None:
         tx = await self._enter()

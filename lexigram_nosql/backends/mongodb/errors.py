@@ -8,7 +8,6 @@ codes refine the result where the class alone says too little.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -16,6 +15,7 @@ import bson.errors
 import pymongo.errors as pm
 
 from lexigram_nosql import errors as ours
+from lexigram_nosql.backends.mongodb.duplicates import duplicate_key_error
 
 __all__ = ["EXCEPTION_MAP", "map_mongo_exception"]
 
@@ -27,6 +27,16 @@ _DUPLICATE_KEY_CODES: Final = frozenset({11000, 11001, 12582})
 _TOO_LARGE_CODES: Final = frozenset({10334, 17419, 17420})
 _AUTH_FAILED: Final = 18
 _IMMUTABLE_FIELD: Final = 66  # e.g. an update or replacement that would change _id
+_INDEX_REQUEST_CODES: Final = frozenset(
+    {
+        27,  # IndexNotFound (dropping an index the collection does not have)
+        67,  # CannotCreateIndex
+        68,  # IndexAlreadyExists
+        85,  # IndexOptionsConflict (the name or keys are taken by other options)
+        86,  # IndexKeySpecsConflict
+        197,  # InvalidIndexSpecificationOption
+    }
+)
 _TRANSACTION_CODES: Final = frozenset(
     {
         112,  # WriteConflict (reported inside transactions)
@@ -40,46 +50,21 @@ _TRANSACTION_CODES: Final = frozenset(
     }
 )
 
-# "E11000 duplicate key error collection: db.c index: email_1 dup key: { email: "a" }"
-_INDEX_IN_MESSAGE: Final = re.compile(r"index: (?P<index>\S+)")
-
 
 def _code(exc: Any) -> int | None:
     code = getattr(exc, "code", None)
     return code if isinstance(code, int) else None
 
 
-def _duplicate_key(details: Mapping[str, Any] | None, message: str) -> ours.DuplicateKeyError:
-    details = details or {}
-    key_value = details.get("keyValue")
-    key_pattern = details.get("keyPattern")
-    found = _INDEX_IN_MESSAGE.search(str(details.get("errmsg", "")))
-    if found:
-        index: str | None = found.group("index")
-    elif isinstance(key_pattern, Mapping):
-        # The default index name; the _id index is always "_id_".
-        pairs = "_".join(f"{k}_{v}" for k, v in key_pattern.items())
-        index = "_id_" if dict(key_pattern) == {"_id": 1} else pairs
-    else:
-        index = None
-    key = dict(key_value) if isinstance(key_value, Mapping) else key_value
-    if key is None and index is None:
-        what = "the server reported a duplicate key without naming it"
-    else:
-        what = f"a document with {key!r} already exists (unique index {index!r})"
-    return ours.DuplicateKeyError(
-        f"Duplicate key: {what}; server said: {message}",
-        index=index,
-        key=key,
-        code=11000,
-    )
-
-
 def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
     code = _code(exc)
     labels = getattr(exc, "_error_labels", ()) or ()
     if code in _DUPLICATE_KEY_CODES:
-        return _duplicate_key(exc.details, message)
+        return duplicate_key_error(exc.details, message)
+    if code in _INDEX_REQUEST_CODES:
+        refused = ours.InvalidQueryError(f"MongoDB refused the index request: {message}")
+        refused.code = code  # the server's, for diagnosis
+        return refused
     if code in _TOO_LARGE_CODES:
         return ours.DocumentTooLargeError(f"Document too large: {message}", code=code)
     if code == _IMMUTABLE_FIELD:
@@ -123,7 +108,7 @@ def _one_write_error(details: Mapping[str, Any], message: str) -> ours.WriteErro
     text = str(details.get("errmsg", message))
     refused: ours.WriteError
     if code in _DUPLICATE_KEY_CODES:
-        refused = _duplicate_key(details, text)
+        refused = duplicate_key_error(details, text)
     else:
         refused = ours.WriteError(f"Write refused: {text}", code=code)
     index = details.get("index")

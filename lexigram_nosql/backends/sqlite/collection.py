@@ -510,8 +510,9 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
     async def _list_indexes(self) -> list[IndexInfo]:
         def run(connection: sqlite3.Connection) -> list[IndexInfo]:
             info = self._info(connection)
-            indexes = info.indexes.values() if info is not None else ()
-            return [_ID_INDEX, *(index.spec.info for index in indexes)]
+            if info is None:
+                return []  # no collection, no indexes (as MongoDB lists them)
+            return [_ID_INDEX, *(index.spec.info for index in info.indexes.values())]
 
         return await self._store.read(run)
 
