@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from lexigram_nosql.backends.index_spec import IndexSpec, one_partial_filter
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.query.requests import one_spelling
 from lexigram_nosql.types import IndexKeys
 
 __all__ = ["IndexModel", "index_spec"]
@@ -92,7 +93,11 @@ def index_spec(
         unique=flags["unique"],
         sparse=flags["sparse"],
         name=name,
-        expire_after_seconds=_one(options, "expireAfterSeconds"),
+        expire_after_seconds=one_spelling(
+            "create_index",
+            ("expire_after_seconds", options.get("expire_after_seconds")),
+            ("expireAfterSeconds", options.get("expireAfterSeconds")),
+        ),
         partial_filter_expression=one_partial_filter(
             options.get("partial_filter_expression"), options.get("partialFilterExpression")
         ),
@@ -123,14 +128,6 @@ def _flag(option: str, value: Any) -> bool:
     raise InvalidQueryError(
         f"The index option {option!r} must be a boolean, got {value!r}", operator=option
     )
-
-
-def _one(options: Mapping[str, Any], option: str) -> Any:
-    """The option by MongoDB's name or by its snake-case alias (not both)."""
-    alias = next(snake for snake, camel in _ALIASES.items() if camel == option)
-    if option in options and alias in options:
-        raise InvalidQueryError(f"Give {option} or {alias}, not both", operator=option)
-    return options.get(option, options.get(alias))
 
 
 class IndexModel:
