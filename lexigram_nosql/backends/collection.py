@@ -47,7 +47,6 @@ from lexigram_nosql.query.requests import (
     parse_sort,
 )
 from lexigram_nosql.query.update import check_new_document, parse_replacement, parse_update
-from lexigram_nosql.query.values import bson_class
 from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
 
 if TYPE_CHECKING:
@@ -467,9 +466,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             if "_id" in stored:
                 identity = stored["_id"]
                 if type(identity) is not str:  # the commonest id, always valid
-                    check_id(identity)
-                    if bson_class(identity) == "ObjectId":  # handled as its 24-hex string
-                        stored = {**stored, "_id": str(identity)}
+                    check_id(identity)  # (an ObjectId is already its 24-hex string)
         except InvalidQueryError as exc:
             exc.collection = exc.collection or self._name
             raise

@@ -53,6 +53,20 @@ def check_id(value: Any) -> None:
         raise InvalidQueryError(f"_id cannot be a regular expression (got {value!r})", path="_id")
 
 
+def check_stored_id(value: Any, *, backend: str) -> None:
+    """``check_id``, and refuse an ``_id`` that would read back as another type from a key:
+    a ``Decimal128`` keys as the number it equals (so a filter on it finds an int), but as a
+    stored ``_id`` it would come back as an int or a float."""
+    check_id(value)
+    if type(value).__name__ == "Decimal128" and type(value).__module__.startswith("bson"):
+        raise UnsupportedQueryError(
+            f"_id {value!r} is a Decimal128, which {backend} cannot store (BSON-only values; "
+            "it would read back as a float); use an int, a float or a string",
+            backend=backend,
+            path="_id",
+        )
+
+
 def key_text(value: Any, *, backend: str, path: str = "_id") -> str:
     """The type-keeping key text of ``value`` (see the module docstring).
 
@@ -73,10 +87,10 @@ def _tagged(value: Any, backend: str, path: str) -> str:
         return KEY_TAG + "z"
     if isinstance(value, bool):
         return KEY_TAG + ("t" if value else "f")
-    if isinstance(value, str):
-        return key_text(str(value), backend=backend, path=path)
     cls = type(value)
     bson_name = cls.__name__ if cls.__module__.split(".", 1)[0] == "bson" else None
+    if isinstance(value, str) and bson_name is None:  # never JavaScript code (a str subclass)
+        return key_text(str(value), backend=backend, path=path)
     if isinstance(value, (int, float, Decimal)):
         return KEY_TAG + "n" + _number(value)
     if bson_name == "Decimal128":

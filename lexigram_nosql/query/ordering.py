@@ -3,7 +3,7 @@
 Every value maps to a key tuple whose first item is its type bracket::
 
     MinKey < null (and missing) < numbers < symbol, string < object < array < binData
-           < ObjectId < bool < date < timestamp < regex < MaxKey
+           < ObjectId < bool < date < timestamp < regex < JavaScript code < MaxKey
 
 Within a bracket, numbers compare by value across int, float and Decimal (NaN first),
 strings by code point (the order of their UTF-8 bytes), documents field by field (type, then
@@ -44,8 +44,9 @@ BOOL: Final = 9
 DATE: Final = 10
 TIMESTAMP: Final = 11
 REGEX: Final = 12
-MAXKEY: Final = 13
-_UNKNOWN: Final = 14
+CODE: Final = 13
+MAXKEY: Final = 14
+_UNKNOWN: Final = 15
 
 _NULL_KEY: Final = (NULL,)
 _NAN_KEY: Final = (NUMBER, 0)
@@ -132,6 +133,13 @@ _KEYS: dict[type, Callable[[Any], tuple[Any, ...]]] = {
 }
 
 
+def _code_key(value: Any) -> tuple[Any, ...]:
+    # JavaScript code, then code with a scope (BSON types 13 and 15).
+    if value.scope is None:
+        return (CODE, 0, str(value))
+    return (CODE, 1, str(value), sort_key(value.scope))
+
+
 def _bson_key(name: str) -> Callable[[Any], tuple[Any, ...]] | None:
     if name == "ObjectId":
         return lambda value: (OBJECT_ID, value.binary)
@@ -145,6 +153,8 @@ def _bson_key(name: str) -> Callable[[Any], tuple[Any, ...]] | None:
         return lambda value: (TIMESTAMP, value.time, value.inc)
     if name == "Regex":
         return lambda value: (REGEX, str(value.pattern), str(value.flags))
+    if name == "Code":  # a str subclass, but its own BSON type (never equal to a string)
+        return _code_key
     if name == "MinKey":
         return lambda value: (MINKEY,)
     if name == "MaxKey":

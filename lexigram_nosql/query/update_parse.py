@@ -31,6 +31,7 @@ from lexigram_nosql.query.positional import (
 )
 from lexigram_nosql.query.update_pipeline import parse_pipeline_update
 from lexigram_nosql.query.values import (
+    bson_class,
     check_document,
     check_nesting,
     is_number,
@@ -156,7 +157,8 @@ def parse_replacement(document: Document, *, method: str = "replace_one") -> Rep
 def check_new_document(document: Mapping[str, Any], *, where: str = "the document") -> Any:
     """Validate a document to store whole (insert, upsert, replacement) and return it as it
     is stored (``check_document``): string field names, ``$``-prefixed and dotted ones
-    included (MongoDB 5.0+), and an ``_id`` whose own fields are not ``$``-prefixed."""
+    included (MongoDB 5.0+), and an ``_id`` whose own fields are not ``$``-prefixed. An
+    ObjectId ``_id`` is stored as its 24-hex string (the id policy, ``stored_id``)."""
     stored = check_document(document, where=where)
     identity = document.get("_id")
     if identity is not None and type(identity) is not str and isinstance(identity, Mapping):
@@ -167,7 +169,17 @@ def check_new_document(document: Mapping[str, Any], *, where: str = "the documen
                     "MongoDB refuses those inside _id",
                     path=f"_id.{name}",
                 )
+    elif identity is not None and type(identity) is not str and bson_class(identity):
+        converted = stored_id(identity)
+        if converted is not identity:
+            stored = {**stored, "_id": converted}
     return stored
+
+
+def stored_id(value: Any) -> Any:
+    """An ``_id`` as every backend stores it: an ObjectId as its 24-hex string (what filters
+    on ``_id`` compare it as, and what the MongoDB backend turns back into an ObjectId)."""
+    return str(value) if bson_class(value) == "ObjectId" else value
 
 
 def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
@@ -177,7 +189,8 @@ def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
             f"{name} on {path!r} would modify the immutable field '_id'", path=path, operator=name
         )
     if op in (UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX):
-        return check_document(operand, where=f"the {name} value of {path!r}", path=path)
+        checked = check_document(operand, where=f"the {name} value of {path!r}", path=path)
+        return stored_id(checked) if path == "_id" else checked
     if op is UpdateOp.UNSET:
         return operand
     if op in (UpdateOp.INC, UpdateOp.MUL):

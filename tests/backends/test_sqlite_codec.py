@@ -211,3 +211,20 @@ def test_index_entries_read_by_json_path_are_the_decoded_documents_entries(
     expected = list(decoded_entries(connection, "c1", index))
     assert list(_entries_by_json_path(connection, "c1", index, "f")) == expected
     assert list(stored_entries(connection, "c1", index)) == expected
+
+
+def test_javascript_code_keys_sort_between_regex_and_max_key_as_the_engine_does() -> None:
+    bson = pytest.importorskip("bson")
+    ordered = [
+        "x",
+        bson.Regex("~~", ""),
+        bson.Code(""),
+        bson.Code("x"),
+        bson.Code("", {}),
+        bson.Code("", {"a": 1}),
+        bson.MaxKey(),
+    ]
+    keys = [encode_key(value) for value in ordered]
+    assert keys == sorted(keys)
+    assert [sort_key(value) for value in ordered] == sorted(sort_key(v) for v in ordered)
+    assert encode_key(bson.Code("x")) != encode_key("x")

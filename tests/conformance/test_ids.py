@@ -3,14 +3,23 @@ values MongoDB calls equal (issue 11, item 2)."""
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import pytest
 
-from lexigram_nosql import DuplicateKeyError, InvalidQueryError
+from lexigram_nosql import (
+    DuplicateKeyError,
+    InsertOne,
+    InvalidQueryError,
+    ReplaceOne,
+    ReturnDocument,
+)
+from tests.conformance.support import REFUSED, attempt, collect
 
 WHEN = datetime(2024, 5, 1, 12, 30, 15, 250000, tzinfo=UTC)
 A_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
@@ -155,3 +164,94 @@ async def test_an_objectid_id_is_its_hex_string_everywhere(store: Any) -> None:
     assert await collection.count_documents({"_id": {"$in": [oid, "other"]}}) == 1
     with pytest.raises(DuplicateKeyError):
         await collection.insert_one({"_id": str(oid)})
+
+
+async def test_an_objectid_id_is_its_hex_string_through_every_write(store: Any) -> None:
+    """Replacements, upserts setting ``_id`` and the bulk models keep the id policy too."""
+    bson = pytest.importorskip("bson")
+    hexes = [f"65a1b2c3d4e5f60718293a{n:02x}" for n in range(5)]
+    oid = [bson.ObjectId(h) for h in hexes]
+    collection = store.collection("ids")
+    replaced = await collection.replace_one({"n": 0}, {"_id": oid[0], "n": 0}, upsert=True)
+    set_id = await collection.update_one({"n": 1}, {"$set": {"_id": oid[1]}}, upsert=True)
+    on_insert = await collection.update_one(
+        {"n": 2}, {"$setOnInsert": {"_id": oid[2]}}, upsert=True
+    )
+    found = await collection.find_one_and_replace(
+        {"n": 3}, {"_id": oid[3], "n": 3}, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    bulk = await collection.bulk_write([ReplaceOne({"n": 4}, {"_id": oid[4], "n": 4}, upsert=True)])
+    assert [replaced.upserted_id, set_id.upserted_id, on_insert.upserted_id] == hexes[:3]
+    assert found == {"_id": hexes[3], "n": 3}
+    assert bulk.upserted_ids == {0: hexes[4]}
+    stored = await collect(collection.find({}, sort={"n": 1}))
+    assert stored == [{"_id": h, "n": n} for n, h in enumerate(hexes)]
+    assert await collection.count_documents({"_id": {"$in": oid}}) == 5
+
+
+def _spec_ids() -> list[tuple[str, Any, set[str]]]:
+    bson = pytest.importorskip("bson")
+    bson_only = {"BSON-only values"}
+    return [
+        ("nan", float("nan"), set()),
+        ("empty-string", "", set()),
+        ("empty-document", {}, set()),
+        ("empty-bytes", b"", set()),
+        ("null", None, set()),
+        ("zero", 0, set()),
+        ("int64", bson.Int64(0), set()),
+        ("decimal128", bson.Decimal128("0"), bson_only),
+        ("code", bson.Code(""), bson_only),
+        ("code-with-scope", bson.Code("", {}), bson_only),
+        ("timestamp", bson.Timestamp(0, 0), bson_only),
+        ("min-key", bson.MinKey(), set()),
+        ("max-key", bson.MaxKey(), set()),
+    ]
+
+
+WRITES: dict[str, Any] = {
+    "insert_one": lambda c, v: c.insert_one({"_id": v}),
+    "insert_many": lambda c, v: c.insert_many([{"_id": v}]),
+    "update_one": lambda c, v: c.update_one({"_id": v}, {"$unset": {"a": ""}}, upsert=True),
+    "update_many": lambda c, v: c.update_many({"_id": v}, {"$unset": {"a": ""}}, upsert=True),
+    "replace_one": lambda c, v: c.replace_one({}, {"_id": v}, upsert=True),
+    "bulk_write": lambda c, v: c.bulk_write([InsertOne({"_id": v})]),
+}
+
+
+SPEC_ID_NAMES = [
+    "nan",
+    "empty-string",
+    "empty-document",
+    "empty-bytes",
+    "null",
+    "zero",
+    "int64",
+    "decimal128",
+    "code",
+    "code-with-scope",
+    "timestamp",
+    "min-key",
+    "max-key",
+]
+
+
+@pytest.mark.parametrize("case", range(len(SPEC_ID_NAMES)), ids=SPEC_ID_NAMES)
+async def test_every_write_creates_the_id_types_of_the_crud_specification(
+    store: Any, case: int
+) -> None:
+    """create-id-types and create-null-ids: each write path creates ``{_id: value}``."""
+    name, value, needs = _spec_ids()[case]
+    assert name == SPEC_ID_NAMES[case]
+    for write, call in WRITES.items():
+        collection = store.collection(f"ids_{case}_{write}")
+        if await attempt(store, needs, partial(call, collection, value)) is REFUSED:
+            assert await collection.count_documents({}) == 0
+            continue
+        [stored] = await collect(collection.find({}))
+        assert list(stored) == ["_id"], (name, write)
+        if name == "nan":
+            assert math.isnan(stored["_id"]), write
+        else:
+            assert stored["_id"] == value, (name, write)
+            assert await collection.count_documents({"_id": value}) == 1, (name, write)

@@ -65,6 +65,20 @@ _UUID_ID = (
 KNOWN_GAPS: dict[str, str] = {
     # ids
     "test_every_id_type_round_trips_with_its_type[uuid]": _UUID_ID,
+    **{
+        f"test_every_write_creates_the_id_types_of_the_crud_specification[{case}]": why
+        for case, why in {
+            "nan": "mongomock finds a NaN _id unequal to itself (replace_one upsert fails)",
+            "null": "mongomock's upsert on {_id: None} makes an ObjectId; MongoDB keeps null",
+            "decimal128": "mongomock cannot hash a Decimal128 _id",
+            "code": "mongomock cannot hash a JavaScript code _id",
+            "code-with-scope": "mongomock cannot hash a JavaScript code _id",
+            "timestamp": (
+                "mongomock replaces an empty Timestamp _id with the current time; MongoDB "
+                "stores an _id as given"
+            ),
+        }.items()
+    },
     "test_in_on_ids_of_mixed_types": _UUID_ID,
     "test_an_integral_float_id_reads_back_as_a_float_found_by_the_int": (
         "mongomock's replace_one writes the filter's _id (3) over the stored one (3.0); MongoDB "

@@ -231,3 +231,14 @@ def test_sort_key_agrees_with_compare_values(values: list[Any], direction: int) 
             assert compare_values(a, b) * direction <= 0
     assert single == sorted(single)
     assert compound == sorted(compound)
+
+
+def test_javascript_code_is_its_own_type() -> None:
+    """A str subclass in Python, JavaScript code sorts after regexes and never equals text."""
+    import bson
+
+    assert compare_values(bson.Code("x"), "x") == 1
+    assert compare_values(bson.Code("x"), re.compile("x")) == 1
+    assert compare_values(bson.Code("x"), bson.MaxKey()) == -1
+    assert compare_values(bson.Code("x"), bson.Code("x", {})) == -1
+    assert compare_values(bson.Code("x", {"a": 1}), bson.Code("x", {"a": 1})) == 0

@@ -25,7 +25,13 @@ from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final
 
-from lexigram_nosql.backends.keys import KEY_TAG, check_id, integral_float, key_text, key_value
+from lexigram_nosql.backends.keys import (
+    KEY_TAG,
+    check_stored_id,
+    integral_float,
+    key_text,
+    key_value,
+)
 from lexigram_nosql.errors import DocumentTooLargeError, InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.dates import utc_millis
 from lexigram_nosql.query.values import bson_class
@@ -377,7 +383,7 @@ def _item(document: Mapping[str, Any], key_types: Mapping[str, str]) -> dict[str
 
 def _put_key(item: dict[str, AttributeValue], name: str, value: Any, key_type: str) -> None:
     if name == "_id":
-        check_id(value)
+        check_stored_id(value, backend="dynamodb")
         if integral_float(value):
             item[FLOAT_ID] = {"BOOL": True}
     item[name] = encode_key(value, key_type, name)

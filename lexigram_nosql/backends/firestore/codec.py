@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from lexigram_nosql.backends.keys import (
-    check_id,
+    check_stored_id,
     integral_float,
     key_text,
     key_value,
@@ -74,7 +74,7 @@ def encode_id(value: Any, *, collection: str | None = None) -> str:
     or holding a NUL (every non-string key) is stored as ``~`` + the text with ``%``, ``/``
     and NUL percent-encoded. ``decode_id`` reverses both steps.
     """
-    check_id(value)
+    check_stored_id(value, backend=BACKEND)
     encoded = _escape(key_text(value, backend=BACKEND))
     if len(encoded.encode("utf-8")) > _MAX_ID_BYTES:
         raise UnsupportedQueryError(

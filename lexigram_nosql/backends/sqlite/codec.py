@@ -275,6 +275,9 @@ _DATE: Final = 0x0B
 _TIMESTAMP: Final = 0x0C
 _REGEX: Final = 0x0D
 _MAXKEY: Final = 0x0E
+_CODE: Final = bytes([_REGEX, 0xFF])
+"""JavaScript code: the regex bracket's last keys (UTF-8 never holds 0xFF), so the order of
+keys written before code could be an ``_id`` is kept."""
 
 # Inside the number bracket.
 _NAN: Final = b"\x00"
@@ -399,6 +402,10 @@ def _bson_key(name: str, value: Any) -> bytes:
         return bytes([_MINKEY])
     if name == "MaxKey":
         return bytes([_MAXKEY])
+    if name == "Code":  # after every regex (whose next byte is never 0xFF), before MaxKey
+        if value.scope is None:
+            return _CODE + b"\x01" + _escaped(str(value))
+        return _CODE + b"\x02" + _escaped(str(value)) + encode_key(value.scope)
     if name == "DatetimeMS":
         return _date_key(value.as_datetime())
     raise InvalidQueryError(f"A bson {name} cannot be an index key or _id")
