@@ -36,6 +36,7 @@ __all__ = [
     "BulkWriteFailure",
     "BulkWriteResult",
     "IndexInfo",
+    "IndexList",
     "InsertManyResult",
     "InsertOne",
     "InsertOneResult",
@@ -180,6 +181,18 @@ class ReturnDocument(enum.Enum):
 
     BEFORE = "before"
     AFTER = "after"
+
+
+class IndexList(list["IndexInfo"]):
+    """What ``list_indexes`` returns: a list, which also iterates with ``async for`` and has
+    ``to_list()``, as the cursor PyMongo's async ``list_indexes`` gives, so ported code runs."""
+
+    async def __aiter__(self) -> AsyncIterator[IndexInfo]:
+        for info in list(self):
+            yield info
+
+    async def to_list(self, length: int | None = None) -> list[IndexInfo]:
+        return list(self) if length is None else list(self)[:length]
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +464,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
 
     async def create_indexes(self, indexes: Sequence[Any]) -> list[str]: ...
 
-    async def list_indexes(self) -> list[IndexInfo]: ...
+    async def list_indexes(self) -> IndexList: ...
 
     async def index_information(self) -> dict[str, dict[str, Any]]: ...
 

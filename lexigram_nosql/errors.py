@@ -277,6 +277,15 @@ class DuplicateKeyError(WriteError):
         self.index = index
         self.key = key
 
+    @property
+    def details(self) -> dict[str, Any]:
+        """The error as PyMongo's ``DuplicateKeyError.details`` spells it: ``code``,
+        ``errmsg``, and ``keyValue`` (``{field: value}``) where the key is known."""
+        found: dict[str, Any] = {"code": self.code, "errmsg": self.message}
+        if isinstance(self.key, dict):
+            found["keyValue"] = dict(self.key)
+        return found
+
 
 class DocumentNotFoundError(WriteError):
     """An operation required a document that does not exist."""

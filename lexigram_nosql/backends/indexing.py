@@ -12,7 +12,7 @@ from typing import Any
 from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_model import IndexModel, index_spec
 from lexigram_nosql.backends.index_spec import IndexSpec, default_index_name, index_keys
-from lexigram_nosql.contracts import IndexInfo
+from lexigram_nosql.contracts import IndexInfo, IndexList
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.types import IndexKeys
 
@@ -48,11 +48,11 @@ class IndexMethods(abc.ABC):
         async with self._operation("create_indexes"):
             return [await self._create_index(spec) for spec in specs]
 
-    async def list_indexes(self) -> list[IndexInfo]:
+    async def list_indexes(self) -> IndexList:
         """The collection's indexes, ``_id_`` first (none when the collection does not
-        exist, as in MongoDB)."""
+        exist, as in MongoDB); a list that ``async for`` and ``to_list()`` read too."""
         async with self._operation("list_indexes"):
-            return await self._list_indexes()
+            return IndexList(await self._list_indexes())
 
     async def index_information(self) -> dict[str, dict[str, Any]]:
         """PyMongo's ``index_information()``: each index by name, as MongoDB describes it

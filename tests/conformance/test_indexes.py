@@ -511,6 +511,10 @@ async def test_list_indexes_reads_as_mongodb_index_documents(store: Any) -> None
     assert second["name"] == "email_-1" and second["key"] == {"email": -1}
     assert second.get("sparse") is True and second.get("unique") is None
     assert "sparse" in second and "unique" not in second
+    # As PyMongo's async cursor is read: async for, and to_list().
+    cursor = await collection.list_indexes()
+    assert [index["name"] async for index in cursor] == ["_id_", "email_-1"]
+    assert [index["name"] for index in await cursor.to_list()] == ["_id_", "email_-1"]
 
 
 async def test_the_id_index_is_listed_once_the_collection_exists(store: Any) -> None:
@@ -557,5 +561,7 @@ async def test_a_duplicate_id_names_the_id_index_and_the_value(store: Any) -> No
     assert error.code == 11000
     assert error.index == "_id_"
     assert error.key == {"_id": inserted}
+    assert error.details["keyValue"] == {"_id": inserted}  # PyMongo's spelling
+    assert error.details["code"] == 11000
     assert str(inserted) in str(error)
     assert error.collection == collection.name
