@@ -177,10 +177,20 @@ class BulkWriteFailure:
 
 
 class ReturnDocument(enum.Enum):
-    """Which version of the document the ``find_one_and_*`` methods return."""
+    """Which version of the document the ``find_one_and_*`` methods return. PyMongo's
+    ``ReturnDocument.BEFORE``/``AFTER`` are ``False``/``True``: ``ReturnDocument(True)`` is
+    ``AFTER`` here too, so code written for PyMongo keeps its meaning."""
 
     BEFORE = "before"
     AFTER = "after"
+
+    @classmethod
+    def _missing_(cls, value: object) -> ReturnDocument | None:
+        if value is True:
+            return cls.AFTER
+        if value is False:
+            return cls.BEFORE
+        return None
 
 
 class IndexList(list["IndexInfo"]):
@@ -437,7 +447,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         projection: Mapping[str, Any] | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
-        return_document: ReturnDocument = ReturnDocument.BEFORE,
+        return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Document | None: ...
 
@@ -449,7 +459,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         projection: Mapping[str, Any] | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
-        return_document: ReturnDocument = ReturnDocument.BEFORE,
+        return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
     ) -> Document | None: ...
 
     async def find_one_and_delete(

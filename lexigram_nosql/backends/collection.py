@@ -183,7 +183,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         projection: Mapping[str, Any] | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
-        return_document: ReturnDocument = ReturnDocument.BEFORE,
+        return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Document | None:
         return await self._modify_first(
@@ -209,7 +209,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         projection: Mapping[str, Any] | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
-        return_document: ReturnDocument = ReturnDocument.BEFORE,
+        return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
     ) -> Document | None:
         return await self._modify_first(
             "find_one_and_replace",
@@ -232,7 +232,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         projection: Mapping[str, Any] | None,
         sort: SortSpec | None,
         upsert: bool,
-        return_document: ReturnDocument,
+        return_document: ReturnDocument | bool,
     ) -> Document | None:
         """The one body of ``find_one_and_update``/``_replace``: validate, then modify the
         first match in sort order inside the operation's wrapper."""
@@ -240,9 +240,18 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
         )
         parsed = parse(query)
+        if not isinstance(upsert, bool):
+            raise InvalidQueryError(f"{operation}: upsert must be True or False, got {upsert!r}")
+        try:  # PyMongo's ReturnDocument values are the booleans
+            which = ReturnDocument(return_document)
+        except ValueError:
+            raise InvalidQueryError(
+                f"{operation}: return_document must be ReturnDocument.BEFORE or AFTER, got "
+                f"{return_document!r}"
+            ) from None
         async with self._operation(operation):
             return await self._find_one_and_modify(
-                query, parsed, raw, upsert=upsert, return_document=return_document
+                query, parsed, raw, upsert=upsert, return_document=which
             )
 
     async def find_one_and_delete(

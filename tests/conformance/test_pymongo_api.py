@@ -451,3 +451,23 @@ async def test_malformed_find_and_aggregate_options_are_refused(store: Any, call
     collection = await seeded(store, THREE)
     with pytest.raises(InvalidQueryError):
         call(collection)
+
+
+async def test_return_document_takes_pymongo_values(store: Any) -> None:
+    """PyMongo's ReturnDocument.AFTER is True and BEFORE is False: code passing them (or the
+    booleans) gets the same document as with ours."""
+    collection = await seeded(store, THREE)
+    inc = {"$inc": {"x": 1}}
+    after = await collection.find_one_and_update({"_id": K[1]}, inc, return_document=True)
+    before = await collection.find_one_and_update({"_id": K[1]}, inc, return_document=False)
+    replaced = await collection.find_one_and_replace({"_id": K[2]}, {"x": 0}, return_document=True)
+    assert (after, before, replaced) == (
+        {"_id": K[1], "x": 12},
+        {"_id": K[1], "x": 12},
+        {"_id": K[2], "x": 0},
+    )
+    with pytest.raises(InvalidQueryError, match="return_document"):
+        await collection.find_one_and_update({"_id": K[1]}, inc, return_document="later")
+    with pytest.raises(InvalidQueryError, match="upsert"):
+        await collection.find_one_and_update({"_id": K[1]}, inc, upsert="yes")
+    assert await collection.find_one({"_id": K[1]}) == {"_id": K[1], "x": 13}
