@@ -71,16 +71,17 @@ async def test_a_held_lock_makes_others_wait_then_give_up(store: DocumentStorePr
 async def test_the_lease_is_renewed_while_a_long_migration_runs(
     store: DocumentStoreProtocol,
 ) -> None:
-    """With a 0.3s lease and a 1.2s migration, a second migrator must still wait: without
-    renewal it would take the lock over and run the migration a second time."""
+    """With a 1s lease and a 3s migration, a second migrator must still wait: without renewal
+    it would take the lock over and run the migration a second time. (The lease is long
+    enough for a renewal's round trip to a busy DynamoDB Local to fit in a third of it.)"""
     runs: Counter[str] = Counter()
 
     async def slow(ctx: MigrationContext) -> None:
         runs["slow"] += 1
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(3.0)
 
     def build(owner: str) -> MigrationManager:
-        return MigrationManager(store=store, lock_ttl=0.3, owner=owner).add(slow, id=1)
+        return MigrationManager(store=store, lock_ttl=1.0, owner=owner).add(slow, id=1)
 
     first = asyncio.create_task(build("first").apply())
     await asyncio.sleep(0.1)
@@ -97,7 +98,7 @@ async def test_a_migrator_that_lost_its_lease_stops(store: DocumentStoreProtocol
     async def first(ctx: MigrationContext) -> None:
         runs["first"] += 1
         await state.update_one({"_id": LOCK_ID}, {"$set": {"owner": "thief"}})
-        await asyncio.sleep(0.5)  # the renewer notices the lock is no longer ours
+        await asyncio.sleep(2.0)  # the renewer (every 0.1 s) notices the lock is not ours
 
     async def second(ctx: MigrationContext) -> None:
         runs["second"] += 1
