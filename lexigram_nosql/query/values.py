@@ -285,13 +285,7 @@ def _checked_mapping(value: Mapping[Any, Any], where: str, path: str | None, dep
         kind = type(item)
         if kind in _STORED_AS_IS or (kind is int and _INT64_MIN <= item <= _INT64_MAX):
             continue
-        child = f"{path}.{name}" if path else name
-        if kind is dict:
-            new = _checked_mapping(item, where, child, depth + 1)
-        elif kind is list:
-            new = _checked_array(item, where, child, depth + 1)
-        else:
-            new = _stored_leaf(item, where, child, depth)
+        new = _checked_child(item, kind, where, f"{path}.{name}" if path else name, depth)
         if new is not item:
             if changed is None:
                 changed = dict(value)
@@ -309,13 +303,7 @@ def _checked_array(value: Sequence[Any], where: str, path: str | None, depth: in
         kind = type(item)
         if kind in _STORED_AS_IS or (kind is int and _INT64_MIN <= item <= _INT64_MAX):
             continue
-        child = f"{path}.{index}" if path else str(index)
-        if kind is dict:
-            new = _checked_mapping(item, where, child, depth + 1)
-        elif kind is list:
-            new = _checked_array(item, where, child, depth + 1)
-        else:
-            new = _stored_leaf(item, where, child, depth)
+        new = _checked_child(item, kind, where, f"{path}.{index}" if path else str(index), depth)
         if new is not item:
             if copied is None:
                 copied = list(value)
@@ -323,6 +311,15 @@ def _checked_array(value: Sequence[Any], where: str, path: str | None, depth: in
     if copied is not None:
         return copied
     return value if type(value) is list else list(value)
+
+
+def _checked_child(item: Any, kind: type, where: str, path: str, depth: int) -> Any:
+    """A value inside a container at nesting ``depth`` that is not a plain leaf."""
+    if kind is dict:
+        return _checked_mapping(item, where, path, depth + 1)
+    if kind is list:
+        return _checked_array(item, where, path, depth + 1)
+    return _stored_leaf(item, where, path, depth)
 
 
 def _stored_leaf(value: Any, where: str, path: str, depth: int = 0) -> Any:

@@ -73,26 +73,22 @@ def _sized_document(document: Mapping[str, Any], total: list[int]) -> dict[str, 
     size = 5  # int32 length + trailing NUL
     for key, item in document.items():
         size += 2 + (len(key) if key.isascii() else len(key.encode()))
-        copied[key] = item
         kind = type(item)
         if kind is str:
             size += 5 + (len(item) if item.isascii() else len(item.encode()))
         elif kind is int or kind is float or kind is datetime:
             size += 8
-        elif kind is dict:
-            copied[key] = _sized_document(item, total)
-        elif kind is list or kind is tuple:
-            copied[key] = _sized_list(item, total)
         else:
-            copied[key] = clone(item)
-            size += _leaf_size(item)
+            item, item_size = _sized_other(item, kind, total)
+            size += item_size
+        copied[key] = item
     total[0] += size
     return copied
 
 
 def _sized_list(items: Any, total: list[int]) -> list[Any]:
-    """An array, sized as BSON stores it: a document keyed "0", "1"... (the branches are
-    ``_sized_document``'s, without building that document)."""
+    """An array, sized as BSON stores it: a document keyed "0", "1"... (counted without
+    building that document)."""
     copied: list[Any] = []
     size = 5 + _index_keys_size(len(items))
     for item in items:
@@ -101,16 +97,22 @@ def _sized_list(items: Any, total: list[int]) -> list[Any]:
             size += 5 + (len(item) if item.isascii() else len(item.encode()))
         elif kind is int or kind is float or kind is datetime:
             size += 8
-        elif kind is dict:
-            item = _sized_document(item, total)
-        elif kind is list or kind is tuple:
-            item = _sized_list(item, total)
         else:
-            size += _leaf_size(item)
-            item = clone(item)
+            item, item_size = _sized_other(item, kind, total)
+            size += item_size
         copied.append(item)
     total[0] += size
     return copied
+
+
+def _sized_other(item: Any, kind: type, total: list[int]) -> tuple[Any, int]:
+    """The copy of a value that is not a str or a number, and the bytes it adds to its
+    container (a nested container adds its own to ``total``)."""
+    if kind is dict:
+        return _sized_document(item, total), 0
+    if kind is list or kind is tuple:
+        return _sized_list(item, total), 0
+    return clone(item), _leaf_size(item)
 
 
 def _index_keys_size(count: int) -> int:
