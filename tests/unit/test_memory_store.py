@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lexigram_nosql import TransactionError, create_store
 from lexigram_nosql.backends.memory import MemoryDocumentStore
 from lexigram_nosql.backends.memory import collection as collection_module
-from lexigram_nosql.backends.memory.values import clone, stored_copy, strictly_equal
+from lexigram_nosql.backends.memory.values import clone, stored_copy
 
 
 @pytest.fixture
@@ -36,14 +36,6 @@ def test_clone_copies_containers_and_shares_immutable_leaves() -> None:
     assert copied == {"a": [1, {"b": [2, 3]}], "s": "x"}
     assert copied["a"] is not value["a"] and copied["a"][1] is not value["a"][1]
     assert copied["s"] is value["s"]
-
-
-def test_strict_equality_compares_types() -> None:
-    assert strictly_equal({"a": [1, "x"]}, {"a": [1, "x"]})
-    assert not strictly_equal({"a": 1}, {"a": 1.0})
-    assert not strictly_equal(True, 1)
-    assert not strictly_equal({"a": 1, "b": 2}, {"b": 2, "a": 1})
-    assert strictly_equal(float("nan"), float("nan"))
 
 
 # -- isolation -------------------------------------------------------------------------------

@@ -14,15 +14,15 @@ This module imports no driver: it describes the writes; the store turns them int
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
 from lexigram_nosql.backends.firestore.codec import encodable, is_plain_number
 from lexigram_nosql.query.ast import OperatorUpdate, Update, UpdateOp
+from lexigram_nosql.query.identity import same_stored
 
-__all__ = ["FieldWrite", "native_writes", "replacement_writes", "same_value"]
+__all__ = ["FieldWrite", "native_writes", "replacement_writes"]
 
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
@@ -95,29 +95,13 @@ def replacement_writes(before: dict[str, Any], after: dict[str, Any]) -> list[Fi
     writes = [
         FieldWrite((key,), "set", value)
         for key, value in after.items()
-        if key != "_id" and (key not in before or not same_value(before[key], value))
+        if key != "_id"
+        and (key not in before or not same_stored(before[key], value, ordered_keys=False))
     ]
     writes.extend(
         FieldWrite((key,), "delete") for key in before if key != "_id" and key not in after
     )
     return writes
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equal with the same types throughout (``1`` is not ``1.0`` nor ``True``, ``-0.0`` is
-    not ``0.0``), as MongoDB decides whether an update modified a document (it compares the
-    stored bytes) and as Firestore decides whether a write changed one."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float):
-        if math.isnan(a):
-            return math.isnan(b)
-        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-    return bool(a == b)
 
 
 class _Absent:

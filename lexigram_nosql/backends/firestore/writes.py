@@ -35,7 +35,6 @@ from lexigram_nosql.backends.firestore.updates import (
     FieldWrite,
     native_writes,
     replacement_writes,
-    same_value,
 )
 from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.backends.retry import LostRace, find_one_and_name, retry_lost_races
@@ -43,6 +42,7 @@ from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
 from lexigram_nosql.errors import DuplicateKeyError, WriteError
 from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, Update
 from lexigram_nosql.query.filter import matches
+from lexigram_nosql.query.identity import same_stored
 from lexigram_nosql.query.projection import apply_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.query.update import apply_update, upsert_seed
@@ -274,7 +274,7 @@ async def write_in_transaction(
         handle.writes(coll._name)[match.doc_id] = None
         return None, True
     after = apply_update(update, match.document)
-    if same_value(after, match.document):
+    if same_stored(after, match.document, ordered_keys=False):
         return after, False
     body = encode_body(after, collection=coll._name)
     if uniques:
@@ -312,7 +312,7 @@ async def _rewrite_locked(
     async def attempt() -> tuple[Document, Document] | None:
         nonlocal before, update_time
         after = apply_update(update, before)
-        if same_value(after, before):
+        if same_stored(after, before, ordered_keys=False):
             return before, before
         encode_body(after, collection=coll._name)  # refuse what cannot be stored
         changes = guard_changes(coll._name, uniques, before, after, match.doc_id)
@@ -372,7 +372,7 @@ async def rewrite_many(
         planned = 0
         for match in chunk:
             after = apply_update(update, match.document)
-            if same_value(after, match.document):
+            if same_stored(after, match.document, ordered_keys=False):
                 continue
             encode_body(after, collection=coll._name)
             writes = native_writes(update, match.document) or replacement_writes(

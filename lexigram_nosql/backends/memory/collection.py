@@ -30,7 +30,6 @@ from lexigram_nosql.backends.memory.values import (
     clone,
     clone_document,
     stored_copy,
-    strictly_equal,
 )
 from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
@@ -38,6 +37,7 @@ from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError, WriteErr
 from lexigram_nosql.query.aggregate import run_pipeline
 from lexigram_nosql.query.ast import FilterNode, MatchAll, ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.dates import utc_now
+from lexigram_nosql.query.identity import same_stored
 from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.ordering import document_sort_key, sort_key
 from lexigram_nosql.query.pacing import Pacer, paced_sort
@@ -291,7 +291,7 @@ class MemoryCollection(BaseCollection["MemoryDocumentStore"]):
                     await pacer.pause()
                 matched += 1
                 new = self._updated(update, document)
-                if strictly_equal(new, document):
+                if same_stored(new, document):
                     continue
                 target = self._store.data_for_write(self._name, undo)
                 self._write(target, value_key(new["_id"]), new, undo, inserting=False)
@@ -372,7 +372,7 @@ class MemoryCollection(BaseCollection["MemoryDocumentStore"]):
                 failed = False
                 return self._project(query.projection, document)
             new = self._updated(update, document)
-            if not strictly_equal(new, document):
+            if not same_stored(new, document):
                 self._write(target, id_key, new, undo, inserting=False)
             failed = False
             after = return_document is ReturnDocument.AFTER

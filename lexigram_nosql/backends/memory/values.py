@@ -7,7 +7,6 @@ to a stored document is a stable snapshot of it (``find`` streams rely on this).
 from __future__ import annotations
 
 import copy
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any, Final
 
-__all__ = ["clone", "clone_document", "stored_copy", "strictly_equal"]
+__all__ = ["clone", "clone_document", "stored_copy"]
 
 # Values that cannot be changed in place, so a copy may share them.
 _IMMUTABLE: Final = (
@@ -136,22 +135,3 @@ def _leaf_size(value: Any) -> int:
     if isinstance(value, re.Pattern):
         return 2 + len(value.pattern.encode()) + 8
     return 16  # bool, None, UUID, ObjectId, Decimal128 and the other BSON scalars
-
-
-# -- equality --------------------------------------------------------------------------
-
-
-def strictly_equal(a: Any, b: Any) -> bool:
-    """Equality that also compares types (``1`` is not ``1.0``, ``True`` is not ``1``), the
-    way MongoDB decides whether an update modified a document."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(strictly_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(strictly_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    if isinstance(a, datetime):
-        return bool(a == b and a.tzinfo == b.tzinfo)
-    return bool(a == b)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.keys import check_id
-from lexigram_nosql.backends.memory.values import strictly_equal
 from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.backends.sqlite.codec import decode_document, encode_key
 from lexigram_nosql.backends.sqlite.planner import Plan, plan_read
@@ -34,6 +33,7 @@ from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, Up
 from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError
 from lexigram_nosql.query.ast import FilterNode, MatchAll, ReplacementUpdate, Update
 from lexigram_nosql.query.dates import utc_now
+from lexigram_nosql.query.identity import same_stored
 from lexigram_nosql.query.matching import compile_filter
 from lexigram_nosql.query.ordering import document_sort_key
 from lexigram_nosql.query.pacing import Pacer, paced_sort
@@ -421,7 +421,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
                 for seq, document in targets:
                     matched += 1
                     new = self._updated(update, document)
-                    if not strictly_equal(new, document):
+                    if not same_stored(new, document):
                         writer.replace(seq, document, new)
                         modified += 1
             if matched or not upsert:
@@ -473,7 +473,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
                 writer.delete([seq])
                 return apply_projection(query.projection, document)
             new = self._updated(update, document)
-            if not strictly_equal(new, document):
+            if not same_stored(new, document):
                 writer.replace(seq, document, new)
             return apply_projection(query.projection, new if after else document)
 
