@@ -21,6 +21,7 @@ from lexigram_nosql.types import (
     FilterDocument,
     IndexKeys,
     Pipeline,
+    ProjectionSpec,
     SortSpec,
     UpdateDocument,
 )
@@ -360,7 +361,7 @@ class ReadableCollectionProtocol(Protocol):
         self,
         filter: FilterDocument | None = None,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         skip: int = 0,
     ) -> Document | None: ...
@@ -369,7 +370,7 @@ class ReadableCollectionProtocol(Protocol):
         self,
         filter: FilterDocument | None = None,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         skip: int = 0,
         limit: int = 0,
@@ -444,7 +445,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         filter: FilterDocument,
         update: UpdateDocument,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
@@ -456,7 +457,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         filter: FilterDocument,
         replacement: Document,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
@@ -466,7 +467,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         self,
         filter: FilterDocument,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
     ) -> Document | None: ...
 

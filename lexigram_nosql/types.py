@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-__all__ = ["Document", "FilterDocument", "IndexKeys", "Pipeline", "SortSpec", "UpdateDocument"]
+__all__ = [
+    "Document",
+    "FilterDocument",
+    "IndexKeys",
+    "Pipeline",
+    "ProjectionSpec",
+    "SortSpec",
+    "UpdateDocument",
+]
 
 Document: TypeAlias = dict[str, Any]
 """A JSON-like document as users read and write it."""
@@ -25,5 +33,8 @@ SortSpec: TypeAlias = Sequence[tuple[str, int] | str] | Mapping[str, int] | str
 ``{"field": 1, "other": -1}``, or a field name (ascending) alone or in the list."""
 
 IndexKeys: TypeAlias = SortSpec
+
+ProjectionSpec: TypeAlias = Mapping[str, Any] | Sequence[str]
+"""A projection: ``{field: 1 | 0 | operator}``, or PyMongo's list of field names to include."""
 """An index's keys, in the forms a sort takes (as PyMongo takes them): ``"email"``,
 ``[("org", 1), ("age", -1)]``, ``["org", "age"]`` or ``{"org": 1, "age": -1}``."""

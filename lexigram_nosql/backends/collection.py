@@ -47,7 +47,14 @@ from lexigram_nosql.query.requests import (
     parse_sort,
 )
 from lexigram_nosql.query.update import check_new_document, parse_replacement, parse_update
-from lexigram_nosql.types import Document, FilterDocument, Pipeline, SortSpec, UpdateDocument
+from lexigram_nosql.types import (
+    Document,
+    FilterDocument,
+    Pipeline,
+    ProjectionSpec,
+    SortSpec,
+    UpdateDocument,
+)
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.store import BaseDocumentStore
@@ -180,7 +187,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         filter: FilterDocument,
         update: UpdateDocument,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
@@ -206,7 +213,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         filter: FilterDocument,
         replacement: Document,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
@@ -229,7 +236,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         parse: Callable[[FindQuery], Update],
         raw: Any,
         *,
-        projection: Mapping[str, Any] | None,
+        projection: ProjectionSpec | None,
         sort: SortSpec | None,
         upsert: bool,
         return_document: ReturnDocument | bool,
@@ -258,7 +265,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         self,
         filter: FilterDocument,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
     ) -> Document | None:
         query = FindQuery.build(
@@ -355,7 +362,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         self,
         filter: FilterDocument | None = None,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         skip: int = 0,
     ) -> Document | None:
@@ -376,7 +383,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         self,
         filter: FilterDocument | None = None,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         skip: int = 0,
         limit: int = 0,
@@ -449,8 +456,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             "aggregate", ("allow_disk_use", allow_disk_use), ("allowDiskUse", allowDiskUse)
         )
         check_server_hints(size, disk)
-        if size is not None or disk is not None:
-            parsed = replace(parsed, batch_size=size, allow_disk_use=disk)
+        if size or disk is not None:
+            parsed = replace(parsed, batch_size=size or None, allow_disk_use=disk)
         return self._stream("aggregate", lambda: self._aggregate(parsed))
 
     def _stream(

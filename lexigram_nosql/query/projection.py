@@ -17,7 +17,7 @@ from typing import Any
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.paths import check_path, split_path
 from lexigram_nosql.query.values import is_number, to_python_number
-from lexigram_nosql.types import Document
+from lexigram_nosql.types import Document, ProjectionSpec
 
 __all__ = ["Projection", "apply_projection", "parse_projection"]
 
@@ -35,13 +35,16 @@ class Projection:
     raw: Mapping[str, Any]
 
 
-def parse_projection(projection: Mapping[str, Any] | None) -> Projection | None:
-    """Validate a projection; mixing inclusion and exclusion (but for ``_id``) is refused.
+def parse_projection(projection: ProjectionSpec | None) -> Projection | None:
+    """Validate a projection (a document, or PyMongo's list of field names to include);
+    mixing inclusion and exclusion (but for ``_id``) is refused.
 
     Returns ``None`` for ``None`` or ``{}`` (the whole document).
     """
     if projection is None:
         return None
+    if isinstance(projection, (list, tuple)) and all(type(f) is str for f in projection):
+        projection = dict.fromkeys(projection, 1)  # PyMongo's list of field names to include
     if not isinstance(projection, Mapping):
         raise InvalidQueryError(
             f"A projection must be a document of field: 1 | 0, got {type(projection).__name__}",

@@ -16,7 +16,7 @@ from lexigram_nosql.query.ast import FilterNode, MatchAll
 from lexigram_nosql.query.filter import parse_equalities, parse_filter
 from lexigram_nosql.query.limits import DEFAULT_LIMITS, Limits, check_filter
 from lexigram_nosql.query.projection import Projection, parse_projection
-from lexigram_nosql.types import SortSpec
+from lexigram_nosql.types import ProjectionSpec, SortSpec
 
 __all__ = ["FilterQuery", "FindQuery", "parse_sort"]
 
@@ -58,7 +58,7 @@ class FindQuery:
         cls,
         filter: Mapping[str, Any] | None = None,
         *,
-        projection: Mapping[str, Any] | None = None,
+        projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         skip: int = 0,
         limit: int = 0,
@@ -77,18 +77,19 @@ class FindQuery:
             sort=parse_sort(sort),
             skip=skip,
             limit=limit,
-            batch_size=batch_size,
+            batch_size=batch_size or None,  # 0, as in PyMongo: the server's default
             allow_disk_use=allow_disk_use,
         )
 
 
 def check_server_hints(batch_size: int | None, allow_disk_use: bool | None) -> None:
-    """``batch_size`` (how many documents the server sends at a time) and ``allow_disk_use``
+    """``batch_size`` (how many documents the server sends at a time, 0: its default) and
+    ``allow_disk_use``
     (whether MongoDB may spill a large sort to disk) change no result; checked all the same."""
     if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 0
     ):
-        raise InvalidQueryError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise InvalidQueryError(f"batch_size must be a non-negative integer, got {batch_size!r}")
     if allow_disk_use is not None and not isinstance(allow_disk_use, bool):
         raise InvalidQueryError(f"allow_disk_use must be True or False, got {allow_disk_use!r}")
 

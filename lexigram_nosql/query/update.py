@@ -120,7 +120,7 @@ def apply_update(
             set_path(result, field.path, _date_value(field.operand, moment), operator=op.value)
         else:
             _APPLY[op](result, field)
-    if "_id" in document and not inserting:
+    if "_id" in document:  # stored, or taken from an upsert's filter: immutable either way
         new_id = result.get("_id", MISSING)
         if new_id is MISSING or not values_equal(new_id, document["_id"]):
             culprit = next(

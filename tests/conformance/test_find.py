@@ -160,8 +160,8 @@ async def test_find_one_with_sort(store: Any) -> None:
 
 @pytest.mark.parametrize(
     "arguments",
-    [{"skip": -1}, {"limit": 1.5}, {"sort": [("a", 2)]}, {"batch_size": 0}],
-    ids=["negative-skip", "fractional-limit", "bad-direction", "zero-batch"],
+    [{"skip": -1}, {"limit": 1.5}, {"sort": [("a", 2)]}, {"batch_size": -1}],
+    ids=["negative-skip", "fractional-limit", "bad-direction", "negative-batch"],
 )
 async def test_find_refuses_bad_arguments_before_iterating(
     store: Any, arguments: dict[str, Any]

@@ -422,6 +422,21 @@ async def test_find_options_change_no_result(store: Any) -> None:
         found = collection.find(after_first, sort={"x": -1}, allow_disk_use=allow)
         assert await collect(found) == EIGHT[:0:-1]
     assert await collect(collection.find({}, sort={"_id": 1}, limit=-3)) == EIGHT[:3]
+    assert await collect(collection.find(after_first, sort={"_id": 1}, batch_size=0)) == EIGHT[1:]
+
+
+async def test_a_projection_may_be_a_list_of_field_names(store: Any) -> None:
+    """PyMongo's other spelling of an inclusion projection, on every method taking one."""
+    collection = await seeded(store, [{"_id": K[1], "x": 1, "y": 2, "z": {"a": 3, "b": 4}}])
+    expected = {"_id": K[1], "x": 1, "z": {"a": 3}}
+    fields = ["x", "z.a"]
+    assert await collect(collection.find({}, projection=fields)) == [expected]
+    assert await collection.find_one({}, projection=fields) == expected
+    updated = await collection.find_one_and_update(
+        {}, {"$set": {"y": 5}}, projection=fields, return_document=ReturnDocument.AFTER
+    )
+    assert updated == expected
+    assert await collection.find_one_and_delete({}, projection=("x",)) == {"_id": K[1], "x": 1}
 
 
 async def test_aggregate_options_change_no_result(store: Any) -> None:
@@ -440,7 +455,7 @@ async def test_aggregate_options_change_no_result(store: Any) -> None:
     "call",
     [
         lambda c: c.find({}, allow_disk_use="yes"),
-        lambda c: c.find({}, batch_size=0),
+        lambda c: c.find({}, batch_size=-1),
         lambda c: c.aggregate([], batch_size=-1),
         lambda c: c.aggregate([], allowDiskUse=1),
         lambda c: c.aggregate([], batch_size=2, batchSize=2),

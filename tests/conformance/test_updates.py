@@ -319,3 +319,22 @@ async def test_delete_one_and_many(store: Any) -> None:
     assert (await collection.delete_many({"g": 7})).deleted_count == 0
     assert (await collection.delete_many({})).deleted_count == 2
     assert await collection.count_documents({}) == 0
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{"$set": {"_id": "b"}}, {"$setOnInsert": {"_id": "b"}}, {"$unset": {"_id": ""}}],
+    ids=["set", "set-on-insert", "unset"],
+)
+async def test_an_upsert_cannot_change_the_id_its_filter_gives(
+    store: Any, update: dict[str, Any]
+) -> None:
+    """MongoDB starts the upserted document from the filter's equalities: an ``_id`` taken
+    from there is immutable (error 66), while one the filter does not name may be set."""
+    collection = await seeded(store, [])
+    with pytest.raises(InvalidQueryError):
+        await collection.update_one({"_id": "a"}, update, upsert=True)
+    assert await collection.count_documents({}) == 0
+    result = await collection.update_one({"x": 1}, {"$setOnInsert": {"_id": "c"}}, upsert=True)
+    assert result.upserted_id == "c"
+    assert await collection.find_one({}) == {"_id": "c", "x": 1}

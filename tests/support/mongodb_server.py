@@ -66,6 +66,14 @@ CONGODB_GAPS: dict[str, str] = {
         "CongoDB refuses an upsert whose _id is taken by a document the filter does not "
         "match with error code 1, not MongoDB's duplicate key error 11000"
     ),
+    **_cases(
+        ("test_an_upsert_cannot_change_the_id_its_filter_gives",),
+        dict.fromkeys(
+            ["set", "set-on-insert"],
+            "CongoDB lets an upsert's update replace the _id its filter gave; MongoDB refuses "
+            "it as a change of the immutable _id (error 66)",
+        ),
+    ),
     "test_unordered_bulk_write_continues_past_errors": (
         "CongoDB's bulk write counts a request that failed as matched (nMatched); MongoDB "
         "counts only the requests that were applied"
