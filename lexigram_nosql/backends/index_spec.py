@@ -154,6 +154,14 @@ class IndexSpec:
         partial_filter_expression: Mapping[str, Any] | None = None,
     ) -> IndexSpec:
         pairs = index_keys(keys)
+        if pairs == _ID_KEYS and (unique or sparse):
+            option = "unique" if unique else "sparse"
+            raise InvalidQueryError(
+                f"The field {option!r} is not valid for the _id index, which is always unique "
+                "and holds every document (as in MongoDB)",
+                operator=option,
+                path="_id",
+            )
         if expire_after_seconds is not None:
             _check_ttl(pairs, expire_after_seconds)
         partial: dict[str, Any] | None = None
@@ -183,7 +191,10 @@ class IndexSpec:
 
 
 def default_index_name(pairs: Sequence[tuple[str, int]]) -> str:
-    """MongoDB's (and PyMongo's) name for an index nobody named: ``email_1_age_-1``."""
+    """MongoDB's name for an index nobody named: ``email_1_age_-1``; ``_id_`` for the
+    ``_id`` index."""
+    if tuple(pairs) == _ID_KEYS:
+        return "_id_"
     return "_".join(f"{path}_{direction}" for path, direction in pairs)
 
 
@@ -195,6 +206,8 @@ def index_keys(keys: IndexKeys) -> tuple[tuple[str, int], ...]:
         raise InvalidQueryError("create_index needs at least one key", operator="create_index")
     return pairs
 
+
+_ID_KEYS: Final = (("_id", 1),)
 
 _MAX_EXPIRE: Final = 2**31 - 1
 """MongoDB's largest ``expireAfterSeconds`` (a 32-bit int)."""

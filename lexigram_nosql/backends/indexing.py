@@ -62,14 +62,22 @@ class IndexMethods(abc.ABC):
 
     async def drop_index(self, index_or_name: str | IndexKeys) -> None:
         """PyMongo's ``drop_index``: by name, or by keys, which name the index they would
-        name by default (an index created with a ``name`` is dropped by that name)."""
+        name by default (an index created with a ``name`` is dropped by that name); ``"*"``
+        drops all but ``_id_``, as MongoDB's ``dropIndexes`` does."""
         if isinstance(index_or_name, str):
             name = index_or_name
             if not name:
                 raise InvalidQueryError("index name must be a non-empty string, got ''")
         else:
             name = default_index_name(index_keys(index_or_name))
+        if name == "*":
+            await self.drop_indexes()
+            return
         async with self._operation("drop_index"):
+            if name == "_id_":
+                raise InvalidQueryError(
+                    "The _id index cannot be dropped (as in MongoDB)", operator="drop_index"
+                )
             await self._drop_index(name)
 
     async def drop_indexes(self) -> None:

@@ -493,6 +493,26 @@ async def test_drop_index_by_name_or_by_keys(store: Any) -> None:
         await collection.drop_index("b_1")  # gone, as MongoDB's IndexNotFound
 
 
+async def test_the_id_index_cannot_be_dropped_nor_given_options(store: Any) -> None:
+    collection = await seeded(store, [{"a": 1}])
+    for spelling in ("_id_", [("_id", 1)]):
+        with pytest.raises(InvalidQueryError, match="_id"):
+            await collection.drop_index(spelling)
+    assert [i.name for i in await collection.list_indexes()] == ["_id_"]
+    assert await collection.create_index("_id") == "_id_"  # it exists already
+    for option in ("unique", "sparse"):
+        with pytest.raises(InvalidQueryError, match=option):
+            await collection.create_index("_id", **{option: True})  # as MongoDB refuses
+    assert [i.name for i in await collection.list_indexes()] == ["_id_"]
+
+
+async def test_drop_index_star_drops_all_but_the_id_index(store: Any) -> None:
+    collection = await seeded(store, [{"a": 1, "b": 2}])
+    await collection.create_indexes([IndexModel("a"), IndexModel("b")])
+    await collection.drop_index("*")
+    assert [i.name for i in await collection.list_indexes()] == ["_id_"]
+
+
 async def test_drop_indexes_drops_all_but_the_id_index(store: Any) -> None:
     collection = await seeded(store, [{"email": "a@x", "n": 1}])
     await collection.create_index("n")

@@ -34,6 +34,8 @@ async def create_index(coll: FirestoreCollection, spec: IndexSpec) -> str:
             operator="create_index",
             collection=coll._name,
         )
+    if spec.keys == (("_id", 1),):
+        return "_id_"  # the document id: it always exists
     recorded = await coll._store.loaded_indexes(coll._name)
     if spec.exists_in(recorded.values(), collection=coll._name):
         return spec.name
