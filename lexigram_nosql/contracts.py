@@ -7,7 +7,7 @@ the result and bulk-operation types are this package's own (no driver type leaks
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -405,7 +405,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     async def insert_one(self, document: Document) -> InsertOneResult: ...
 
     async def insert_many(
-        self, documents: Sequence[Document], *, ordered: bool = True
+        self, documents: Iterable[Document], *, ordered: bool = True
     ) -> InsertManyResult: ...
 
     async def update_one(

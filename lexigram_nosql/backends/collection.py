@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -109,13 +109,15 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         return InsertOneResult(ids[0])
 
     async def insert_many(
-        self, documents: Sequence[Document], *, ordered: bool = True
+        self, documents: Iterable[Document], *, ordered: bool = True
     ) -> InsertManyResult:
         """Insert in order (an empty list is refused). A refused document raises
         ``BulkWriteError`` carrying what was written: ordered, the documents after it are not
         attempted; with ``ordered=False`` every other document is still inserted."""
-        if isinstance(documents, Mapping) or not isinstance(documents, Sequence):
+        if isinstance(documents, (Mapping, str, bytes)) or not isinstance(documents, Iterable):
             raise InvalidQueryError("insert_many takes a list of documents", collection=self._name)
+        if not isinstance(documents, Sequence):  # any iterable, as in PyMongo (a generator...)
+            documents = list(documents)
         if not documents:  # the CRUD specification requires the refusal, as PyMongo does
             raise InvalidQueryError(
                 "insert_many takes a non-empty list of documents", collection=self._name

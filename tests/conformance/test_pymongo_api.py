@@ -486,3 +486,14 @@ async def test_return_document_takes_pymongo_values(store: Any) -> None:
     with pytest.raises(InvalidQueryError, match="upsert"):
         await collection.find_one_and_update({"_id": K[1]}, inc, upsert="yes")
     assert await collection.find_one({"_id": K[1]}) == {"_id": K[1], "x": 13}
+
+
+async def test_insert_many_takes_any_iterable_of_documents(store: Any) -> None:
+    """As PyMongo: a generator or a tuple of documents; a single document or text is not."""
+    collection = await seeded(store, [])
+    result = await collection.insert_many({"_id": K[n], "x": n} for n in (1, 2))
+    assert result.inserted_ids == [K[1], K[2]]
+    for wrong in ({"_id": K[3]}, "documents"):
+        with pytest.raises(InvalidQueryError, match="list of documents"):
+            await collection.insert_many(wrong)
+    assert await contents(collection) == [{"_id": K[1], "x": 1}, {"_id": K[2], "x": 2}]
