@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import InvalidQueryError, UpdateMany, UpdateOne
+from lexigram_nosql import InvalidQueryError, ReplaceOne, UpdateMany, UpdateOne
 from tests.conformance.support import collect, seeded
 
 ID = "0000000000000000000000a1"
@@ -221,3 +221,19 @@ async def test_malformed_field_operators_are_refused(store: Any, expression: Any
     collection = await seeded(store, [{"_id": ID}])
     with pytest.raises(InvalidQueryError):
         collection.aggregate([{"$project": {"v": expression}}])
+
+
+async def test_dotted_names_inside_id_and_replacements_of_every_method(store: Any) -> None:
+    """insertOne-dots_and_dollars' dotted key inside ``_id``, and the replaceOne cases through
+    find_one_and_replace and the bulk ReplaceOne."""
+    collection = await seeded(store, [])
+    result = await collection.insert_one({"_id": {"a.b": 1}})
+    assert result.inserted_id == {"a.b": 1}
+    assert await collection.find_one({"_id": {"a.b": 1}}) == {"_id": {"a.b": 1}}
+    others = await seeded(store, [{"_id": ID}])
+    found = await others.find_one_and_replace(
+        {"_id": ID}, {"a.b": 1, "c": {"$d": 2}}, return_document=True
+    )
+    assert found == {"_id": ID, "a.b": 1, "c": {"$d": 2}}
+    await others.bulk_write([ReplaceOne({"_id": ID}, {"e": {"f.g": 3, "$h": 4}})])
+    assert await collect(others.find({})) == [{"_id": ID, "e": {"f.g": 3, "$h": 4}}]
