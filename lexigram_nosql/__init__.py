@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.contracts import (
+    ASCENDING,
+    DESCENDING,
     BulkWriteFailure,
     BulkWriteResult,
     Capabilities,
@@ -175,6 +177,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ASCENDING",
+    "DESCENDING",
     "SUPPORTED_BACKENDS",
     "AddField",
     "AggregationOp",

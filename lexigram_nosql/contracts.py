@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from lexigram_nosql.errors import NoSQLError
@@ -27,6 +27,8 @@ from lexigram_nosql.types import (
 )
 
 __all__ = [
+    "ASCENDING",
+    "DESCENDING",
     "Capabilities",
     "CollectionGroupProtocol",
     "CollectionProtocol",
@@ -192,6 +194,13 @@ class ReturnDocument(enum.Enum):
         if value is False:
             return cls.BEFORE
         return None
+
+
+ASCENDING: Final = 1
+"""An ascending index key or sort (PyMongo's ``pymongo.ASCENDING``)."""
+
+DESCENDING: Final = -1
+"""A descending index key or sort (PyMongo's ``pymongo.DESCENDING``)."""
 
 
 class IndexList(list["IndexInfo"]):

@@ -163,7 +163,7 @@ class IndexSpec:
                 path="_id",
             )
         if expire_after_seconds is not None:
-            _check_ttl(pairs, expire_after_seconds)
+            expire_after_seconds = _ttl_seconds(pairs, expire_after_seconds)
         partial: dict[str, Any] | None = None
         if partial_filter_expression is not None:
             if not isinstance(partial_filter_expression, Mapping):
@@ -213,9 +213,11 @@ _MAX_EXPIRE: Final = 2**31 - 1
 """MongoDB's largest ``expireAfterSeconds`` (a 32-bit int)."""
 
 
-def _check_ttl(pairs: tuple[tuple[str, int], ...], seconds: Any) -> None:
-    """MongoDB's TTL rules: whole seconds up to 2**31 - 1, not on _id (a compound index
-    ignores the option, as MongoDB documents; DynamoDB refuses it)."""
+def _ttl_seconds(pairs: tuple[tuple[str, int], ...], seconds: Any) -> int:
+    """MongoDB's TTL rules: whole seconds (``60.0`` is 60) up to 2**31 - 1, not on _id (a
+    compound index ignores the option, as MongoDB documents; DynamoDB refuses it)."""
+    if isinstance(seconds, float) and seconds.is_integer():
+        seconds = int(seconds)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= _MAX_EXPIRE:
         raise InvalidQueryError(
             f"expireAfterSeconds must be a whole number of seconds from 0 to {_MAX_EXPIRE}, "
@@ -228,6 +230,7 @@ def _check_ttl(pairs: tuple[tuple[str, int], ...], seconds: Any) -> None:
             operator="expireAfterSeconds",
             path="_id",
         )
+    return seconds
 
 
 def _to_json(value: Any) -> Any:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from lexigram_nosql import (
+    ASCENDING,
+    DESCENDING,
     DuplicateKeyError,
     IndexModel,
     InvalidQueryError,
@@ -380,6 +382,7 @@ async def test_create_index_takes_keys_in_every_form_pymongo_takes(store: Any) -
     assert await collection.create_index(["a", "b"]) == "a_1_b_1"
     assert await collection.create_index({"c": -1, "a": 1}) == "c_-1_a_1"
     assert await collection.create_index([("b", -1), "c"]) == "b_-1_c_1"
+    assert await collection.create_index([("c", DESCENDING), ("b", ASCENDING)]) == "c_-1_b_1"
     listed = {info.name: info.keys for info in await collection.list_indexes()}
     assert listed["a_1_b_1"] == [("a", 1), ("b", 1)]
     assert listed["c_-1_a_1"] == [("c", -1), ("a", 1)]

@@ -63,6 +63,11 @@ def test_index_spec_refuses_a_bad_ttl(ttl: Any) -> None:
         IndexSpec.build("a", unique=False, sparse=False, name=None, expire_after_seconds=ttl)
 
 
+def test_index_spec_takes_whole_seconds_given_as_a_float() -> None:
+    spec = IndexSpec.build("a", unique=False, sparse=False, name=None, expire_after_seconds=60.0)
+    assert spec.expire_after_seconds == 60 and type(spec.expire_after_seconds) is int
+
+
 def test_index_spec_needs_a_key() -> None:
     with pytest.raises(InvalidQueryError, match="at least one key"):
         IndexSpec.build([], unique=False, sparse=False, name=None, expire_after_seconds=None)
