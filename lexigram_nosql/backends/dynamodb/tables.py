@@ -74,6 +74,16 @@ class TableInfo:
     """Indexes this package keeps itself: unique ones by guard items (``guards.py``), a TTL
     index by DynamoDB's time to live on a hidden attribute (``TTL_ATTRIBUTE``), and plain
     partial indexes, recorded only (no read may use them, see ``indexes.py``)."""
+    _key_types: dict[str, str] = field(init=False, repr=False, compare=False)
+    _key_names: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Made once: every item written or read asks for them.
+        types = {self.partition_key: self.partition_type}
+        if self.sort_key is not None and self.sort_type is not None:
+            types[self.sort_key] = self.sort_type
+        object.__setattr__(self, "_key_types", types)
+        object.__setattr__(self, "_key_names", frozenset(types))
 
     @property
     def uniques(self) -> tuple[IndexSpec, ...]:
@@ -100,15 +110,13 @@ class TableInfo:
         return tuple(path for spec in self.uniques for path in spec.paths)
 
     @property
-    def key_types(self) -> dict[str, str]:
-        types = {self.partition_key: self.partition_type}
-        if self.sort_key is not None and self.sort_type is not None:
-            types[self.sort_key] = self.sort_type
-        return types
+    def key_types(self) -> Mapping[str, str]:
+        """The key attributes and their DynamoDB types (``S``, ``N``, ``B``)."""
+        return self._key_types
 
     @property
     def key_names(self) -> frozenset[str]:
-        return frozenset(self.key_types)
+        return self._key_names
 
     @property
     def shadow_indexes(self) -> tuple[GsiInfo, ...]:
@@ -116,7 +124,7 @@ class TableInfo:
 
     def key_of(self, item: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
         """The key attributes of an item."""
-        return {name: item[name] for name in self.key_types}
+        return {name: item[name] for name in self._key_types}
 
     @classmethod
     def from_description(cls, description: Mapping[str, Any]) -> TableInfo:

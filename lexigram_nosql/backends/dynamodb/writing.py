@@ -111,7 +111,7 @@ class DynamoWrites(DynamoReads):
         """BatchWriteItem cannot carry conditions: existing keys (but ``fresh`` ones) are
         looked up first, and as in MongoDB's ordered insert the documents before a duplicate
         are written."""
-        keys = [info.key_of(w.params["Item"]) for w in writes]
+        keys = [w.item_key or info.key_of(w.params["Item"]) for w in writes]
         frozen = [_freeze(k) for k in keys]
         stop: int | None = None
         seen: set[Any] = set()
