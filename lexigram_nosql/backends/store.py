@@ -53,7 +53,9 @@ logger = logging.getLogger("lexigram_nosql")
 SettingsT = TypeVar("SettingsT", bound=StoreSettingsBase)
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
 
-ADMIN_OPERATIONS: Final = frozenset({"create_index", "drop_index", "drop_collection"})
+ADMIN_OPERATIONS: Final = frozenset(
+    {"create_index", "create_indexes", "drop_index", "drop_indexes", "drop_collection"}
+)
 """The calls bounded by ``admin_timeout_s``: their time grows with the data they touch."""
 
 ErrorMapper = Callable[[BaseException], NoSQLError | None]

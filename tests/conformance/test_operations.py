@@ -14,6 +14,7 @@ import pytest
 
 from lexigram_nosql import (
     DuplicateKeyError,
+    IndexModel,
     InsertOne,
     NoSQLConnectionError,
     Operation,
@@ -126,6 +127,7 @@ async def test_index_and_collection_changes_are_bounded_by_admin_timeout_s(
 
     monkeypatch.setattr(coll, "_create_index", long_build)
     assert await coll.create_index("n") == "n_1"
+    assert await coll.create_indexes([IndexModel("m")]) == ["m_1"]  # an index build too
 
     quick = await tuned(operation_timeout_s=30, admin_timeout_s=0.5, circuit_breaker=None)
     slow = quick.collection("built")
