@@ -354,7 +354,13 @@ class BulkWriteError(WriteError):
         return {
             **self.result.bulk_api_result,
             "writeErrors": [
-                {"index": f.index, "code": f.code, "errmsg": f.message, "op": f.operation}
+                {
+                    "index": f.index,
+                    "code": f.code,
+                    "errmsg": f.message,
+                    "op": f.operation,
+                    **_key_value(f.error),
+                }
                 for f in self.errors
             ],
         }
@@ -424,3 +430,11 @@ class MigrationError(NoSQLError):
     ) -> None:
         super().__init__(message, store=store, collection=collection)
         self.migration_id = migration_id
+
+
+def _key_value(error: NoSQLError) -> dict[str, Any]:
+    """A duplicate's ``keyValue``, as a write error of PyMongo's carries it."""
+    key = getattr(error, "key", None)
+    if isinstance(error, DuplicateKeyError) and isinstance(key, dict):
+        return {"keyValue": dict(key)}
+    return {}

@@ -13,6 +13,7 @@ import pytest
 from lexigram_nosql import (
     ASCENDING,
     DESCENDING,
+    BulkWriteError,
     DuplicateKeyError,
     IndexModel,
     InvalidQueryError,
@@ -586,5 +587,11 @@ async def test_a_duplicate_id_names_the_id_index_and_the_value(store: Any) -> No
     assert error.key == {"_id": inserted}
     assert error.details["keyValue"] == {"_id": inserted}  # PyMongo's spelling
     assert error.details["code"] == 11000
+    with pytest.raises(BulkWriteError) as bulk:
+        await collection.insert_many([{"n": 3}, {"_id": inserted, "n": 4}])
+    assert isinstance(bulk.value, DuplicateKeyError) and bulk.value.index == "_id_"
+    (failure,) = bulk.value.details["writeErrors"]
+    assert (failure["index"], failure["code"]) == (1, 11000)
+    assert failure["keyValue"] == {"_id": inserted}
     assert str(inserted) in str(error)
     assert error.collection == collection.name

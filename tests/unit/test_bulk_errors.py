@@ -34,6 +34,7 @@ def test_a_bulk_error_is_also_its_first_failure() -> None:
     assert error.details["nInserted"] == 2
     assert error.details["nUpserted"] == 1
     assert error.details["upserted"] == [{"index": 3, "_id": "x"}]
+    assert error.details["writeErrors"][0]["keyValue"] == {"_id": 1}  # as PyMongo's
     assert error.details["writeErrors"][1] == {
         "index": 4,
         "code": None,
