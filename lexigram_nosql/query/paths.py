@@ -60,7 +60,9 @@ def split_path(path: str) -> tuple[str, ...]:
 
 
 def check_path(path: Any, *, operator: str | None = None, where: str = "a path") -> str:
-    """Refuse a path that is not a string of non-empty segments, none starting with ``$``."""
+    """Refuse a path that is not a string of non-empty segments, none starting with ``$``
+    and none holding a null character (BSON cannot send such a name, so no backend may
+    store one)."""
     if not isinstance(path, str):
         raise InvalidQueryError(
             f"{where} must be a string, got {type(path).__name__} {path!r}",
@@ -69,6 +71,10 @@ def check_path(path: Any, *, operator: str | None = None, where: str = "a path")
         )
     if not path:
         raise InvalidQueryError(f"{where} must not be empty", path=path, operator=operator)
+    if "\x00" in path:
+        raise InvalidQueryError(
+            f"{where} {path!r} holds the null character", path=path, operator=operator
+        )
     for segment in path.split("."):
         if not segment:
             raise InvalidQueryError(

@@ -142,6 +142,11 @@ async def test_a_field_name_holding_a_null_character_is_refused(store: Any) -> N
         await collection.update_one({"_id": "keep"}, {"$set": {"v": {"x\x00": 1}}})
     with pytest.raises(InvalidQueryError, match="null character"):
         await collection.replace_one({"_id": "keep"}, {"x\x00": 1})
+    for update in ({"$set": {"a\x00b": 1}}, {"$inc": {"a.b\x00": 1}}, {"$unset": {"\x00": ""}}):
+        with pytest.raises(InvalidQueryError, match="null character"):
+            await collection.update_one({"_id": "keep"}, update)
+    with pytest.raises(InvalidQueryError, match="null character"):
+        await collection.find_one({"a\x00b": 1})  # PyMongo cannot send it either
     assert [d async for d in collection.find({})] == [{"_id": "keep", "n": 1}]
 
 
