@@ -150,6 +150,7 @@ class UpdateOp(enum.Enum):
     PULL = "$pull"  # operand: PullCondition
     PULL_ALL = "$pullAll"  # operand: tuple of values
     POP = "$pop"  # operand: 1 (last) or -1 (first)
+    BIT = "$bit"  # operand: tuple of ("and" | "or" | "xor", int), applied in order
 
 
 @dataclass(frozen=True, slots=True)

@@ -372,6 +372,24 @@ def _apply_pop(result: Document, field: FieldUpdate) -> None:
         array.pop(-1 if field.operand == 1 else 0)
 
 
+def _apply_bit(result: Document, field: FieldUpdate) -> None:
+    current = get_path(result, field.path)
+    if current is MISSING:
+        current = 0  # MongoDB applies the operations to 0 and creates the field
+    elif isinstance(current, bool) or not isinstance(current, int):
+        raise _value_error(field, current, "an integer")
+    value = int(current)
+    for name, operand in field.operand:
+        value = (
+            value & operand
+            if name == "and"
+            else value | operand
+            if name == "or"
+            else value ^ operand
+        )
+    set_path(result, field.path, value, operator="$bit")
+
+
 _APPLY: Final = {
     UpdateOp.INC: _apply_inc,
     UpdateOp.MUL: _apply_inc,
@@ -383,6 +401,7 @@ _APPLY: Final = {
     UpdateOp.PULL: _apply_pull,
     UpdateOp.PULL_ALL: _apply_pull_all,
     UpdateOp.POP: _apply_pop,
+    UpdateOp.BIT: _apply_bit,
 }
 
 

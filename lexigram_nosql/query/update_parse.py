@@ -236,9 +236,37 @@ def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
             path=path,
             operator=name,
         )
+    if op is UpdateOp.BIT:
+        return _bit_operations(path, operand)
     raise InvalidQueryError(  # pragma: no cover - every UpdateOp is handled above
         f"Unknown update operator {name!r}", path=path, operator=name
     )
+
+
+def _bit_operations(path: str, operand: Any) -> tuple[tuple[str, int], ...]:
+    """``{"and" | "or" | "xor": <integer>, ...}``: the bitwise operations, in order."""
+    if not isinstance(operand, Mapping) or not operand:
+        raise InvalidQueryError(
+            f"$bit on {path!r} needs a document like {{'and': 5}}, got {operand!r}",
+            path=path,
+            operator="$bit",
+        )
+    operations = []
+    for name, value in operand.items():
+        if name not in ("and", "or", "xor"):
+            raise InvalidQueryError(
+                f"$bit on {path!r}: the operation must be 'and', 'or' or 'xor', got {name!r}",
+                path=path,
+                operator="$bit",
+            )
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidQueryError(
+                f"$bit on {path!r} needs an integer for {name!r}, got {value!r}",
+                path=path,
+                operator="$bit",
+            )
+        operations.append((name, int(value)))
+    return tuple(operations)
 
 
 def _rename_target(path: str, operand: Any) -> str:

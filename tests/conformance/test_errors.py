@@ -63,6 +63,8 @@ BAD_UPDATES: list[tuple[str, Any]] = [
     ("parent-and-child-paths", {"$set": {"d": {}, "d.x": 1}}),
     ("$rename-to-itself", {"$rename": {"n": "n"}}),
     ("$pop-bad-direction", {"$pop": {"s": 2}}),
+    ("$bit-unknown-operation", {"$bit": {"n": {"nand": 1}}}),
+    ("$bit-not-an-integer", {"$bit": {"n": {"and": 1.5}}}),
     ("$push-$slice-not-int", {"$push": {"s": {"$each": [1], "$slice": "x"}}}),
     ("$push-$each-not-a-list", {"$push": {"s": {"$each": 1}}}),
     ("operators-mixed-with-fields", {"$set": {"n": 5}, "plain": 1}),

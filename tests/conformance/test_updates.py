@@ -168,6 +168,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     ("$pop-last", {"s": [1, 2, 3]}, {"$pop": {"s": 1}}, {"s": [1, 2]}),
     ("$pop-first", {"s": [1, 2, 3]}, {"$pop": {"s": -1}}, {"s": [2, 3]}),
     ("$pop-empty", {"s": []}, {"$pop": {"s": 1}}, {"s": []}),
+    # -- $bit (the manual's examples: 13 and 10 is 8, 3 or 5 is 7, 1 xor 5 is 4) ----------
+    ("$bit-and", {"n": 13}, {"$bit": {"n": {"and": 10}}}, {"n": 8}),
+    ("$bit-or", {"n": 3}, {"$bit": {"n": {"or": 5}}}, {"n": 7}),
+    ("$bit-xor", {"n": 1}, {"$bit": {"n": {"xor": 5}}}, {"n": 4}),
+    ("$bit-in-order", {"n": 13}, {"$bit": {"n": {"and": 10, "or": 1}}}, {"n": 9}),
+    ("$bit-missing-field", {"a": 1}, {"$bit": {"n": {"or": 6}}}, {"a": 1, "n": 6}),
     # -- combinations ----------------------------------------------------------------------
     ("$set-and-$inc", {"a": 1, "n": 1}, {"$set": {"a": 2}, "$inc": {"n": 1}}, {"a": 2, "n": 2}),
     ("$unset-and-$push", {"a": 1, "s": []}, {"$unset": {"a": ""}, "$push": {"s": 1}}, {"s": [1]}),
@@ -251,6 +257,14 @@ async def test_inc_follows_the_type_the_field_has_now(store: Any) -> None:
     assert (await collection.find_one({"_id": "a"}) or {})["s"] == "x"
     result = await collection.update_one({"_id": "zz"}, {"$inc": {"n": 1}})
     assert (result.matched_count, result.modified_count) == (0, 0)
+
+
+async def test_bit_needs_an_integer_in_the_document(store: Any) -> None:
+    collection = await seeded(store, [{"_id": "a", "s": ["x"], "f": 1.5}])
+    for path in ("s", "f"):
+        with pytest.raises((InvalidQueryError, WriteError)):  # MongoDB: BadValue
+            await collection.update_one({"_id": "a"}, {"$bit": {path: {"or": 1}}})
+    assert await collection.find_one({}) == {"_id": "a", "s": ["x"], "f": 1.5}
 
 
 async def test_update_matching_nothing_reports_zero(store: Any) -> None:

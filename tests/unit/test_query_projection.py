@@ -88,9 +88,12 @@ def test_invalid_projections(projection: dict[str, Any], path: str, fragment: st
     assert raised.value.path == path
 
 
-def test_projection_must_be_a_mapping() -> None:
-    with pytest.raises(InvalidQueryError, match="must be a document"):
-        parse_projection(["a"])  # type: ignore[arg-type]
+def test_projection_is_a_mapping_or_a_list_of_field_names() -> None:
+    listed = parse_projection(["a", "b.c"])
+    assert listed is not None and listed.raw == {"a": 1, "b.c": 1} and listed.include
+    for wrong in ("a", ["a", 1], 5):
+        with pytest.raises(InvalidQueryError, match="must be a document"):
+            parse_projection(wrong)  # type: ignore[arg-type]
 
 
 def test_projected_containers_are_new() -> None:

@@ -343,8 +343,10 @@ def test_apply_refusals(
     assert raised.value.operator == operator
 
 
-def test_id_may_be_set_when_inserting() -> None:
-    assert _apply({"$set": {"_id": 2}}, {"_id": 1}, inserting=True) == {"_id": 2}
+def test_id_may_be_set_when_inserting_without_one_from_the_filter() -> None:
+    assert _apply({"$set": {"_id": 2}}, {"a": 1}, inserting=True) == {"a": 1, "_id": 2}
+    with pytest.raises(InvalidQueryError, match="immutable"):  # the seed's _id, from the filter
+        _apply({"$set": {"_id": 2}}, {"_id": 1}, inserting=True)
 
 
 # -- replacements ----------------------------------------------------------------------------
