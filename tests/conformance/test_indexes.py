@@ -61,6 +61,20 @@ async def test_create_index_with_a_string_key(store: Any) -> None:
     assert await collection.create_index("sku") == "sku_1"
 
 
+async def test_an_index_name_or_keys_taken_with_other_options_is_refused(store: Any) -> None:
+    """MongoDB's IndexOptionsConflict: nothing changes."""
+    collection = await seeded(store, [{"n": 1, "m": 2}])
+    await collection.create_index("n", sparse=True)
+    with pytest.raises(InvalidQueryError):
+        await collection.create_index("n")  # n_1 again, not sparse
+    await collection.create_index("m", name="by_m")
+    with pytest.raises(InvalidQueryError):
+        await collection.create_index("n", name="by_m", sparse=True)  # by_m is on m
+    information = await collection.index_information()
+    assert information["n_1"] == {"key": [("n", 1)], "sparse": True}
+    assert information["by_m"] == {"key": [("m", 1)]}
+
+
 async def test_create_index_twice_is_idempotent(store: Any) -> None:
     collection = await seeded(store, [{"_id": "a", "n": 1}])
     assert await collection.create_index([("n", 1)]) == "n_1"
@@ -520,6 +534,7 @@ async def test_drop_index_star_drops_all_but_the_id_index(store: Any) -> None:
 async def test_drop_indexes_drops_all_but_the_id_index(store: Any) -> None:
     collection = await seeded(store, [{"email": "a@x", "n": 1}])
     await collection.create_index("n")
+    await collection.create_index([("nick", -1)], sparse=True)
     await unique_index(store, collection, "email")
     await collection.drop_indexes()
     assert await collection.index_information() == {"_id_": {"key": [("_id", 1)]}}

@@ -209,6 +209,10 @@ CONGODB_GAPS: dict[str, str] = {
     "test_bad_updates_are_refused_and_change_nothing": _POSITIONAL,
     "test_set_cannot_change_the_id": "CongoDB lets an update change _id (MongoDB: code 66)",
     "test_replace_one_cannot_change_the_id": "CongoDB lets a replacement change _id (code 66)",
+    "test_an_index_name_or_keys_taken_with_other_options_is_refused": (
+        "CongoDB accepts an index whose name or keys an index with other options has; MongoDB "
+        "refuses it (IndexOptionsConflict, code 85)"
+    ),
     # unique indexes
     "test_compound_unique_index": _UNIQUE,
     "test_insert_many_with_a_unique_violation_keeps_the_earlier_documents": _UNIQUE,

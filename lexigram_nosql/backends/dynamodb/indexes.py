@@ -48,6 +48,9 @@ async def create_index(store: DynamoDocumentStore, collection: str, spec: IndexS
         return spec.name
     if spec.sparse and not spec.unique:
         await _record_only(store, collection, spec)  # so it is listed as sparse
+    elif not spec.unique:
+        # A recorded (sparse) index of this name or keys with other options: refused.
+        spec.exists_in((await store.created_table(collection)).managed, collection=collection)
     if spec.unique:
         await _create_unique(store, collection, spec)
     info = await store.created_table(collection)
