@@ -57,6 +57,7 @@ from lexigram_nosql.errors import (
     StoreUnavailableError,
     TransactionError,
     UnsupportedQueryError,
+    UpdateMismatchError,
     WriteError,
 )
 
@@ -260,6 +261,7 @@ __all__ = [
     "TransactionError",
     "UnsupportedQueryError",
     "UpdateMany",
+    "UpdateMismatchError",
     "UpdateOne",
     "UpdateResult",
     "WriteError",

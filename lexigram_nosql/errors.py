@@ -12,7 +12,8 @@ backend boundary (``raise Ours(...) from exc``) so callers never catch a driver 
     ├── StoreStateError
     ├── QueryError
     │   ├── InvalidQueryError
-    │   │   └── QueryLimitError
+    │   │   ├── QueryLimitError
+    │   │   └── UpdateMismatchError (also a WriteError)
     │   ├── UnsupportedQueryError
     │   └── RegexTimeoutError
     ├── WriteError
@@ -58,6 +59,7 @@ __all__ = [
     "StoreUnavailableError",
     "TransactionError",
     "UnsupportedQueryError",
+    "UpdateMismatchError",
     "WriteError",
 ]
 
@@ -251,6 +253,13 @@ class WriteError(NoSQLError):
     request_index: int | None = None
     """Where a backend refused one document of a batch it was given: its position there (the
     documents before it were written, it and those after were not)."""
+
+
+class UpdateMismatchError(InvalidQueryError, WriteError):
+    """The update does not fit the stored document: ``$inc`` of a string, a field created
+    inside a scalar, a changed ``_id`` (MongoDB's TypeMismatch, PathNotViable and
+    ImmutableField errors). Nothing was written. It is both an ``InvalidQueryError`` and a
+    ``WriteError``, on every backend, whether the server or the engine found it."""
 
 
 class DuplicateKeyError(WriteError):

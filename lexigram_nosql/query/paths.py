@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final
 
-from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.errors import InvalidQueryError, UpdateMismatchError
 
 __all__ = [
     "MISSING",
@@ -185,7 +185,7 @@ def get_path(document: Any, path: str) -> Any:
 
 def _not_viable(path: str, segment: str, container: Any, operator: str | None) -> InvalidQueryError:
     kind = "array" if isinstance(container, list) else type(container).__name__
-    return InvalidQueryError(
+    return UpdateMismatchError(
         f"Cannot create field {segment!r} of path {path!r}: the value there is a {kind} "
         f"({container!r})",
         path=path,

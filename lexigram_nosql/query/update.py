@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.errors import InvalidQueryError, UpdateMismatchError
 from lexigram_nosql.query.ast import (
     And,
     Condition,
@@ -127,7 +127,7 @@ def apply_update(
                 (f.op.value for f in update.fields if f.path == "_id" or f.path.startswith("_id.")),
                 None,
             )
-            raise InvalidQueryError(
+            raise UpdateMismatchError(
                 f"The update would change the immutable field '_id' from {document['_id']!r} "
                 f"to {new_id!r}" + (f" ({culprit})" if culprit else ""),
                 path="_id",
@@ -186,7 +186,7 @@ def _replace(
         return replacement  # type: ignore[no-any-return]
     stored_id = document["_id"]
     if "_id" in replacement and not values_equal(replacement["_id"], stored_id):
-        raise InvalidQueryError(
+        raise UpdateMismatchError(
             f"{what} would change the immutable field '_id' from {stored_id!r} to "
             f"{replacement['_id']!r}",
             path="_id",
@@ -205,8 +205,8 @@ def _date_value(kind: str, moment: datetime) -> Any:
     return moment
 
 
-def _value_error(field: FieldUpdate, current: Any, wanted: str) -> InvalidQueryError:
-    return InvalidQueryError(
+def _value_error(field: FieldUpdate, current: Any, wanted: str) -> UpdateMismatchError:
+    return UpdateMismatchError(
         f"Cannot apply {field.op.value} to {field.path!r}: it needs {wanted}, but the document "
         f"holds a {type_name(current) or type(current).__name__} ({current!r})",
         path=field.path,

@@ -33,7 +33,7 @@ def public_exception_classes() -> list[type[BaseException]]:
 def instance(cls: type[BaseException]) -> BaseException:
     """An instance of ``cls`` built the way the driver builds it."""
     if issubclass(cls, pm.BulkWriteError):
-        return cls({"writeErrors": [{"index": 0, "code": 2, "errmsg": "bad"}]})
+        return cls({"writeErrors": [{"index": 0, "code": 13, "errmsg": "bad"}]})
     if issubclass(cls, pm.ClientBulkWriteException):
         return cls({"writeErrors": []}, None)
     if issubclass(cls, pm.EncryptedCollectionError):
@@ -158,25 +158,31 @@ def test_server_codes_refine_operation_failures() -> None:
     assert type(failure(11000)) is ours.DuplicateKeyError
     assert type(failure(10334)) is ours.DocumentTooLargeError
     assert type(failure(18)) is ours.NoSQLConnectionError
-    assert type(failure(66)) is ours.InvalidQueryError  # ImmutableField: changing _id
+    for code in (66, 14, 28, 2):  # ImmutableField, TypeMismatch, PathNotViable, BadValue
+        mismatch = failure(code)
+        assert type(mismatch) is ours.UpdateMismatchError and mismatch.code == code
+        assert isinstance(mismatch, ours.InvalidQueryError) and isinstance(
+            mismatch, ours.WriteError
+        )
     assert type(failure(251)) is ours.TransactionError
     transient = failure(112, ["TransientTransactionError"])
     assert type(transient) is ours.TransactionError
     assert "again" in transient.message
-    other = failure(2)
+    other = failure(13)
     assert type(other) is ours.NoSQLError
-    assert other.code == 2
+    assert other.code == 13
 
 
-def test_changing_the_id_in_a_write_is_an_invalid_query() -> None:
+def test_changing_the_id_in_a_write_is_an_update_mismatch() -> None:
     """MongoDB refuses an update or replacement that changes ``_id`` with a write error of
-    code 66; the query language calls that an invalid query, whichever backend runs it."""
+    code 66: UpdateMismatchError (an invalid query and a refused write), whichever backend
+    runs it."""
     exc = pm.WriteError(
         "Performing an update on the path '_id' would modify the immutable field '_id'",
         66,
         {"index": 0, "code": 66, "errmsg": "would modify the immutable field '_id'"},
     )
-    assert type(map_mongo_exception(exc, no_redaction)) is ours.InvalidQueryError
+    assert type(map_mongo_exception(exc, no_redaction)) is ours.UpdateMismatchError
 
 
 def test_messages_are_redacted() -> None:

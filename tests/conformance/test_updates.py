@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import InvalidQueryError, WriteError
-from tests.conformance.support import REFUSED, attempt, operators_in, seeded, utc
+from lexigram_nosql import InvalidQueryError, UpdateMismatchError, WriteError
+from tests.conformance.support import REFUSED, attempt, collect, operators_in, seeded, utc
 
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     # -- $set / $unset ---------------------------------------------------------------------
@@ -352,3 +352,33 @@ async def test_an_upsert_cannot_change_the_id_its_filter_gives(
     result = await collection.update_one({"x": 1}, {"$setOnInsert": {"_id": "c"}}, upsert=True)
     assert result.upserted_id == "c"
     assert await collection.find_one({}) == {"_id": "c", "x": 1}
+
+
+MISMATCHES: list[tuple[str, Any]] = [
+    ("inc-of-a-string", {"$inc": {"s": 1}}),
+    ("push-onto-a-number", {"$push": {"n": 1}}),
+    ("field-inside-a-number", {"$set": {"n.x": 1}}),
+    ("set-of-the-id", {"$set": {"_id": "other"}}),
+]
+
+
+@pytest.mark.parametrize("update", [u for _, u in MISMATCHES], ids=[n for n, _ in MISMATCHES])
+async def test_an_update_that_does_not_fit_the_document_is_one_error_everywhere(
+    store: Any, update: dict[str, Any]
+) -> None:
+    """MongoDB's TypeMismatch, PathNotViable and ImmutableField, found by the server or the
+    engine: UpdateMismatchError, both an InvalidQueryError and a WriteError; nothing written."""
+    stored = {"_id": "a", "n": 1, "s": "x"}
+    collection = await seeded(store, [stored])
+    for call in (
+        lambda: collection.update_one({"_id": "a"}, update),
+        lambda: collection.update_many({}, update),
+        lambda: collection.find_one_and_update({"_id": "a"}, update),
+    ):
+        with pytest.raises(UpdateMismatchError) as raised:
+            await call()
+        assert isinstance(raised.value, InvalidQueryError)
+        assert isinstance(raised.value, WriteError)
+    with pytest.raises(UpdateMismatchError):
+        await collection.replace_one({"_id": "a"}, {"_id": "b"})
+    assert await collect(collection.find({})) == [stored]

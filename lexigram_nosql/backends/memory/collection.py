@@ -33,7 +33,12 @@ from lexigram_nosql.backends.memory.values import (
 )
 from lexigram_nosql.backends.object_ids import new_object_id
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
-from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError, WriteError
+from lexigram_nosql.errors import (
+    DuplicateKeyError,
+    InvalidQueryError,
+    UpdateMismatchError,
+    WriteError,
+)
 from lexigram_nosql.query.aggregate import run_pipeline
 from lexigram_nosql.query.ast import FilterNode, MatchAll, ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.dates import utc_now
@@ -236,7 +241,7 @@ class MemoryCollection(BaseCollection["MemoryDocumentStore"]):
             return self._stored({"_id": document["_id"], **new})
         if value_key(new["_id"]) != value_key(document["_id"]):
             what = "A replacement" if isinstance(update, ReplacementUpdate) else "An update"
-            raise InvalidQueryError(
+            raise UpdateMismatchError(
                 f"{what} cannot change _id (from {document['_id']!r} to {new['_id']!r}) "
                 f"in collection {self._name!r}",
                 path="_id",

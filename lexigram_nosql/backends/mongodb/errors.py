@@ -27,6 +27,14 @@ _DUPLICATE_KEY_CODES: Final = frozenset({11000, 11001, 12582})
 _TOO_LARGE_CODES: Final = frozenset({10334, 17419, 17420})
 _AUTH_FAILED: Final = 18
 _IMMUTABLE_FIELD: Final = 66  # e.g. an update or replacement that would change _id
+_MISMATCH_CODES: Final = frozenset(
+    {
+        2,  # BadValue: $push onto a non-array, $bit of a double (malformed input is refused first)
+        14,  # TypeMismatch: $inc of a string...
+        28,  # PathNotViable: a field created inside a scalar
+        _IMMUTABLE_FIELD,
+    }
+)
 _INDEX_REQUEST_CODES: Final = frozenset(
     {
         27,  # IndexNotFound (dropping an index the collection does not have)
@@ -67,8 +75,8 @@ def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
         return refused
     if code in _TOO_LARGE_CODES:
         return ours.DocumentTooLargeError(f"Document too large: {message}", code=code)
-    if code == _IMMUTABLE_FIELD:
-        return ours.InvalidQueryError(f"The write would change an immutable field: {message}")
+    if code in _MISMATCH_CODES:
+        return _mismatch(code, message)
     if code == _AUTH_FAILED:
         return ours.NoSQLConnectionError(f"Authentication failed: {message}", code=code)
     if "TransientTransactionError" in labels:
@@ -80,6 +88,13 @@ def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
     if code in _TRANSACTION_CODES:
         return ours.TransactionError(f"Transaction failed: {message}", code=code)
     return ours.NoSQLError(f"MongoDB error {code}: {message}", code=code)
+
+
+def _mismatch(code: int, message: str) -> ours.UpdateMismatchError:
+    """The update does not fit the stored document: the engine's backends raise the same."""
+    refused = ours.UpdateMismatchError(f"The update does not fit the document: {message}")
+    refused.code = code
+    return refused
 
 
 def _write_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
@@ -109,6 +124,8 @@ def _one_write_error(details: Mapping[str, Any], message: str) -> ours.WriteErro
     refused: ours.WriteError
     if code in _DUPLICATE_KEY_CODES:
         refused = duplicate_key_error(details, text)
+    elif code in _MISMATCH_CODES:
+        refused = _mismatch(code, text)
     else:
         refused = ours.WriteError(f"Write refused: {text}", code=code)
     index = details.get("index")

@@ -30,7 +30,7 @@ from lexigram_nosql.backends.sqlite.schema import (
 )
 from lexigram_nosql.backends.sqlite.writes import Writer
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
-from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError
+from lexigram_nosql.errors import DuplicateKeyError, InvalidQueryError, UpdateMismatchError
 from lexigram_nosql.query.ast import FilterNode, MatchAll, ReplacementUpdate, Update
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.identity import same_stored
@@ -382,7 +382,7 @@ class SQLiteCollection(BaseCollection["SQLiteDocumentStore"]):
             return {"_id": document["_id"], **new}
         if encode_key(new["_id"]) != encode_key(document["_id"]):
             what = "A replacement" if isinstance(update, ReplacementUpdate) else "An update"
-            raise InvalidQueryError(
+            raise UpdateMismatchError(
                 f"{what} cannot change _id (from {document['_id']!r} to {new['_id']!r}) "
                 f"in collection {self._name!r}",
                 path="_id",
