@@ -381,4 +381,6 @@ async def test_an_update_that_does_not_fit_the_document_is_one_error_everywhere(
         assert isinstance(raised.value, WriteError)
     with pytest.raises(UpdateMismatchError):
         await collection.replace_one({"_id": "a"}, {"_id": "b"})
+    with pytest.raises(UpdateMismatchError):  # the upserted document's _id is the filter's
+        await collection.replace_one({"_id": "z"}, {"_id": "y"}, upsert=True)
     assert await collect(collection.find({})) == [stored]
