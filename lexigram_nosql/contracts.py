@@ -368,7 +368,7 @@ class ReadableCollectionProtocol(Protocol):
 
     async def find_one(
         self,
-        filter: FilterDocument | None = None,
+        filter: FilterDocument | Any = None,
         *,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,

@@ -362,12 +362,16 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
 
     async def find_one(
         self,
-        filter: FilterDocument | None = None,
+        filter: FilterDocument | Any = None,
         *,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         skip: int = 0,
     ) -> Document | None:
+        """The first match. As in PyMongo, a ``filter`` that is not a document is an ``_id``:
+        ``find_one("u1")`` is ``find_one({"_id": "u1"})``."""
+        if filter is not None and type(filter) is not dict and not isinstance(filter, Mapping):
+            filter = {"_id": filter}
         query = FindQuery.build(
             filter, projection=projection, sort=sort, skip=skip, limit=1, limits=self._limits
         )

@@ -497,3 +497,12 @@ async def test_insert_many_takes_any_iterable_of_documents(store: Any) -> None:
         with pytest.raises(InvalidQueryError, match="list of documents"):
             await collection.insert_many(wrong)
     assert await contents(collection) == [{"_id": K[1], "x": 1}, {"_id": K[2], "x": 2}]
+
+
+async def test_find_one_takes_an_id_for_a_filter(store: Any) -> None:
+    """PyMongo's find_one(value) for find_one({"_id": value}), ObjectIds included."""
+    bson = pytest.importorskip("bson")
+    collection = await seeded(store, THREE)
+    assert await collection.find_one(K[2]) == THREE[1]
+    assert await collection.find_one(bson.ObjectId(K[3]), projection={"_id": 0}) == {"x": 33}
+    assert await collection.find_one(K[9]) is None
