@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from lexigram_nosql.backends.index_spec import IndexSpec, one_partial_filter
+from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.requests import one_spelling
 from lexigram_nosql.types import IndexKeys
@@ -102,8 +102,10 @@ def index_spec(
             ("expire_after_seconds", options.get("expire_after_seconds")),
             ("expireAfterSeconds", options.get("expireAfterSeconds")),
         ),
-        partial_filter_expression=one_partial_filter(
-            options.get("partial_filter_expression"), options.get("partialFilterExpression")
+        partial_filter_expression=one_spelling(
+            "create_index",
+            ("partial_filter_expression", options.get("partial_filter_expression")),
+            ("partialFilterExpression", options.get("partialFilterExpression")),
         ),
     )
 

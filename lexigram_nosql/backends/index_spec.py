@@ -38,7 +38,6 @@ __all__ = [
     "IndexSpec",
     "default_index_name",
     "index_keys",
-    "one_partial_filter",
     "parse_partial_filter",
 ]
 
@@ -257,19 +256,6 @@ def _from_json(value: Any) -> Any:
             return {key: _from_json(item) for key, item in value["o"].items()}
         return key_value(value["k"])
     return value
-
-
-def one_partial_filter(
-    snake: Mapping[str, Any] | None, pymongo: Mapping[str, Any] | None
-) -> Mapping[str, Any] | None:
-    """The partial filter given as ``partial_filter_expression`` or as PyMongo's
-    ``partialFilterExpression`` (not both)."""
-    if snake is not None and pymongo is not None:
-        raise InvalidQueryError(
-            "Give partialFilterExpression or partial_filter_expression, not both",
-            operator="partialFilterExpression",
-        )
-    return pymongo if snake is None else snake
 
 
 def parse_partial_filter(filter: Mapping[str, Any], *, index: str | None = None) -> FilterNode:

@@ -98,7 +98,9 @@ def one_spelling(method: str, snake: tuple[str, Any], pymongo: tuple[str, Any]) 
     """An option given in this package's spelling or PyMongo's (``batch_size`` or
     ``batchSize``), not both."""
     if snake[1] is not None and pymongo[1] is not None:
-        raise InvalidQueryError(f"{method}: give {snake[0]} or {pymongo[0]}, not both")
+        raise InvalidQueryError(
+            f"{method}: give {snake[0]} or {pymongo[0]}, not both", operator=pymongo[0]
+        )
     return pymongo[1] if snake[1] is None else snake[1]
 
 
