@@ -89,12 +89,14 @@ async def change_managed(
     async def attempt() -> tuple[IndexSpec, ...]:
         recorded, version = await _read_managed(store, table)
         managed = change(recorded)
+        # Unchanged since read: still absent, or still there at the version read (a record
+        # written before versions existed has none: version 0).
         condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(k)"}
         if version is not None:
             condition = {
-                "ConditionExpression": "attribute_not_exists(v) OR v = :v"
-                if version == 0
-                else "v = :v",
+                "ConditionExpression": (
+                    "attribute_exists(k) AND (attribute_not_exists(v) OR v = :v)"
+                ),
                 "ExpressionAttributeValues": {":v": {"N": str(version)}},
             }
         try:
