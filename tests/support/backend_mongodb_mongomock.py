@@ -258,6 +258,8 @@ NOT_APPLICABLE: dict[str, str] = {
     "tests/unit/test_migrations_cli.py": _FROM_CONFIG,
     "tests/conformance/test_migrations_processes.py": _FROM_CONFIG,
     "tests/conformance/test_index_records.py": _FROM_CONFIG,
+    "tests/conformance/test_partial_indexes.py::"
+    "test_another_store_on_the_same_data_keeps_the_partial_rule": _FROM_CONFIG,
 }
 
 
