@@ -52,7 +52,10 @@ up() {
   start_group "$name" env CONGODB_HOST="$host" CONGODB_PORT="$port" \
     node "$install_dir/start.mjs"
   wait_tcp "$name" "$port" 30
-  write_env "$name" "LEXIGRAM_NOSQL_TEST_CONGODB_URI=mongodb://$host:$port"
+  # CongoDB answers PyMongo's awaitable hello at once instead of holding it for
+  # maxAwaitTimeMS, so a streaming monitor spins (thousands of heartbeats a second per
+  # client, on both sides of the wire): clients of this server poll instead.
+  write_env "$name" "LEXIGRAM_NOSQL_TEST_CONGODB_URI=mongodb://$host:$port/?serverMonitoringMode=poll"
   echo "services: $name ready on $host:$port"
 }
 

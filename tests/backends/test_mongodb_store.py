@@ -9,6 +9,7 @@ in-process.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import uuid
 import warnings
@@ -23,6 +24,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from lexigram_nosql import create_store
 from lexigram_nosql.backends.mongodb import MongoDocumentStore, ServerInfo
+from lexigram_nosql.backends.mongodb.client import client_options
 from lexigram_nosql.errors import (
     DuplicateKeyError,
     InvalidQueryError,
@@ -287,6 +289,35 @@ async def test_settings_reach_the_connected_client() -> None:
             assert s.client.options.pool_options.max_pool_size == 3
             assert s.client.read_preference.mongos_mode == "primaryPreferred"
             assert (await s.health_check()).status == "pass"
+
+
+async def test_a_client_of_the_test_server_does_not_spin_its_monitor() -> None:
+    """CongoDB answers an awaitable ``hello`` at once, so a streaming monitor would send
+    thousands of heartbeats a second; the URI ``scripts/services.sh`` writes makes the
+    client poll (a real MongoDB holds the ``hello``, so either mode is quiet there)."""
+    skip_without_server()
+
+    class Heartbeats(monitoring.ServerHeartbeatListener):
+        count = 0
+
+        def started(self, event: monitoring.ServerHeartbeatStartedEvent) -> None:
+            Heartbeats.count += 1
+
+        def succeeded(self, event: monitoring.ServerHeartbeatSucceededEvent) -> None:
+            pass
+
+        def failed(self, event: monitoring.ServerHeartbeatFailedEvent) -> None:
+            pass
+
+    store = make_store("pymongo")
+    options = {**client_options(store.settings.mongodb), "event_listeners": [Heartbeats()]}
+    client = store._driver.create_client(store.settings.mongodb.uri, options)
+    try:
+        await client.admin.command("ping")
+        await asyncio.sleep(0.5)
+    finally:
+        await store._driver.close(client)
+    assert 1 <= Heartbeats.count < 20
 
 
 # -- indexes ---------------------------------------------------------------------------------
