@@ -267,3 +267,68 @@ def test_plain_documents_take_the_fast_encoder() -> None:
     item, size = _plain_item(document, KEYS)
     assert item == _item(document, KEYS)
     assert size == item_size(item)
+
+
+# -- integral floats -----------------------------------------------------------------------
+
+
+def _as_dynamodb_returns(value: Any) -> Any:
+    """An attribute value as DynamoDB answers it: numbers without trailing zeros ("2.0" is
+    "2"), which is why integral floats need markers."""
+    if isinstance(value, dict):
+        if set(value) == {"N"}:
+            return {"N": format(Decimal(value["N"]).normalize(), "f")}
+        return {k: _as_dynamodb_returns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_dynamodb_returns(v) for v in value]
+    return value
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, value)
+
+
+_numbers = st.one_of(
+    st.integers(-3, 3), st.sampled_from([2.0, -1.0, 0.5, 1e20, 3.0, 0.0]), st.text(max_size=1)
+)
+_number_documents = st.dictionaries(
+    st.sampled_from(["a", "b", "é", "x.y", "$d"]),
+    st.recursive(
+        _numbers,
+        lambda children: st.one_of(
+            st.lists(children, max_size=3),
+            st.dictionaries(st.sampled_from(["p", "q", "0"]), children, max_size=3),
+        ),
+        max_leaves=8,
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_number_documents)
+def test_ints_and_floats_read_back_with_their_type_at_any_depth(body: dict[str, Any]) -> None:
+    document = {"_id": "n", **body}
+    for encode in (_item, lambda d, k: _plain_item(d, k)[0]):
+        item = _as_dynamodb_returns(encode(document, KEYS))
+        assert _typed(decode_item(item, frozenset(KEYS))) == _typed(document)
+
+
+def test_items_without_float_markers_read_back_as_before() -> None:
+    """Items written before the markers: integral numbers read back as ints; the top-level
+    float list of the version before (``__lx:f``) already tells top-level floats."""
+    plain = {"_id": {"S": "a"}, "v": {"N": "2"}, "l": {"L": [{"N": "2"}]}}
+    assert _typed(decode_item(plain, frozenset(KEYS))) == _typed({"_id": "a", "v": 2, "l": [2]})
+    listed = {**plain, "__lx:f": {"SS": ["v"]}}
+    assert _typed(decode_item(listed, frozenset(KEYS))) == _typed({"_id": "a", "v": 2.0, "l": [2]})
+
+
+def test_documents_without_integral_floats_carry_no_markers() -> None:
+    item = encode_item({"_id": "a", "v": 2, "f": 0.5, "l": [1, 0.5], "m": {"x": 1.5}}, KEYS)
+    assert set(item) == {"_id", "v", "f", "l", "m", ORDER, "__lx:f"}
+    assert item["__lx:f"] == {"SS": ["f"]}
+    assert set(item["m"]["M"]) == {"x"}

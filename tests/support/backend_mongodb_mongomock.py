@@ -63,6 +63,10 @@ _UUID_ID = (
 )
 
 KNOWN_GAPS: dict[str, str] = {
+    "test_an_update_that_changes_only_the_number_type_modifies": (
+        "mongomock compares values, not stored types: $set of 2.0 over 2 does not count as a "
+        "modification (MongoDB's nModified counts it)"
+    ),
     # ids
     "test_every_id_type_round_trips_with_its_type[uuid]": _UUID_ID,
     **{

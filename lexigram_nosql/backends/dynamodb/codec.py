@@ -2,8 +2,9 @@
 
 DynamoDB numbers are decimals of up to 38 significant digits, so ints and floats are sent as
 their exact decimal text (``repr`` of a float is the shortest text that reads back as the same
-float: no binary noise). DynamoDB does not keep the int/float distinction of an integral value:
-``2.0`` reads back as ``2`` (equal in every comparison). Datetimes are stored as ISO-8601 UTC
+float: no binary noise). DynamoDB does not keep the int/float distinction of an integral value
+(``2.0`` is stored as ``2``), so hidden markers say where integral floats are and they read
+back as floats (``floats.py``). Datetimes are stored as ISO-8601 UTC
 strings of a fixed width (``2024-05-01T12:00:00.123000+00:00``, milliseconds as in MongoDB),
 so string order is time order
 and other tools read them; a string in exactly that form reads back as an aware UTC datetime.
@@ -25,6 +26,13 @@ from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final
 
+from lexigram_nosql.backends.dynamodb.floats import (
+    decode_paths,
+    encode_paths,
+    list_paths,
+    map_paths,
+    restore,
+)
 from lexigram_nosql.backends.keys import (
     KEY_TAG,
     check_stored_id,
@@ -40,6 +48,8 @@ __all__ = [
     "HIDDEN_PREFIX",
     "FLOAT_ID",
     "FLOATS",
+    "LIST_FLOATS",
+    "MAP_FLOATS",
     "ITEM_SIZE_LIMIT",
     "KEY_TAG",
     "ORDER",
@@ -52,12 +62,14 @@ __all__ = [
     "encode_key",
     "encode_scalar",
     "encode_value",
+    "float_attributes",
     "format_datetime",
     "is_datetime_text",
     "item_size",
     "normalize_value",
     "order_names",
     "order_value",
+    "restore_floats",
 ]
 
 AttributeValue = dict[str, Any]
@@ -78,9 +90,14 @@ ORDER = HIDDEN_PREFIX + "o"
 FLOAT_ID = HIDDEN_PREFIX + "i"
 """Present when ``_id`` is a float its key text reads back as an int (``7.0``)."""
 FLOATS = HIDDEN_PREFIX + "f"
-"""The hidden string set of the top-level fields holding a float: here, beside the other
-hidden attributes, because both ``updates.py`` (writing it) and ``direct.py`` (conditioning
-on it) need it and ``direct.py`` builds on ``updates.py``."""
+"""The hidden string set of the top-level fields holding a float (or an array holding an
+integral float, see ``LIST_FLOATS``): the reader turns such ints back into floats, and
+``direct.py`` conditions ``$inc`` on it."""
+LIST_FLOATS = HIDDEN_PREFIX + "e:"
+"""Prefix of the hidden attribute of a top-level array field listing where its integral
+floats are (``floats.py``)."""
+MAP_FLOATS = HIDDEN_PREFIX + "d"
+"""The hidden key of a map listing where its own integral floats are (``floats.py``)."""
 VERSION = HIDDEN_PREFIX + "v"
 """The hidden write counter of an item, bumped by every write of this package, so a
 transaction can tell that a document changed since it read it."""
@@ -185,6 +202,9 @@ def encode_value(value: Any, path: str = "value", depth: int = 0) -> AttributeVa
         keys = list(value)
         if keys != sorted(keys):
             encoded[ORDER] = order_value(keys)
+        floats = map_paths(value)
+        if floats:
+            encoded[MAP_FLOATS] = {"S": encode_paths(floats)}
         return {"M": encoded}
     if isinstance(value, (list, tuple)):
         return {"L": [encode_value(v, f"{path}.{i}", depth + 1) for i, v in enumerate(value)]}
@@ -322,7 +342,11 @@ def decode_value(value: AttributeValue) -> Any:
     if kind == "N":
         return _decode_number(payload)
     if kind == "M":
-        return {k: decode_value(payload[k]) for k in _ordered_names(payload)}
+        document = {k: decode_value(payload[k]) for k in _ordered_names(payload)}
+        marker = payload.get(MAP_FLOATS)
+        if marker is not None and "S" in marker:
+            restore(document, decode_paths(marker["S"]))
+        return document
     if kind == "L":
         return [decode_value(v) for v in payload]
     if kind == "BOOL":
@@ -371,6 +395,7 @@ def _item(document: Mapping[str, Any], key_types: Mapping[str, str]) -> dict[str
         else:
             item[name] = encode_value(value, name)
     item[ORDER] = order_value(list(document))
+    item.update(float_attributes({k: v for k, v in document.items() if k not in key_types}))
     for name in key_types:
         if name not in item:
             raise UnsupportedQueryError(
@@ -413,6 +438,7 @@ def _plain_item(
     if type(document) is not dict:
         raise _Unusual
     item: dict[str, AttributeValue] = {}
+    floats: dict[str, Any] = {}
     size = 0
     for name, value in document.items():
         if type(name) is not str or not name or name.startswith(HIDDEN_PREFIX):
@@ -424,12 +450,19 @@ def _plain_item(
         encoded, value_size = _plain_value(value, 0)
         item[name] = encoded
         size += len(name.encode()) + value_size
+        kind = type(value)
+        if kind is float or kind is list or kind is tuple:
+            floats[name] = value
     for name in key_types:  # sized as item_size sizes them
         if name not in item:
             raise _Unusual  # a key attribute is missing: the general encoder says which
         size += len(name.encode()) + _value_size(item[name])
     if FLOAT_ID in item:
         size += len(FLOAT_ID) + 1
+    if floats:
+        marks = float_attributes(floats)
+        item.update(marks)
+        size += item_size(marks)
     order = item[ORDER] = order_value(list(document))
     return item, size + len(ORDER) + len(order["S"].encode())
 
@@ -468,6 +501,10 @@ def _plain_value(value: Any, depth: int) -> tuple[AttributeValue, int]:
         if keys != sorted(keys):
             order = encoded[ORDER] = order_value(keys)
             size += 1 + len(ORDER) + len(order["S"].encode())
+        floats = map_paths(value)
+        if floats:
+            marker = encoded[MAP_FLOATS] = {"S": encode_paths(floats)}
+            size += 1 + len(MAP_FLOATS) + len(marker["S"].encode())
         return {"M": encoded}, size
     if kind is list or kind is tuple:
         if depth >= _MAX_DEPTH:
@@ -500,7 +537,42 @@ def decode_item(item: Mapping[str, AttributeValue], key_names: frozenset[str]) -
         document[name] = text if text is not None and len(text) != 32 else decode_value(value)
     if FLOAT_ID in item and "_id" in document:
         document["_id"] = float(document["_id"])
+    floats = item.get(FLOATS)
+    if floats is not None:
+        restore_floats(document, floats.get("SS", ()), item)
     return document
+
+
+def restore_floats(
+    document: dict[str, Any], names: Any, attributes: Mapping[str, AttributeValue]
+) -> None:
+    """Turn the integral floats of the top-level fields ``names`` (the ``FLOATS`` set) back
+    into floats, their array markers read from ``attributes``."""
+    for name in names:
+        value = document.get(name)
+        if type(value) is int:
+            document[name] = float(value)
+        elif type(value) is list:
+            marker = attributes.get(LIST_FLOATS + name)
+            if marker is not None and "S" in marker:
+                restore(value, decode_paths(marker["S"]))
+
+
+def float_attributes(document: Mapping[str, Any]) -> dict[str, AttributeValue]:
+    """The item's ``FLOATS`` set and array markers for ``document`` (none without floats)."""
+    names: list[str] = []
+    attributes: dict[str, AttributeValue] = {}
+    for name, value in document.items():
+        if isinstance(value, float):
+            names.append(name)
+        elif isinstance(value, (list, tuple)):
+            paths = list_paths(value)
+            if paths:
+                names.append(name)
+                attributes[LIST_FLOATS + name] = {"S": encode_paths(paths)}
+    if names:
+        attributes[FLOATS] = {"SS": names}
+    return attributes
 
 
 def item_size(item: Mapping[str, AttributeValue]) -> int:

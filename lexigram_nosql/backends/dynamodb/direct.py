@@ -32,6 +32,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
     FLOATS,
     HIDDEN_PREFIX,
     ITEM_SIZE_LIMIT,
+    LIST_FLOATS,
     VERSION,
     AttributeValue,
     decode_item,
@@ -39,8 +40,10 @@ from lexigram_nosql.backends.dynamodb.codec import (
     encode_value,
     format_datetime,
     item_size,
+    restore_floats,
 )
 from lexigram_nosql.backends.dynamodb.errors import error_code
+from lexigram_nosql.backends.dynamodb.floats import list_paths
 from lexigram_nosql.backends.dynamodb.planner import Placeholders, plan_read
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
 from lexigram_nosql.backends.dynamodb.updates import full_item
@@ -56,6 +59,7 @@ from lexigram_nosql.query.ast import (
     Update,
     UpdateOp,
 )
+from lexigram_nosql.query.identity import same_stored
 from lexigram_nosql.query.values import is_number
 from lexigram_nosql.types import Document
 
@@ -136,6 +140,11 @@ def blind_update(
         target = names.name(path)
         operand = field.operand
         if field.op is UpdateOp.SET:
+            if isinstance(operand, (list, tuple)):
+                if list_paths(operand):
+                    return None  # its integral floats need a marker the engine's write makes
+                # The old value's marker goes: UPDATED_OLD returns it for modified_count.
+                removes.append(names.name(LIST_FLOATS + path))
             encoded = encode_value(operand, path)
             size += item_size({path: encoded})
             value = names.value(encoded)
@@ -202,6 +211,7 @@ def blind_update(
 
 def was_modified(update: OperatorUpdate, old: Mapping[str, AttributeValue]) -> bool:
     """Whether the update changed the document, from the ``UPDATED_OLD`` attributes."""
+    floats = old.get(FLOATS)
     for field in update.fields:
         if field.op is UpdateOp.SET_ON_INSERT:
             continue
@@ -213,7 +223,12 @@ def was_modified(update: OperatorUpdate, old: Mapping[str, AttributeValue]) -> b
             if field.operand != 0:
                 return True
         elif field.op is UpdateOp.SET:
-            if previous is None or differs(decode_value(previous), field.operand):
+            if previous is None:
+                return True
+            value = {field.path: decode_value(previous)}
+            if floats is not None:
+                restore_floats(value, floats.get("SS", ()), old)
+            if not same_stored(value[field.path], field.operand):
                 return True
         else:
             return True
@@ -272,7 +287,7 @@ async def update_by_key(
         replaced = await replace_by_key(client, info, key, node, update)
         if replaced is None:
             return None
-        return UpdateResult(1, int(differs(replaced[0], replaced[1])))
+        return UpdateResult(1, int(not same_stored(replaced[0], replaced[1])))
     if not isinstance(update, OperatorUpdate):
         return None  # a pipeline computes from the stored document
     params = blind_update(info, key, update, now)

@@ -12,7 +12,14 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import BaseCollection
-from lexigram_nosql.backends.dynamodb.codec import FLOAT_ID, ORDER, AttributeValue, decode_item
+from lexigram_nosql.backends.dynamodb.codec import (
+    FLOAT_ID,
+    FLOATS,
+    LIST_FLOATS,
+    ORDER,
+    AttributeValue,
+    decode_item,
+)
 from lexigram_nosql.backends.dynamodb.planner import Plan, PlanStats, plan_read, query_shape
 from lexigram_nosql.backends.dynamodb.tables import TableInfo
 from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, slot_of
@@ -278,8 +285,11 @@ def read_attributes(
     if filtered is None:
         return None
     paths = [*projection.paths, *(path for path, _ in sort)]
-    needed = {path.split(".", 1)[0] for path in paths} | filtered | info.key_names | {ORDER}
+    fields = {path.split(".", 1)[0] for path in paths} | filtered
+    needed = fields | info.key_names | {ORDER}
     needed.add(FLOAT_ID)  # tells a float _id (7.0) from an int one
+    needed.add(FLOATS)  # and where integral floats are (floats.py)
+    needed.update(LIST_FLOATS + field for field in fields)
     if projection.include_id:
         needed.add("_id")
     return frozenset(needed)

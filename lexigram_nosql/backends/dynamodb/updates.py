@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from lexigram_nosql.backends.dynamodb.codec import (
     FLOATS,
+    LIST_FLOATS,
+    MAP_FLOATS,
     ORDER,
     VERSION,
     AttributeValue,
@@ -31,6 +33,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
     order_names,
     order_value,
 )
+from lexigram_nosql.backends.dynamodb.floats import list_paths
 from lexigram_nosql.backends.dynamodb.planner import Placeholders
 from lexigram_nosql.backends.dynamodb.tables import (
     SHADOW_PREFIX,
@@ -103,9 +106,6 @@ def full_item(
     expiry = ttl_value(info, document)
     if expiry is not None:
         item[TTL_ATTRIBUTE] = expiry
-    floats = [name for name, value in document.items() if isinstance(value, float)]
-    if floats:
-        item[FLOATS] = {"SS": floats}
     item[VERSION] = next_version(old_item)
     return item
 
@@ -257,7 +257,10 @@ def compile_update(
             added.append(segments[0])
         target = ".".join(names.name(s) for s in segments)
         op, operand = field_update.op, field_update.operand
-        if len(segments) == 1 and op is not UpdateOp.INC:  # an int $inc keeps an int
+        if not _markers_kept(old_item, segments, op, operand):
+            return None
+        if len(segments) == 1 and op is not UpdateOp.INC and op is not UpdateOp.PUSH:
+            # (an int $inc keeps an int; a $push keeps the array's markers)
             (floats_added if isinstance(operand, float) else floats_removed).append(path)
         if op is UpdateOp.SET:
             sets.append(f"{target} = {names.value(encode_value(operand, path))}")
@@ -364,6 +367,26 @@ def diff_update(
     return WriteRequest(
         "Update", params, "update", new_document.get("_id"), info.key_of(old_item), new_item
     )
+
+
+def _markers_kept(
+    old_item: Mapping[str, AttributeValue], segments: list[str], op: UpdateOp, operand: Any
+) -> bool:
+    """Whether an expression can write this path and leave the integral-float markers
+    (``floats.py``) true: not where a marker must change (a new integral float inside an
+    array or an embedded document, or a field of a map that has a marker), which the
+    engine's write of the whole attribute recomputes."""
+    values = operand.each if op is UpdateOp.PUSH else operand
+    if isinstance(values, (list, tuple)) and list_paths(values):
+        return False
+    if len(segments) == 1:
+        return op is UpdateOp.PUSH or LIST_FLOATS + segments[0] not in old_item
+    if isinstance(operand, float) and operand.is_integer():
+        return False
+    parent: Any = old_item.get(segments[0])
+    for segment in segments[1:-1]:
+        parent = parent.get("M", {}).get(segment) if isinstance(parent, Mapping) else None
+    return not (isinstance(parent, Mapping) and MAP_FLOATS in parent.get("M", {}))
 
 
 def _is_int(value: Any) -> bool:

@@ -47,6 +47,7 @@ from lexigram_nosql.query.ast import (
 )
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.filter import matches
+from lexigram_nosql.query.identity import same_stored
 from lexigram_nosql.query.update import apply_update, upsert_seed
 from lexigram_nosql.types import Document
 
@@ -180,7 +181,7 @@ class DynamoWrites(DynamoReads):
                     path=attribute,
                     collection=self._name,
                 )
-        if not differs(new, document):
+        if same_stored(new, document):
             return new, None
         if not isinstance(update, OperatorUpdate):  # a replacement or a pipeline
             write = put_request(info, new, purpose="update", old_item=item, guard=guard)
