@@ -369,20 +369,20 @@ class ReadableCollectionProtocol(Protocol):
     async def find_one(
         self,
         filter: FilterDocument | Any = None,
-        *,
         projection: ProjectionSpec | None = None,
-        sort: SortSpec | None = None,
         skip: int = 0,
+        *,
+        sort: SortSpec | None = None,
     ) -> Document | None: ...
 
     def find(
         self,
         filter: FilterDocument | None = None,
-        *,
         projection: ProjectionSpec | None = None,
-        sort: SortSpec | None = None,
         skip: int = 0,
         limit: int = 0,
+        *,
+        sort: SortSpec | None = None,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
     ) -> AsyncIterator[Document]: ...
@@ -414,15 +414,15 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     async def insert_one(self, document: Document) -> InsertOneResult: ...
 
     async def insert_many(
-        self, documents: Iterable[Document], *, ordered: bool = True
+        self, documents: Iterable[Document], ordered: bool = True
     ) -> InsertManyResult: ...
 
     async def update_one(
         self,
         filter: FilterDocument,
         update: UpdateDocument,
-        *,
         upsert: bool = False,
+        *,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
         sort: SortSpec | None = None,
     ) -> UpdateResult: ...
@@ -431,7 +431,6 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         self,
         filter: FilterDocument,
         update: UpdateDocument,
-        *,
         upsert: bool = False,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> UpdateResult: ...
@@ -440,8 +439,8 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         self,
         filter: FilterDocument,
         replacement: Document,
-        *,
         upsert: bool = False,
+        *,
         sort: SortSpec | None = None,
     ) -> UpdateResult: ...
 
@@ -453,7 +452,6 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         self,
         filter: FilterDocument,
         update: UpdateDocument,
-        *,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
@@ -465,7 +463,6 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         self,
         filter: FilterDocument,
         replacement: Document,
-        *,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
@@ -475,7 +472,6 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     async def find_one_and_delete(
         self,
         filter: FilterDocument,
-        *,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
     ) -> Document | None: ...
@@ -493,7 +489,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     async def drop_indexes(self) -> None: ...
 
     async def bulk_write(
-        self, operations: Sequence[WriteOperation], *, ordered: bool = True
+        self, operations: Sequence[WriteOperation], ordered: bool = True
     ) -> BulkWriteResult: ...
 
 

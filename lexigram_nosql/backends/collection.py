@@ -109,7 +109,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         return InsertOneResult(ids[0])
 
     async def insert_many(
-        self, documents: Iterable[Document], *, ordered: bool = True
+        self, documents: Iterable[Document], ordered: bool = True
     ) -> InsertManyResult:
         """Insert in order (an empty list is refused). A refused document raises
         ``BulkWriteError`` carrying what was written: ordered, the documents after it are not
@@ -137,8 +137,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         self,
         filter: FilterDocument,
         update: UpdateDocument,
-        *,
         upsert: bool = False,
+        *,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
         sort: SortSpec | None = None,
     ) -> UpdateResult:
@@ -152,7 +152,6 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         self,
         filter: FilterDocument,
         update: UpdateDocument,
-        *,
         upsert: bool = False,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> UpdateResult:
@@ -166,8 +165,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         self,
         filter: FilterDocument,
         replacement: Document,
-        *,
         upsert: bool = False,
+        *,
         sort: SortSpec | None = None,
     ) -> UpdateResult:
         call = self._update_call("replace_one", filter, replacement, upsert=upsert, sort=sort)
@@ -188,7 +187,6 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         self,
         filter: FilterDocument,
         update: UpdateDocument,
-        *,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
@@ -214,7 +212,6 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         self,
         filter: FilterDocument,
         replacement: Document,
-        *,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
         upsert: bool = False,
@@ -266,7 +263,6 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     async def find_one_and_delete(
         self,
         filter: FilterDocument,
-        *,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
     ) -> Document | None:
@@ -279,7 +275,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             )
 
     async def bulk_write(
-        self, operations: Sequence[WriteOperation], *, ordered: bool = True
+        self, operations: Sequence[WriteOperation], ordered: bool = True
     ) -> BulkWriteResult:
         """Run the operations (each atomic on its own; inside ``transaction()`` all
         together). Every operation is validated before the first write. A failed operation
@@ -363,10 +359,10 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     async def find_one(
         self,
         filter: FilterDocument | Any = None,
-        *,
         projection: ProjectionSpec | None = None,
-        sort: SortSpec | None = None,
         skip: int = 0,
+        *,
+        sort: SortSpec | None = None,
     ) -> Document | None:
         """The first match. As in PyMongo, a ``filter`` that is not a document is an ``_id``:
         ``find_one("u1")`` is ``find_one({"_id": "u1"})``."""
@@ -388,11 +384,11 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     def find(
         self,
         filter: FilterDocument | None = None,
-        *,
         projection: ProjectionSpec | None = None,
-        sort: SortSpec | None = None,
         skip: int = 0,
         limit: int = 0,
+        *,
+        sort: SortSpec | None = None,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
     ) -> AsyncIterator[Document]:
