@@ -13,7 +13,6 @@ from typing import Any
 import bson
 import pytest
 
-from benchmarks.overhead_backends._timing import FIRESTORE_RPCS
 from lexigram_nosql import (
     DocumentTooLargeError,
     DuplicateKeyError,
@@ -34,17 +33,7 @@ async def store() -> AsyncIterator[Any]:
 @pytest.fixture
 def rpcs(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the RPCs the store sends from now on, in order."""
-    sent: list[str] = []
-    api = store.client._firestore_api
-    for name in FIRESTORE_RPCS:
-        original = getattr(api, name)
-
-        def counted(*args: Any, __name: str = name, __call: Any = original, **kwargs: Any) -> Any:
-            sent.append(__name)
-            return __call(*args, **kwargs)
-
-        monkeypatch.setattr(api, name, counted)
-    return sent
+    return backend_firestore.count_rpcs(store, monkeypatch)
 
 
 async def seeded(store: Any, *documents: dict[str, Any]) -> Any:

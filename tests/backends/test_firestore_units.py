@@ -22,14 +22,22 @@ from lexigram_nosql import (
     UnsupportedQueryError,
     create_store,
 )
-from lexigram_nosql.backends.firestore.codec import decode_id, decode_value, encode_body, encode_id
+from lexigram_nosql.backends.firestore.codec import (
+    ORDER,
+    decode_document,
+    decode_id,
+    decode_value,
+    encode_body,
+    encode_id,
+    stored_value,
+)
 from lexigram_nosql.backends.firestore.errors import EXCEPTION_MAP, map_firestore_exception
 from lexigram_nosql.backends.firestore.updates import (
     FieldWrite,
     native_writes,
     replacement_writes,
 )
-from lexigram_nosql.query.update import parse_update
+from lexigram_nosql.query.update import apply_update, parse_update
 
 # -- values ------------------------------------------------------------------------------
 
@@ -86,16 +94,55 @@ def test_timestamps_come_back_as_plain_aware_utc_datetimes() -> None:
     assert decode_value(shifted).tzinfo is UTC
 
 
-def test_maps_come_back_with_sorted_keys() -> None:
+def test_maps_without_an_order_list_come_back_with_sorted_keys() -> None:
+    """Firestore keeps maps sorted: a map stored in sorted order needs no list, and documents
+    stored before the lists existed read back as they always did."""
     assert list(decode_value({"b": 1, "a": {"z": 1, "y": 2}})) == ["a", "b"]
     assert list(decode_value({"b": 1, "a": {"z": 1, "y": 2}})["a"]) == ["y", "z"]
+    assert list(decode_document("d", {"b": 1, "a": 2})) == ["_id", "a", "b"]
+
+
+def test_field_order_is_stored_where_sorting_cannot_recover_it() -> None:
+    body = encode_body({"_id": 1.0, "b": {"y": 1, "x": [{"q": 1, "p": 2}]}, "a": {"m": 1}})
+    assert body[ORDER] == ["b", "a"], "always at the top level"
+    assert body["b"][ORDER] == ["y", "x"]
+    assert body["b"]["x"][0][ORDER] == ["q", "p"], "maps in arrays too"
+    assert ORDER not in body["a"], "a sorted map reads back right without one"
+    assert encode_body({"_id": "e"}) == {}, "nothing to order"
+    decoded = decode_document("~%00n1", body)
+    assert list(decoded) == ["_id", "b", "a"] and decoded["_id"] == 1.0
+    assert list(decoded["b"]) == ["y", "x"] and list(decoded["b"]["x"][0]) == ["q", "p"]
+    assert ORDER not in str(decoded)
+
+
+def test_names_an_order_list_does_not_hold_come_first_sorted() -> None:
+    """A field a native update appended to the list of a document stored before lists
+    existed goes after the document's own (sorted) fields, where MongoDB appends it."""
+    assert list(decode_document("d", {"c": 1, "a": 1, "b": 1, ORDER: ["a"]})) == [
+        "_id",
+        "b",
+        "c",
+        "a",
+    ]
+    assert list(decode_document("d", {"b": 1, ORDER: ["b", "gone"]})) == ["_id", "b"]
+
+
+def test_filter_values_take_the_stored_form() -> None:
+    assert stored_value({"x": 1, "y": 2}) == {"x": 1, "y": 2}
+    assert stored_value({"y": 2, "x": 1}) == {"y": 2, "x": 1, ORDER: ["y", "x"]}
+    assert stored_value(({"b": 1, "a": 1},)) == [{"b": 1, "a": 1, ORDER: ["b", "a"]}]
 
 
 # -- updates -----------------------------------------------------------------------------
 
 
 def native(update: dict[str, Any], current: dict[str, Any]) -> list[FieldWrite] | None:
-    return native_writes(parse_update(update), current)
+    parsed = parse_update(update)
+    try:
+        after = apply_update(parsed, current)
+    except NoSQLError:
+        after = current  # the engine refuses it: native writes must not be chosen either
+    return native_writes(parsed, current, after)
 
 
 def test_set_unset_inc_add_to_set_run_natively() -> None:
@@ -108,6 +155,7 @@ def test_set_unset_inc_add_to_set_run_natively() -> None:
         FieldWrite(("c",), "delete"),
         FieldWrite(("n",), "increment", 2),
         FieldWrite(("t",), "union", ["x"]),
+        FieldWrite((ORDER,), "remove", ["c"]),
     ]
 
 
@@ -121,13 +169,38 @@ def test_shapes_mongodb_treats_differently_go_through_the_engine() -> None:
     assert native({"$max": {"n": 1}}, {"n": 0}) is None
 
 
-def test_inc_on_a_missing_field_sets_it() -> None:
-    assert native({"$inc": {"n": 3}}, {}) == [FieldWrite(("n",), "set", 3)]
+def test_inc_on_a_missing_field_sets_it_and_appends_it_to_the_order() -> None:
+    assert native({"$inc": {"n": 3}}, {"m": 1}) == [
+        FieldWrite(("n",), "set", 3),
+        FieldWrite((ORDER,), "union", ["n"]),
+    ]
 
 
-def test_replacement_writes_set_changed_fields_and_delete_vanished_ones() -> None:
-    writes = replacement_writes({"_id": "x", "a": 1, "b": 2, "c": 3}, {"_id": "x", "a": 1, "b": 5})
-    assert writes == [FieldWrite(("b",), "set", 5), FieldWrite(("c",), "delete")]
+def test_native_writes_keep_the_field_order() -> None:
+    assert native({"$set": {"a.x": 1}}, {"a": {"x": 0, "w": 1}}) == [
+        FieldWrite(("a", "x"), "set", 1)
+    ], "an existing field keeps its place"
+    assert native({"$set": {"a.z": 1}}, {"a": {"x": 0}}) is not None, "still sorted"
+    assert native({"$set": {"a.b": 1}}, {"a": {"x": 0}}) is None, "a's order needs a list"
+    assert native({"$unset": {"a.y": 1}}, {"a": {"y": 0, "x": 1}}) is None, "its list changes"
+    assert native({"$set": {"n.b": 1, "n.a": 1}}, {}) is None, "a new map out of order"
+    assert native({"$set": {"v": {"b": 1, "a": 2}}}, {"v": 0}) == [
+        FieldWrite(("v",), "set", {"b": 1, "a": 2, ORDER: ["b", "a"]})
+    ], "a value is written in its stored form"
+    assert native({"$set": {"n": 1}, "$unset": {"m": 1}}, {"m": 1}) is None, "both ways"
+
+
+def test_replacement_writes_set_changed_fields_delete_vanished_ones_and_the_order() -> None:
+    after = {"_id": "x", "a": 1, "b": 5, "m": {"k": 1, "j": 2}}
+    writes = replacement_writes(
+        {"_id": "x", "m": {"j": 2, "k": 1}, "a": 1, "b": 2, "c": 3}, after, encode_body(after)
+    )
+    assert writes == [
+        FieldWrite(("b",), "set", 5),
+        FieldWrite(("m",), "set", {"k": 1, "j": 2, ORDER: ["k", "j"]}),
+        FieldWrite(("c",), "delete"),
+        FieldWrite((ORDER,), "set", ["a", "b", "m"]),
+    ]
 
 
 # -- errors ------------------------------------------------------------------------------

@@ -84,3 +84,20 @@ async def connected_store(settings: dict[str, Any]) -> AsyncIterator[Any]:
     finally:
         await reset(instance)
         await instance.disconnect()
+
+
+def count_rpcs(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the RPCs ``store`` sends from now on, in order."""
+    from benchmarks.overhead_backends._timing import FIRESTORE_RPCS
+
+    sent: list[str] = []
+    api = store.client._firestore_api
+    for name in FIRESTORE_RPCS:
+        original = getattr(api, name)
+
+        def counted(*args: Any, __name: str = name, __call: Any = original, **kwargs: Any) -> Any:
+            sent.append(__name)
+            return __call(*args, **kwargs)
+
+        monkeypatch.setattr(api, name, counted)
+    return sent

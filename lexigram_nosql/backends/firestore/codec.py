@@ -7,10 +7,15 @@ bool, 64-bit int, float, string, bytes, timestamp, array, map) with two refusals
 not have: an array directly inside an array, and integers outside 64 bits. Both raise
 ``UnsupportedQueryError`` naming the path, before anything is written.
 
-Maps (and the top-level fields) come back with their keys sorted, as Firestore keeps them;
-MongoDB's field order is not preserved. Timestamps come back as timezone-aware UTC
-``datetime`` objects truncated to milliseconds, as MongoDB stores them (the shared
-validation already writes them so; a naive one is taken to be UTC).
+Firestore keeps no order of fields (its maps are sorted, the client hands them over in any
+order), and MongoDB's document equality depends on it, so the order is kept in a hidden
+``__lx:o`` list of names: always for the document's top-level fields (so a ``$set`` by
+``_id`` sent without a read can append a new field with ``ArrayUnion``, see ``direct.py``),
+and inside a map only when its keys are not in sorted order (the order read back without a
+list). Names the list does not hold (documents stored before it existed) read back sorted,
+ahead of the listed ones. Timestamps come back as timezone-aware UTC ``datetime`` objects
+truncated to milliseconds, as MongoDB stores them (the shared validation already writes them
+so; a naive one is taken to be UTC).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ __all__ = [
     "reserved_field",
     "storage_size",
     "stored_id",
+    "stored_value",
     "too_large_error",
 ]
 
@@ -58,6 +64,9 @@ HIDDEN_PREFIX: Final = "__lx:"
 """Field names the backend keeps for itself (never returned, refused from users)."""
 FLOAT_ID: Final = HIDDEN_PREFIX + "i"
 """Present when ``_id`` is a float its document id reads back as an int (``7.0``)."""
+ORDER: Final = HIDDEN_PREFIX + "o"
+"""The field names of the document (or of a map whose keys are not sorted), in order."""
+_TOP_LEVEL_HIDDEN: Final = (ORDER, FLOAT_ID)
 _MAX_DEPTH: Final = 20
 """Firestore's deepest nesting of maps and arrays in a document."""
 #: Firestore's maximum document size.
@@ -139,10 +148,13 @@ def _needs_escape(text: str) -> bool:
 def encode_body(document: Mapping[str, Any], *, collection: str | None = None) -> dict[str, Any]:
     """The document without ``_id``, every value checked storable and the whole within
     Firestore's 1 MiB document limit (``DocumentTooLargeError`` before anything is sent)."""
-    body = {key: value for key, value in document.items() if key != "_id"}
-    for key, value in body.items():
-        _check_key(key, key, collection)
-        _check_value(value, key, collection, in_array=False)
+    body: dict[str, Any] = {}
+    for key, value in document.items():
+        if key != "_id":
+            _check_key(key, key, collection)
+            body[key] = _stored(value, key, collection, in_array=False)
+    if body:
+        body[ORDER] = list(body)
     if integral_float(document.get("_id")):
         body[FLOAT_ID] = True  # the document id reads back as an int: mark the float
     size = storage_size(body) + _string_size(str(document.get("_id", ""))) + 48
@@ -153,17 +165,19 @@ def encode_body(document: Mapping[str, Any], *, collection: str | None = None) -
 
 def encode_fields(
     fields: Mapping[str, Any], *, document_id: Any, collection: str | None = None
-) -> None:
-    """Check top-level fields written without the rest of their document (an update sent
-    with no read): each value storable, as ``encode_body`` checks it, and the fields alone
-    within the 1 MiB limit. Whether the whole document stays within it only Firestore
-    knows then (``DocumentTooLargeError`` from its answer)."""
+) -> dict[str, Any]:
+    """Top-level fields written without the rest of their document (an update sent with no
+    read), as stored: each value checked storable, as ``encode_body`` checks it, and the
+    fields alone within the 1 MiB limit. Whether the whole document stays within it only
+    Firestore knows then (``DocumentTooLargeError`` from its answer)."""
+    stored: dict[str, Any] = {}
     for key, value in fields.items():
         _check_key(key, key, collection)
-        _check_value(value, key, collection, in_array=False)
-    size = storage_size(fields) + _string_size(str(document_id)) + 48
+        stored[key] = _stored(value, key, collection, in_array=False)
+    size = storage_size(stored) + _string_size(str(document_id)) + 48
     if size > MAX_DOCUMENT_BYTES:
         raise too_large_error(document_id, collection, f"needs at least {size} bytes")
+    return stored
 
 
 def too_large_error(document_id: Any, collection: str | None, detail: str) -> DocumentTooLargeError:
@@ -199,10 +213,16 @@ def _string_size(text: str) -> int:
 def encodable(value: Any) -> bool:
     """Whether ``value`` can be sent to Firestore (in a filter or a write)."""
     try:
-        _check_value(value, "", None, in_array=False)
+        _stored(value, "", None, in_array=False)
     except (UnsupportedQueryError, InvalidQueryError):
         return False
     return True
+
+
+def stored_value(value: Any) -> Any:
+    """``value`` as Firestore stores it (maps whose keys are not sorted carry their order), so
+    a filter compares it with stored values; raises as a write of it would."""
+    return _stored(value, "", None, in_array=False)
 
 
 def reserved_field(name: str) -> bool:
@@ -231,14 +251,15 @@ def _check_key(key: str, path: str, collection: str | None) -> None:
     )
 
 
-def _check_value(
+def _stored(
     value: Any, path: str, collection: str | None, *, in_array: bool, depth: int = 1
-) -> None:
+) -> Any:
+    """``value`` as stored (maps with their order where it is not sorted), checked."""
     cls = type(value)
     if cls is str or cls is float or cls is bool or value is None:
-        return
+        return value
     if isinstance(value, (bool, float)) or (isinstance(value, str) and not bson_class(value)):
-        return  # subclasses; bson.Code is a str, refused below
+        return value  # subclasses; bson.Code is a str, refused below
     if isinstance(value, bytes):
         if getattr(value, "subtype", 0):  # a bson.Binary of another subtype than bytes
             raise UnsupportedQueryError(
@@ -248,7 +269,7 @@ def _check_value(
                 path=path,
                 collection=collection,
             )
-        return
+        return value
     if isinstance(value, int):
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise UnsupportedQueryError(
@@ -257,9 +278,9 @@ def _check_value(
                 path=path,
                 collection=collection,
             )
-        return
+        return value
     if isinstance(value, datetime):
-        return
+        return value
     if isinstance(value, (Mapping, list, tuple)) and depth > _MAX_DEPTH:
         raise UnsupportedQueryError(
             f"Field {path!r} nests maps and arrays deeper than Firestore's {_MAX_DEPTH} levels",
@@ -268,13 +289,21 @@ def _check_value(
             collection=collection,
         )
     if isinstance(value, Mapping):
+        stored: dict[str, Any] = {}
+        previous = ""
+        ordered = True
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
             if not isinstance(key, str):
                 raise InvalidQueryError(f"Field names must be strings; {child!r} is not")
             _check_key(key, child, collection)
-            _check_value(item, child, collection, in_array=False, depth=depth + 1)
-        return
+            if key < previous:
+                ordered = False
+            previous = key
+            stored[key] = _stored(item, child, collection, in_array=False, depth=depth + 1)
+        if not ordered:
+            stored[ORDER] = list(value)
+        return stored
     if isinstance(value, (list, tuple)):
         if in_array:
             raise UnsupportedQueryError(
@@ -284,9 +313,10 @@ def _check_value(
                 path=path,
                 collection=collection,
             )
-        for index, item in enumerate(value):
-            _check_value(item, f"{path}.{index}", collection, in_array=True, depth=depth + 1)
-        return
+        return [
+            _stored(item, f"{path}.{index}", collection, in_array=True, depth=depth + 1)
+            for index, item in enumerate(value)
+        ]
     raise UnsupportedQueryError(
         f"Field {path!r} holds a {type(value).__name__}, which Firestore cannot store "
         "(it stores None, bool, int, float, str, bytes, datetime, list and dict; store a "
@@ -301,25 +331,48 @@ def decode_document(doc_id: str, data: Mapping[str, Any] | None) -> dict[str, An
     """A stored document as users read it: ``_id`` first, then the fields."""
     document: dict[str, Any] = {"_id": decode_id(doc_id)}
     if data:
-        for key in sorted(data):
-            if key == FLOAT_ID:
-                document["_id"] = float(document["_id"])
-                continue
+        hidden = 0
+        for name in _TOP_LEVEL_HIDDEN:
+            if name in data:
+                hidden += 1
+        for key in _field_order(data, hidden):
             document[key] = decode_value(data[key])
+        if FLOAT_ID in data:
+            document["_id"] = float(document["_id"])
     return document
 
 
 def decode_value(value: Any) -> Any:
-    """Firestore's Python values as plain ones (``DatetimeWithNanoseconds`` -> ``datetime``)."""
+    """Firestore's Python values as plain ones (``DatetimeWithNanoseconds`` -> ``datetime``),
+    maps in their order (their list, else sorted as Firestore keeps them)."""
     if isinstance(value, dict):
-        # Firestore keeps map keys sorted (the client hands them over in any order): return
-        # them sorted, so a stored map compares equal to the one written in that order.
-        return {key: decode_value(value[key]) for key in sorted(value)}
+        names = _field_order(value, 1) if ORDER in value else sorted(value)
+        return {key: decode_value(value[key]) for key in names}
     if isinstance(value, list):
         return [decode_value(item) for item in value]
     if isinstance(value, datetime):
         return utc_millis(value)  # a plain datetime (not DatetimeWithNanoseconds), UTC, ms
     return value
+
+
+def _field_order(data: Mapping[str, Any], hidden: int) -> list[str]:
+    """The user's names of a stored map (``hidden`` of its names are the backend's) in
+    their order: the order list when it holds them all, as written; else the names it does
+    not hold (stored before it existed) sorted, then the ones it does, in its order."""
+    order = data.get(ORDER)
+    if type(order) is list:
+        if len(order) + hidden == len(data) and all(name in data for name in order):
+            return order
+        listed = [
+            name
+            for name in dict.fromkeys(order)
+            if isinstance(name, str) and name in data and not name.startswith(HIDDEN_PREFIX)
+        ]
+    else:
+        listed = []
+    known = set(listed)
+    unlisted = sorted(n for n in data if n not in known and not n.startswith(HIDDEN_PREFIX))
+    return unlisted + listed
 
 
 def is_plain_number(value: Any) -> bool:

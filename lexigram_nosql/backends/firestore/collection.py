@@ -153,7 +153,9 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
                     continue
                 yield Match(doc_id, update_time, document)
         for doc_id, pending_document in list(pending.items()):
-            if pending_document is None or (check and not matches(node, pending_document)):
+            if pending_document is None or (ids is not None and doc_id not in ids):
+                continue  # deleted, or not one of the ids looked up (unchecked then)
+            if check and not matches(node, pending_document):
                 continue
             yield Match(doc_id, None, pending_document)
 

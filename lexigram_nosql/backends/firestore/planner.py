@@ -15,7 +15,11 @@ filters) whose union is a superset of its matches:
 store runs the branches in parallel, merges them by document id and re-checks every document
 with the shared engine, so the result is exact whatever was pushed down. Conditions Firestore
 cannot bound (``$ne``, ``$nin``, ``$exists``, ``$type``, ``$regex``, ``$not``, ``$nor``,
-``$expr``, ``$mod``, null equality) become "every document" and are left to the engine.
+``$expr``, ``$mod``, null equality) become "every document" and are left to the engine, as
+do conditions on the backend's reserved names (``__lx:`` fields such as the hidden field
+order, ``__x__``): no user field has them, and the server would see the hidden ones.
+Embedded documents are compared in their stored form (with their order list where their keys
+are not sorted), so Firestore's equality on them is MongoDB's, field order included.
 
 A plan is *sound* when every document the branches return matches the filter: then the
 server's answer is used as is (count aggregation, limit and offset pushed down).
@@ -30,7 +34,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from lexigram_nosql.backends.firestore.codec import encodable, id_from_value, is_plain_number
+from lexigram_nosql.backends.firestore.codec import (
+    encodable,
+    id_from_value,
+    is_plain_number,
+    reserved_field,
+    stored_value,
+)
 from lexigram_nosql.query.ast import (
     And,
     Condition,
@@ -160,6 +170,8 @@ def _candidates(node: FilterNode) -> QueryPlan:
     if isinstance(node, Condition):
         return _condition(node)
     if isinstance(node, ElemMatch):
+        if any(reserved_field(segment) for segment in _segments(node.path)):
+            return _EVERYTHING
         arrays = _with_prefixes(node.path, [(Primitive(_segments(node.path), ">=", [], "array"),)])
         return QueryPlan(arrays.branches, sound=False, disjoint=False)
     return _EVERYTHING
@@ -204,6 +216,8 @@ def _condition(node: Condition) -> QueryPlan:
     if node.path == "_id" or node.path.startswith("_id."):
         return _id_condition(node)
     segments = _segments(node.path)
+    if any(reserved_field(segment) for segment in segments):
+        return _EVERYTHING  # only the backend's hidden data has such names: the engine's
     if node.op is FieldOp.EQ:
         return _equality(node.path, segments, (node.operand,))
     if node.op is FieldOp.IN:
@@ -255,7 +269,8 @@ def _equality(path: str, segments: tuple[str, ...], values: tuple[Any, ...]) -> 
             return _EVERYTHING  # null matches missing fields; regexes and NaN are the engine's
         if not encodable(value):
             return _EVERYTHING
-    distinct = _dedupe(values)
+    # As stored: an embedded document whose keys are not sorted carries its order list.
+    distinct = _dedupe(stored_value(v) if _contains_map(v) else v for v in values)
     has_maps = any(_contains_map(v) for v in distinct)
     has_lists = any(isinstance(v, (list, tuple)) for v in distinct)
     value_kind: Kind = "mixed" if has_maps or has_lists else "value"

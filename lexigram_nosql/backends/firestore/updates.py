@@ -9,6 +9,12 @@ into), ``$inc`` meets a number or nothing, ``$addToSet`` an array or nothing and
 the shapes above) is computed by the shared engine and written whole, guarded by the
 document's update time, so it stays atomic per document.
 
+Field order (``codec.ORDER``) goes with the writes: a native update that adds top-level fields
+appends them to the order list with ``ArrayUnion`` and one that removes some takes them out
+with ``ArrayRemove`` (so no read of the list is needed), and one that changes the order of an
+embedded document, or adds and removes top-level fields at once, is written whole instead,
+with the order lists the new values carry.
+
 This module imports no driver: it describes the writes; the store turns them into sentinels.
 """
 
@@ -18,16 +24,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from lexigram_nosql.backends.firestore.codec import encodable, is_plain_number
+from lexigram_nosql.backends.firestore.codec import ORDER, is_plain_number, stored_value
+from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.ast import OperatorUpdate, Update, UpdateOp
 from lexigram_nosql.query.identity import same_stored
 
-__all__ = ["FieldWrite", "native_writes", "replacement_writes"]
+__all__ = ["FieldWrite", "native_writes", "order_writes", "replacement_writes"]
 
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
-WriteKind = Literal["set", "delete", "increment", "union"]
+WriteKind = Literal["set", "delete", "increment", "union", "remove"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +46,11 @@ class FieldWrite:
     value: Any = None
 
 
-def native_writes(update: Update, current: dict[str, Any]) -> list[FieldWrite] | None:
-    """The field writes applying ``update`` to ``current`` natively, or None when the engine
-    must compute the document (see the module docstring for when)."""
+def native_writes(
+    update: Update, current: dict[str, Any], after: dict[str, Any]
+) -> list[FieldWrite] | None:
+    """The field writes turning ``current`` into ``after`` (``update`` applied) natively, or
+    None when the engine's document must be written whole (see the module docstring)."""
     if (
         not isinstance(update, OperatorUpdate)
         or not update.fields
@@ -55,10 +64,13 @@ def native_writes(update: Update, current: dict[str, Any]) -> list[FieldWrite] |
         if segments[0] == "_id" or not _maps_on_the_way(current, segments):
             return None
         existing = _lookup(current, segments)
+        if len(segments) > 1 and not _orders_kept(current, after, segments):
+            return None
         if field.op is UpdateOp.SET:
-            if not encodable(field.operand):
+            try:
+                writes.append(FieldWrite(segments, "set", stored_value(field.operand)))
+            except (UnsupportedQueryError, InvalidQueryError):
                 return None
-            writes.append(FieldWrite(segments, "set", field.operand))
         elif field.op is UpdateOp.UNSET:
             writes.append(FieldWrite(segments, "delete"))
         elif field.op is UpdateOp.INC:
@@ -86,21 +98,43 @@ def native_writes(update: Update, current: dict[str, Any]) -> list[FieldWrite] |
             writes.append(FieldWrite(segments, "union", items))
         else:
             return None
+    order = order_writes(current, after)
+    if order is None:
+        return None
+    writes.extend(order)
     return writes
 
 
-def replacement_writes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldWrite]:
-    """Top-level writes turning ``before`` into ``after`` (``_id`` aside): changed fields are
-    set whole, vanished ones deleted. Sent with an update-time precondition."""
+def order_writes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldWrite] | None:
+    """The order-list transform of an update that adds top-level fields (appended) or
+    removes some (taken out), with no read of the list; None when it does both."""
+    added = [key for key in after if key not in before]
+    removed = [key for key in before if key not in after]
+    if added and removed:
+        return None
+    if added:
+        return [FieldWrite((ORDER,), "union", added)]
+    if removed:
+        return [FieldWrite((ORDER,), "remove", removed)]
+    return []
+
+
+def replacement_writes(
+    before: dict[str, Any], after: dict[str, Any], body: dict[str, Any]
+) -> list[FieldWrite]:
+    """Top-level writes turning ``before`` into ``after`` (``_id`` aside; ``body``: ``after``
+    as stored): changed fields are set whole, vanished ones deleted, and the order list set
+    whole (documents stored before it existed get theirs). Sent with an update-time
+    precondition."""
     writes = [
-        FieldWrite((key,), "set", value)
+        FieldWrite((key,), "set", body[key])
         for key, value in after.items()
-        if key != "_id"
-        and (key not in before or not same_stored(before[key], value, ordered_keys=False))
+        if key != "_id" and (key not in before or not same_stored(before[key], value))
     ]
     writes.extend(
         FieldWrite((key,), "delete") for key in before if key != "_id" and key not in after
     )
+    writes.append(FieldWrite((ORDER,), "set", body.get(ORDER, [])))
     return writes
 
 
@@ -118,6 +152,21 @@ def _lookup(document: dict[str, Any], segments: tuple[str, ...]) -> Any:
             return _ABSENT
         node = node[segment]
     return node
+
+
+def _orders_kept(before: dict[str, Any], after: dict[str, Any], segments: tuple[str, ...]) -> bool:
+    """Whether every embedded document on the way to a written path keeps its stored order
+    (its names unchanged, or sorted before and after: no order list either way)."""
+    for depth in range(1, len(segments)):
+        old, new = _lookup(before, segments[:depth]), _lookup(after, segments[:depth])
+        if not isinstance(new, dict):
+            continue
+        names = list(new)
+        if isinstance(old, dict) and list(old) == names:
+            continue
+        if names != sorted(names) or (isinstance(old, dict) and list(old) != sorted(old)):
+            return False
+    return True
 
 
 def _maps_on_the_way(document: dict[str, Any], segments: tuple[str, ...]) -> bool:

@@ -66,7 +66,7 @@ BATCH_LIMIT: Final = 500
 
 def field_updates(writes: Sequence[FieldWrite]) -> dict[str, Any]:
     """The ``update()`` map of planned writes: dotted field paths, with Firestore's sentinels
-    for delete, increment and array union so those need no read-modify-write."""
+    for delete, increment and array union and removal so those need no read-modify-write."""
     from google.cloud import firestore
     from google.cloud.firestore_v1.field_path import FieldPath
 
@@ -79,8 +79,10 @@ def field_updates(writes: Sequence[FieldWrite]) -> dict[str, Any]:
             updates[path] = firestore.DELETE_FIELD
         elif write.kind == "increment":
             updates[path] = firestore.Increment(write.value)
-        else:
+        elif write.kind == "union":
             updates[path] = firestore.ArrayUnion(write.value)
+        else:
+            updates[path] = firestore.ArrayRemove(write.value)
     return updates
 
 
@@ -274,7 +276,7 @@ async def write_in_transaction(
         handle.writes(coll._name)[match.doc_id] = None
         return None, True
     after = apply_update(update, match.document)
-    if same_stored(after, match.document, ordered_keys=False):
+    if same_stored(after, match.document):
         return after, False
     body = encode_body(after, collection=coll._name)
     if uniques:
@@ -312,16 +314,17 @@ async def _rewrite_locked(
     async def attempt() -> tuple[Document, Document] | None:
         nonlocal before, update_time
         after = apply_update(update, before)
-        if same_stored(after, before, ordered_keys=False):
+        if same_stored(after, before):
             return before, before
-        encode_body(after, collection=coll._name)  # refuse what cannot be stored
+        body = encode_body(after, collection=coll._name)  # refuse what cannot be stored
         changes = guard_changes(coll._name, uniques, before, after, match.doc_id)
-        writes = native_writes(update, before) if native else None
+        writes = native_writes(update, before, after) if native else None
         if writes is not None and not changes and _pins_id(node, match.doc_id):
             option = None  # an update requires the document to exist, nothing more
         else:
             # Moving guards needs the values read to be the stored ones.
-            writes = writes or replacement_writes(before, after)
+            if writes is None:
+                writes = replacement_writes(before, after, body)
             option = precondition(coll, update_time)
         try:
             if changes:
@@ -372,12 +375,12 @@ async def rewrite_many(
         planned = 0
         for match in chunk:
             after = apply_update(update, match.document)
-            if same_stored(after, match.document, ordered_keys=False):
+            if same_stored(after, match.document):
                 continue
-            encode_body(after, collection=coll._name)
-            writes = native_writes(update, match.document) or replacement_writes(
-                match.document, after
-            )
+            body = encode_body(after, collection=coll._name)
+            writes = native_writes(update, match.document, after)
+            if writes is None:
+                writes = replacement_writes(match.document, after, body)
             batch.update(
                 coll._document(match.doc_id),
                 field_updates(writes),
