@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from lexigram_nosql.errors import InvalidQueryError, UpdateMismatchError
 
@@ -20,6 +20,7 @@ __all__ = [
     "get_path",
     "get_values",
     "is_index",
+    "is_plain_path",
     "path_getter",
     "set_path",
     "split_path",
@@ -59,10 +60,26 @@ def split_path(path: str) -> tuple[str, ...]:
     return tuple(path.split(".")) if path else ()
 
 
+def is_plain_path(path: Any) -> TypeGuard[str]:
+    """Whether ``check_path`` accepts ``path`` at a glance: a string without ``$``, null
+    characters or empty segments. Callers test this before building an error's wording."""
+    return (
+        type(path) is str
+        and path != ""
+        and "$" not in path
+        and "\x00" not in path
+        and ".." not in path
+        and path[0] != "."
+        and path[-1] != "."
+    )
+
+
 def check_path(path: Any, *, operator: str | None = None, where: str = "a path") -> str:
     """Refuse a path that is not a string of non-empty segments, none starting with ``$``
     and none holding a null character (BSON cannot send such a name, so no backend may
     store one)."""
+    if is_plain_path(path):
+        return path
     if not isinstance(path, str):
         raise InvalidQueryError(
             f"{where} must be a string, got {type(path).__name__} {path!r}",

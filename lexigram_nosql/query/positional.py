@@ -26,7 +26,7 @@ from lexigram_nosql.query.ast import (
     Or,
 )
 from lexigram_nosql.query.filter import matches, parse_filter
-from lexigram_nosql.query.paths import MISSING, check_path, is_index
+from lexigram_nosql.query.paths import MISSING, check_path, is_index, is_plain_path
 
 __all__ = [
     "check_update_path",
@@ -55,6 +55,8 @@ def check_update_path(path: Any, operator: str) -> bool:
     Other segments follow ``check_path``, except that a ``$``-prefixed field name is allowed
     (``address.$street``), as MongoDB 5.0+ allows: at the top level only in the document an
     upsert inserts, which ``apply_update`` checks."""
+    if is_plain_path(path):
+        return False
     if not isinstance(path, str) or "$" not in path:
         check_path(path, operator=operator, where=f"The {operator} field path")
         return False

@@ -9,7 +9,7 @@ PyMongo does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from lexigram_nosql.errors import InvalidQueryError
@@ -51,6 +51,10 @@ _OPERATORS: Final = {op.value: op for op in UpdateOp}
 _PUSH_MODIFIERS: Final = frozenset({"$each", "$position", "$slice", "$sort"})
 # Operators that may name _id: only to set it to the value it already has (checked on apply).
 _ID_SETTABLE: Final = frozenset({UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX})
+# Operators whose operand is a stored value (``check_document`` checks it whole).
+_STORED: Final = _ID_SETTABLE
+# Operand types nothing can nest in.
+_FLAT: Final = frozenset({int, float, str, bool, type(None)})
 
 
 def parse_update(
@@ -65,22 +69,58 @@ def parse_update(
     (PyMongo's "update only works with $ operators"), unknown operators, wrong operand types,
     two paths that overlap, operators mixed with fields, array filters that do not fit.
     """
-    if isinstance(update, (list, tuple)):
-        if array_filters is not None:
+    if type(update) is not dict:
+        if isinstance(update, (list, tuple)):
+            if array_filters is not None:
+                raise InvalidQueryError(
+                    f"{method}: array_filters cannot be used with a pipeline-style update",
+                    operator="arrayFilters",
+                )
+            return parse_pipeline_update(update)
+        if not isinstance(update, Mapping):
             raise InvalidQueryError(
-                f"{method}: array_filters cannot be used with a pipeline-style update",
-                operator="arrayFilters",
+                f"{method} needs an update document or pipeline, got {type(update).__name__}"
             )
-        return parse_pipeline_update(update)
-    if not isinstance(update, Mapping):
-        raise InvalidQueryError(
-            f"{method} needs an update document or pipeline, got {type(update).__name__}"
-        )
     if not update:
         raise InvalidQueryError(
             f"{method}: the update must not be empty; use $set to change fields"
         )
-    check_nesting(update, where="the update")
+    for name in update:
+        if name not in _OPERATORS:
+            _refuse_plain_fields(update, method)
+            break
+    parsed: list[FieldUpdate] = []
+    positional = dollar_top_level = False
+    for name, fields_spec in update.items():
+        op = _OPERATORS.get(name)
+        if op is None:
+            raise InvalidQueryError(f"Unknown update operator {name!r}", operator=name)
+        if type(fields_spec) is not dict and not isinstance(fields_spec, Mapping):
+            check_nesting(fields_spec, where="the update", depth=2)  # before its repr
+            raise InvalidQueryError(
+                f"{name} needs a document of field paths, got {fields_spec!r}", operator=name
+            )
+        for path, operand in fields_spec.items():
+            if check_update_path(path, name):
+                positional = True
+            if path[0] == "$" and op is not UpdateOp.UNSET:
+                dollar_top_level = True
+            parsed.append(FieldUpdate(op, path, _operand(op, name, path, operand)))
+    check_conflicts(parsed)
+    result = OperatorUpdate(
+        tuple(parsed),
+        positional=positional,
+        array_filters=parse_array_filters(array_filters),
+        dollar_top_level=dollar_top_level,
+    )
+    if positional or result.array_filters:
+        check_identifiers(result, update)
+    return result
+
+
+def _refuse_plain_fields(update: Mapping[Any, Any], method: str) -> None:
+    """Refuse an update holding plain fields (not ``$``-prefixed): all of them (PyMongo's
+    "update only works with $ operators") or some, mixed with operators."""
     dollar = [isinstance(key, str) and key.startswith("$") for key in update]
     if not any(dollar):
         first = next(iter(update))
@@ -97,31 +137,6 @@ def parse_update(
             f"An update mixes operators with plain fields {fields!r}; put fields under $set",
             path=str(fields[0]),
         )
-    parsed: list[FieldUpdate] = []
-    positional = False
-    for name, fields_spec in update.items():
-        op = _OPERATORS.get(name)
-        if op is None:
-            raise InvalidQueryError(f"Unknown update operator {name!r}", operator=name)
-        if not isinstance(fields_spec, Mapping):
-            raise InvalidQueryError(
-                f"{name} needs a document of field paths, got {fields_spec!r}", operator=name
-            )
-        for path, operand in fields_spec.items():
-            positional = check_update_path(path, name) or positional
-            parsed.append(FieldUpdate(op, path, _operand(op, path, operand)))
-    check_conflicts(parsed)
-    result = OperatorUpdate(
-        tuple(parsed),
-        positional=positional,
-        array_filters=parse_array_filters(array_filters),
-        dollar_top_level=any(
-            field.path.startswith("$") and field.op is not UpdateOp.UNSET for field in parsed
-        ),
-    )
-    if positional or result.array_filters:
-        check_identifiers(result, update)
-    return result
 
 
 def parse_replacement(document: Document, *, method: str = "replace_one") -> ReplacementUpdate:
@@ -182,68 +197,76 @@ def stored_id(value: Any) -> Any:
     return str(value) if bson_class(value) == "ObjectId" else value
 
 
-def _operand(op: UpdateOp, path: str, operand: Any) -> Any:
-    name = op.value
-    if (path == "_id" or path.startswith("_id.")) and op not in _ID_SETTABLE:
+def _operand(op: UpdateOp, name: str, path: str, operand: Any) -> Any:
+    """The operand of ``op`` (named ``name``) on ``path``, checked and in its parsed form."""
+    if path[:3] == "_id" and (path == "_id" or path[3] == ".") and op not in _ID_SETTABLE:
         raise InvalidQueryError(
             f"{name} on {path!r} would modify the immutable field '_id'", path=path, operator=name
         )
-    if op in (UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX):
-        checked = check_document(operand, where=f"the {name} value of {path!r}", path=path)
-        return stored_id(checked) if path == "_id" else checked
-    if op is UpdateOp.UNSET:
-        return operand
-    if op in (UpdateOp.INC, UpdateOp.MUL):
-        if not is_number(operand):
-            raise InvalidQueryError(
-                f"{name} on {path!r} needs a number, got {type(operand).__name__} {operand!r}",
-                path=path,
-                operator=name,
-            )
-        return operand
-    if op is UpdateOp.RENAME:
-        return _rename_target(path, operand)
-    if op is UpdateOp.CURRENT_DATE:
-        return _current_date_type(path, operand)
-    if op is UpdateOp.PUSH:
-        return _push_spec(path, operand)
-    if op is UpdateOp.ADD_TO_SET:
-        if isinstance(operand, Mapping) and "$each" in operand:
-            if set(operand) != {"$each"}:
-                raise InvalidQueryError(
-                    f"$addToSet on {path!r} accepts only the $each modifier, got "
-                    f"{sorted(operand)!r}",
-                    path=path,
-                    operator=name,
-                )
-            return _each(path, name, operand["$each"])
-        return (check_document(operand, where=f"the {name} value of {path!r}", path=path),)
-    if op is UpdateOp.PULL:
-        return PullCondition(value=operand, clause=parse_element_filter(path, operand))
-    if op is UpdateOp.PULL_ALL:
-        if not isinstance(operand, (list, tuple)):
-            raise InvalidQueryError(
-                f"$pullAll on {path!r} needs a list of values, got {operand!r}",
-                path=path,
-                operator=name,
-            )
-        return tuple(operand)
-    if op is UpdateOp.POP:
-        if is_number(operand) and to_python_number(operand) in (1, -1):
-            return int(to_python_number(operand))
+    if type(operand) not in _FLAT and op not in _STORED:
+        # Not a stored value (``check_document`` bounds those): bound the nesting before a
+        # parser recurses into it or an error message shows it. The update, its operators
+        # and their field documents are the first two levels.
+        check_nesting(operand, where="the update", depth=3)
+    return _OPERANDS[op](name, path, operand)
+
+
+def _stored_value(name: str, path: str, operand: Any) -> Any:
+    checked = check_document(operand, where=f"the {name} value of {path!r}", path=path)
+    return stored_id(checked) if path == "_id" else checked
+
+
+def _as_given(name: str, path: str, operand: Any) -> Any:
+    return operand
+
+
+def _number(name: str, path: str, operand: Any) -> Any:
+    if not is_number(operand):
         raise InvalidQueryError(
-            f"$pop on {path!r} needs 1 (last element) or -1 (first element), got {operand!r}",
+            f"{name} on {path!r} needs a number, got {type(operand).__name__} {operand!r}",
             path=path,
             operator=name,
         )
-    if op is UpdateOp.BIT:
-        return _bit_operations(path, operand)
-    raise InvalidQueryError(  # pragma: no cover - every UpdateOp is handled above
-        f"Unknown update operator {name!r}", path=path, operator=name
+    return operand
+
+
+def _add_to_set(name: str, path: str, operand: Any) -> tuple[Any, ...]:
+    if isinstance(operand, Mapping) and "$each" in operand:
+        if set(operand) != {"$each"}:
+            raise InvalidQueryError(
+                f"$addToSet on {path!r} accepts only the $each modifier, got {sorted(operand)!r}",
+                path=path,
+                operator=name,
+            )
+        return _each(path, name, operand["$each"])
+    return (check_document(operand, where=f"the {name} value of {path!r}", path=path),)
+
+
+def _pull(name: str, path: str, operand: Any) -> PullCondition:
+    return PullCondition(value=operand, clause=parse_element_filter(path, operand))
+
+
+def _pull_all(name: str, path: str, operand: Any) -> tuple[Any, ...]:
+    if not isinstance(operand, (list, tuple)):
+        raise InvalidQueryError(
+            f"$pullAll on {path!r} needs a list of values, got {operand!r}",
+            path=path,
+            operator=name,
+        )
+    return tuple(operand)
+
+
+def _pop(name: str, path: str, operand: Any) -> int:
+    if is_number(operand) and to_python_number(operand) in (1, -1):
+        return int(to_python_number(operand))
+    raise InvalidQueryError(
+        f"$pop on {path!r} needs 1 (last element) or -1 (first element), got {operand!r}",
+        path=path,
+        operator=name,
     )
 
 
-def _bit_operations(path: str, operand: Any) -> tuple[tuple[str, int], ...]:
+def _bit_operations(name: str, path: str, operand: Any) -> tuple[tuple[str, int], ...]:
     """``{"and" | "or" | "xor": <integer>, ...}``: the bitwise operations, in order."""
     if not isinstance(operand, Mapping) or not operand:
         raise InvalidQueryError(
@@ -269,7 +292,7 @@ def _bit_operations(path: str, operand: Any) -> tuple[tuple[str, int], ...]:
     return tuple(operations)
 
 
-def _rename_target(path: str, operand: Any) -> str:
+def _rename_target(name: str, path: str, operand: Any) -> str:
     target = check_path(operand, operator="$rename", where=f"The $rename target of {path!r}")
     if target == "_id" or target.startswith("_id."):
         raise InvalidQueryError(
@@ -287,7 +310,7 @@ def _rename_target(path: str, operand: Any) -> str:
     return target
 
 
-def _current_date_type(path: str, operand: Any) -> str:
+def _current_date_type(name: str, path: str, operand: Any) -> str:
     if isinstance(operand, bool):
         return "date"
     if isinstance(operand, Mapping) and set(operand) == {"$type"}:
@@ -314,7 +337,7 @@ def _each(path: str, operator: str, values: Any) -> tuple[Any, ...]:
     )
 
 
-def _push_spec(path: str, operand: Any) -> PushSpec:
+def _push_spec(name: str, path: str, operand: Any) -> PushSpec:
     if not (isinstance(operand, Mapping) and any(str(k).startswith("$") for k in operand)):
         return PushSpec(
             each=(check_document(operand, where=f"the $push value of {path!r}", path=path),)
@@ -379,19 +402,38 @@ def overlap(a: str, b: str) -> bool:
 
 
 def check_conflicts(updates: list[FieldUpdate]) -> None:
-    claimed: list[tuple[str, str]] = []
+    claimed: list[tuple[str, FieldUpdate]] = []
     for update in updates:
-        paths = [update.path]
-        if update.op is UpdateOp.RENAME:
-            paths.append(update.operand)
+        op = update.op
+        paths = (update.path, update.operand) if op is UpdateOp.RENAME else (update.path,)
         for path in paths:
-            for other, other_op in claimed:
+            for other, other_update in claimed:
                 if overlap(path, other):
                     raise InvalidQueryError(
-                        f"Updating the path {path!r} ({update.op.value}) would create a conflict "
-                        f"at {other!r} ({other_op}); one update cannot change a field and "
-                        "its parts",
+                        f"Updating the path {path!r} ({op.value}) would create a conflict "
+                        f"at {other!r} ({other_update.op.value}); one update cannot change a "
+                        "field and its parts",
                         path=path,
-                        operator=update.op.value,
+                        operator=op.value,
                     )
-            claimed.append((path, update.op.value))
+            claimed.append((path, update))
+
+
+# How each operator's operand is checked and parsed: (operator name, path, operand).
+_OPERANDS: Final[dict[UpdateOp, Callable[[str, str, Any], Any]]] = {
+    UpdateOp.SET: _stored_value,
+    UpdateOp.SET_ON_INSERT: _stored_value,
+    UpdateOp.MIN: _stored_value,
+    UpdateOp.MAX: _stored_value,
+    UpdateOp.UNSET: _as_given,
+    UpdateOp.INC: _number,
+    UpdateOp.MUL: _number,
+    UpdateOp.RENAME: _rename_target,
+    UpdateOp.CURRENT_DATE: _current_date_type,
+    UpdateOp.PUSH: _push_spec,
+    UpdateOp.ADD_TO_SET: _add_to_set,
+    UpdateOp.PULL: _pull,
+    UpdateOp.PULL_ALL: _pull_all,
+    UpdateOp.POP: _pop,
+    UpdateOp.BIT: _bit_operations,
+}

@@ -223,17 +223,25 @@ def check_field_name(name: Any, *, where: str, path: str | None = None) -> None:
     )
 
 
-def check_nesting(value: Any, *, where: str) -> None:
-    """Refuse ``value`` when documents and arrays nest deeper than ``MAX_NESTING``.
+def check_nesting(value: Any, *, where: str, depth: int = 1) -> None:
+    """Refuse ``value`` when documents and arrays nest deeper than ``MAX_NESTING`` (``value``
+    itself being at level ``depth`` of what ``where`` names).
 
     Iterative on purpose: the parsers recurse once per level, so without this a hostile or
     generated query would end in ``RecursionError`` instead of a named error.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, depth)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, Mapping):
+        cls = type(item)
+        if cls is dict:
             children: Any = item.values()
+        elif cls is list or cls is tuple:
+            children = item
+        elif cls in _FLAT:
+            continue
+        elif isinstance(item, Mapping):
+            children = item.values()
         elif isinstance(item, (list, tuple)):
             children = item
         else:
@@ -243,7 +251,7 @@ def check_nesting(value: Any, *, where: str) -> None:
                 f"{where[:1].upper()}{where[1:]} nests documents and arrays more than "
                 f"{MAX_NESTING} levels deep"
             )
-        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
+        stack.extend((child, depth + 1) for child in children if type(child) not in _FLAT)
 
 
 def check_document(value: Any, *, where: str, path: str | None = None, depth: int = 1) -> Any:
@@ -414,6 +422,7 @@ def copy_value(value: Any) -> Any:
     return value  # BSON scalars (ObjectId, Decimal128...) and patterns are immutable
 
 
-_CONTAINERS: Final = (Mapping, list, tuple)
+# Types nothing nests in, told apart without the ``Mapping`` check.
+_FLAT: Final = frozenset({str, int, float, bool, type(None), bytes})
 
 _IMMUTABLE: Final = frozenset({str, int, float, bool, type(None), bytes, Decimal, datetime})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from lexigram_nosql.query.ast import (
 )
 from lexigram_nosql.query.filter import parse_filter
 from lexigram_nosql.query.update import apply_update, parse_replacement, parse_update, upsert_seed
+from lexigram_nosql.query.values import MAX_NESTING
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
 
@@ -161,6 +163,46 @@ def test_invalid_updates(
     assert fragment in str(raised.value)
     assert raised.value.path == path
     assert raised.value.operator == operator
+
+
+def _deep(levels: int) -> Any:
+    """A value nesting ``levels`` documents and arrays, alternating."""
+    value: Any = 1
+    for level in range(levels):
+        value = {"a": value} if level % 2 else [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda deep: {"$pull": {"a": {"b": deep}}},
+        lambda deep: {"$pull": {"a": {"$elemMatch": deep}}},
+        lambda deep: {"$unset": {"a": deep}},
+        lambda deep: {"$pullAll": {"a": [deep]}},
+        lambda deep: {"$inc": {"a": deep}},
+        lambda deep: {"$rename": {"a": deep}},
+        lambda deep: {"$bit": {"a": {"and": deep}}},
+        lambda deep: {"$push": {"a": {"$each": [1], "$sort": deep}}},
+        lambda deep: {"$inc": deep},
+    ],
+)
+def test_operands_nest_at_most_max_nesting_levels(update: Callable[[Any], Any]) -> None:
+    """Operands that are not stored values (``$pull`` conditions, ``$unset``'s ignored value,
+    wrong operands an error message shows) are held to the query's bound, counting the update
+    document and its operator's field document: deeper is a named refusal, never a
+    ``RecursionError``."""
+    with pytest.raises(InvalidQueryError, match="The update nests documents and arrays more "):
+        parse_update(update(_deep(5000)))
+    with pytest.raises(InvalidQueryError, match="more than 200 levels deep"):
+        parse_update({"$unset": {"a": _deep(MAX_NESTING - 1)}})
+    parse_update({"$unset": {"a": _deep(MAX_NESTING - 2)}})
+
+
+def test_stored_operands_are_bounded_by_the_value_model() -> None:
+    """``$set``'s value is a stored value: MongoDB's 100 levels, whatever its depth."""
+    with pytest.raises(InvalidQueryError, match="value of 'a' nests documents and arrays more "):
+        parse_update({"$set": {"a": _deep(5000)}})
 
 
 def test_pipeline_updates_parse_and_refuse_other_stages() -> None:
