@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
@@ -49,9 +49,9 @@ _BEFORE_SENDING = (QueryError, DocumentTooLargeError)
 """Refusals a backend makes while encoding, before it sends anything."""
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateCall:
-    """A validated update or replace request."""
+class UpdateCall(NamedTuple):
+    """A validated update or replace request (a named tuple: built for every update call,
+    and the cheapest immutable record to build)."""
 
     query: FilterQuery
     update: Update

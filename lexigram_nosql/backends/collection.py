@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -309,12 +309,12 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             raise InvalidQueryError(f"{method}: upsert must be True or False, got {upsert!r}")
         return UpdateCall(query, parsed, _raw(update), multi, upsert, order)
 
-    async def _run_update(self, call: UpdateCall) -> UpdateResult:
+    def _run_update(self, call: UpdateCall) -> Awaitable[UpdateResult]:
+        """The backend's coroutine for a validated request (returned, not awaited here: one
+        coroutine less per call)."""
         if call.sort:
-            return await self._update_first_in_order(call)
-        return await self._update(
-            call.query, call.update, call.raw, multi=call.multi, upsert=call.upsert
-        )
+            return self._update_first_in_order(call)
+        return self._update(call.query, call.update, call.raw, multi=call.multi, upsert=call.upsert)
 
     async def _write_bulk(
         self, operations: Sequence[WriteOperation], steps: list[Any], *, ordered: bool
@@ -491,6 +491,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         return stored
 
     def _need_filter(self, filter: FilterDocument | None) -> FilterDocument:
+        if type(filter) is dict:
+            return filter
         if filter is None:
             return {}
         if not isinstance(filter, Mapping):

@@ -23,9 +23,9 @@ class Deadline:
 
     __slots__ = ("_cancelling", "due", "expired", "task")
 
-    def __init__(self, task: asyncio.Task[object] | None, due: float) -> None:
-        self.task = task
-        self.due = due
+    def __init__(self) -> None:
+        self.task: asyncio.Task[object] | None = None
+        self.due = math.inf
         self.expired = False
         self._cancelling = 0
 
@@ -61,20 +61,19 @@ class Deadlines:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = math.inf
 
-    def start(self, timeout_s: float) -> Deadline:
-        """Watch the current task for ``timeout_s`` seconds from now."""
+    def start(self, deadline: Deadline, timeout_s: float) -> None:
+        """Watch the current task for ``timeout_s`` seconds from now (``deadline`` is the
+        operation's own, often the operation's guard itself: no object per call)."""
         loop = asyncio.get_running_loop()
-        deadline = Deadline(asyncio.current_task(loop), loop.time() + timeout_s)
+        deadline.task = asyncio.current_task(loop)
+        deadline.due = due = loop.time() + timeout_s
         self._inflight[deadline] = None
-        if deadline.due < self._timer_due or loop is not self._loop:
-            self._arm(loop, deadline.due)
-        return deadline
+        if due < self._timer_due or loop is not self._loop:
+            self._arm(loop, due)
 
-    def stream(self) -> Deadline:
-        """A deadline for a stream, idle until ``fetching``."""
-        deadline = Deadline(None, math.inf)
+    def stream(self, deadline: Deadline) -> None:
+        """Hold the deadline of a stream, idle until ``fetching``."""
         self._inflight[deadline] = None
-        return deadline
 
     def fetching(self, deadline: Deadline, timeout_s: float) -> None:
         """A stream starts fetching its next batch in the current task."""

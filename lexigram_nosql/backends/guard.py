@@ -42,16 +42,20 @@ _guarding: ContextVar[object | None] = ContextVar("lexigram_nosql_guarding", def
 _NOT_OURS = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
-class _Guarded:
+class _Guarded(Deadline):
+    """What both guards share; a guard is its operation's deadline too (one object per
+    call)."""
+
     __slots__ = (
         "_collection",
-        "_deadline",
         "_done",
         "_ends",
         "_name",
         "_report",
+        "_report_token",
         "_store",
         "_timeout_s",
+        "_token",
         "_trial",
     )
 
@@ -62,15 +66,20 @@ class _Guarded:
         collection: str | None,
         timeout_s: float,
     ) -> None:
+        self.task = None
+        self.due = math.inf
+        self.expired = False
+        self._cancelling = 0
         self._store = store
         self._timeout_s = timeout_s
         self._name = name
         self._collection = collection
         self._trial = False
         self._ends: list[OperationEnd] | None = None
-        self._deadline: Deadline | None = None
         self._done = False
         self._report: ReadReport | None = None
+        self._token: Token[object | None] | None = None
+        self._report_token: Token[ReadReport | None] | None = None
 
     def _admit(self, streaming: bool) -> None:
         """Breaker and observers; raises at once when the breaker is open."""
@@ -113,15 +122,19 @@ class _Guarded:
             return exc
         self._done = True
         store = self._store
-        deadline = self._deadline
+        store.deadlines.stop(self)
         error: BaseException | None = exc
-        if deadline is not None:
-            store.deadlines.stop(deadline)
-            if deadline.timed_out(exc):
-                error = store.timeout_error(self._name, self._collection, self._timeout_s)
-        if error is exc and exc is not None:
-            error = store.translate(exc, collection=self._collection)
+        if self.expired and self.timed_out(exc):
+            error = store.timeout_error(self._name, self._collection, self._timeout_s)
         breaker = store.breaker
+        if error is None:  # the usual case
+            if breaker is not None:
+                breaker.succeeded(self._trial)
+            if self._ends:
+                operations.finish_observing(self._ends, None)
+            return None
+        if error is exc:
+            error = store.translate(error, collection=self._collection)
         if breaker is not None:
             if isinstance(error, NoSQLConnectionError):
                 if not getattr(error, "_lexigram_counted", False):
@@ -141,18 +154,7 @@ class _Guarded:
 class OperationGuard(_Guarded):
     """``async with store.operation("insert_one", "users"):`` around one call."""
 
-    __slots__ = ("_report_token", "_token")
-
-    def __init__(
-        self,
-        store: BaseDocumentStore[Any],
-        name: str,
-        collection: str | None,
-        timeout_s: float,
-    ) -> None:
-        super().__init__(store, name, collection, timeout_s)
-        self._token: Token[object | None] | None = None
-        self._report_token: Token[ReadReport | None] | None = None
+    __slots__ = ()
 
     async def __aenter__(self) -> None:
         store = self._store
@@ -163,7 +165,7 @@ class OperationGuard(_Guarded):
         self._token = _guarding.set(store)
         if self._report is not None:
             self._report_token = reads.reporting(self._report)
-        self._deadline = store.deadlines.start(self._timeout_s)
+        store.deadlines.start(self, self._timeout_s)
         if store.is_connected:  # the usual case: no coroutine to create and await
             return
         try:
@@ -207,7 +209,8 @@ class StreamGuard(_Guarded):
         deadlines = store.deadlines
         loop = asyncio.get_running_loop()
         timeout_s = self._timeout_s
-        deadline = self._deadline = deadlines.stream()
+        deadline: Deadline = self
+        deadlines.stream(deadline)
         report = self._report  # None unless observed
         iterator: AsyncIterator[Any] | None = None
         try:

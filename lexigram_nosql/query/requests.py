@@ -70,15 +70,16 @@ class FindQuery:
             raise InvalidQueryError(f"skip must be a non-negative integer, got {skip!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
-        check_server_hints(batch_size, allow_disk_use)
-        return cls(
-            filter=FilterQuery.build(filter, limits=limits),
-            projection=parse_projection(projection),
-            sort=parse_sort(sort),
-            skip=skip,
-            limit=limit,
-            batch_size=batch_size or None,  # 0, as in PyMongo: the server's default
-            allow_disk_use=allow_disk_use,
+        if batch_size is not None or allow_disk_use is not None:
+            check_server_hints(batch_size, allow_disk_use)
+        return cls(  # positional: built for every read, keywords cost a little each
+            FilterQuery.build(filter, limits=limits),
+            None if projection is None else parse_projection(projection),
+            () if sort is None else parse_sort(sort),
+            skip,
+            limit,
+            batch_size or None,  # 0, as in PyMongo: the server's default
+            allow_disk_use,
         )
 
 

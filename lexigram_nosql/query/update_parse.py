@@ -109,8 +109,8 @@ def parse_update(
     check_conflicts(parsed)
     result = OperatorUpdate(
         tuple(parsed),
-        positional=positional,
-        array_filters=parse_array_filters(array_filters),
+        positional,
+        () if array_filters is None else parse_array_filters(array_filters),
         dollar_top_level=dollar_top_level,
     )
     if positional or result.array_filters:

@@ -196,32 +196,14 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         self,
         query: FilterQuery,
         update: Update,
-        raw: Mapping[str, Any],
-        *,
-        multi: bool,
-        upsert: bool,
-    ) -> UpdateResult:
-        return await self._send_update(query, update, raw, multi=multi, upsert=upsert)
-
-    async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
-        """MongoDB 8.0 takes ``sort`` on ``update`` itself (one round trip) through PyMongo's
-        client; older servers and Motor get the engine's find-then-update."""
-        if not self._takes_sorted_updates():
-            return await super()._update_first_in_order(call)
-        return await self._send_update(
-            call.query, call.update, call.raw, multi=False, upsert=call.upsert, sort=call.sort
-        )
-
-    async def _send_update(
-        self,
-        query: FilterQuery,
-        update: Update,
         raw: Any,
         *,
         multi: bool,
         upsert: bool,
         sort: tuple[tuple[str, int], ...] = (),
     ) -> UpdateResult:
+        """One ``update``/``replace`` command; ``sort`` (MongoDB 8.0) only through
+        ``_update_first_in_order``."""
         collection = self._collection
         options = _update_options(update, upsert, self._store.current_transaction())
         if sort:
@@ -236,6 +218,15 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             result = await collection.update_one(filter, document, **options)
         return UpdateResult(
             result.matched_count, result.modified_count, id_from_server(result.upserted_id)
+        )
+
+    async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
+        """MongoDB 8.0 takes ``sort`` on ``update`` itself (one round trip) through PyMongo's
+        client; older servers and Motor get the engine's find-then-update."""
+        if not self._takes_sorted_updates():
+            return await super()._update_first_in_order(call)
+        return await self._update(
+            call.query, call.update, call.raw, multi=False, upsert=call.upsert, sort=call.sort
         )
 
     async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:

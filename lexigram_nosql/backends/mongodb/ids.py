@@ -88,6 +88,8 @@ def filter_to_server(filter: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _condition_to_server(condition: Any) -> Any:
+    if type(condition) is str:  # the usual _id: no operators to look through
+        return id_to_server(condition)
     if isinstance(condition, Mapping) and any(str(k).startswith("$") for k in condition):
         converted: dict[str, Any] = {}
         for op, operand in condition.items():
@@ -111,7 +113,7 @@ def update_to_server(update: Mapping[str, Any], *, replacement: bool) -> Mapping
     converted: dict[str, Any] | None = None
     for op in ("$set", "$setOnInsert"):
         fields = update.get(op)
-        if isinstance(fields, Mapping) and "_id" in fields:
+        if fields is not None and isinstance(fields, Mapping) and "_id" in fields:
             converted = converted if converted is not None else dict(update)
             converted[op] = document_to_server(fields)
     return update if converted is None else converted
