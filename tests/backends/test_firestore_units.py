@@ -94,6 +94,11 @@ def test_timestamps_come_back_as_plain_aware_utc_datetimes() -> None:
     assert decode_value(shifted).tzinfo is UTC
 
 
+def o(*names: str) -> str:
+    """A stored order: the names joined by NUL."""
+    return "\x00".join(names)
+
+
 def test_maps_without_an_order_list_come_back_with_sorted_keys() -> None:
     """Firestore keeps maps sorted: a map stored in sorted order needs no list, and documents
     stored before the lists existed read back as they always did."""
@@ -104,9 +109,9 @@ def test_maps_without_an_order_list_come_back_with_sorted_keys() -> None:
 
 def test_field_order_is_stored_where_sorting_cannot_recover_it() -> None:
     body = encode_body({"_id": 1.0, "b": {"y": 1, "x": [{"q": 1, "p": 2}]}, "a": {"m": 1}})
-    assert body[ORDER] == ["b", "a"], "always at the top level"
-    assert body["b"][ORDER] == ["y", "x"]
-    assert body["b"]["x"][0][ORDER] == ["q", "p"], "maps in arrays too"
+    assert body[ORDER] == o("b", "a"), "always at the top level"
+    assert body["b"][ORDER] == o("y", "x")
+    assert body["b"]["x"][0][ORDER] == o("q", "p"), "maps in arrays too"
     assert ORDER not in body["a"], "a sorted map reads back right without one"
     assert encode_body({"_id": "e"}) == {}, "nothing to order"
     decoded = decode_document("~%00n1", body)
@@ -115,22 +120,27 @@ def test_field_order_is_stored_where_sorting_cannot_recover_it() -> None:
     assert ORDER not in str(decoded)
 
 
-def test_names_an_order_list_does_not_hold_come_first_sorted() -> None:
-    """A field a native update appended to the list of a document stored before lists
-    existed goes after the document's own (sorted) fields, where MongoDB appends it."""
-    assert list(decode_document("d", {"c": 1, "a": 1, "b": 1, ORDER: ["a"]})) == [
-        "_id",
-        "b",
-        "c",
-        "a",
-    ]
-    assert list(decode_document("d", {"b": 1, ORDER: ["b", "gone"]})) == ["_id", "b"]
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({"x": 1, "y": 1, ORDER: o("y", "x")}, ["y", "x"]),
+        ({"x": 1, "y": 1, "n": 1, "m": 1, ORDER: o("y", "x")}, ["y", "x", "m", "n"]),
+        ({"y": 1, ORDER: o("y", "x")}, ["y"]),
+        ({"x": 1, "y": 1, "__lx:i": True, ORDER: o("y", "x")}, ["y", "x"]),
+        ({"y": 1, "x": 1}, ["x", "y"]),
+    ],
+    ids=["whole", "set-since", "unset-since", "float-id", "stored-before"],
+)
+def test_fields_read_back_in_the_stored_order(stored: dict[str, Any], expected: list[str]) -> None:
+    """Fields the order does not hold (set by a write sent without a read) come after the
+    ones it does, sorted; a document without one (stored before it was kept) reads sorted."""
+    assert list(decode_document("~%00n7", stored))[1:] == expected
 
 
 def test_filter_values_take_the_stored_form() -> None:
     assert stored_value({"x": 1, "y": 2}) == {"x": 1, "y": 2}
-    assert stored_value({"y": 2, "x": 1}) == {"y": 2, "x": 1, ORDER: ["y", "x"]}
-    assert stored_value(({"b": 1, "a": 1},)) == [{"b": 1, "a": 1, ORDER: ["b", "a"]}]
+    assert stored_value({"y": 2, "x": 1}) == {"y": 2, "x": 1, ORDER: o("y", "x")}
+    assert stored_value(({"b": 1, "a": 1},)) == [{"b": 1, "a": 1, ORDER: o("b", "a")}]
 
 
 # -- updates -----------------------------------------------------------------------------
@@ -155,7 +165,7 @@ def test_set_unset_inc_add_to_set_run_natively() -> None:
         FieldWrite(("c",), "delete"),
         FieldWrite(("n",), "increment", 2),
         FieldWrite(("t",), "union", ["x"]),
-        FieldWrite((ORDER,), "remove", ["c"]),
+        FieldWrite((ORDER,), "set", o("a", "n", "t")),
     ]
 
 
@@ -172,7 +182,7 @@ def test_shapes_mongodb_treats_differently_go_through_the_engine() -> None:
 def test_inc_on_a_missing_field_sets_it_and_appends_it_to_the_order() -> None:
     assert native({"$inc": {"n": 3}}, {"m": 1}) == [
         FieldWrite(("n",), "set", 3),
-        FieldWrite((ORDER,), "union", ["n"]),
+        FieldWrite((ORDER,), "set", o("m", "n")),
     ]
 
 
@@ -185,9 +195,13 @@ def test_native_writes_keep_the_field_order() -> None:
     assert native({"$unset": {"a.y": 1}}, {"a": {"y": 0, "x": 1}}) is None, "its list changes"
     assert native({"$set": {"n.b": 1, "n.a": 1}}, {}) is None, "a new map out of order"
     assert native({"$set": {"v": {"b": 1, "a": 2}}}, {"v": 0}) == [
-        FieldWrite(("v",), "set", {"b": 1, "a": 2, ORDER: ["b", "a"]})
+        FieldWrite(("v",), "set", {"b": 1, "a": 2, ORDER: o("b", "a")})
     ], "a value is written in its stored form"
-    assert native({"$set": {"n": 1}, "$unset": {"m": 1}}, {"m": 1}) is None, "both ways"
+    assert native({"$set": {"n": 1}, "$unset": {"m": 1}}, {"m": 1, "k": 1}) == [
+        FieldWrite(("n",), "set", 1),
+        FieldWrite(("m",), "delete"),
+        FieldWrite((ORDER,), "set", o("k", "n")),
+    ], "the order is written whole when the names change"
 
 
 def test_replacement_writes_set_changed_fields_delete_vanished_ones_and_the_order() -> None:
@@ -197,9 +211,9 @@ def test_replacement_writes_set_changed_fields_delete_vanished_ones_and_the_orde
     )
     assert writes == [
         FieldWrite(("b",), "set", 5),
-        FieldWrite(("m",), "set", {"k": 1, "j": 2, ORDER: ["k", "j"]}),
+        FieldWrite(("m",), "set", {"k": 1, "j": 2, ORDER: o("k", "j")}),
         FieldWrite(("c",), "delete"),
-        FieldWrite((ORDER,), "set", ["a", "b", "m"]),
+        FieldWrite((ORDER,), "set", o("a", "b", "m")),
     ]
 
 

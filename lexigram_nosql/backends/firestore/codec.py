@@ -9,20 +9,26 @@ not have: an array directly inside an array, and integers outside 64 bits. Both 
 
 Firestore keeps no order of fields (its maps are sorted, the client hands them over in any
 order), and MongoDB's document equality depends on it, so the order is kept in a hidden
-``__lx:o`` list of names: always for the document's top-level fields (so a ``$set`` by
-``_id`` sent without a read can append a new field with ``ArrayUnion``, see ``direct.py``),
-and inside a map only when its keys are not in sorted order (the order read back without a
-list). Names the list does not hold (documents stored before it existed) read back sorted,
-ahead of the listed ones. Timestamps come back as timezone-aware UTC ``datetime`` objects
-truncated to milliseconds, as MongoDB stores them (the shared validation already writes them
-so; a naive one is taken to be UTC).
+``__lx:o`` string, the names joined by NUL (which no field name holds; one string costs far
+less to send, index and read than an array of names): always for the document's top-level
+fields, and inside a map only when its keys are not sorted (the order read back without
+one). Every write that sends whole values writes the order with them. A ``$set``/``$unset``
+by ``_id`` sent without a read (``direct.py``) leaves it as it is: a name it holds keeps its
+place, and fields set since (which it does not hold) read back after the others, sorted, as
+MongoDB appends the new fields of one update (in lexicographic order). Documents stored
+before the order was kept (none at the top level) read back sorted, as they always did.
+
+Timestamps come back as timezone-aware UTC ``datetime`` objects truncated to milliseconds,
+as MongoDB stores them (the shared validation already writes them so; a naive one is taken
+to be UTC).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -39,6 +45,7 @@ from lexigram_nosql.query.values import bson_class
 
 __all__ = [
     "BACKEND",
+    "ORDER",
     "decode_document",
     "decode_id",
     "decode_value",
@@ -48,6 +55,7 @@ __all__ = [
     "encodable",
     "id_from_value",
     "is_plain_number",
+    "order_text",
     "reserved_field",
     "storage_size",
     "stored_id",
@@ -65,8 +73,10 @@ HIDDEN_PREFIX: Final = "__lx:"
 FLOAT_ID: Final = HIDDEN_PREFIX + "i"
 """Present when ``_id`` is a float its document id reads back as an int (``7.0``)."""
 ORDER: Final = HIDDEN_PREFIX + "o"
-"""The field names of the document (or of a map whose keys are not sorted), in order."""
+"""The field names of the document (or of a map whose keys are not sorted), in order, joined
+by NUL."""
 _TOP_LEVEL_HIDDEN: Final = (ORDER, FLOAT_ID)
+_SEPARATOR: Final = "\x00"
 _MAX_DEPTH: Final = 20
 """Firestore's deepest nesting of maps and arrays in a document."""
 #: Firestore's maximum document size.
@@ -152,9 +162,11 @@ def encode_body(document: Mapping[str, Any], *, collection: str | None = None) -
     for key, value in document.items():
         if key != "_id":
             _check_key(key, key, collection)
-            body[key] = _stored(value, key, collection, in_array=False)
+            body[key] = (
+                value if _plain_scalar(value) else _stored(value, key, collection, in_array=False)
+            )
     if body:
-        body[ORDER] = list(body)
+        body[ORDER] = order_text(tuple(body))
     if integral_float(document.get("_id")):
         body[FLOAT_ID] = True  # the document id reads back as an int: mark the float
     size = storage_size(body) + _string_size(str(document.get("_id", ""))) + 48
@@ -255,8 +267,7 @@ def _stored(
     value: Any, path: str, collection: str | None, *, in_array: bool, depth: int = 1
 ) -> Any:
     """``value`` as stored (maps with their order where it is not sorted), checked."""
-    cls = type(value)
-    if cls is str or cls is float or cls is bool or value is None:
+    if _plain_scalar(value):
         return value
     if isinstance(value, (bool, float)) or (isinstance(value, str) and not bson_class(value)):
         return value  # subclasses; bson.Code is a str, refused below
@@ -293,16 +304,21 @@ def _stored(
         previous = ""
         ordered = True
         for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            if not isinstance(key, str):
-                raise InvalidQueryError(f"Field names must be strings; {child!r} is not")
-            _check_key(key, child, collection)
+            if type(key) is not str or reserved_field(key):
+                child = f"{path}.{key}" if path else str(key)
+                if not isinstance(key, str):
+                    raise InvalidQueryError(f"Field names must be strings; {child!r} is not")
+                _check_key(key, child, collection)
             if key < previous:
                 ordered = False
             previous = key
-            stored[key] = _stored(item, child, collection, in_array=False, depth=depth + 1)
+            if _plain_scalar(item):
+                stored[key] = item
+            else:
+                child = f"{path}.{key}" if path else key
+                stored[key] = _stored(item, child, collection, in_array=False, depth=depth + 1)
         if not ordered:
-            stored[ORDER] = list(value)
+            stored[ORDER] = order_text(tuple(value))
         return stored
     if isinstance(value, (list, tuple)):
         if in_array:
@@ -314,7 +330,9 @@ def _stored(
                 collection=collection,
             )
         return [
-            _stored(item, f"{path}.{index}", collection, in_array=True, depth=depth + 1)
+            item
+            if _plain_scalar(item)
+            else _stored(item, f"{path}.{index}", collection, in_array=True, depth=depth + 1)
             for index, item in enumerate(value)
         ]
     raise UnsupportedQueryError(
@@ -325,6 +343,14 @@ def _stored(
         path=path,
         collection=collection,
     )
+
+
+def _plain_scalar(value: Any) -> bool:
+    """A value stored as it is with nothing to check (the common leaves, exact types)."""
+    cls = type(value)
+    if cls is str or cls is float or cls is bool or value is None:
+        return True
+    return cls is int and _INT64_MIN <= value <= _INT64_MAX
 
 
 def decode_document(doc_id: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -355,24 +381,37 @@ def decode_value(value: Any) -> Any:
     return value
 
 
-def _field_order(data: Mapping[str, Any], hidden: int) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def order_text(names: tuple[str, ...]) -> str:
+    """The stored form of an order: documents of one shape share it (built once per shape)."""
+    return _SEPARATOR.join(names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _listed(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The names an order text holds, and their set (parsed once per shape)."""
+    names = tuple(text.split(_SEPARATOR))
+    return names, frozenset(names)
+
+
+def _field_order(data: Mapping[str, Any], hidden: int) -> Sequence[str]:
     """The user's names of a stored map (``hidden`` of its names are the backend's) in
-    their order: the order list when it holds them all, as written; else the names it does
-    not hold (stored before it existed) sorted, then the ones it does, in its order."""
+    their order: as its order holds them, then any it does not hold, sorted (see the module
+    docstring); all sorted without an order."""
     order = data.get(ORDER)
-    if type(order) is list:
-        if len(order) + hidden == len(data) and all(name in data for name in order):
-            return order
-        listed = [
-            name
-            for name in dict.fromkeys(order)
-            if isinstance(name, str) and name in data and not name.startswith(HIDDEN_PREFIX)
-        ]
-    else:
-        listed = []
-    known = set(listed)
-    unlisted = sorted(n for n in data if n not in known and not n.startswith(HIDDEN_PREFIX))
-    return unlisted + listed
+    if type(order) is not str:
+        return sorted(n for n in data if not n.startswith(HIDDEN_PREFIX))
+    listed, distinct = _listed(order)
+    if (
+        len(distinct) == len(listed)
+        and len(listed) + hidden == len(data)
+        and distinct <= data.keys()
+    ):
+        return listed  # the usual case: the order holds every field, once
+    names = [n for n in dict.fromkeys(listed) if n in data]
+    placed = set(names)
+    names.extend(sorted(n for n in data if n not in placed and not n.startswith(HIDDEN_PREFIX)))
+    return names
 
 
 def is_plain_number(value: Any) -> bool:

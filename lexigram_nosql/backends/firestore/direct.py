@@ -7,11 +7,9 @@ top-level fields is one ``update()`` in a batch commit. Its exists precondition 
 document (``matched_count`` 0); the write result tells whether anything changed: Firestore
 returns the document's previous update time for a write that changed nothing (a same-value
 ``$set``, an ``$unset`` of a missing field), else the commit time, so ``modified_count`` is
-MongoDB's without a read. The field order goes with it, with no read either: an
-``ArrayUnion`` of the names set into the document's order list appends the new ones and
-leaves the others in place (MongoDB's ``$set``), an ``ArrayRemove`` takes the unset ones out;
-an update doing both is two writes of the document in the one commit (a write holds one
-transform per field).
+MongoDB's without a read. The field order needs no write (see ``codec``): a field set
+that the document's order holds keeps its place there, one it does not hold (a new field)
+reads back after them.
 
 Everything else reads first (``writes.py``), because only the stored document can say what
 MongoDB would do:
@@ -38,7 +36,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.firestore.codec import (
-    ORDER,
     decode_id,
     encode_fields,
     reserved_field,
@@ -80,15 +77,14 @@ async def update_by_id(
     document_id = decode_id(doc_id)
     values = {write.segments[0]: write.value for write in writes if write.kind == "set"}
     stored = encode_fields(values, document_id=document_id, collection=coll._name)
-    sets = [FieldWrite((name,), "set", value) for name, value in stored.items()]
-    unsets = [write for write in writes if write.kind == "delete"]
+    writes = [
+        FieldWrite(write.segments, "set", stored[write.segments[0]])
+        if write.kind == "set"
+        else write
+        for write in writes
+    ]
     batch = coll._client.batch()
-    reference = coll._document(doc_id)
-    if sets:  # each update() carries exists=True
-        batch.update(reference, field_updates([*sets, FieldWrite((ORDER,), "union", [*stored])]))
-    if unsets:
-        removed = [write.segments[0] for write in unsets]
-        batch.update(reference, field_updates([*unsets, FieldWrite((ORDER,), "remove", removed)]))
+    batch.update(coll._document(doc_id), field_updates(writes))  # carries exists=True
     try:
         results = await batch.commit()
     except gx.NotFound as exc:
@@ -99,8 +95,7 @@ async def update_by_id(
         if refused_for_size(str(exc)):
             raise too_large_error(document_id, coll._name, "would not fit") from exc
         raise
-    changed = any(result.update_time == batch.commit_time for result in results)
-    return UpdateResult(1, int(changed))
+    return UpdateResult(1, int(results[0].update_time == batch.commit_time))
 
 
 def direct_writes(update: Update) -> list[FieldWrite] | None:

@@ -9,11 +9,10 @@ into), ``$inc`` meets a number or nothing, ``$addToSet`` an array or nothing and
 the shapes above) is computed by the shared engine and written whole, guarded by the
 document's update time, so it stays atomic per document.
 
-Field order (``codec.ORDER``) goes with the writes: a native update that adds top-level fields
-appends them to the order list with ``ArrayUnion`` and one that removes some takes them out
-with ``ArrayRemove`` (so no read of the list is needed), and one that changes the order of an
-embedded document, or adds and removes top-level fields at once, is written whole instead,
-with the order lists the new values carry.
+Field order (see ``codec``) goes with the writes: an update whose native writes add or remove
+top-level fields also writes the document's new order, and is then guarded by the update time
+of the version read (the order is written whole); one that changes the order of an embedded
+document is written whole instead, with the orders the new values carry.
 
 This module imports no driver: it describes the writes; the store turns them into sentinels.
 """
@@ -24,7 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from lexigram_nosql.backends.firestore.codec import ORDER, is_plain_number, stored_value
+from lexigram_nosql.backends.firestore.codec import (
+    ORDER,
+    is_plain_number,
+    order_text,
+    stored_value,
+)
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.ast import OperatorUpdate, Update, UpdateOp
 from lexigram_nosql.query.identity import same_stored
@@ -34,7 +38,7 @@ __all__ = ["FieldWrite", "native_writes", "order_writes", "replacement_writes"]
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 
-WriteKind = Literal["set", "delete", "increment", "union", "remove"]
+WriteKind = Literal["set", "delete", "increment", "union"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,33 +102,31 @@ def native_writes(
             writes.append(FieldWrite(segments, "union", items))
         else:
             return None
-    order = order_writes(current, after)
-    if order is None:
-        return None
-    writes.extend(order)
+    writes.extend(order_writes(current, after))
     return writes
 
 
-def order_writes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldWrite] | None:
-    """The order-list transform of an update that adds top-level fields (appended) or
-    removes some (taken out), with no read of the list; None when it does both."""
-    added = [key for key in after if key not in before]
-    removed = [key for key in before if key not in after]
-    if added and removed:
-        return None
-    if added:
-        return [FieldWrite((ORDER,), "union", added)]
-    if removed:
-        return [FieldWrite((ORDER,), "remove", removed)]
-    return []
+def order_writes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldWrite]:
+    """The write of the document's order when an update adds or removes top-level fields
+    (none otherwise); written whole, so the write must be guarded by the version read."""
+    names = [key for key in after if key != "_id"]
+    if names == [key for key in before if key != "_id"]:
+        return []
+    return [_order_write(names)]
+
+
+def _order_write(names: list[str]) -> FieldWrite:
+    if names:
+        return FieldWrite((ORDER,), "set", order_text(tuple(names)))
+    return FieldWrite((ORDER,), "delete")
 
 
 def replacement_writes(
     before: dict[str, Any], after: dict[str, Any], body: dict[str, Any]
 ) -> list[FieldWrite]:
     """Top-level writes turning ``before`` into ``after`` (``_id`` aside; ``body``: ``after``
-    as stored): changed fields are set whole, vanished ones deleted, and the order list set
-    whole (documents stored before it existed get theirs). Sent with an update-time
+    as stored): changed fields are set whole, vanished ones deleted, and the order written
+    whole (documents stored before it was kept get theirs). Sent with an update-time
     precondition."""
     writes = [
         FieldWrite((key,), "set", body[key])
@@ -134,7 +136,7 @@ def replacement_writes(
     writes.extend(
         FieldWrite((key,), "delete") for key in before if key != "_id" and key not in after
     )
-    writes.append(FieldWrite((ORDER,), "set", body.get(ORDER, [])))
+    writes.append(_order_write([key for key in after if key != "_id"]))
     return writes
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.firestore.codec import (
+    ORDER,
     decode_document,
     decode_id,
     encode_body,
@@ -66,7 +67,7 @@ BATCH_LIMIT: Final = 500
 
 def field_updates(writes: Sequence[FieldWrite]) -> dict[str, Any]:
     """The ``update()`` map of planned writes: dotted field paths, with Firestore's sentinels
-    for delete, increment and array union and removal so those need no read-modify-write."""
+    for delete, increment and array union so those need no read-modify-write."""
     from google.cloud import firestore
     from google.cloud.firestore_v1.field_path import FieldPath
 
@@ -79,10 +80,8 @@ def field_updates(writes: Sequence[FieldWrite]) -> dict[str, Any]:
             updates[path] = firestore.DELETE_FIELD
         elif write.kind == "increment":
             updates[path] = firestore.Increment(write.value)
-        elif write.kind == "union":
-            updates[path] = firestore.ArrayUnion(write.value)
         else:
-            updates[path] = firestore.ArrayRemove(write.value)
+            updates[path] = firestore.ArrayUnion(write.value)
     return updates
 
 
@@ -319,10 +318,16 @@ async def _rewrite_locked(
         body = encode_body(after, collection=coll._name)  # refuse what cannot be stored
         changes = guard_changes(coll._name, uniques, before, after, match.doc_id)
         writes = native_writes(update, before, after) if native else None
-        if writes is not None and not changes and _pins_id(node, match.doc_id):
+        if (
+            writes is not None
+            and not changes
+            and _pins_id(node, match.doc_id)
+            and not any(write.segments == (ORDER,) for write in writes)
+        ):
             option = None  # an update requires the document to exist, nothing more
         else:
-            # Moving guards needs the values read to be the stored ones.
+            # Moving guards, or writing the order whole, needs the version read to be the
+            # stored one.
             if writes is None:
                 writes = replacement_writes(before, after, body)
             option = precondition(coll, update_time)
