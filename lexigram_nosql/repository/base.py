@@ -288,7 +288,9 @@ class DocumentRepository(abc.ABC, Generic[TEntity, TKey]):
         doc = await self._document_of(entity)
         key = doc.get("_id")
         if key is None:
-            doc["_id"] = key = self.new_id()
+            key = self.new_id()
+            # First, as MongoDB stores it (and reads it back on every backend).
+            doc = {"_id": key, **{name: value for name, value in doc.items() if name != "_id"}}
             if self.versioned:
                 doc[self.version_field] = 1
             await self._collection.insert_one(doc)

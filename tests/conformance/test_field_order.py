@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
+from lexigram_nosql import DocumentRepository, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from tests.conformance.support import TRANSACTIONS, attempt, collect, seeded
 
 NESTED: dict[str, Any] = {
@@ -184,6 +184,30 @@ EQUALITY_CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "sorted-same-order": ({"s": {"x": 1, "y": 2}}, ["sorted"]),
     "sorted-other-order": ({"s": {"y": 2, "x": 1}}, []),
 }
+
+
+class Users(DocumentRepository[dict[str, Any], str]):
+    collection_name = "ordered_users"
+
+    async def _document_to_entity(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return doc
+
+    async def _entity_to_document(self, entity: dict[str, Any]) -> dict[str, Any]:
+        return entity
+
+
+@pytest.mark.parametrize("versioned", [False, True], ids=["plain", "versioned"])
+async def test_repositories_keep_the_order(store: Any, versioned: bool) -> None:
+    users = Users(store, versioned=versioned)
+    saved = await users.save({"name": "Ada", "email": "ada@x", "tags": {"z": 1, "a": 2}})
+    version = ["_version"] if versioned else []
+    assert names(saved) == ["_id", "name", "email", "tags", *version], "_id first"
+    stored = await users.get(saved["_id"])
+    assert names(stored) == names(saved) and names((stored or {})["tags"]) == ["z", "a"]
+    changed = {key: value for key, value in (stored or {}).items() if key != "email"}
+    await users.save({**changed, "email": "ada@y"})
+    again = await users.get(saved["_id"])
+    assert names(again) == ["_id", "name", "tags", *version, "email"]
 
 
 @pytest.mark.parametrize(
