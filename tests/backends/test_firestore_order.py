@@ -4,11 +4,12 @@ documents stored before it existed (the shared suite checks the order users read
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from lexigram_nosql import UnsupportedQueryError
 from lexigram_nosql.backends.firestore.codec import ORDER
 from lexigram_nosql.backends.firestore.planner import plan_filter
 from lexigram_nosql.query.filter import parse_filter
@@ -158,3 +159,24 @@ async def test_documents_stored_without_an_order_read_back_as_before(store: Any)
     assert list(await collection.find_one({"_id": "old"}) or {}) == ["_id", "a", "b", "c", "new"]
     await collection.update_one({"_id": "old"}, {"$set": {"a": 0}})
     assert list(await collection.find_one({"_id": "old"}) or {}) == ["_id", "a", "b", "c", "new"]
+
+
+async def test_users_cannot_write_or_remove_the_hidden_order(store: Any) -> None:
+    collection = store.collection("c")
+    await collection.insert_one({"_id": "a", "y": 1, "x": 2})
+    writes: list[Callable[[], Awaitable[Any]]] = [
+        lambda: collection.insert_one({"_id": "b", ORDER: "x"}),
+        lambda: collection.insert_one({"_id": "b", "n": {ORDER: "x"}}),
+        lambda: collection.update_one({"_id": "a"}, {"$set": {ORDER: "x"}}),
+        lambda: collection.update_one({"_id": "a"}, {"$set": {f"n.{ORDER}": "x"}}),
+        lambda: collection.replace_one({"_id": "a"}, {ORDER: "x"}),
+    ]
+    for write in writes:
+        with pytest.raises(UnsupportedQueryError) as info:
+            await write()
+        assert ORDER in str(info.value.path)
+    for update in ({"$unset": {ORDER: ""}}, {"$rename": {ORDER: "z"}}):
+        result = await collection.update_one({"_id": "a"}, update)
+        assert (result.matched_count, result.modified_count) == (1, 0)
+    assert list(await collection.find_one({"_id": "a"}) or {}) == ["_id", "y", "x"]
+    assert (await raw(store, "a"))[ORDER] == o("y", "x")

@@ -7,9 +7,10 @@ top-level fields is one ``update()`` in a batch commit. Its exists precondition 
 document (``matched_count`` 0); the write result tells whether anything changed: Firestore
 returns the document's previous update time for a write that changed nothing (a same-value
 ``$set``, an ``$unset`` of a missing field), else the commit time, so ``modified_count`` is
-MongoDB's without a read. The field order needs no write (see ``codec``): a field set
-that the document's order holds keeps its place there, one it does not hold (a new field)
-reads back after them.
+MongoDB's without a read. No order is written (writing it needs the document's, so a read;
+see ``codec``): a field the stored order holds keeps its place, one it does not hold (a new
+field) reads back after those, sorted among the others added since; the values sent are in
+their stored form, so embedded documents keep their order.
 
 Everything else reads first (``writes.py``), because only the stored document can say what
 MongoDB would do:
