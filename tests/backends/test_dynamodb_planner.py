@@ -51,6 +51,18 @@ def test_key_equality_is_one_get_item() -> None:
     assert found.exact
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["u1", "", "\x00n1", 7, 7.0, -0.5, True, None, {"a": 1}, [1, 2], datetime(2024, 5, 1)],
+)
+def test_the_key_equality_shortcut_plans_what_the_general_way_plans(value: Any) -> None:
+    """``{"_id": v}`` skips the planner's walk over the filter: same plan, for any value."""
+    node = normalize_filter(parse_filter({"_id": value}))
+    general = plan_read(normalize_filter(parse_filter({"$and": [{"_id": value}]})), TABLE)
+    assert plan_read(node, TABLE) == general
+    assert general.operation in ("GetItem", "None")
+
+
 def test_key_in_is_a_batch_get_and_other_conditions_stay_for_the_engine() -> None:
     found = plan({"_id": {"$in": ["a", "b", "a", 3]}, "age": {"$gt": 1}})
     assert found.operation == "BatchGetItem"

@@ -766,3 +766,68 @@ async def test_float_arithmetic_and_new_fields_take_the_read(dynamodb: Factory) 
         "f": 1.5699999999999998,
         "new": 1,
     }
+
+
+async def test_updates_by_key_without_set_ask_for_nothing_back(
+    dynamodb: Factory, monkeypatch: Any
+) -> None:
+    """Only a $set needs the old values (did it change anything?); for $inc, $unset and
+    $currentDate the condition holding already says, so no attributes come back to parse."""
+    store = await dynamodb()
+    collection = store.collection("keyed")
+    await collection.insert_one({"_id": "k", "n": 1, "s": "x", "gone": 1})
+    calls = spy(store, "update_item", monkeypatch)
+
+    async def counts(update: dict[str, Any]) -> tuple[int, int]:
+        result = await collection.update_one({"_id": "k"}, update)
+        return result.matched_count, result.modified_count
+
+    assert await counts({"$inc": {"n": 1}}) == (1, 1)
+    assert await counts({"$inc": {"n": 0}}) == (1, 0)
+    assert await counts({"$unset": {"gone": "", "never": ""}}) == (1, 1)
+    assert [c.get("ReturnValues") for c in calls] == [None, None, None]
+    # The request states only what MongoDB's rules need: the field conditions imply that
+    # the document exists, and $inc and the version are ADDs sharing the value 1.
+    assert "attribute_exists" not in calls[0]["ConditionExpression"]
+    assert calls[0]["UpdateExpression"].startswith("ADD ")
+    assert len(calls[0]["ExpressionAttributeValues"]) == 3
+    assert await counts({"$set": {"s": "x"}}) == (1, 0)  # unchanged: the read tells
+    assert await counts({"$set": {"s": "y"}}) == (1, 1)
+    assert calls[-1]["ReturnValues"] == "UPDATED_OLD"
+    assert await collection.find_one({"_id": "k"}) == {"_id": "k", "n": 2, "s": "y"}
+    assert await counts({"$inc": {"nope": 1}}) == (1, 1)  # a new field: the read, then SET
+    assert await counts({"$unset": {"never": ""}}) == (1, 0)
+
+
+async def test_find_one_by_key_is_one_get_item_checked_here(
+    dynamodb: Factory, monkeypatch: Any
+) -> None:
+    """find_one({"_id": x, ...}) is one GetItem without the streams of find; the rest of
+    the filter and the projection still apply."""
+    store = await dynamodb()
+    collection = await people(store, 3)
+
+    def no_stream(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("find_one by key streamed through _select")
+
+    monkeypatch.setattr(collection, "_select", no_stream)
+    sent = requests(store)
+    assert await collection.find_one({"_id": "p001"}) == {
+        "_id": "p001",
+        "n": 1,
+        "team": "b",
+        "tags": [1],
+    }
+    assert await collection.find_one({"_id": "p001", "n": 2}) is None
+    assert await collection.find_one({"_id": "p001", "n": 1}, projection={"team": 1}) == {
+        "_id": "p001",
+        "team": "b",
+    }
+    assert await collection.find_one({"_id": "nope"}) is None
+    assert sent == ["GetItem"] * 4
+    stats = collection.last_plan
+    assert stats.plan.operation == "GetItem"
+    assert (stats.requests, stats.items_read, stats.items_returned) == (1, 0, 0)
+    await collection.find_one({"_id": "p002"})
+    assert (collection.last_plan.items_read, collection.last_plan.items_returned) == (1, 1)
+    assert await store.collection("never_written").find_one({"_id": "p001"}) is None

@@ -126,6 +126,8 @@ def normalize_value(value: Any) -> Any:
 
 
 def _number_text(value: int | float | Decimal, path: str) -> str:
+    if type(value) is int and -_INT_BOUND < value < _INT_BOUND:
+        return str(value)  # at most 38 digits: every such int is a DynamoDB number
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise UnsupportedQueryError(

@@ -12,7 +12,7 @@ from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.dynamodb import indexes
 from lexigram_nosql.backends.dynamodb.direct import delete_by_key, modify_by_key, update_by_key
 from lexigram_nosql.backends.dynamodb.healing import heals, heals_stream
-from lexigram_nosql.backends.dynamodb.planner import Plan, PlanStats, normalize_filter
+from lexigram_nosql.backends.dynamodb.planner import Plan, PlanStats, normalize_filter, plan_read
 from lexigram_nosql.backends.dynamodb.reading import project, read_attributes
 from lexigram_nosql.backends.dynamodb.updates import filter_attributes, put_request
 from lexigram_nosql.backends.dynamodb.writing import DynamoWrites, normalize_update
@@ -65,6 +65,27 @@ class DynamoCollection(DynamoWrites):
         async with contextlib.aclosing(rows):
             async for _, document in rows:
                 yield project(query.projection, document)
+
+    async def _find_one(self, query: FindQuery) -> Document | None:
+        if self._store.current_transaction() is None:
+            done, document = await self._find_one_by_key(query)
+            if done:
+                return document
+        return await super()._find_one(query)
+
+    @heals
+    async def _find_one_by_key(self, query: FindQuery) -> tuple[bool, Document | None]:
+        """``find_one`` as one ``GetItem`` when its filter pins the key: (done, document);
+        not done for any other plan."""
+        info = await self._info(create=False)
+        if info is None:
+            self.last_plan = PlanStats(Plan("None", exact=True, native_order=True))
+            return True, None
+        node = normalize_filter(query.filter.node)
+        plan = plan_read(node, info, query.sort)
+        if plan.operation != "GetItem":
+            return False, None
+        return True, await self._get_one(info, node, plan, query)
 
     @heals
     async def _count(self, query: FilterQuery) -> int:

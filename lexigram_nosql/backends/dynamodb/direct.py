@@ -10,7 +10,8 @@ such a filter need no read when DynamoDB can check MongoDB's rules itself:
   (``attribute_type(#f, :N)``) and not a float (absent from the hidden list of float-typed
   fields ``__lx:f``: DynamoDB adds decimals, MongoDB adds binary floats, so
   ``0.1 + 0.2`` must be computed by the engine). ``ReturnValues`` gives what
-  ``modified_count`` or ``find_one_and_update`` need.
+  ``modified_count`` (the old values of ``$set`` fields) or ``find_one_and_update`` need;
+  without ``$set``, that the condition held is answer enough.
 * A replacement is one ``PutItem`` under ``attribute_exists(key)``; a delete one
   ``DeleteItem`` (``ReturnValues=ALL_OLD`` tells whether there was a document).
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -64,6 +66,7 @@ from lexigram_nosql.query.values import is_number
 from lexigram_nosql.types import Document
 
 __all__ = [
+    "BlindUpdate",
     "blind_update",
     "delete_by_key",
     "modify_by_key",
@@ -103,26 +106,51 @@ def pinned_key(info: TableInfo, node: FilterNode) -> dict[str, AttributeValue] |
     return dict(plan.keys[0])
 
 
+@dataclass(frozen=True, slots=True)
+class BlindUpdate:
+    """An ``UpdateItem`` that applies an update under MongoDB's rules, and what a success
+    tells: with ``reads_old`` the old values of the ``$set`` fields decide whether anything
+    changed (``ReturnValues=UPDATED_OLD``); without, the condition held, which already says
+    it (``modifies``)."""
+
+    params: dict[str, Any]
+    reads_old: bool
+    modifies: bool
+
+
 def blind_update(
     info: TableInfo, key: Mapping[str, AttributeValue], update: OperatorUpdate, now: datetime
-) -> dict[str, Any] | None:
-    """The ``UpdateItem`` arguments that apply ``update`` under MongoDB's rules (see the
-    module docstring), or None when it needs the document."""
+) -> BlindUpdate | None:
+    """The ``UpdateItem`` that applies ``update`` under MongoDB's rules (see the module
+    docstring), or None when it needs the document.
+
+    The request is kept as small as the rules allow (each name and value is work for the
+    client and the server on every call): every condition on a field implies that the item
+    exists, so none is spelled out for the key; ``$inc`` and the version are ``ADD``s sharing
+    their values."""
     if update.positional:
         return None
     names = Placeholders()
-    reserved = {p.split(".", 1)[0] for p in info.kept_paths}
-    reserved |= {index.field.split(".", 1)[0] for index in info.shadow_indexes}
-    conditions = [f"attribute_exists({names.name(info.partition_key)})"]
+    reserved = info.derived_fields
+    conditions: list[str] = []
     sets: list[str] = []
+    adds: list[str] = []
     removes: list[str] = []
     floats_added: list[str] = []
     floats_removed: list[str] = []
     seen: set[str] = set()
     changes: list[str] = []  # at least one must hold, else nothing would change
     always_changes = False
+    reads_old = False
     size = 0
-    floats = names.name(FLOATS)
+    numbers: dict[str, str] = {}  # number text -> its value placeholder
+
+    def number(text: str) -> str:
+        placeholder = numbers.get(text)
+        if placeholder is None:
+            placeholder = numbers[text] = names.value({"N": text})
+        return placeholder
+
     for field in update.fields:
         if field.op is UpdateOp.SET_ON_INSERT:
             continue
@@ -152,6 +180,7 @@ def blind_update(
             conditions.append(f"attribute_exists({target})")
             changes.append(f"{target} <> {value}")
             (floats_added if is_float(operand) else floats_removed).append(path)
+            reads_old = True
         elif field.op is UpdateOp.CURRENT_DATE:
             if operand != "date":
                 return None
@@ -166,14 +195,15 @@ def blind_update(
         else:  # $inc: an integer onto an integer, as exact in decimal as in binary
             if not isinstance(operand, int) or isinstance(operand, bool):
                 return None
-            name = names.value({"S": path})
+            floats = names.name(FLOATS)
             conditions.append(
                 f"attribute_type({target}, {names.value({'S': 'N'})}) "
-                f"AND NOT contains({floats}, {name})"
+                f"AND NOT contains({floats}, {names.value({'S': path})})"
             )
-            sets.append(f"{target} = {target} + {names.value(encode_value(operand, path))}")
+            # ADD onto a number is its sum, as SET #f = #f + :v (the condition: a number).
+            adds.append(f"{target} {number(encode_value(operand, path)['N'])}")
             always_changes = always_changes or operand != 0
-    if not sets and not removes:
+    if not sets and not removes and not adds:
         return None
     if floats_added and floats_removed:
         return None  # one expression cannot both ADD to and DELETE from the set
@@ -186,27 +216,27 @@ def blind_update(
         # An update that changes nothing writes nothing (as MongoDB): the condition fails,
         # and the read that follows finds the document unchanged.
         conditions.append(f"({' OR '.join(changes)})")
-    version = names.name(VERSION)
-    sets.append(
-        f"{version} = if_not_exists({version}, {names.value({'N': '0'})}) + "
-        f"{names.value({'N': '1'})}"
-    )
-    clauses = [f"SET {', '.join(sets)}"]
+    if not conditions:  # pragma: no cover - every operator above adds one
+        conditions.append(f"attribute_exists({names.name(info.partition_key)})")
+    adds.append(f"{names.name(VERSION)} {number('1')}")  # ADD onto nothing: 1
+    if floats_added:
+        adds.append(f"{names.name(FLOATS)} {names.value({'SS': floats_added})}")
+    clauses = [f"SET {', '.join(sets)}"] if sets else []
     if removes:
         clauses.append(f"REMOVE {', '.join(removes)}")
-    if floats_added:
-        clauses.append(f"ADD {floats} {names.value({'SS': floats_added})}")
-    elif floats_removed:
-        clauses.append(f"DELETE {floats} {names.value({'SS': floats_removed})}")
-    expression = " ".join(clauses)
-    condition = " AND ".join(conditions)
-    return {
+    clauses.append(f"ADD {', '.join(adds)}")
+    if floats_removed:
+        clauses.append(f"DELETE {names.name(FLOATS)} {names.value({'SS': floats_removed})}")
+    params = {
         "TableName": info.table,
         "Key": dict(key),
-        "UpdateExpression": expression,
-        "ConditionExpression": condition,
-        **names.arguments(expression, condition),
+        "UpdateExpression": " ".join(clauses),
+        "ConditionExpression": " AND ".join(conditions),
+        # Every name and value made above is used: no need to filter them.
+        "ExpressionAttributeNames": names.names,
+        "ExpressionAttributeValues": names.values,
     }
+    return BlindUpdate(params, reads_old, always_changes or bool(changes))
 
 
 def was_modified(update: OperatorUpdate, old: Mapping[str, AttributeValue]) -> bool:
@@ -290,10 +320,17 @@ async def update_by_key(
         return UpdateResult(1, int(not same_stored(replaced[0], replaced[1])))
     if not isinstance(update, OperatorUpdate):
         return None  # a pipeline computes from the stored document
-    params = blind_update(info, key, update, now)
-    if params is None:
+    blind = blind_update(info, key, update, now)
+    if blind is None:
         return None
-    response = await conditional(client.update_item, {**params, "ReturnValues": "UPDATED_OLD"})
+    if not blind.reads_old:
+        # No $set: that the condition held already says whether it changed anything, and
+        # an answer without attributes is less for the client to parse.
+        if await conditional(client.update_item, blind.params) is None:
+            return None
+        return UpdateResult(1, int(blind.modifies))
+    params = {**blind.params, "ReturnValues": "UPDATED_OLD"}
+    response = await conditional(client.update_item, params)
     if response is None:
         return None
     return UpdateResult(1, int(was_modified(update, response.get("Attributes", {}))))
@@ -365,11 +402,11 @@ async def modify_by_key(
         return True, replaced[1] if after else replaced[0]
     if not isinstance(update, OperatorUpdate):
         return False, None
-    params = blind_update(info, key, update, now)
-    if params is None:
+    blind = blind_update(info, key, update, now)
+    if blind is None:
         return False, None
     returned = "ALL_NEW" if after else "ALL_OLD"
-    response = await conditional(client.update_item, {**params, "ReturnValues": returned})
+    response = await conditional(client.update_item, {**blind.params, "ReturnValues": returned})
     if response is None:
         return False, None
     return True, decode_item(response.get("Attributes", {}), info.key_names)

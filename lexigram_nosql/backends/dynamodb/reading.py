@@ -30,6 +30,7 @@ from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import document_sort_key
 from lexigram_nosql.query.pacing import Pacer, paced_sort
 from lexigram_nosql.query.projection import Projection, apply_projection
+from lexigram_nosql.query.requests import FindQuery
 from lexigram_nosql.reads import PlanKind, current_report
 from lexigram_nosql.types import Document
 
@@ -87,31 +88,15 @@ class DynamoReads(BaseCollection["DynamoDocumentStore"]):
     ) -> AsyncGenerator[Row, None]:
         """Every item the plan reads, page by page; only the top-level ``attributes`` when
         given (a ProjectionExpression: less to send and to parse)."""
-        report = current_report()
-        if report is not None:
-            kind: PlanKind = (
-                "scan" if plan.operation == "Scan" else "native" if plan.exact else "residual"
-            )
-            report.note(kind, index=plan.index, counters=stats)
+        _note(plan, stats)
         client = self._store.client
         consistent = self._store.settings.dynamodb.consistent_read
         key_names = info.key_names
-        projection: dict[str, Any] = {}
-        if attributes:
-            names = {f"#p{i}": name for i, name in enumerate(sorted(attributes))}
-            projection = {
-                "ProjectionExpression": ", ".join(names),
-                "ExpressionAttributeNames": names,
-            }
+        projection = _projection(attributes)
         if plan.operation == "GetItem":
-            response = await client.get_item(
-                TableName=info.table, Key=plan.keys[0], ConsistentRead=consistent, **projection
-            )
-            stats.requests += 1
-            item = response.get("Item")
-            if item:
-                stats.items_read += 1
-                yield item, decode_item(item, key_names)
+            row = await self._get(info, plan.keys[0], stats, projection)
+            if row is not None:
+                yield row
             return
         if plan.operation == "BatchGetItem":
             for start in range(0, len(plan.keys), _BATCH_GET):
@@ -155,6 +140,42 @@ class DynamoReads(BaseCollection["DynamoDocumentStore"]):
                 if not last_key:
                     break
                 arguments["ExclusiveStartKey"] = last_key
+
+    async def _get(
+        self,
+        info: TableInfo,
+        key: dict[str, AttributeValue],
+        stats: PlanStats,
+        projection: Mapping[str, Any],
+    ) -> Row | None:
+        """The item with ``key`` (one ``GetItem``), if there is one."""
+        response = await self._store.client.get_item(
+            TableName=info.table,
+            Key=key,
+            ConsistentRead=self._store.settings.dynamodb.consistent_read,
+            **projection,
+        )
+        stats.requests += 1
+        item = response.get("Item")
+        if not item:
+            return None
+        stats.items_read += 1
+        return item, decode_item(item, info.key_names)
+
+    async def _get_one(
+        self, info: TableInfo, node: FilterNode, plan: Plan, query: FindQuery
+    ) -> Document | None:
+        """``find_one`` of a filter (``node``, normalised) planned as one ``GetItem``
+        (``{"_id": x}``, maybe with more conditions), outside a transaction: the item read
+        and checked here, without the streams of ``_select``."""
+        stats = self.last_plan = PlanStats(plan)
+        _note(plan, stats)
+        attributes = read_attributes(info, node, query.projection, query.sort)
+        row = await self._get(info, plan.keys[0], stats, _projection(attributes))
+        if row is None or not (plan.exact or matches(node, row[1])):
+            return None
+        stats.items_returned = 1
+        return project(query.projection, row[1])
 
     async def _backoff(self, attempt: int, pending: int, what: str) -> int:
         """Wait before resending unprocessed items; give up after ``batch_retries``."""
@@ -269,6 +290,24 @@ class DynamoReads(BaseCollection["DynamoDocumentStore"]):
     async def _all(self, info: TableInfo, node: FilterNode) -> list[Row]:
         async with contextlib.aclosing(self._select(info, node)) as rows:
             return [row async for row in rows]
+
+
+def _note(plan: Plan, stats: PlanStats) -> None:
+    """Tell the current read report (``lexigram_nosql.reads``) which plan runs."""
+    report = current_report()
+    if report is not None:
+        kind: PlanKind = (
+            "scan" if plan.operation == "Scan" else "native" if plan.exact else "residual"
+        )
+        report.note(kind, index=plan.index, counters=stats)
+
+
+def _projection(attributes: frozenset[str] | None) -> dict[str, Any]:
+    """The ``ProjectionExpression`` arguments reading only ``attributes`` (all: none)."""
+    if not attributes:
+        return {}
+    names = {f"#p{i}": name for i, name in enumerate(sorted(attributes))}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def read_attributes(

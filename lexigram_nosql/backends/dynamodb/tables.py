@@ -76,6 +76,7 @@ class TableInfo:
     partial indexes, recorded only (no read may use them, see ``indexes.py``)."""
     _key_types: dict[str, str] = field(init=False, repr=False, compare=False)
     _key_names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _derived: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Made once: every item written or read asks for them.
@@ -84,6 +85,9 @@ class TableInfo:
             types[self.sort_key] = self.sort_type
         object.__setattr__(self, "_key_types", types)
         object.__setattr__(self, "_key_names", frozenset(types))
+        derived = {path.split(".", 1)[0] for path in self.kept_paths}
+        derived |= {index.field.split(".", 1)[0] for index in self.shadow_indexes}
+        object.__setattr__(self, "_derived", frozenset(derived))
 
     @property
     def uniques(self) -> tuple[IndexSpec, ...]:
@@ -117,6 +121,12 @@ class TableInfo:
     @property
     def key_names(self) -> frozenset[str]:
         return self._key_names
+
+    @property
+    def derived_fields(self) -> frozenset[str]:
+        """The top-level fields hidden attributes are computed from (created indexes, unique
+        guards, TTL): a write of one of them must also rewrite what derives from it."""
+        return self._derived
 
     @property
     def shadow_indexes(self) -> tuple[GsiInfo, ...]:

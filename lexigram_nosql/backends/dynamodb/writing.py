@@ -306,12 +306,22 @@ def _freeze(key: Mapping[str, AttributeValue]) -> Any:
     return tuple(sorted((name, repr(value)) for name, value in key.items()))
 
 
+_STORED_AS_GIVEN: Final = frozenset({str, int, float, bool, type(None), bytes})
+"""Operand types ``normalize_value`` returns unchanged."""
+
+
 def normalize_update(update: Update) -> Update:
     """Update operands as DynamoDB stores them (datetimes as ISO strings)."""
     if isinstance(update, ReplacementUpdate):
         return ReplacementUpdate(normalize_value(update.document))
     if not isinstance(update, OperatorUpdate):
         return update  # a pipeline: its result is normalized once computed
+    if (
+        not update.array_filters
+        and update.query is None
+        and all(type(field.operand) in _STORED_AS_GIVEN for field in update.fields)
+    ):
+        return update  # the usual $set/$inc of plain values: nothing to normalize
     fields = []
     for field in update.fields:
         operand = field.operand
