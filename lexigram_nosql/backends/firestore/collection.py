@@ -198,17 +198,20 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
             query = query.where(filter=FieldFilter(path, prim.op, value))
         return query
 
-    async def _run_plan(
+    def _run_plan(
         self, plan: QueryPlan, transaction: Any, limit_hint: int | None
     ) -> AsyncGenerator[tuple[str, Any, Document], None]:
+        if len(plan.branches) == 1:  # the branch's own stream: one generator less per document
+            return self._run_branch(plan.branches[0], transaction, limit_hint)
+        return self._run_union(plan, transaction, limit_hint)
+
+    async def _run_union(
+        self, plan: QueryPlan, transaction: Any, limit_hint: int | None
+    ) -> AsyncGenerator[tuple[str, Any, Document], None]:
+        """The documents of several branches (or none), each once."""
         if not plan.branches:
             return
         streams = [self._run_branch(b, transaction, limit_hint) for b in plan.branches]
-        if len(streams) == 1:
-            async with contextlib.aclosing(streams[0]) as only:
-                async for item in only:
-                    yield item
-            return
         seen: set[str] = set()
         async with contextlib.aclosing(merge(streams)) as merged:
             async for item in merged:
