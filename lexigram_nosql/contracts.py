@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
+from lexigram_nosql.records import fast_init
+
 if TYPE_CHECKING:
     from lexigram_nosql.errors import NoSQLError
 
@@ -57,6 +59,7 @@ __all__ = [
 # -- results -----------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class InsertOneResult:
     """What ``insert_one`` wrote: the ``_id`` as callers use it (ObjectIds as 24-hex strings)."""
@@ -69,6 +72,7 @@ class InsertOneResult:
         return True
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class InsertManyResult:
     """The ``_id`` of each inserted document, in input order."""
@@ -81,6 +85,7 @@ class InsertManyResult:
         return True
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UpdateResult:
     """Counts of an update or replace; ``upserted_id`` is set when an upsert inserted."""
@@ -109,6 +114,7 @@ class UpdateResult:
         return raw
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeleteResult:
     """How many documents a delete removed."""

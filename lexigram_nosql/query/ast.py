@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lexigram_nosql.records import fast_init
+
 __all__ = [
     "And",
     "Condition",
@@ -46,11 +48,13 @@ class FilterNode:
     __slots__ = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MatchAll(FilterNode):
     """The empty filter ``{}``."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class And(FilterNode):
     """``$and``, and the implicit conjunction of a filter document's keys."""
@@ -58,6 +62,7 @@ class And(FilterNode):
     clauses: tuple[FilterNode, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Or(FilterNode):
     """``$or``."""
@@ -65,6 +70,7 @@ class Or(FilterNode):
     clauses: tuple[FilterNode, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Nor(FilterNode):
     """``$nor``: no clause matches."""
@@ -72,6 +78,7 @@ class Nor(FilterNode):
     clauses: tuple[FilterNode, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Not(FilterNode):
     """``$not`` on a field: the negation of ``clause`` (conditions on the same path).
@@ -102,6 +109,7 @@ class FieldOp(enum.Enum):
     MOD = "$mod"  # (divisor, remainder) ints
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Condition(FilterNode):
     """One operator applied at one path, with MongoDB's array semantics."""
@@ -111,6 +119,7 @@ class Condition(FilterNode):
     operand: Any
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ElemMatch(FilterNode):
     """``$elemMatch``: some array element at ``path`` satisfies ``clause``.
@@ -123,6 +132,7 @@ class ElemMatch(FilterNode):
     clause: FilterNode
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Expr(FilterNode):
     """``$expr``: an aggregation expression, already parsed by ``expressions.py``."""
@@ -153,6 +163,7 @@ class UpdateOp(enum.Enum):
     BIT = "$bit"  # operand: tuple of ("and" | "or" | "xor", int), applied in order
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PushSpec:
     """``$push`` with its modifiers; a plain ``$push: {a: v}`` is ``each=(v,)``."""
@@ -163,6 +174,7 @@ class PushSpec:
     sort: Any = None  # None, 1/-1, or a tuple of (field, 1 | -1)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PullCondition:
     """``$pull`` operand: elements equal to ``value``, or matching ``clause`` when set."""
@@ -171,6 +183,7 @@ class PullCondition:
     clause: FilterNode | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FieldUpdate:
     """One operator applied to one path."""
@@ -180,6 +193,7 @@ class FieldUpdate:
     operand: Any
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OperatorUpdate:
     """An update document made of operators, in document order.
@@ -199,6 +213,7 @@ class OperatorUpdate:
     only when an upsert inserts."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReplacementUpdate:
     """A replacement document (no operators); ``_id`` is kept from the stored document."""
@@ -206,6 +221,7 @@ class ReplacementUpdate:
     document: Mapping[str, Any]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PipelineUpdate:
     """A pipeline-style update: ``$set``/``$addFields``/``$unset``/``$project``/
@@ -221,6 +237,7 @@ Update = OperatorUpdate | ReplacementUpdate | PipelineUpdate
 # -- pipelines ---------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Stage:
     """One validated pipeline stage. ``name`` is the operator (``"$match"``), ``raw`` the
@@ -232,6 +249,7 @@ class Stage:
     parsed: Any = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ParsedPipeline:
     """A validated pipeline, with the ``aggregate`` call's server hints (the server's batch

@@ -16,11 +16,13 @@ from lexigram_nosql.query.ast import FilterNode, MatchAll
 from lexigram_nosql.query.filter import parse_equalities, parse_filter
 from lexigram_nosql.query.limits import DEFAULT_LIMITS, Limits, check_filter
 from lexigram_nosql.query.projection import Projection, parse_projection
+from lexigram_nosql.records import fast_init
 from lexigram_nosql.types import ProjectionSpec, SortSpec
 
 __all__ = ["FilterQuery", "FindQuery", "parse_sort"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FilterQuery:
     """A validated filter with the document it came from."""
@@ -41,6 +43,7 @@ class FilterQuery:
         return cls(node, filter)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FindQuery:
     """A validated ``find``: filter, projection, sort, skip, limit, batch size."""

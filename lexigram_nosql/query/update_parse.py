@@ -47,7 +47,6 @@ __all__ = [
     "parse_update",
 ]
 
-_OPERATORS: Final = {op.value: op for op in UpdateOp}
 _PUSH_MODIFIERS: Final = frozenset({"$each", "$position", "$slice", "$sort"})
 # Operators that may name _id: only to set it to the value it already has (checked on apply).
 _ID_SETTABLE: Final = frozenset({UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.MIN, UpdateOp.MAX})
@@ -92,9 +91,10 @@ def parse_update(
     parsed: list[FieldUpdate] = []
     positional = dollar_top_level = False
     for name, fields_spec in update.items():
-        op = _OPERATORS.get(name)
-        if op is None:
+        entry = _OPERATORS.get(name)
+        if entry is None:
             raise InvalidQueryError(f"Unknown update operator {name!r}", operator=name)
+        op, parse_operand = entry
         if type(fields_spec) is not dict and not isinstance(fields_spec, Mapping):
             check_nesting(fields_spec, where="the update", depth=2)  # before its repr
             raise InvalidQueryError(
@@ -105,7 +105,18 @@ def parse_update(
                 positional = True
             if path[0] == "$" and op is not UpdateOp.UNSET:
                 dollar_top_level = True
-            parsed.append(FieldUpdate(op, path, _operand(op, name, path, operand)))
+            if path[:3] == "_id" and (path == "_id" or path[3] == ".") and op not in _ID_SETTABLE:
+                raise InvalidQueryError(
+                    f"{name} on {path!r} would modify the immutable field '_id'",
+                    path=path,
+                    operator=name,
+                )
+            if type(operand) not in _FLAT and op not in _STORED:
+                # Not a stored value (``check_document`` bounds those): bound the nesting
+                # before a parser recurses into it or an error message shows it. The update
+                # and its operator's field document are the first two levels.
+                check_nesting(operand, where="the update", depth=3)
+            parsed.append(FieldUpdate(op, path, parse_operand(name, path, operand)))
     check_conflicts(parsed)
     result = OperatorUpdate(
         tuple(parsed),
@@ -195,20 +206,6 @@ def stored_id(value: Any) -> Any:
     """An ``_id`` as every backend stores it: an ObjectId as its 24-hex string (what filters
     on ``_id`` compare it as, and what the MongoDB backend turns back into an ObjectId)."""
     return str(value) if bson_class(value) == "ObjectId" else value
-
-
-def _operand(op: UpdateOp, name: str, path: str, operand: Any) -> Any:
-    """The operand of ``op`` (named ``name``) on ``path``, checked and in its parsed form."""
-    if path[:3] == "_id" and (path == "_id" or path[3] == ".") and op not in _ID_SETTABLE:
-        raise InvalidQueryError(
-            f"{name} on {path!r} would modify the immutable field '_id'", path=path, operator=name
-        )
-    if type(operand) not in _FLAT and op not in _STORED:
-        # Not a stored value (``check_document`` bounds those): bound the nesting before a
-        # parser recurses into it or an error message shows it. The update, its operators
-        # and their field documents are the first two levels.
-        check_nesting(operand, where="the update", depth=3)
-    return _OPERANDS[op](name, path, operand)
 
 
 def _stored_value(name: str, path: str, operand: Any) -> Any:
@@ -419,7 +416,8 @@ def check_conflicts(updates: list[FieldUpdate]) -> None:
             claimed.append((path, update))
 
 
-# How each operator's operand is checked and parsed: (operator name, path, operand).
+# Each operator by its name, with how its operand is checked and parsed:
+# (operator name, path, operand) -> the operand as parsed.
 _OPERANDS: Final[dict[UpdateOp, Callable[[str, str, Any], Any]]] = {
     UpdateOp.SET: _stored_value,
     UpdateOp.SET_ON_INSERT: _stored_value,
@@ -437,3 +435,4 @@ _OPERANDS: Final[dict[UpdateOp, Callable[[str, str, Any], Any]]] = {
     UpdateOp.POP: _pop,
     UpdateOp.BIT: _bit_operations,
 }
+_OPERATORS: Final = {op.value: (op, _OPERANDS[op]) for op in UpdateOp}
