@@ -304,8 +304,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
                 query,
                 array_filters,
             )
-        order = parse_sort(sort)
-        if not isinstance(upsert, bool):
+        order = () if sort is None else parse_sort(sort)
+        if upsert is not False and upsert is not True:
             raise InvalidQueryError(f"{method}: upsert must be True or False, got {upsert!r}")
         return UpdateCall(query, parsed, _raw(update), multi, upsert, order)
 
@@ -576,4 +576,4 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
 
 def _raw(update: Any) -> Any:
     """The user's update as the server receives it (a pipeline as a list)."""
-    return list(update) if isinstance(update, tuple) else update
+    return list(update) if type(update) is not dict and isinstance(update, tuple) else update

@@ -161,7 +161,7 @@ class OperationGuard(_Guarded):
         if _guarding.get() is store:
             self._done = True  # nested: the outer operation guards it
             return
-        self._admit(streaming=False)
+        self._admit(False)
         self._token = _guarding.set(store)
         if self._report is not None:
             self._report_token = reads.reporting(self._report)
@@ -204,7 +204,7 @@ class StreamGuard(_Guarded):
         consumer's own time between documents is not bounded. Per fetch this is a few
         attribute writes: the deadline's task and due time are set in place. With
         ``batches`` the iterator yields lists of documents: one fetch per list."""
-        self._admit(streaming=True)
+        self._admit(True)
         store = self._store
         deadlines = store.deadlines
         loop = asyncio.get_running_loop()

@@ -216,9 +216,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             result = await collection.update_many(filter, document, **options)
         else:
             result = await collection.update_one(filter, document, **options)
-        return UpdateResult(
-            result.matched_count, result.modified_count, id_from_server(result.upserted_id)
-        )
+        return _update_result(result)
 
     async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
         """MongoDB 8.0 takes ``sort`` on ``update`` itself (one round trip) through PyMongo's
@@ -420,6 +418,20 @@ def _update_document(update: Update, raw: Any) -> Any:
     if isinstance(update, PipelineUpdate):
         return list(raw)
     return update_to_server(raw, replacement=isinstance(update, ReplacementUpdate))
+
+
+def _update_result(result: Any) -> UpdateResult:
+    """Our result from the driver's, read off the server's reply as the driver's properties
+    read it (without their acknowledgement check per property); an unacknowledged write's
+    properties raise as PyMongo's do."""
+    raw = result.raw_result if result.acknowledged else None
+    if raw is None:
+        return UpdateResult(
+            result.matched_count, result.modified_count, id_from_server(result.upserted_id)
+        )
+    upserted = raw.get("upserted")
+    matched = raw.get("n", 0) if upserted is None else 0
+    return UpdateResult(matched, raw.get("nModified"), id_from_server(upserted))
 
 
 def _update_options(update: Update, upsert: bool, session: Any) -> dict[str, Any]:
