@@ -120,6 +120,58 @@ def test_sorted_maps_carry_no_order_list() -> None:
     assert ORDER not in encode_value({"a": 1, "b": 2})["M"]
 
 
+def test_an_item_carries_an_order_only_when_its_fields_are_not_sorted() -> None:
+    """Sorted names read back sorted without it; any other order costs a few bytes."""
+    assert ORDER not in encode_item({"_id": "a", "b": 1, "c": 2}, KEYS)
+    assert list(round_trip({"_id": "a", "b": 1, "c": 2})) == ["_id", "b", "c"]
+    document = {"_id": "k", "n": 1, "name": "x", "group": 2, "tags": [], "score": 0.5}
+    order = encode_item(document, KEYS)[ORDER]["S"]
+    assert len(order) == 1 + len(document)  # a header, then one character per field
+    assert list(round_trip(document)) == list(document)
+    assert list(round_trip({"b": 1, "_id": "a", "A": 2})) == ["b", "_id", "A"]
+
+
+def test_the_json_order_of_earlier_versions_still_reads() -> None:
+    old = {
+        "z": {"N": "1"},
+        "_id": {"S": "a"},
+        "m": {"M": {"y": {"N": "1"}, "x": {"N": "2"}, ORDER: {"S": '["y","x"]'}}},
+        ORDER: {"S": '["_id","z","m","gone"]'},  # "gone" was unset by key since
+        "__lx:v": {"N": "3"},
+    }
+    back = decode_item(old, frozenset(KEYS))
+    assert back == {"_id": "a", "z": 1, "m": {"y": 1, "x": 2}}
+    assert list(back) == ["_id", "z", "m"] and list(back["m"]) == ["y", "x"]
+
+
+def test_a_removed_field_leaves_the_others_in_order() -> None:
+    """$unset by key removes the attribute without rewriting the order (one request)."""
+    item = encode_item({"_id": "a", "z": 1, "m": 2, "b": 3}, KEYS)
+    del item["m"]
+    assert list(decode_item(item, frozenset(KEYS))) == ["_id", "z", "b"]
+
+
+def test_names_the_order_does_not_place_follow_sorted() -> None:
+    item = encode_item({"_id": "a", "z": 1, "b": 3}, KEYS)
+    item["k2"] = item["k1"] = {"S": "written by another tool"}
+    names = list(decode_item(item, frozenset(KEYS)))
+    assert names[:3] == ["_id", "z", "b"] and sorted(names[3:]) == ["k1", "k2"]
+
+
+@pytest.mark.parametrize("fields", [2, 12, 60, 400])
+def test_any_number_of_fields_keeps_its_order(fields: int) -> None:
+    document = {"_id": "a", **{f"f{(i * 7919) % fields}": i for i in range(fields)}}
+    assert list(round_trip(document)) == list(document)
+    nested = {"_id": "a", "m": {k: v for k, v in reversed(list(document.items()))}}
+    assert list(round_trip(nested)["m"]) == list(nested["m"])
+
+
+@pytest.mark.parametrize("text", ["", "~", "0x", "z1", "[", '["a"', "\x00"])
+def test_an_order_attribute_that_is_not_ours_reads_as_sorted(text: str) -> None:
+    item = {"_id": {"S": "a"}, "b": {"N": "1"}, "a": {"N": "2"}, ORDER: {"S": text}}
+    assert set(decode_item(item, frozenset(KEYS))) == {"_id", "a", "b"}
+
+
 @pytest.mark.parametrize(
     "value", [5, 5.5, True, False, None, b"\x00\xff", "plain", datetime(2024, 1, 1, tzinfo=UTC)]
 )

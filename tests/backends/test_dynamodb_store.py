@@ -831,3 +831,74 @@ async def test_find_one_by_key_is_one_get_item_checked_here(
     await collection.find_one({"_id": "p002"})
     assert (collection.last_plan.items_read, collection.last_plan.items_returned) == (1, 1)
     assert await store.collection("never_written").find_one({"_id": "p001"}) is None
+
+
+# -- the hidden field order (order.py) ------------------------------------------------------
+
+
+async def test_items_of_earlier_versions_read_back_and_update_in_order(
+    dynamodb: Factory,
+) -> None:
+    """An item written with the JSON order list of earlier versions (a name since unset by
+    key still listed) reads back as before, and takes every kind of update in order."""
+    store = await dynamodb()
+    collection = store.collection("legacy")
+    await collection.insert_one({"_id": "warm"})  # creates the table
+    await store.client.put_item(
+        TableName=store.table_name("legacy"),
+        Item={
+            "_id": {"S": "old"},
+            "z": {"N": "1"},
+            "m": {"M": {"y": {"N": "1"}, "x": {"N": "2"}, "__lx:o": {"S": '["y","x"]'}}},
+            "f": {"N": "0.5"},
+            "__lx:o": {"S": '["_id","z","gone","m","f"]'},
+            "__lx:f": {"SS": ["f"]},
+            "__lx:v": {"N": "4"},
+        },
+    )
+    expected = {"_id": "old", "z": 1, "m": {"y": 1, "x": 2}, "f": 0.5}
+
+    def same_order(document: Any, wanted: dict[str, Any]) -> bool:
+        return bool(document == wanted and list(document) == list(wanted)) and list(
+            document["m"]
+        ) == list(wanted["m"])
+
+    assert same_order(await collection.find_one({"_id": "old"}), expected)
+    (found,) = [d async for d in collection.find({"z": 1})]
+    assert same_order(found, expected)
+    sent = requests(store)
+    await collection.update_one({"_id": "old"}, {"$unset": {"z": ""}})
+    assert sent == ["UpdateItem"]  # by key: the order is not rewritten
+    del expected["z"]
+    assert same_order(await collection.find_one({"_id": "old"}), expected)
+    await collection.update_one({"_id": "old"}, {"$inc": {"f": 1}})  # the float: rewritten
+    await collection.update_one({"_id": "old"}, {"$set": {"gone": True, "A": 1}})
+    after = {"_id": "old", "m": {"y": 1, "x": 2}, "f": 1.5, "gone": True, "A": 1}
+    assert same_order(await collection.find_one({"_id": "old"}), after)
+
+
+async def test_the_order_attribute_is_written_only_when_needed(dynamodb: Factory) -> None:
+    """Sorted fields read back sorted without it; a new field that breaks the sorting gets
+    one, and $unset by key (no rewrite of the order) leaves the others in place."""
+    store = await dynamodb()
+    collection = store.collection("ordered")
+
+    async def item(key: str) -> dict[str, Any]:
+        response = await store.client.get_item(
+            TableName=store.table_name("ordered"), Key={"_id": {"S": key}}
+        )
+        return dict(response["Item"])
+
+    await collection.insert_one({"_id": "s", "a": 1, "b": {"c": 1, "d": 2}})
+    assert "__lx:o" not in await item("s")
+    await collection.update_one({"_id": "s"}, {"$set": {"A": 1}})  # sorts before "_id"
+    assert "__lx:o" in await item("s")
+    document = await collection.find_one({"_id": "s"})
+    assert list(document) == ["_id", "a", "b", "A"]
+    await collection.insert_one({"_id": "u", "z": 1, "m": 2, "a": 3})
+    order = (await item("u"))["__lx:o"]["S"]
+    assert len(order) == 5 and not order.startswith("[")
+    sent = requests(store)
+    await collection.update_one({"_id": "u"}, {"$unset": {"m": ""}})
+    assert sent == ["UpdateItem"]
+    assert list(await collection.find_one({"_id": "u"})) == ["_id", "z", "a"]

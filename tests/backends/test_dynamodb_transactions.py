@@ -97,6 +97,26 @@ async def test_a_document_changed_before_commit_cancels_with_concurrency(
     assert await users.find_one({"_id": "u1"}) == {"_id": "u1", "state": "done", "n": 0}
 
 
+async def test_an_inserted_document_has_no_version_and_its_changes_still_conflict(
+    dynamodb: Factory,
+) -> None:
+    """An insert writes no version attribute (its absence is version 0); the first write of
+    another store after the block read the document still cancels the block's commit."""
+    store = await dynamodb()
+    other = await dynamodb(table_prefix=store.settings.dynamodb.table_prefix)
+    users = store.collection("users")
+    await users.insert_one({"_id": "u1", "n": 0})
+    response = await store.client.get_item(
+        TableName=store.table_name("users"), Key={"_id": {"S": "u1"}}
+    )
+    assert "__lx:v" not in response["Item"]
+    with pytest.raises(ConcurrencyError):
+        async with store.transaction():
+            await users.update_one({"_id": "u1"}, {"$set": {"n": 1}})
+            await other.collection("users").update_one({"_id": "u1"}, {"$inc": {"n": 5}})
+    assert await users.find_one({"_id": "u1"}) == {"_id": "u1", "n": 5}
+
+
 async def test_reads_see_the_blocks_own_writes_and_one_action_per_document(
     dynamodb: Factory, monkeypatch: Any
 ) -> None:

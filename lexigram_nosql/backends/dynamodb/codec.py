@@ -9,19 +9,17 @@ strings of a fixed width (``2024-05-01T12:00:00.123000+00:00``, milliseconds as 
 so string order is time order
 and other tools read them; a string in exactly that form reads back as an aware UTC datetime.
 DynamoDB keeps no order of attributes or map keys, so the field order (which MongoDB's
-document equality depends on) is kept in a hidden ``__lx:o`` list: always for the item, and
-inside a map only when its keys are not already sorted. Key attributes of type ``S`` hold
+document equality depends on) is kept in a hidden ``__lx:o`` attribute of an item or map
+whose names are not already sorted (``order.py``). Key attributes of type ``S`` hold
 the type-keeping key text of ``lexigram_nosql.backends.keys`` (``"\\x00n42"`` is the number
 42), so ``_id`` keeps MongoDB's freedom of type.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final
@@ -33,6 +31,7 @@ from lexigram_nosql.backends.dynamodb.floats import (
     map_paths,
     restore,
 )
+from lexigram_nosql.backends.dynamodb.order import HIDDEN_PREFIX, ORDER, order_text, ordered_names
 from lexigram_nosql.backends.keys import (
     KEY_TAG,
     check_stored_id,
@@ -67,7 +66,6 @@ __all__ = [
     "is_datetime_text",
     "item_size",
     "normalize_value",
-    "order_names",
     "order_value",
     "restore_floats",
 ]
@@ -84,9 +82,6 @@ itself enforces)."""
 
 _MAX_DEPTH = 32
 _EXACT = Context(prec=400)  # the default 28 digits would round DynamoDB's 38 away
-HIDDEN_PREFIX = "__lx:"
-ORDER = HIDDEN_PREFIX + "o"
-"""The hidden list of field names, in document order."""
 FLOAT_ID = HIDDEN_PREFIX + "i"
 """Present when ``_id`` is a float its key text reads back as an int (``7.0``)."""
 FLOATS = HIDDEN_PREFIX + "f"
@@ -99,8 +94,9 @@ floats are (``floats.py``)."""
 MAP_FLOATS = HIDDEN_PREFIX + "d"
 """The hidden key of a map listing where its own integral floats are (``floats.py``)."""
 VERSION = HIDDEN_PREFIX + "v"
-"""The hidden write counter of an item, bumped by every write of this package, so a
-transaction can tell that a document changed since it read it."""
+"""The hidden write counter of an item, bumped by every write of this package to an
+existing document (an inserted one has none: version 0), so a transaction can tell that a
+document changed since it read it."""
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
 
 
@@ -201,9 +197,9 @@ def encode_value(value: Any, path: str = "value", depth: int = 0) -> AttributeVa
             child = f"{path}.{key}"
             _check_name(key, child)
             encoded[key] = encode_value(item, child, depth + 1)
-        keys = list(value)
-        if keys != sorted(keys):
-            encoded[ORDER] = order_value(keys)
+        order = order_value(list(value))
+        if order is not None:
+            encoded[ORDER] = order
         floats = map_paths(value)
         if floats:
             encoded[MAP_FLOATS] = {"S": encode_paths(floats)}
@@ -276,56 +272,11 @@ def _check_name(name: Any, path: str) -> None:
         )
 
 
-def order_value(names: list[str]) -> AttributeValue:
-    """The hidden order attribute: one JSON string (a list of strings would cost the client
-    a parse per name on every read)."""
-    return {"S": _order_text(tuple(names))}
-
-
-@functools.lru_cache(maxsize=4096)
-def _order_text(names: tuple[str, ...]) -> str:
-    """Documents of one shape share their order text: written once per shape."""
-    return json.dumps(names, ensure_ascii=False, separators=(",", ":"))
-
-
-def order_names(value: AttributeValue | None) -> list[str]:
-    """The names an order attribute lists (none when absent or not ours)."""
-    if value is None or "S" not in value:
-        return []
-    return list(_listed(value["S"])[0])
-
-
-@functools.lru_cache(maxsize=4096)
-def _listed(text: str) -> tuple[tuple[str, ...], frozenset[str] | None]:
-    """The names an order text lists, and their set when each is listed once. Documents of
-    one shape share their order text: parsing it once per shape saves most of a read's
-    decoding."""
-    try:
-        names = json.loads(text)
-    except ValueError:
-        return (), frozenset()
-    if not isinstance(names, list):
-        return (), frozenset()
-    kept = tuple(n for n in names if isinstance(n, str))
-    distinct = frozenset(kept)
-    return kept, distinct if len(distinct) == len(kept) else None
-
-
-def _ordered_names(attributes: Mapping[str, Any]) -> Sequence[str]:
-    """Attribute names in document order: the hidden order list, then the rest sorted."""
-    order = attributes.get(ORDER)
-    text = order.get("S") if order is not None else None
-    listed, distinct = _listed(text) if text is not None else ((), frozenset())
-    if distinct is not None:
-        keys = attributes.keys()
-        if distinct <= keys and all(n.startswith(HIDDEN_PREFIX) for n in keys - distinct):
-            return listed  # the usual case: every field listed once, nothing else but hidden
-    names = list(dict.fromkeys(n for n in listed if n in attributes))
-    known = set(names)
-    names.extend(
-        sorted(n for n in attributes if n not in known and not n.startswith(HIDDEN_PREFIX))
-    )
-    return names
+def order_value(names: list[str]) -> AttributeValue | None:
+    """The hidden order attribute for fields in this order (``order.py``); None when they
+    are sorted, the order they read back in without it."""
+    text = order_text(tuple(names))
+    return None if text is None else {"S": text}
 
 
 def is_datetime_text(value: Any) -> bool:
@@ -344,7 +295,7 @@ def decode_value(value: AttributeValue) -> Any:
     if kind == "N":
         return _decode_number(payload)
     if kind == "M":
-        document = {k: decode_value(payload[k]) for k in _ordered_names(payload)}
+        document = {k: decode_value(payload[k]) for k in ordered_names(payload)}
         marker = payload.get(MAP_FLOATS)
         if marker is not None and "S" in marker:
             restore(document, decode_paths(marker["S"]))
@@ -396,7 +347,9 @@ def _item(document: Mapping[str, Any], key_types: Mapping[str, str]) -> dict[str
             _put_key(item, name, value, key_type)
         else:
             item[name] = encode_value(value, name)
-    item[ORDER] = order_value(list(document))
+    order = order_value(list(document))
+    if order is not None:
+        item[ORDER] = order
     item.update(float_attributes({k: v for k, v in document.items() if k not in key_types}))
     for name in key_types:
         if name not in item:
@@ -465,8 +418,11 @@ def _plain_item(
         marks = float_attributes(floats)
         item.update(marks)
         size += item_size(marks)
-    order = item[ORDER] = order_value(list(document))
-    return item, size + len(ORDER) + len(order["S"].encode())
+    text = order_text(tuple(document))
+    if text is None:
+        return item, size
+    item[ORDER] = {"S": text}
+    return item, size + len(ORDER) + len(text.encode())
 
 
 def _plain_value(value: Any, depth: int) -> tuple[AttributeValue, int]:
@@ -499,10 +455,10 @@ def _plain_value(value: Any, depth: int) -> tuple[AttributeValue, int]:
                 raise _Unusual
             encoded[key], item_bytes = _plain_value(item, depth + 1)
             size += 1 + len(key.encode()) + item_bytes
-        keys = list(value)
-        if keys != sorted(keys):
-            order = encoded[ORDER] = order_value(keys)
-            size += 1 + len(ORDER) + len(order["S"].encode())
+        order = order_text(tuple(value))
+        if order is not None:
+            encoded[ORDER] = {"S": order}
+            size += 1 + len(ORDER) + len(order.encode())
         floats = map_paths(value)
         if floats:
             marker = encoded[MAP_FLOATS] = {"S": encode_paths(floats)}
@@ -529,7 +485,7 @@ def _plain_value(value: Any, depth: int) -> tuple[AttributeValue, int]:
 def decode_item(item: Mapping[str, AttributeValue], key_names: frozenset[str]) -> dict[str, Any]:
     """An item as a document; hidden attributes (``__lx:``) are dropped."""
     document: dict[str, Any] = {}
-    for name in _ordered_names(item):
+    for name in ordered_names(item):
         value = item[name]
         if name in key_names:
             document[name] = decode_key(value)

@@ -30,7 +30,6 @@ from lexigram_nosql.backends.dynamodb.codec import (
     encode_item,
     encode_value,
     format_datetime,
-    order_names,
     order_value,
 )
 from lexigram_nosql.backends.dynamodb.floats import list_paths
@@ -100,13 +99,16 @@ def full_item(
     document: Mapping[str, Any],
     old_item: Mapping[str, AttributeValue] | None,
 ) -> dict[str, AttributeValue]:
-    """The whole item for ``document``: encoded, with index and version attributes."""
+    """The whole item for ``document``: encoded, with index and version attributes (a new
+    item, ``old_item`` None, has no version: its absence is version 0 to a transaction,
+    and every item inserted is that much smaller)."""
     item = encode_item(document, info.key_types)
     item.update(shadow_values(info, document))
     expiry = ttl_value(info, document)
     if expiry is not None:
         item[TTL_ATTRIBUTE] = expiry
-    item[VERSION] = next_version(old_item)
+    if old_item is not None:
+        item[VERSION] = next_version(old_item)
     return item
 
 
@@ -226,7 +228,6 @@ def compile_update(
     floats_added: list[str] = []
     floats_removed: list[str] = []
     old_order = old_item.get(ORDER)
-    listed = set(order_names(old_order))
     indexed = [index.field for index in info.shadow_indexes] + list(info.kept_paths)
     for field_update in update.fields:
         if field_update.op is UpdateOp.SET_ON_INSERT:
@@ -250,9 +251,9 @@ def compile_update(
             parents.add(".".join(segments[: depth + 1]))
         value = current.get(segments[-1]) if isinstance(current, Mapping) else None
         if segments[-1] not in current and field_update.op is not UpdateOp.UNSET:
-            # A new field goes last in document order: the hidden order list of the item is
-            # appended to; a map's order list cannot be, so new nested fields take the diff.
-            if len(segments) > 1 or segments[0] in listed:
+            # A new field goes last in document order: the item's hidden order is rewritten
+            # with it; a map's cannot be, so new nested fields take the diff.
+            if len(segments) > 1:
                 return None
             added.append(segments[0])
         target = ".".join(names.name(s) for s in segments)
@@ -300,8 +301,11 @@ def compile_update(
         # New fields go last; the order attribute is rewritten under the condition that it
         # is still what was read (another writer adding fields meanwhile: re-read, retry).
         order_name = names.name(ORDER)
-        current = order_names(old_order) or [k for k in old_document]
-        sets.append(f"{order_name} = {names.value(order_value(current + added))}")
+        order = order_value([*old_document, *added])
+        if order is None:  # still sorted: no order attribute (REMOVE is a no-op if none)
+            removes.append(order_name)
+        else:
+            sets.append(f"{order_name} = {names.value(order)}")
         if old_order is None:
             order_guard = f"attribute_not_exists({order_name})"
         else:
