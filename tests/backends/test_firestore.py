@@ -409,3 +409,21 @@ async def test_a_query_needing_a_missing_composite_index_falls_back_to_one_field
         found = [d["_id"] async for d in coll.find({"a": 1, "b": {"$gt": 2}})]
     assert found == ["hit"]
     assert "composite index" in caplog.text
+
+
+async def test_documents_are_read_without_copying_the_snapshot_and_share_nothing(
+    store: Any,
+) -> None:
+    """Reads decode a snapshot's fields without ``to_dict()``'s deep copy; what they return
+    shares no container with the snapshot, so changing it changes nothing read later."""
+    from lexigram_nosql.backends.firestore.codec import decode_document, decode_snapshot
+
+    collection = store.collection("c")
+    await collection.insert_one({"_id": "a", "m": {"y": [1, {"k": 2}], "x": 1}, "t": [3]})
+    snapshot = await store.client.collection("c").document("a").get()
+    assert isinstance(getattr(snapshot, "_data", None), dict), "the client keeps its fields"
+    decoded = decode_snapshot(snapshot)
+    assert decoded == decode_document(snapshot.id, snapshot.to_dict())
+    decoded["m"]["y"][1]["k"] = 99
+    decoded["t"].append(4)
+    assert decode_snapshot(snapshot) == {"_id": "a", "m": {"y": [1, {"k": 2}], "x": 1}, "t": [3]}

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.firestore import direct, indexes, writes
-from lexigram_nosql.backends.firestore.codec import decode_document, id_from_value
+from lexigram_nosql.backends.firestore.codec import decode_snapshot, id_from_value
 from lexigram_nosql.backends.firestore.merge import merge
 from lexigram_nosql.backends.firestore.names import collection_path
 from lexigram_nosql.backends.firestore.planner import (
@@ -177,7 +177,7 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
                 yield (
                     snapshot.id,
                     snapshot.update_time,
-                    decode_document(snapshot.id, snapshot.to_dict()),
+                    decode_snapshot(snapshot),
                 )
 
     def _query(self, branch: Branch) -> Any:
@@ -235,7 +235,7 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
                     yield (
                         self._key(snapshot),
                         snapshot.update_time,
-                        decode_document(snapshot.id, snapshot.to_dict()),
+                        decode_snapshot(snapshot),
                     )
         except gx.FailedPrecondition as exc:
             # Production Firestore wants a composite index for some conjunctions: fall back
@@ -255,7 +255,7 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
                 yield (
                     self._key(snapshot),
                     snapshot.update_time,
-                    decode_document(snapshot.id, snapshot.to_dict()),
+                    decode_snapshot(snapshot),
                 )
 
     async def _select(self, query: FindQuery) -> list[Match]:
@@ -300,7 +300,7 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
             snapshot = await self._document(doc_id).get()
             if not snapshot.exists:
                 return None
-            document = decode_document(snapshot.id, snapshot.to_dict())
+            document = decode_snapshot(snapshot)
             return apply_projection(query.projection, document)
         return await super()._find_one(query)
 

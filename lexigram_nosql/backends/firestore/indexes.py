@@ -9,7 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from lexigram_nosql.backends.base import IndexSpec
-from lexigram_nosql.backends.firestore.codec import BACKEND, decode_document
+from lexigram_nosql.backends.firestore.codec import BACKEND, decode_snapshot
 from lexigram_nosql.backends.firestore.guards import delete_guards, guard_changes, guard_reference
 from lexigram_nosql.backends.firestore.writes import batches
 from lexigram_nosql.backends.unique import duplicate_error, find_duplicates
@@ -57,8 +57,7 @@ async def _build_guards(coll: FirestoreCollection, spec: IndexSpec) -> None:
     """The guards of every stored document, or ``DuplicateKeyError`` naming the values
     several documents share, with nothing written."""
     documents = [
-        (snapshot.id, decode_document(snapshot.id, snapshot.to_dict()))
-        async for snapshot in coll._reference().stream()
+        (snapshot.id, decode_snapshot(snapshot)) async for snapshot in coll._reference().stream()
     ]
     duplicates = find_duplicates(spec, documents)
     if duplicates:

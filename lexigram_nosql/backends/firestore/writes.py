@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.firestore.codec import (
     ORDER,
-    decode_document,
     decode_id,
+    decode_snapshot,
     encode_body,
     encode_id,
     id_from_value,
@@ -349,7 +349,7 @@ async def _rewrite_locked(
             snapshot = await reference.get()
             if not snapshot.exists:
                 return None
-            before = decode_document(snapshot.id, snapshot.to_dict())
+            before = decode_snapshot(snapshot)
             update_time = snapshot.update_time
             if not matches(node, before):
                 return None
@@ -474,7 +474,7 @@ async def remove(coll: FirestoreCollection, match: Match, node: FilterNode) -> b
             snapshot = await reference.get()
             if not snapshot.exists:
                 return False
-            document = decode_document(snapshot.id, snapshot.to_dict())
+            document = decode_snapshot(snapshot)
             if not matches(node, document):
                 return False
             update_time = snapshot.update_time
