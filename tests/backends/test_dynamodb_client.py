@@ -9,6 +9,7 @@ import pytest
 from aiobotocore import httpsession
 from botocore.loaders import JSONFileLoader
 
+from lexigram_nosql.backends.dynamodb.parsing import dynamo_json_parser
 from tests.support import backend_dynamodb
 
 dynamodb = backend_dynamodb.dynamodb  # the store factory fixture
@@ -49,3 +50,25 @@ async def test_a_plain_http_endpoint_loads_no_certificates(
     store = await dynamodb()
     assert await store.collection("items").count_documents({}) == 0
     assert created == []
+
+
+async def test_every_response_is_parsed_by_one_parser(
+    dynamodb: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parser keeps no state between responses: the client makes one, not one per call."""
+    store = await dynamodb()
+    collection = store.collection("items")
+    await collection.insert_one({"_id": "a", "n": 1})
+    parser_class = dynamo_json_parser()
+    made: list[Any] = []
+    init = parser_class.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        made.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(parser_class, "__init__", counting)
+    for _ in range(3):
+        assert await collection.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+        await collection.update_one({"_id": "a"}, {"$inc": {"n": 0}})
+    assert made == []

@@ -30,9 +30,19 @@ def install_fast_parsing(botocore_session: Any) -> None:
         from aiobotocore.parsers import AioResponseParserFactory
 
         class Factory(AioResponseParserFactory):  # type: ignore[misc]
+            _json: Any = None
+
+            def set_parser_defaults(self, **kwargs: Any) -> None:
+                super().set_parser_defaults(**kwargs)
+                self._json = None
+
             def create_parser(self, protocol_name: str) -> Any:
                 if protocol_name == "json":
-                    return dynamo_json_parser()(**self._defaults)
+                    # One parser for every response: a parser keeps no state between
+                    # parses, and botocore's making one per response cost CPU each request.
+                    if self._json is None:
+                        self._json = dynamo_json_parser()(**self._defaults)
+                    return self._json
                 return super().create_parser(protocol_name)
 
         botocore_session.register_component("response_parser_factory", Factory())
