@@ -2,8 +2,7 @@
 decides that an update modified a document (``modified_count``).
 
 MongoDB compares the stored bytes, so types count throughout (``1`` is not ``1.0`` nor
-``True``), ``-0.0`` is not ``0.0``, NaN is NaN, and an embedded document's field order counts.
-Firestore keeps map keys sorted, so it compares maps without their order."""
+``True``), ``-0.0`` is not ``0.0``, NaN is NaN, and an embedded document's field order counts."""
 
 from __future__ import annotations
 
@@ -14,16 +13,13 @@ from typing import Any
 __all__ = ["same_stored"]
 
 
-def same_stored(a: Any, b: Any, *, ordered_keys: bool = True) -> bool:
+def same_stored(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        keys_match = list(a) == list(b) if ordered_keys else a.keys() == b.keys()
-        return keys_match and all(same_stored(a[k], b[k], ordered_keys=ordered_keys) for k in a)
+        return list(a) == list(b) and all(same_stored(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(
-            same_stored(x, y, ordered_keys=ordered_keys) for x, y in zip(a, b, strict=True)
-        )
+        return len(a) == len(b) and all(same_stored(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float):
         if math.isnan(a):
             return math.isnan(b)

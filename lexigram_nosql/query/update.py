@@ -44,9 +44,11 @@ from lexigram_nosql.query.positional import (
 from lexigram_nosql.query.update_parse import (
     check_conflicts,
     check_new_document,
+    id_first,
     overlap,
     parse_replacement,
     parse_update,
+    processing_order,
 )
 from lexigram_nosql.query.update_pipeline import compute_pipeline_update
 from lexigram_nosql.query.values import (
@@ -96,8 +98,9 @@ def apply_update(
     if not inserting and update.dollar_top_level:
         _refuse_dollar_top_level(update)
     if update.positional:
-        fields = tuple(concrete_updates(update, document, inserting=inserting))
-        check_conflicts(list(fields))
+        concrete = list(concrete_updates(update, document, inserting=inserting))
+        check_conflicts(concrete)
+        fields = tuple(sorted(concrete, key=processing_order))
     result: Document = dict(document)
     owned: set[int] = {id(result)}
     moment: datetime | None = now
@@ -133,7 +136,7 @@ def apply_update(
                 path="_id",
                 operator=culprit,
             )
-    return result
+    return id_first(result) if inserting else result
 
 
 def _refuse_dollar_top_level(update: OperatorUpdate) -> None:

@@ -9,6 +9,7 @@ PyMongo does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -42,9 +43,11 @@ from lexigram_nosql.types import Document, UpdateDocument
 __all__ = [
     "check_conflicts",
     "check_new_document",
+    "id_first",
     "overlap",
     "parse_replacement",
     "parse_update",
+    "processing_order",
 ]
 
 _PUSH_MODIFIERS: Final = frozenset({"$each", "$position", "$slice", "$sort"})
@@ -118,6 +121,8 @@ def parse_update(
                 check_nesting(operand, where="the update", depth=3)
             parsed.append(FieldUpdate(op, path, parse_operand(name, path, operand)))
     check_conflicts(parsed)
+    if len(parsed) > 1:
+        parsed.sort(key=processing_order)
     result = OperatorUpdate(
         tuple(parsed),
         positional,
@@ -127,6 +132,20 @@ def parse_update(
     if positional or result.array_filters:
         check_identifiers(result, update)
     return result
+
+
+@functools.cmp_to_key
+def processing_order(a: FieldUpdate, b: FieldUpdate) -> int:
+    """MongoDB 5.0+'s order of applying an update's fields, whatever their operator:
+    segment by segment, names in string order, numeric names (array indexes) in numeric
+    order (``a.2`` before ``a.10``). It decides the order of the fields an update creates."""
+    for x, y in zip(a.path.split("."), b.path.split("."), strict=False):
+        if x == y:
+            continue
+        if x.isdigit() and y.isdigit() and x.isascii() and y.isascii():
+            return -1 if (len(x), x) < (len(y), y) else 1
+        return -1 if x < y else 1
+    return len(a.path) - len(b.path)
 
 
 def _refuse_plain_fields(update: Mapping[Any, Any], method: str) -> None:
@@ -199,7 +218,15 @@ def check_new_document(document: Mapping[str, Any], *, where: str = "the documen
         converted = stored_id(identity)
         if converted is not identity:
             stored = {**stored, "_id": converted}
-    return stored
+    return id_first(stored)
+
+
+def id_first(document: Any) -> Any:
+    """``document`` with ``_id`` as its first field, where MongoDB stores it (a server moves
+    it there on insert); the same object when it already is (or has no ``_id``)."""
+    if "_id" not in document or next(iter(document)) == "_id":
+        return document
+    return {"_id": document["_id"], **{k: v for k, v in document.items() if k != "_id"}}
 
 
 def stored_id(value: Any) -> Any:

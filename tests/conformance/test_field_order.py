@@ -226,3 +226,31 @@ async def test_embedded_document_equality_depends_on_the_order(
     found = sorted(d["_id"] for d in await collect(collection.find(condition)))
     assert found == expected
     assert await collection.count_documents(condition) == len(expected)
+
+
+async def test_id_is_stored_first_wherever_it_is_given(store: Any) -> None:
+    """A MongoDB server moves ``_id`` to the front of an inserted document, of a replacement
+    and of the document an upsert inserts."""
+    collection = store.collection("id_first")
+    await collection.insert_one({"b": 1, "_id": "one", "a": 2})
+    await collection.insert_many([{"z": 1, "_id": "many"}])
+    await collection.update_one({"x": 1, "_id": "up"}, {"$set": {"y": 2}}, upsert=True)
+    await collection.replace_one({"_id": "one"}, {"c": 3, "_id": "one"})
+    assert names(await collection.find_one({"_id": "one"})) == ["_id", "c"]
+    assert names(await collection.find_one({"_id": "many"})) == ["_id", "z"]
+    assert names(await collection.find_one({"_id": "up"})) == ["_id", "x", "y"]
+
+
+async def test_one_updates_new_fields_are_created_in_mongodbs_processing_order(
+    store: Any,
+) -> None:
+    """MongoDB 5.0+ applies an update's fields in the order of their names, whatever their
+    operator (numeric names in numeric order), so that is the order of the fields it adds."""
+    collection = await seeded(store, [{"_id": "a", "k": 1, "m": {"x": 1}}])
+    await collection.update_one(
+        {"k": 1},
+        {"$set": {"z": 1, "b": 1}, "$inc": {"m.y": 1, "c": 1}, "$min": {"m.10": 1, "m.9": 1}},
+    )
+    found = await collection.find_one({"_id": "a"})
+    assert names(found) == ["_id", "k", "m", "b", "c", "z"]
+    assert names(found["m"]) == ["x", "9", "10", "y"]
