@@ -14,8 +14,9 @@ contributes each element (a multikey index), an empty one the value ``undefined`
 MongoDB; a missing field counts as null unless the index is sparse. A partial index
 guards only the documents its filter matches (``IndexSpec.covers``): a write that takes a
 document out of the filter releases its guards, one that brings it in takes them.
-Embedded documents are keyed with their fields sorted, since Firestore does not keep field
-order (two orders of one document are one key here, where MongoDB would call them two).
+Embedded documents are keyed with their fields sorted, as the guards stored before Firestore
+kept field order were (so those stay valid): two orders of one document are one key here,
+where MongoDB would call them two.
 """
 
 from __future__ import annotations
