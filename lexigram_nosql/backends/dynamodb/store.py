@@ -27,6 +27,7 @@ from lexigram_nosql.backends.dynamodb.parsing import install_fast_parsing
 from lexigram_nosql.backends.dynamodb.tables import TableInfo, key_schema
 from lexigram_nosql.backends.dynamodb.transactions import TransactionBuffer, cancellation_error
 from lexigram_nosql.backends.dynamodb.updates import WriteRequest
+from lexigram_nosql.backends.dynamodb.useragent import cache_user_agent
 from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.backends.unique import duplicate_error
 from lexigram_nosql.config.dynamodb import DynamoDBStoreSettings
@@ -162,6 +163,7 @@ class DynamoDocumentStore(BaseDocumentStore[DynamoDBStoreSettings]):
                     verify=False if plain_http else None,
                 )
             )
+            cache_user_agent(self._client)
             await self._client.list_tables(Limit=1)  # the client is lazy: prove it answers
         except BaseException:
             await stack.aclose()
