@@ -193,13 +193,17 @@ def test_native_writes_keep_the_field_order() -> None:
     assert native({"$set": {"a.z": 1}}, {"a": {"x": 0}}) is not None, "still sorted"
     assert native({"$set": {"a.b": 1}}, {"a": {"x": 0}}) is None, "a's order needs a list"
     assert native({"$unset": {"a.y": 1}}, {"a": {"y": 0, "x": 1}}) is None, "its list changes"
-    assert native({"$set": {"n.b": 1, "n.a": 1}}, {}) is None, "a new map out of order"
+    assert native({"$set": {"n.b": 1, "n.a": 1}}, {}) == [
+        FieldWrite(("n", "a"), "set", 1),
+        FieldWrite(("n", "b"), "set", 1),
+        FieldWrite((ORDER,), "set", "n"),
+    ], "one update creates a map's fields by name (MongoDB's processing order): sorted"
     assert native({"$set": {"v": {"b": 1, "a": 2}}}, {"v": 0}) == [
         FieldWrite(("v",), "set", {"b": 1, "a": 2, ORDER: o("b", "a")})
     ], "a value is written in its stored form"
     assert native({"$set": {"n": 1}, "$unset": {"m": 1}}, {"m": 1, "k": 1}) == [
-        FieldWrite(("n",), "set", 1),
         FieldWrite(("m",), "delete"),
+        FieldWrite(("n",), "set", 1),
         FieldWrite((ORDER,), "set", o("k", "n")),
     ], "the order is written whole when the names change"
 
