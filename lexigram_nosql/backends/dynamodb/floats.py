@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = ["decode_paths", "encode_paths", "list_paths", "map_paths", "restore"]
@@ -37,28 +37,24 @@ def _integral(value: Any) -> bool:
 def list_paths(values: list[Any] | tuple[Any, ...]) -> list[Path]:
     """The index paths of the integral floats in an array, through nested arrays (an
     embedded document lists its own)."""
-    found: list[Path] = []
-    for index, value in enumerate(values):
-        kind = type(value)
-        if kind is float:
-            if value.is_integer():
-                found.append([index])
-        elif kind is list or kind is tuple:
-            found.extend([index, *inner] for inner in list_paths(value))
-    return found
+    return _paths(enumerate(values))
 
 
 def map_paths(document: Mapping[str, Any]) -> list[Path]:
     """The paths of an embedded document's own integral floats: its fields, and inside
     arrays it holds."""
+    return _paths(document.items())
+
+
+def _paths(steps: Iterable[tuple[Any, Any]]) -> list[Path]:
     found: list[Path] = []
-    for key, value in document.items():
+    for step, value in steps:
         kind = type(value)
         if kind is float:
             if value.is_integer():
-                found.append([key])
+                found.append([step])
         elif kind is list or kind is tuple:
-            found.extend([key, *inner] for inner in list_paths(value))
+            found.extend([step, *inner] for inner in list_paths(value))
     return found
 
 
