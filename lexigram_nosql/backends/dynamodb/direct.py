@@ -62,6 +62,7 @@ from lexigram_nosql.query.ast import (
     UpdateOp,
 )
 from lexigram_nosql.query.identity import same_stored
+from lexigram_nosql.query.ordering import values_equal
 from lexigram_nosql.query.values import is_number
 from lexigram_nosql.types import Document
 
@@ -71,7 +72,6 @@ __all__ = [
     "delete_by_key",
     "modify_by_key",
     "update_by_key",
-    "differs",
     "float_fields",
     "is_float",
     "pinned_key",
@@ -265,24 +265,6 @@ def was_modified(update: OperatorUpdate, old: Mapping[str, AttributeValue]) -> b
     return False
 
 
-def differs(a: Any, b: Any) -> bool:
-    """Whether two values differ, types included (``1`` and ``True`` are not the same)."""
-    if type(a) is not type(b):
-        numbers = (int, float)
-        if (
-            not (isinstance(a, numbers) and isinstance(b, numbers))
-            or isinstance(a, bool)
-            or isinstance(b, bool)
-        ):
-            return True
-        return bool(a != b)
-    if isinstance(a, dict):
-        return list(a) != list(b) or any(differs(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) != len(b) or any(differs(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a != b)
-
-
 # -- the requests --------------------------------------------------------------------------
 
 
@@ -347,7 +329,7 @@ async def replace_by_key(
     read (no such document, a changed ``_id`` to report, unique guards to move)."""
     identifier = getattr(node, "operand", None)
     given = update.document
-    if info.uniques or ("_id" in given and differs(given["_id"], identifier)):
+    if info.uniques or ("_id" in given and not values_equal(given["_id"], identifier)):
         return None
     new: Document = {"_id": identifier, **{k: v for k, v in given.items() if k != "_id"}}
     item = full_item(info, new, None)

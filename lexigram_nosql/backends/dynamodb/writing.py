@@ -19,7 +19,7 @@ from lexigram_nosql.backends.dynamodb.codec import (
     decode_item,
     normalize_value,
 )
-from lexigram_nosql.backends.dynamodb.direct import differs, pinned_key
+from lexigram_nosql.backends.dynamodb.direct import pinned_key
 from lexigram_nosql.backends.dynamodb.errors import error_code
 from lexigram_nosql.backends.dynamodb.guards import guard_writes
 from lexigram_nosql.backends.dynamodb.planner import Plan, PlanStats, normalize_filter
@@ -48,6 +48,7 @@ from lexigram_nosql.query.ast import (
 from lexigram_nosql.query.dates import utc_now
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.identity import same_stored
+from lexigram_nosql.query.ordering import values_equal
 from lexigram_nosql.query.update import apply_update, upsert_seed
 from lexigram_nosql.types import Document
 
@@ -173,7 +174,7 @@ class DynamoWrites(DynamoReads):
         item, document = row
         new = normalize_value(apply_update(update, document, now=now))
         for attribute in info.key_names:
-            if attribute != "_id" and differs(new.get(attribute), document.get(attribute)):
+            if attribute != "_id" and not values_equal(new.get(attribute), document.get(attribute)):
                 raise UnsupportedQueryError(
                     f"The update would change {attribute!r}, a key attribute of the DynamoDB "
                     f"table of collection {self._name!r}; delete and insert instead",
