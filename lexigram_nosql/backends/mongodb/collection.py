@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
@@ -65,14 +65,17 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     @property
     def _collection(self) -> Any:
         """The driver's collection, cached for the store's current database handle."""
-        database = self._store.database
-        if self._handle_database is not database:
+        database = self._store._database
+        if database is None or database is not self._handle_database:
+            database = self._store.database  # raises while not connected
             self._handle = database.get_collection(self._name)
             self._handle_database = database
         return self._handle
 
     def _find_options(self, query: FindQuery) -> dict[str, Any]:
-        options: dict[str, Any] = {"session": self._store.current_transaction()}
+        """Only the options a find sets: the driver's defaults are the same, and every
+        keyword passed is parsed again on each call."""
+        options = _session_option(self._store.current_transaction())
         if query.projection is not None:
             options["projection"] = dict(query.projection.raw)
         if query.sort:
@@ -85,11 +88,11 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         # Ids are made here so that the result lists them in input order whatever the
         # server does.
         sent, ids = _for_server(documents)
-        session = self._store.current_transaction()
+        options = _session_option(self._store.current_transaction())
         if len(sent) == 1:
-            await self._collection.insert_one(sent[0], session=session)
+            await self._collection.insert_one(sent[0], **options)
         else:
-            await self._collection.insert_many(sent, ordered=True, session=session)
+            await self._collection.insert_many(sent, ordered=True, **options)
         return ids
 
     async def _write_bulk(
@@ -205,18 +208,18 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         """One ``update``/``replace`` command; ``sort`` (MongoDB 8.0) only through
         ``_update_first_in_order``."""
         collection = self._collection
-        options = _update_options(update, upsert, self._store.current_transaction())
+        options = _session_option(self._store.current_transaction())
+        if type(update) is OperatorUpdate and update.raw_array_filters:
+            options["array_filters"] = list(update.raw_array_filters)
         if sort:
             options["sort"] = dict(sort)
         filter = filter_to_server(query.raw)
         document = _update_document(update, raw)
-        if isinstance(update, ReplacementUpdate):
-            result = await collection.replace_one(filter, document, **options)
-        elif multi:
-            result = await collection.update_many(filter, document, **options)
+        if type(update) is ReplacementUpdate:
+            method = collection.replace_one
         else:
-            result = await collection.update_one(filter, document, **options)
-        return _update_result(result)
+            method = collection.update_many if multi else collection.update_one
+        return _update_result(await method(filter, document, upsert=upsert, **options))
 
     async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
         """MongoDB 8.0 takes ``sort`` on ``update`` itself (one round trip) through PyMongo's
@@ -228,13 +231,13 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         )
 
     async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
-        session = self._store.current_transaction()
-        filter = filter_to_server(query.raw)
-        if multi:
-            result = await self._collection.delete_many(filter, session=session)
-        else:
-            result = await self._collection.delete_one(filter, session=session)
-        return DeleteResult(result.deleted_count)
+        collection = self._collection
+        method = collection.delete_many if multi else collection.delete_one
+        result = await method(
+            filter_to_server(query.raw), **_session_option(self._store.current_transaction())
+        )
+        deleted = result.deleted_count  # raises for an unacknowledged write, as PyMongo's
+        return _DELETED.get(deleted) or DeleteResult(deleted)
 
     async def _find_one_and_modify(
         self,
@@ -251,12 +254,12 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         if update is None or raw is None:
             found = await collection.find_one_and_delete(filter, **options)
         else:
-            replacement = isinstance(update, ReplacementUpdate)
             document = _update_document(update, raw)
-            method = (
-                collection.find_one_and_replace if replacement else collection.find_one_and_update
-            )
-            if isinstance(update, OperatorUpdate) and update.raw_array_filters:
+            if type(update) is ReplacementUpdate:
+                method = collection.find_one_and_replace
+            else:
+                method = collection.find_one_and_update
+            if type(update) is OperatorUpdate and update.raw_array_filters:
                 options["array_filters"] = list(update.raw_array_filters)
             found = await method(
                 filter,
@@ -415,9 +418,10 @@ _FIRST_BATCH = 101
 
 def _update_document(update: Update, raw: Any) -> Any:
     """What the server receives: the pipeline as a list, documents with ids converted."""
-    if isinstance(update, PipelineUpdate):
+    kind = type(update)
+    if kind is PipelineUpdate:
         return list(raw)
-    return update_to_server(raw, replacement=isinstance(update, ReplacementUpdate))
+    return update_to_server(raw, replacement=kind is ReplacementUpdate)
 
 
 def _update_result(result: Any) -> UpdateResult:
@@ -430,15 +434,21 @@ def _update_result(result: Any) -> UpdateResult:
             result.matched_count, result.modified_count, id_from_server(result.upserted_id)
         )
     upserted = raw.get("upserted")
-    matched = raw.get("n", 0) if upserted is None else 0
-    return UpdateResult(matched, raw.get("nModified"), id_from_server(upserted))
+    if upserted is None:
+        counts = (raw.get("n", 0), raw.get("nModified"))
+        return _UPDATED.get(counts) or UpdateResult(*counts)
+    return UpdateResult(0, raw.get("nModified"), id_from_server(upserted))
 
 
-def _update_options(update: Update, upsert: bool, session: Any) -> dict[str, Any]:
-    options: dict[str, Any] = {"upsert": upsert, "session": session}
-    if isinstance(update, OperatorUpdate) and update.raw_array_filters:
-        options["array_filters"] = list(update.raw_array_filters)
-    return options
+# The results a single-document write gives most, built once: they are immutable, and
+# building one is a good part of what a call costs here.
+_UPDATED: Final = {(n, m): UpdateResult(n, m) for n in (0, 1) for m in (0, 1) if m <= n}
+_DELETED: Final = {n: DeleteResult(n) for n in (0, 1)}
+
+
+def _session_option(session: Any) -> dict[str, Any]:
+    """``session=`` only inside a transaction: the driver's default is the same."""
+    return {} if session is None else {"session": session}
 
 
 def _direction(value: Any) -> Any:

@@ -55,8 +55,9 @@ def id_from_server(value: Any) -> Any:
 
 def document_from_server(document: dict[str, Any]) -> dict[str, Any]:
     """Convert the top-level ``_id`` in place (documents come fresh from the driver)."""
-    if type(document.get("_id")) is ObjectId:
-        document["_id"] = str(document["_id"])
+    identity = document.get("_id")
+    if type(identity) is ObjectId:
+        document["_id"] = str(identity)
     return document
 
 
@@ -72,19 +73,22 @@ def filter_to_server(filter: Mapping[str, Any]) -> Mapping[str, Any]:
     """The filter with every ``_id`` condition's ids converted (through ``$and``/``$or``/
     ``$nor`` and the operators ``$eq $ne $gt $gte $lt $lte $in $nin $all $not``).
 
-    The input is returned as is when it has nothing to convert, so the common case costs a
-    dict lookup and no copy.
+    The input is returned as is when nothing in it changes, and copied once otherwise: this
+    runs for every call, most often on a filter of one or two fields.
     """
-    if "_id" not in filter and not (_LOGICAL & filter.keys()):
-        return filter
-    converted = dict(filter)
-    if "_id" in converted:
-        converted["_id"] = _condition_to_server(converted["_id"])
-    for key in _LOGICAL & converted.keys():
-        clauses = converted[key]
-        if isinstance(clauses, Sequence) and not isinstance(clauses, str):
-            converted[key] = [filter_to_server(c) if isinstance(c, Mapping) else c for c in clauses]
-    return converted
+    converted: dict[str, Any] | None = None
+    for key, condition in filter.items():
+        if key == "_id":
+            value = _condition_to_server(condition)
+        elif key in _LOGICAL and isinstance(condition, Sequence) and not isinstance(condition, str):
+            value = [filter_to_server(c) if isinstance(c, Mapping) else c for c in condition]
+        else:
+            continue
+        if value is not condition:
+            if converted is None:
+                converted = dict(filter)
+            converted[key] = value
+    return filter if converted is None else converted
 
 
 def _condition_to_server(condition: Any) -> Any:
@@ -110,10 +114,12 @@ def update_to_server(update: Mapping[str, Any], *, replacement: bool) -> Mapping
     ``$setOnInsert`` of ``_id`` (the id an upsert creates) is converted."""
     if replacement:
         return document_to_server(update)
+    if "$set" not in update and "$setOnInsert" not in update:
+        return update  # the usual update: nothing that can write an _id
     converted: dict[str, Any] | None = None
     for op in ("$set", "$setOnInsert"):
         fields = update.get(op)
-        if fields is not None and isinstance(fields, Mapping) and "_id" in fields:
+        if isinstance(fields, Mapping) and "_id" in fields:
             converted = converted if converted is not None else dict(update)
             converted[op] = document_to_server(fields)
     return update if converted is None else converted
