@@ -3,11 +3,26 @@ the requests each side sends counted by client-side hooks."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["FIRESTORE_RPCS", "Counter", "alternate", "botocore_counter", "firestore_counter"]
+__all__ = [
+    "FIRESTORE_RPCS",
+    "INSTRUMENT_ENV",
+    "Counter",
+    "alternate",
+    "botocore_counter",
+    "firestore_counter",
+]
+
+INSTRUMENT_ENV = "LEXIGRAM_BENCH_INSTRUMENT"
+"""Set by ``benchmarks/overhead_instructions.py`` to ``"<row>:<side>"`` (side ``ours``, ``raw``
+or ``none``) when it counts one row's instructions under valgrind (see ``_instrumented``)."""
+
+_rows = itertools.count()  # which row (call of ``alternate``) this is, in this process
 
 Counter = Callable[[], int]
 """How many requests a client has sent so far."""
@@ -28,6 +43,11 @@ async def alternate(
 
     With ``counters`` (ours, raw) and the ``operations`` one round performs, the third value
     is the requests each side sent per operation (else None)."""
+    row = next(_rows)
+    selected = os.environ.get(INSTRUMENT_ENV)
+    if selected is not None:
+        await _instrumented(ours, raw, rounds, row, selected)
+        return 0.0, 0.0, None
     times: list[list[float]] = [[], []]
     sent = [0, 0]
     for round_ in range(rounds):
@@ -44,6 +64,26 @@ async def alternate(
     if counters and operations:
         requests = (sent[0] / (rounds * operations), sent[1] / (rounds * operations))
     return min(times[0]) * scale, min(times[1]) * scale, requests
+
+
+async def _instrumented(
+    ours: Callable[[int], Awaitable[None]],
+    raw: Callable[[int], Awaitable[None]],
+    rounds: int,
+    row: int,
+    selected: str,
+) -> None:
+    """Under valgrind, one process per (row, side): every row warms both sides up with one
+    round (lazy imports, caches, connections), then only the selected row's selected side runs
+    its remaining rounds. The instructions of a ``none`` run, subtracted, leave that side's
+    work alone: deterministic where wall time on a shared machine is not."""
+    await ours(0)
+    await raw(0)
+    index, _, side = selected.partition(":")
+    if int(index) == row and side in ("ours", "raw"):
+        operation = ours if side == "ours" else raw
+        for round_ in range(1, rounds):
+            await operation(round_)
 
 
 def botocore_counter(client: Any) -> Counter:
