@@ -73,32 +73,33 @@ class OperationObserver(Protocol):
     def __call__(self, operation: Operation) -> OperationEnd | None: ...
 
 
-# A tuple, replaced on change: the hot path reads it without a lock or a copy.
-_observers: tuple[OperationObserver, ...] = ()
+observing: tuple[OperationObserver, ...] = ()
+"""The observers registered now: a tuple, replaced on change, so the per-operation wrapper
+reads it without a lock, a copy or a call."""
 
 
 def add_operation_observer(observer: OperationObserver) -> Callable[[], None]:
     """Observe every operation of every store from now on; returns a function removing it."""
-    global _observers
-    _observers = (*_observers, observer)
+    global observing
+    observing = (*observing, observer)
     return lambda: remove_operation_observer(observer)
 
 
 def remove_operation_observer(observer: OperationObserver) -> None:
     """Stop observing (a no-op when ``observer`` is not registered)."""
-    global _observers
-    _observers = tuple(o for o in _observers if o is not observer)
+    global observing
+    observing = tuple(o for o in observing if o is not observer)
 
 
 def observers() -> tuple[OperationObserver, ...]:
     """The observers registered now."""
-    return _observers
+    return observing
 
 
 def start_observing(operation: Operation) -> list[OperationEnd]:
     """Tell each observer that ``operation`` starts; the ends to call when it finishes."""
     ends: list[OperationEnd] = []
-    for observer in _observers:
+    for observer in observing:
         try:
             end = observer(operation)
         except Exception:

@@ -46,7 +46,8 @@ class CircuitBreaker:
         self.reset_s = reset_s
         self._clock = clock
         self.state = BreakerState.CLOSED
-        self._consecutive = 0
+        self.consecutive_failures = 0
+        """Failures counted in a row while closed (a success resets it)."""
         self._trial_running = False
         self._next_attempt = 0.0
         self.since: datetime | None = None
@@ -55,8 +56,14 @@ class CircuitBreaker:
         """The short cause of the latest failure counted."""
 
     @property
-    def is_closed(self) -> bool:
-        return self.state is BreakerState.CLOSED
+    def state(self) -> BreakerState:
+        return self._state
+
+    @state.setter
+    def state(self, state: BreakerState) -> None:
+        self._state = state
+        # A field, not a property: the per-operation wrapper reads it on every call.
+        self.is_closed = state is BreakerState.CLOSED
 
     def retry_after(self) -> float | None:
         """Seconds until a trial call may go (0 when it may go now); None while closed."""
@@ -80,13 +87,13 @@ class CircuitBreaker:
     def succeeded(self, trial: bool) -> None:
         """A call reached the server (whatever it answered)."""
         if self.state is BreakerState.CLOSED:
-            self._consecutive = 0
+            self.consecutive_failures = 0
             return
         if not trial:  # a call admitted before the breaker opened: only the trial decides
             return
         down_s = (datetime.now(UTC) - self.since).total_seconds() if self.since else 0.0
         self.state = BreakerState.CLOSED
-        self._consecutive = 0
+        self.consecutive_failures = 0
         self._trial_running = False
         self.since = self.cause = None
         logger.info("Store %s is available again (circuit closed after %.1fs)", self.store, down_s)
@@ -95,8 +102,8 @@ class CircuitBreaker:
         """A call failed to reach the server (connection failure or deadline expiry)."""
         self.cause = cause
         if self.state is BreakerState.CLOSED:
-            self._consecutive += 1
-            if self._consecutive >= self.failures:
+            self.consecutive_failures += 1
+            if self.consecutive_failures >= self.failures:
                 self.state = BreakerState.OPEN
                 self.since = datetime.now(UTC)
                 self._next_attempt = self._clock() + self.reset_s
@@ -104,7 +111,7 @@ class CircuitBreaker:
                     "Store %s unavailable after %d consecutive failures (%s): calls fail at "
                     "once; next attempt in %gs",
                     self.store,
-                    self._consecutive,
+                    self.consecutive_failures,
                     cause,
                     self.reset_s,
                 )

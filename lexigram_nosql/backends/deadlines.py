@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from asyncio import current_task, get_running_loop
+from collections.abc import Callable
 
 __all__ = ["Deadline", "Deadlines"]
 
@@ -53,22 +56,30 @@ class Deadline:
 class Deadlines:
     """The deadlines of one store; ``start``/``stop`` around each operation."""
 
-    __slots__ = ("_inflight", "_loop", "_timer", "_timer_due")
+    __slots__ = ("_clock", "_inflight", "_loop", "_timer", "_timer_due", "ready")
+
+    ready: asyncio.Future[None]
+    """A done future of the loop the store runs on, from the first ``start`` on: awaiting it
+    returns at once (an operation's plain ``__aenter__`` returns it)."""
 
     def __init__(self) -> None:
         self._inflight: dict[Deadline, None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # loop.time(), read without a method call when it is asyncio's own (time.monotonic).
+        self._clock: Callable[[], float] = time.monotonic
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = math.inf
 
     def start(self, deadline: Deadline, timeout_s: float) -> None:
         """Watch the current task for ``timeout_s`` seconds from now (``deadline`` is the
         operation's own, often the operation's guard itself: no object per call)."""
-        loop = asyncio.get_running_loop()
-        deadline.task = asyncio.current_task(loop)
-        deadline.due = due = loop.time() + timeout_s
+        loop = get_running_loop()
+        if loop is not self._loop:
+            self._move(loop)
+        deadline.task = current_task(loop)
+        deadline.due = due = self._clock() + timeout_s
         self._inflight[deadline] = None
-        if due < self._timer_due or loop is not self._loop:
+        if due < self._timer_due:
             self._arm(loop, due)
 
     def stream(self, deadline: Deadline) -> None:
@@ -77,10 +88,12 @@ class Deadlines:
 
     def fetching(self, deadline: Deadline, timeout_s: float) -> None:
         """A stream starts fetching its next batch in the current task."""
-        loop = asyncio.get_running_loop()
-        deadline.task = asyncio.current_task(loop)
-        deadline.due = due = loop.time() + timeout_s
-        if due < self._timer_due or loop is not self._loop:
+        loop = get_running_loop()
+        if loop is not self._loop:
+            self._move(loop)
+        deadline.task = current_task(loop)
+        deadline.due = due = self._clock() + timeout_s
+        if due < self._timer_due:
             self._arm(loop, due)
 
     @property
@@ -91,12 +104,21 @@ class Deadlines:
     def stop(self, deadline: Deadline) -> None:
         self._inflight.pop(deadline, None)
 
+    def _move(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The store is used from another event loop (tests do): forget the old one's timer
+        and finished tasks."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_due = None, math.inf
+        self._loop = loop
+        self._clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        self._inflight = {d: None for d in self._inflight if not (d.task and d.task.done())}
+        self.ready = loop.create_future()
+        self.ready.set_result(None)
+
     def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if loop is not self._loop:  # the store moved to another event loop (tests do)
-            self._loop = loop
-            self._inflight = {d: None for d in self._inflight if not (d.task and d.task.done())}
         self._timer = loop.call_at(due, self._wake, loop)
         self._timer_due = due
 

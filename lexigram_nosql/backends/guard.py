@@ -20,8 +20,8 @@ import asyncio
 import contextlib
 import math
 from asyncio import current_task
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextvars import ContextVar, Token
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from lexigram_nosql import operations, reads
@@ -44,18 +44,15 @@ _NOT_OURS = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExi
 
 class _Guarded(Deadline):
     """What both guards share; a guard is its operation's deadline too (one object per
-    call)."""
+    call). ``_trial``, ``_report`` and ``_ends`` are set at admission."""
 
     __slots__ = (
         "_collection",
-        "_done",
         "_ends",
         "_name",
         "_report",
-        "_report_token",
         "_store",
         "_timeout_s",
-        "_token",
         "_trial",
     )
 
@@ -66,35 +63,30 @@ class _Guarded(Deadline):
         collection: str | None,
         timeout_s: float,
     ) -> None:
-        self.task = None
-        self.due = math.inf
+        # Deadline's fields: task and due are set when the deadline starts.
         self.expired = False
-        self._cancelling = 0
         self._store = store
         self._timeout_s = timeout_s
         self._name = name
         self._collection = collection
-        self._trial = False
-        self._ends: list[OperationEnd] | None = None
-        self._done = False
-        self._report: ReadReport | None = None
-        self._token: Token[object | None] | None = None
-        self._report_token: Token[ReadReport | None] | None = None
 
     def _admit(self, streaming: bool) -> None:
         """Breaker and observers; raises at once when the breaker is open."""
         store = self._store
+        self._trial = False
+        self._report: ReadReport | None = None
+        self._ends: list[OperationEnd] | None = None
         breaker = store.breaker
         if breaker is not None:
             admitted = breaker.admit()
             if admitted is None:
                 error = store.unavailable_error(self._name, self._collection)
-                if operations.observers():
+                if operations.observing:
                     ends = operations.start_observing(self._operation(streaming))
                     operations.finish_observing(ends, error)
                 raise error
             self._trial = admitted
-        if operations.observers():
+        if operations.observing:
             self._report = ReadReport()
             self._ends = operations.start_observing(self._operation(streaming))
 
@@ -116,11 +108,8 @@ class _Guarded(Deadline):
         )
 
     def _finish(self, exc: BaseException | None) -> BaseException | None:
-        """Settle the operation once; returns the error the caller must see (``exc``
+        """Settle the operation; returns the error the caller must see (``exc``
         itself, its translation, or a timeout), or None."""
-        if self._done:
-            return exc
-        self._done = True
         store = self._store
         store.deadlines.stop(self)
         error: BaseException | None = exc
@@ -152,38 +141,71 @@ class _Guarded(Deadline):
 
 
 class OperationGuard(_Guarded):
-    """``async with store.operation("insert_one", "users"):`` around one call."""
+    """``async with store.operation("insert_one", "users"):`` around one call.
 
-    __slots__ = ()
+    The usual call (breaker closed or off, nobody observing, no error, no expiry) takes the
+    inline paths of ``__aenter__``/``__aexit__``; anything else goes through ``_admit`` and
+    ``_finish``, as a streamed read does."""
 
-    async def __aenter__(self) -> None:
+    __slots__ = ("_nested", "_report_token", "_token")
+
+    # Plain methods returning an awaitable: in the usual case the store's ``deadlines.ready``
+    # (a done future), which costs less to await than a coroutine.
+
+    def __aenter__(self) -> Awaitable[None]:
         store = self._store
-        if _guarding.get() is store:
-            self._done = True  # nested: the outer operation guards it
-            return
-        self._admit(False)
-        self._token = _guarding.set(store)
-        if self._report is not None:
-            self._report_token = reads.reporting(self._report)
-        store.deadlines.start(self, self._timeout_s)
-        if store.is_connected:  # the usual case: no coroutine to create and await
-            return
+        deadlines = store.deadlines
+        self._token = token = _guarding.set(store)
+        if token.old_value is store:
+            self._nested = True  # the outer operation guards it
+            return deadlines.ready
+        self._nested = False
+        breaker = store.breaker
+        if operations.observing or (breaker is not None and not breaker.is_closed):
+            try:
+                self._admit(False)
+            except BaseException:
+                _guarding.reset(token)
+                raise
+            if self._report is not None:
+                self._report_token = reads.reporting(self._report)
+        else:  # _admit's outcome, when the breaker is closed and nobody observes
+            self._trial = False
+            self._report = self._ends = None
+        deadlines.start(self, self._timeout_s)
+        if store.is_connected:  # the usual case
+            return deadlines.ready
+        return self._connect()
+
+    async def _connect(self) -> None:
+        """Connect a lazy store, within the operation's deadline."""
         try:
-            await store.ensure_connected()
+            await self._store.ensure_connected()
         except BaseException as exc:
+            _guarding.reset(self._token)
             self._exit(exc)
             raise
 
-    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        self._exit(exc)
+    def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> Awaitable[None]:
+        _guarding.reset(self._token)
+        store = self._store
+        if exc is None and not self._nested and self._ends is None and not self.expired:
+            # _exit's outcome in the usual case: nothing to translate, time out or observe.
+            store.deadlines.stop(self)
+            breaker = store.breaker
+            if breaker is not None and (breaker.consecutive_failures or not breaker.is_closed):
+                breaker.succeeded(self._trial)  # else it has nothing to reset
+        else:
+            self._exit(exc)
+        return store.deadlines.ready
 
     def _exit(self, exc: BaseException | None) -> None:
-        if self._done:  # nested: still translated, for the outer operation's own handling
+        """Settle the operation (``_guarding`` is reset already) and raise what its caller
+        must see, if that is not ``exc`` itself."""
+        if self._nested:  # still translated, for the outer operation's own handling
             error = None if exc is None else self._store.translate(exc, collection=self._collection)
         else:
-            if self._token is not None:
-                _guarding.reset(self._token)
-            if self._report_token is not None:
+            if self._report is not None:
                 reads.done(self._report_token)
             error = self._finish(exc)
         if error is not exc and error is not None:
@@ -194,7 +216,7 @@ class StreamGuard(_Guarded):
     """The guard of one streamed read: ``documents(open_stream)`` yields the stream's
     documents, each fetch bounded by the deadline, the whole stream one operation."""
 
-    __slots__ = ()
+    __slots__ = ("_done",)
 
     async def documents(
         self, open_stream: Callable[[], AsyncIterator[Any]], *, batches: bool = False
@@ -204,6 +226,7 @@ class StreamGuard(_Guarded):
         consumer's own time between documents is not bounded. Per fetch this is a few
         attribute writes: the deadline's task and due time are set in place. With
         ``batches`` the iterator yields lists of documents: one fetch per list."""
+        self.task, self.due, self._done = None, math.inf, False
         self._admit(True)
         store = self._store
         deadlines = store.deadlines
@@ -253,15 +276,22 @@ class StreamGuard(_Guarded):
                         report.items_returned = (report.items_returned or 0) + 1
                     yield item
         finally:
-            self._finish(None)
+            self._settle(None)
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
 
+    def _settle(self, exc: BaseException | None) -> BaseException | None:
+        """``_finish`` once: a failed fetch settles the stream before its ``finally`` does."""
+        if self._done:
+            return exc
+        self._done = True
+        return self._finish(exc)
+
     def _failed(self, exc: BaseException) -> NoReturn:
         """Raise what the caller must see for ``exc`` (translated, or a timeout)."""
-        error = self._finish(exc)
+        error = self._settle(exc)
         if error is not exc and error is not None:
             raise error from exc
         raise exc

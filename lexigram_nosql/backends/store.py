@@ -85,6 +85,9 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
     def __init__(self, settings: SettingsT) -> None:
         self._settings = settings
         self._state = StoreState.UNOPENED
+        self.is_connected = False
+        """``state is CONNECTED``; a field (kept by ``_become``), not a property: the
+        per-operation wrapper reads it on every call."""
         self._redactor = Redactor(settings.secrets())
         register_secrets(settings.secrets())  # for log redaction, where it is installed
         self._collections: dict[str, BaseCollection[Any]] = {}
@@ -92,12 +95,14 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         self._next_connect_attempt = 0.0
         self._connect_backoff_s = 0.0
         breaker = settings.circuit_breaker
-        self._breaker = (
+        # Fields, not properties: the per-operation wrapper reads them on every call.
+        self.breaker: Final = (
             None
             if breaker is None
             else CircuitBreaker(settings.name, failures=breaker.failures, reset_s=breaker.reset_s)
         )
-        self._deadlines = Deadlines()
+        """The circuit breaker (None when ``circuit_breaker: null``)."""
+        self.deadlines: Final = Deadlines()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -116,10 +121,6 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
     @property
     def state(self) -> StoreState:
         return self._state
-
-    @property
-    def is_connected(self) -> bool:
-        return self._state is StoreState.CONNECTED
 
     @property
     @abc.abstractmethod
@@ -168,7 +169,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
                 # whatever the driver opened before passing the cancellation on.
                 await self._safe_close()
                 raise
-            self._state = StoreState.CONNECTED
+            self._become(StoreState.CONNECTED)
             self._connect_backoff_s = 0.0
             logger.info(
                 "Connected store %s (%s) at %s",
@@ -182,10 +183,14 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         if self._state is StoreState.CLOSED:
             return
         was_connected = self._state is StoreState.CONNECTED
-        self._state = StoreState.CLOSED
+        self._become(StoreState.CLOSED)
         if was_connected:
             await self._safe_close()
             logger.info("Disconnected store %s (%s)", self.name, self.driver)
+
+    def _become(self, state: StoreState) -> None:
+        self._state = state
+        self.is_connected = state is StoreState.CONNECTED
 
     async def __aenter__(self: StoreT) -> StoreT:
         await self.connect()
@@ -218,7 +223,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
                 "(or set `lazy: true` to connect on first use).",
                 store=self.name,
             )
-        if self._breaker is not None:  # the breaker paces reconnects
+        if self.breaker is not None:  # the breaker paces reconnects
             await self.connect()
             return
         now = time.monotonic()
@@ -267,22 +272,13 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         """The same for a streamed read, its deadline applying to each batch fetch."""
         return StreamGuard(self, name, collection, self._settings.operation_timeout_s)
 
-    @property
-    def breaker(self) -> CircuitBreaker | None:
-        """The circuit breaker (None when ``circuit_breaker: null``)."""
-        return self._breaker
-
-    @property
-    def deadlines(self) -> Deadlines:
-        return self._deadlines
-
     def cause(self, exc: BaseException) -> str:
         """A short, safe cause of ``exc`` (for health, logs and connection errors)."""
         return short_cause(exc, address=self.redact(self._settings.address()))
 
     def unavailable_error(self, operation: str, collection: str | None) -> StoreUnavailableError:
         """The error of a call refused while the circuit breaker is open."""
-        breaker = self._breaker
+        breaker = self.breaker
         assert breaker is not None
         where = f" on collection {collection!r}" if collection else ""
         return StoreUnavailableError(
@@ -427,7 +423,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
             async with self.operation("health_check", timeout_s=self._settings.health_timeout_s):
                 details = await self._ping()
         except StoreUnavailableError:
-            breaker = self._breaker
+            breaker = self.breaker
             error = f"{breaker.cause} ({breaker.describe()})" if breaker else "unavailable"
             return self._health("fail", started, checked_at, {}, error)
         except OperationTimeoutError as exc:

@@ -25,7 +25,7 @@ from lexigram_nosql import (
     create_store,
 )
 from lexigram_nosql.backends.base import BaseDocumentStore
-from lexigram_nosql.backends.breaker import BreakerState
+from lexigram_nosql.backends.breaker import BreakerState, CircuitBreaker
 
 
 def memory(**settings: Any) -> BaseDocumentStore[Any]:
@@ -317,3 +317,70 @@ async def test_calls_nested_in_an_operation_still_raise_our_errors(
             ordered=False,
         )
     assert sorted([d["_id"] async for d in coll.find({})]) == ["a", "b", "c"]
+
+
+async def test_a_failed_lazy_connect_leaves_the_next_call_guarded() -> None:
+    """The lazy connect runs inside the operation: when it fails, the operation is over and
+    the next call in the same context is an operation of its own, not a nested one."""
+    store = memory(lazy=True)
+    coll = store.collection("lazy")
+    connect = store._connect
+    failures = [ConnectionRefusedError(111, "Connection refused")]
+
+    async def flaky_connect() -> None:
+        if failures:
+            raise failures.pop()
+        await connect()
+
+    store._connect = flaky_connect  # type: ignore[method-assign]
+    seen: list[str] = []
+    remove = add_operation_observer(lambda operation: seen.append(operation.name))
+    try:
+        with pytest.raises(NoSQLConnectionError):
+            await coll.count_documents({})
+        assert await coll.count_documents({}) == 0
+    finally:
+        remove()
+        await store.disconnect()
+    assert seen == ["count_documents", "count_documents"]
+    assert store.breaker is not None and store.breaker.consecutive_failures == 0
+
+
+class _ShiftedClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock is not ``time.monotonic`` (as uvloop's is its own)."""
+
+    def time(self) -> float:
+        return super().time() + 1000.0
+
+
+def test_deadlines_are_measured_on_the_event_loops_own_clock() -> None:
+    async def main() -> float:
+        store = memory(operation_timeout_s=0.2)
+        async with store:
+            await store.collection("c").insert_one({"_id": 1})
+            outage = Outage(store)
+            outage.mode = "hang"
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(OperationTimeoutError):
+                await outage.coll.count_documents({})
+            return loop.time() - started
+
+    with asyncio.Runner(loop_factory=_ShiftedClockLoop) as runner:
+        assert runner.run(main()) >= 0.2  # not at once, as a deadline on another clock would
+
+
+def test_the_breaker_is_closed_field_follows_its_state() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("s", failures=2, reset_s=1.0, clock=lambda: now[0])
+    assert breaker.is_closed and breaker.admit() is False
+    breaker.failed(False, "refused")
+    assert breaker.is_closed and breaker.consecutive_failures == 1
+    breaker.failed(False, "refused")
+    assert breaker.state is BreakerState.OPEN and not breaker.is_closed
+    now[0] = 1.5
+    assert breaker.admit() is True
+    assert breaker.state is BreakerState.HALF_OPEN and not breaker.is_closed
+    breaker.succeeded(True)
+    assert breaker.state is BreakerState.CLOSED and breaker.is_closed
+    assert breaker.consecutive_failures == 0
