@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 from lexigram_nosql import reads
 from lexigram_nosql.backends import fallbacks
 from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk, run_steps
+from lexigram_nosql.backends.command_options import check_command_options
 from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.backends.indexing import IndexMethods
@@ -102,14 +103,14 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
 
     # -- writes --------------------------------------------------------------------------
 
-    async def insert_one(self, document: Document) -> InsertOneResult:
+    async def insert_one(self, document: Document, *, comment: Any = None) -> InsertOneResult:
         doc = self._check_document(document)
         async with self._operation("insert_one"):
             ids = await self._insert([doc])
         return InsertOneResult(ids[0])
 
     async def insert_many(
-        self, documents: Iterable[Document], ordered: bool = True
+        self, documents: Iterable[Document], ordered: bool = True, *, comment: Any = None
     ) -> InsertManyResult:
         """Insert in order (an empty list is refused). A refused document raises
         ``BulkWriteError`` carrying what was written: ordered, the documents after it are not
@@ -141,7 +142,12 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         *,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
         sort: SortSpec | None = None,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> UpdateResult:
+        if hint is not None or let is not None:
+            check_command_options("update_one", hint, let)
         call = self._update_call(
             "update_one", filter, update, upsert=upsert, array_filters=array_filters, sort=sort
         )
@@ -154,7 +160,13 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         update: UpdateDocument,
         upsert: bool = False,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> UpdateResult:
+        if hint is not None or let is not None:
+            check_command_options("update_many", hint, let)
         call = self._update_call(
             "update_many", filter, update, upsert=upsert, array_filters=array_filters, multi=True
         )
@@ -168,17 +180,40 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         upsert: bool = False,
         *,
         sort: SortSpec | None = None,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> UpdateResult:
+        if hint is not None or let is not None:
+            check_command_options("replace_one", hint, let)
         call = self._update_call("replace_one", filter, replacement, upsert=upsert, sort=sort)
         async with self._operation("replace_one"):
             return await self._run_update(call)
 
-    async def delete_one(self, filter: FilterDocument) -> DeleteResult:
+    async def delete_one(
+        self,
+        filter: FilterDocument,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
+    ) -> DeleteResult:
+        if hint is not None or let is not None:
+            check_command_options("delete_one", hint, let)
         query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
         async with self._operation("delete_one"):
             return await self._delete(query, multi=False)
 
-    async def delete_many(self, filter: FilterDocument) -> DeleteResult:
+    async def delete_many(
+        self,
+        filter: FilterDocument,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
+    ) -> DeleteResult:
+        if hint is not None or let is not None:
+            check_command_options("delete_many", hint, let)
         query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
         async with self._operation("delete_many"):
             return await self._delete(query, multi=True)
@@ -192,7 +227,13 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> Document | None:
+        if hint is not None or let is not None:
+            check_command_options("find_one_and_update", hint, let)
         return await self._modify_first(
             "find_one_and_update",
             filter,
@@ -216,7 +257,13 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> Document | None:
+        if hint is not None or let is not None:
+            check_command_options("find_one_and_replace", hint, let)
         return await self._modify_first(
             "find_one_and_replace",
             filter,
@@ -265,7 +312,13 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         filter: FilterDocument,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> Document | None:
+        if hint is not None or let is not None:
+            check_command_options("find_one_and_delete", hint, let)
         query = FindQuery.build(
             self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
         )
@@ -275,12 +328,19 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             )
 
     async def bulk_write(
-        self, operations: Sequence[WriteOperation], ordered: bool = True
+        self,
+        operations: Sequence[WriteOperation],
+        ordered: bool = True,
+        *,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> BulkWriteResult:
         """Run the operations (each atomic on its own; inside ``transaction()`` all
         together). Every operation is validated before the first write. A failed operation
         raises ``BulkWriteError`` with what was done: ordered, the ones after it are not
         attempted; with ``ordered=False`` every other operation still runs."""
+        if let is not None:
+            check_command_options("bulk_write", let=let)
         return await run_bulk(self, operations, ordered=ordered)
 
     def _update_call(
@@ -363,11 +423,16 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         skip: int = 0,
         *,
         sort: SortSpec | None = None,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> Document | None:
         """The first match. As in PyMongo, a ``filter`` that is not a document is an ``_id``:
         ``find_one("u1")`` is ``find_one({"_id": "u1"})``."""
         if filter is not None and type(filter) is not dict and not isinstance(filter, Mapping):
             filter = {"_id": filter}
+        if hint is not None or let is not None:
+            check_command_options("find_one", hint, let)
         query = FindQuery.build(
             filter, projection=projection, sort=sort, skip=skip, limit=1, limits=self._limits
         )
@@ -391,10 +456,15 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         sort: SortSpec | None = None,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> AsyncIterator[Document]:
         """Stream matching documents. Arguments are validated here, before iteration starts.
         As in PyMongo, a negative ``limit`` returns at most that many documents, and
         ``allow_disk_use`` reaches MongoDB (the other backends sort without a memory cap)."""
+        if hint is not None or let is not None:
+            check_command_options("find", hint, let)
         if type(limit) is int and limit < 0:
             limit = -limit  # PyMongo: a limit that closes the cursor after one batch
         query = FindQuery.build(
@@ -413,10 +483,18 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         return self._stream("find", lambda: self._find(query))
 
     async def count_documents(
-        self, filter: FilterDocument | None = None, *, skip: int = 0, limit: int = 0
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        skip: int = 0,
+        limit: int = 0,
+        hint: Any = None,
+        comment: Any = None,
     ) -> int:
         """How many documents match, after skipping ``skip`` of them and counting at most
         ``limit`` (0: no limit), as PyMongo's ``count_documents``."""
+        if hint is not None:
+            check_command_options("count_documents", hint)
         query = FilterQuery.build(filter, limits=self._limits)
         FindQuery.build(None, skip=skip, limit=limit)  # validates skip and limit
         async with self._operation("count_documents"):
@@ -424,13 +502,22 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         count = max(count - skip, 0)
         return min(count, limit) if limit else count
 
-    async def estimated_document_count(self) -> int:
+    async def estimated_document_count(self, *, comment: Any = None) -> int:
         """The number of documents in the collection. Exact on every backend here (DynamoDB's
         and Firestore's cheap estimates lag or are missing), so never below what was written."""
         async with self._operation("estimated_document_count"):
             return await self._estimated_count()
 
-    async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]:
+    async def distinct(
+        self,
+        key: str,
+        filter: FilterDocument | None = None,
+        *,
+        hint: Any = None,
+        comment: Any = None,
+    ) -> list[Any]:
+        if hint is not None:
+            check_command_options("distinct", hint)
         if not isinstance(key, str) or not key or key.startswith("$"):
             raise InvalidQueryError(
                 f"distinct key must be a field path, got {key!r}", path=str(key)
@@ -447,10 +534,15 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         allow_disk_use: bool | None = None,
         batchSize: int | None = None,  # PyMongo's spelling
         allowDiskUse: bool | None = None,  # PyMongo's spelling
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> AsyncIterator[Document]:
         """Stream the pipeline's output. The pipeline is validated here, before iteration.
         ``batch_size``/``allow_disk_use`` (or PyMongo's ``batchSize``/``allowDiskUse``)
         reach MongoDB and change no result."""
+        if hint is not None or let is not None:
+            check_command_options("aggregate", hint, let)
         check_pipeline(pipeline, self._limits)
         parsed = parse_pipeline(pipeline)
         size = one_spelling("aggregate", ("batch_size", batch_size), ("batchSize", batchSize))
