@@ -33,14 +33,14 @@ from lexigram_nosql.errors import (
     QueryError,
     WriteError,
 )
-from lexigram_nosql.query.ast import OperatorUpdate, Update
+from lexigram_nosql.query.ast import Update
 from lexigram_nosql.query.requests import FilterQuery
 from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.collection import BaseCollection
 
-__all__ = ["DeleteCall", "UpdateCall", "bind_update", "insert_batch", "run_bulk", "run_steps"]
+__all__ = ["DeleteCall", "UpdateCall", "insert_batch", "run_bulk", "run_steps"]
 
 _PER_REQUEST = (WriteError, QueryError)
 """Errors that belong to one request of a bulk; anything else stops the bulk as it is."""
@@ -59,20 +59,6 @@ class UpdateCall(NamedTuple):
     multi: bool
     upsert: bool
     sort: tuple[tuple[str, int], ...] = ()
-
-
-def bind_update(
-    update: Update, query: FilterQuery, array_filters: Sequence[Mapping[str, Any]] | None
-) -> Update:
-    """Attach what positional paths need: the filter (for ``$``) and the raw array filters
-    (for servers that evaluate them)."""
-    if not isinstance(update, OperatorUpdate) or not (update.positional or array_filters):
-        return update
-    return dataclasses.replace(
-        update,
-        query=query.node,
-        raw_array_filters=tuple(array_filters or ()),
-    )
 
 
 async def insert_batch(

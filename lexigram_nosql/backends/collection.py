@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from lexigram_nosql import reads
 from lexigram_nosql.backends import fallbacks
-from lexigram_nosql.backends.bulk import UpdateCall, bind_update, insert_batch, run_bulk, run_steps
+from lexigram_nosql.backends.bulk import UpdateCall, insert_batch, run_bulk, run_steps
 from lexigram_nosql.backends.command_options import check_command_options
 from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_spec import IndexSpec
@@ -44,6 +44,7 @@ from lexigram_nosql.query.requests import (
     FilterQuery,
     FindQuery,
     check_server_hints,
+    filter_query,
     one_spelling,
     parse_sort,
 )
@@ -64,6 +65,7 @@ __all__ = ["BaseCollection", "IndexSpec"]
 
 
 logger = logging.getLogger("lexigram_nosql")
+_new_tuple = tuple.__new__
 
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
 
@@ -76,6 +78,8 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     def __init__(self, store: StoreT, name: str) -> None:
         self._store = store
         self._name = name
+        # The store's bounds on user-supplied filters and pipelines (read on every call).
+        self._limits: Limits = store.settings.query_limits
 
     @property
     def name(self) -> str:
@@ -87,12 +91,6 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} store={self._store.name!r} name={self._name!r}>"
-
-    @property
-    def _limits(self) -> Limits:
-        """The store's bounds on user-supplied filters and pipelines."""
-        limits: Limits = self._store.settings.query_limits
-        return limits
 
     def _operation(self, name: str) -> OperationGuard:
         """The store's per-operation wrapper for this collection (see ``store.operation``)."""
@@ -237,10 +235,11 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         return await self._modify_first(
             "find_one_and_update",
             filter,
-            lambda query: bind_update(
-                parse_update(update, array_filters=array_filters, method="find_one_and_update"),
-                query.filter,
-                array_filters,
+            lambda query: parse_update(
+                update,
+                array_filters=array_filters,
+                method="find_one_and_update",
+                query=query.filter.node,
             ),
             _raw(update),
             projection=projection,
@@ -355,19 +354,21 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         multi: bool = False,
     ) -> UpdateCall:
         """Validate one update or replace request (nothing is sent)."""
-        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
+        if type(filter) is not dict:
+            filter = self._need_filter(filter)
+        query = filter_query(filter, self._limits)
         if method in ("replace_one", "ReplaceOne"):
             parsed: Update = parse_replacement(update, method=method)
         else:
-            parsed = bind_update(
-                parse_update(update, array_filters=array_filters, method=method),
-                query,
-                array_filters,
+            parsed = parse_update(
+                update, array_filters=array_filters, method=method, query=query.node
             )
         order = () if sort is None else parse_sort(sort)
         if upsert is not False and upsert is not True:
             raise InvalidQueryError(f"{method}: upsert must be True or False, got {upsert!r}")
-        return UpdateCall(query, parsed, _raw(update), multi, upsert, order)
+        raw = update if type(update) is dict else _raw(update)
+        # tuple.__new__: UpdateCall(...) without its generated __new__ (built for every call)
+        return _new_tuple(UpdateCall, (query, parsed, raw, multi, upsert, order))
 
     def _run_update(self, call: UpdateCall) -> Awaitable[UpdateResult]:
         """The backend's coroutine for a validated request (returned, not awaited here: one

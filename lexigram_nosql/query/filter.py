@@ -29,7 +29,7 @@ from lexigram_nosql.query.ast import (
 )
 from lexigram_nosql.query.expressions import parse_expression
 from lexigram_nosql.query.matching import compile_filter
-from lexigram_nosql.query.paths import check_path
+from lexigram_nosql.query.paths import PLAIN_PATHS, check_path
 from lexigram_nosql.query.values import (
     bson_class,
     canonical_type_name,
@@ -38,6 +38,7 @@ from lexigram_nosql.query.values import (
     is_number,
     to_python_number,
 )
+from lexigram_nosql.records import builder
 from lexigram_nosql.types import FilterDocument
 
 __all__ = [
@@ -56,6 +57,7 @@ _REGEX_FLAGS: Final = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x
 # Values compared as they are (``_as_stored`` returns them unchanged, nothing nests in them).
 _PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 _EQ: Final = FieldOp.EQ  # a module global: reading an enum member off its class is slow
+_condition: Final = builder(Condition)
 
 
 def parse_filter(filter: FilterDocument | None) -> FilterNode:
@@ -73,12 +75,31 @@ def parse_equalities(filter: Any) -> FilterNode | None:
     them), and such a filter has nothing ``query_limits`` bounds."""
     if type(filter) is not dict:
         return None
+    if len(filter) == 1:  # the commonest: no list of clauses to build
+        for key, value in filter.items():
+            if type(value) not in _PLAIN_SCALARS or (
+                key not in PLAIN_PATHS and not _equality_path(key)
+            ):
+                return None
+            return _condition(key, _EQ, value)
     clauses: list[FilterNode] = []
     for key, value in filter.items():
-        if type(value) not in _PLAIN_SCALARS or type(key) is not str or key[:1] in ("$", ""):
+        if type(value) not in _PLAIN_SCALARS or (
+            key not in PLAIN_PATHS and not _equality_path(key)
+        ):
             return None
-        clauses.append(Condition(check_path(key, where="A filter field path"), _EQ, value))
+        clauses.append(_condition(key, _EQ, value))
     return _conjunction(clauses)
+
+
+def _equality_path(key: Any) -> bool:
+    """Whether ``parse_equalities`` takes ``key`` as a field path: not an operator (``$and``)
+    nor anything but a string; a field path ``check_path`` refuses raises here, as it would
+    in the general walk."""
+    if type(key) is not str or key[:1] in ("$", ""):
+        return False
+    check_path(key, where="A filter field path")
+    return True
 
 
 def matches(node: FilterNode, document: Any) -> bool:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.ast import FilterNode, MatchAll
 from lexigram_nosql.query.filter import parse_equalities, parse_filter
 from lexigram_nosql.query.limits import DEFAULT_LIMITS, Limits, check_filter
 from lexigram_nosql.query.projection import Projection, parse_projection
-from lexigram_nosql.records import fast_init
+from lexigram_nosql.records import builder, fast_init
 from lexigram_nosql.types import ProjectionSpec, SortSpec
 
-__all__ = ["FilterQuery", "FindQuery", "parse_sort"]
+__all__ = ["FilterQuery", "FindQuery", "filter_query", "parse_sort"]
 
 
 @fast_init
@@ -34,13 +34,7 @@ class FilterQuery:
     def build(
         cls, filter: Mapping[str, Any] | None, *, limits: Limits = DEFAULT_LIMITS
     ) -> FilterQuery:
-        if filter is None:
-            return cls(MatchAll(), {})
-        node = parse_equalities(filter)
-        if node is None:
-            check_filter(filter, limits)
-            node = parse_filter(filter)
-        return cls(node, filter)
+        return filter_query(filter, limits)
 
 
 @fast_init
@@ -69,14 +63,14 @@ class FindQuery:
         allow_disk_use: bool | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> FindQuery:
-        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
-            raise InvalidQueryError(f"skip must be a non-negative integer, got {skip!r}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
+        if type(skip) is not int or skip < 0:  # the checks in full only when needed
+            check_count("skip", skip)
+        if type(limit) is not int or limit < 0:
+            check_count("limit", limit)
         if batch_size is not None or allow_disk_use is not None:
             check_server_hints(batch_size, allow_disk_use)
-        return cls(  # positional: built for every read, keywords cost a little each
-            FilterQuery.build(filter, limits=limits),
+        return _find_query(
+            filter_query(filter, limits),
             None if projection is None else parse_projection(projection),
             () if sort is None else parse_sort(sort),
             skip,
@@ -84,6 +78,27 @@ class FindQuery:
             batch_size or None,  # 0, as in PyMongo: the server's default
             allow_disk_use,
         )
+
+
+_filter_query: Final = builder(FilterQuery)
+_find_query: Final = builder(FindQuery)
+
+
+def filter_query(filter: Mapping[str, Any] | None, limits: Limits) -> FilterQuery:
+    """``FilterQuery.build``, positional (on the path of every call)."""
+    if filter is None:
+        return _filter_query(MatchAll(), {})
+    node = parse_equalities(filter)
+    if node is None:
+        check_filter(filter, limits)
+        node = parse_filter(filter)
+    return _filter_query(node, filter)
+
+
+def check_count(name: str, value: Any) -> None:
+    """Refuse a ``skip`` or ``limit`` that is not a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidQueryError(f"{name} must be a non-negative integer, got {value!r}")
 
 
 def check_server_hints(batch_size: int | None, allow_disk_use: bool | None) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Final
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.ast import (
     FieldUpdate,
+    FilterNode,
     OperatorUpdate,
     PipelineUpdate,
     PullCondition,
@@ -24,7 +25,7 @@ from lexigram_nosql.query.ast import (
     UpdateOp,
 )
 from lexigram_nosql.query.filter import parse_element_filter
-from lexigram_nosql.query.paths import check_path
+from lexigram_nosql.query.paths import PLAIN_PATHS, check_path
 from lexigram_nosql.query.positional import (
     check_identifiers,
     check_update_path,
@@ -38,6 +39,7 @@ from lexigram_nosql.query.values import (
     is_number,
     to_python_number,
 )
+from lexigram_nosql.records import builder
 from lexigram_nosql.types import Document, UpdateDocument
 
 __all__ = [
@@ -57,6 +59,11 @@ _ID_SETTABLE: Final = frozenset({UpdateOp.SET, UpdateOp.SET_ON_INSERT, UpdateOp.
 _STORED: Final = _ID_SETTABLE
 # Operand types nothing can nest in.
 _FLAT: Final = frozenset({int, float, str, bool, type(None)})
+# Operands stored as they are (``check_document`` returns them unchanged; not int: 64 bits).
+_STORED_AS_IS: Final = frozenset({float, str, bool, type(None)})
+_NUMBERS: Final = frozenset({int, float})
+_field_update: Final = builder(FieldUpdate)
+_operator_update: Final = builder(OperatorUpdate)
 
 
 def parse_update(
@@ -64,8 +71,13 @@ def parse_update(
     *,
     array_filters: Sequence[Mapping[str, Any]] | None = None,
     method: str = "update_one",
+    query: FilterNode | None = None,
 ) -> OperatorUpdate | PipelineUpdate:
     """Validate an update: operators (``OperatorUpdate``) or a pipeline (``PipelineUpdate``).
+
+    ``query``, the update's filter, is attached with the raw array filters when a path is
+    positional or ``array_filters`` are given (the positional ``$`` needs the filter to find
+    the matched element, and servers that evaluate array filters take them as given).
 
     Raises ``InvalidQueryError`` naming the operator and path: a document without operators
     (PyMongo's "update only works with $ operators"), unknown operators, wrong operand types,
@@ -104,10 +116,11 @@ def parse_update(
                 f"{name} needs a document of field paths, got {fields_spec!r}", operator=name
             )
         for path, operand in fields_spec.items():
-            if check_update_path(path, name):
-                positional = True
-            if path[0] == "$" and op is not UpdateOp.UNSET:
-                dollar_top_level = True
+            if type(path) is not str or path not in PLAIN_PATHS:  # else checked before, plain
+                if check_update_path(path, name):
+                    positional = True
+                if path[0] == "$" and op is not UpdateOp.UNSET:
+                    dollar_top_level = True
             if path[:3] == "_id" and (path == "_id" or path[3] == ".") and op not in _ID_SETTABLE:
                 raise InvalidQueryError(
                     f"{name} on {path!r} would modify the immutable field '_id'",
@@ -119,15 +132,19 @@ def parse_update(
                 # before a parser recurses into it or an error message shows it. The update
                 # and its operator's field document are the first two levels.
                 check_nesting(operand, where="the update", depth=3)
-            parsed.append(FieldUpdate(op, path, parse_operand(name, path, operand)))
-    check_conflicts(parsed)
-    if len(parsed) > 1:
+            parsed.append(_field_update(op, path, parse_operand(name, path, operand)))
+    if len(parsed) > 1:  # one field has nothing to conflict with ($rename checks its target)
+        check_conflicts(parsed)
         parsed.sort(key=processing_order)
-    result = OperatorUpdate(
+    filters = () if array_filters is None else parse_array_filters(array_filters)
+    bound = query is not None and (positional or bool(array_filters))
+    result = _operator_update(
         tuple(parsed),
         positional,
-        () if array_filters is None else parse_array_filters(array_filters),
-        dollar_top_level=dollar_top_level,
+        filters,
+        query if bound else None,
+        tuple(array_filters or ()) if bound else (),
+        dollar_top_level,
     )
     if positional or result.array_filters:
         check_identifiers(result, update)
@@ -236,6 +253,8 @@ def stored_id(value: Any) -> Any:
 
 
 def _stored_value(name: str, path: str, operand: Any) -> Any:
+    if type(operand) in _STORED_AS_IS:  # stored as it is, whatever the path
+        return operand
     checked = check_document(operand, where=f"the {name} value of {path!r}", path=path)
     return stored_id(checked) if path == "_id" else checked
 
@@ -245,6 +264,8 @@ def _as_given(name: str, path: str, operand: Any) -> Any:
 
 
 def _number(name: str, path: str, operand: Any) -> Any:
+    if type(operand) in _NUMBERS:
+        return operand
     if not is_number(operand):
         raise InvalidQueryError(
             f"{name} on {path!r} needs a number, got {type(operand).__name__} {operand!r}",

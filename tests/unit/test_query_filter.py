@@ -23,7 +23,10 @@ from lexigram_nosql.query.ast import (
     Or,
 )
 from lexigram_nosql.query.filter import matches, parse_equalities, parse_filter
+from lexigram_nosql.query.limits import QueryLimits
 from lexigram_nosql.query.matching import compile_filter
+from lexigram_nosql.query.paths import PLAIN_PATHS
+from lexigram_nosql.query.requests import FilterQuery
 
 # -- the parsed form -------------------------------------------------------------------------
 
@@ -420,3 +423,17 @@ def test_parse_equalities_keeps_the_operand_type(value: Any) -> None:
     assert isinstance(node, Condition)
     assert type(node.operand) is type(value)
     assert node.operand == value
+
+
+@pytest.mark.parametrize("remembered", [False, True])
+def test_the_fast_path_refuses_a_bad_field_path_before_the_limits_are_checked(
+    remembered: bool,
+) -> None:
+    """As the general walk did before: the path's error, whatever comes after it."""
+    PLAIN_PATHS.clear()
+    if remembered:
+        FilterQuery.build({"x": 1})
+    filter = {"a..b": 1, "x": {"$in": [1, 2, 3]}}
+    with pytest.raises(InvalidQueryError, match="empty segment") as caught:
+        FilterQuery.build(filter, limits=QueryLimits(max_in_length=1))
+    assert type(caught.value) is InvalidQueryError

@@ -11,6 +11,7 @@ import pytest
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.paths import (
     MISSING,
+    PLAIN_PATHS,
     check_path,
     get_path,
     get_values,
@@ -160,3 +161,17 @@ def test_missing_is_a_singleton_that_survives_copies() -> None:
     assert copy.deepcopy({"a": MISSING})["a"] is MISSING
     assert pickle.loads(pickle.dumps(MISSING)) is MISSING
     assert repr(MISSING) == "MISSING"
+
+
+def test_plain_paths_checked_once_are_remembered_and_the_memory_is_bounded() -> None:
+    PLAIN_PATHS.clear()
+    check_path("a.b")
+    long_path = "x" * 200
+    check_path(long_path)
+    for refused in ("a..b", "$a"):
+        with pytest.raises(InvalidQueryError):
+            check_path(refused)
+    assert {"a.b"} == PLAIN_PATHS  # never a refused path, nor a long one
+    for index in range(5000):
+        check_path(f"f{index}")
+    assert 0 < len(PLAIN_PATHS) <= 4096

@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.ast import (
@@ -24,6 +26,7 @@ from lexigram_nosql.query.ast import (
     UpdateOp,
 )
 from lexigram_nosql.query.filter import parse_filter
+from lexigram_nosql.query.paths import PLAIN_PATHS
 from lexigram_nosql.query.update import apply_update, parse_replacement, parse_update, upsert_seed
 from lexigram_nosql.query.values import MAX_NESTING
 
@@ -559,3 +562,52 @@ def test_a_top_level_dollar_name_only_in_the_document_an_upsert_inserts() -> Non
         "a": {"$b": 3},
     }
     assert apply_update(parse_update({"$unset": {"$x": ""}}), {"_id": 1, "$x": 1}) == {"_id": 1}
+
+
+# -- paths checked once are not checked again: the same parse, the same errors ---------------
+
+_UPDATE_PATHS = st.sampled_from(
+    ["n", "a.b", "_id", "_id.x", "_idx", "a..b", "", "$x", "a.$b", "a.$", "a.$[]", "a.$[i]", "a.0"]
+)
+_OPERANDS = st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=3) | st.none()
+_UPDATE_DOCUMENTS = st.dictionaries(
+    st.sampled_from(["$set", "$inc", "$unset", "$min", "$rename", "$setOnInsert"]),
+    st.dictionaries(_UPDATE_PATHS, _OPERANDS | _UPDATE_PATHS, min_size=1, max_size=3),
+    min_size=1,
+    max_size=3,
+)
+
+
+def _parse_outcome(update: dict[str, Any], **options: Any) -> Any:
+    try:
+        return repr(parse_update(update, **options))
+    except InvalidQueryError as exc:
+        return ("error", type(exc), str(exc), exc.path, exc.operator)
+
+
+@settings(deadline=None)
+@given(_UPDATE_DOCUMENTS, st.sampled_from([None, [{"i": 1}]]))
+def test_an_update_parses_the_same_with_its_paths_remembered_or_not(
+    update: dict[str, Any], array_filters: Any
+) -> None:
+    PLAIN_PATHS.clear()
+    first = _parse_outcome(update, array_filters=array_filters)
+    for path in ("n", "a.b", "_id", "_id.x", "_idx", "a.0"):
+        PLAIN_PATHS.add(path)
+    assert _parse_outcome(update, array_filters=array_filters) == first
+
+
+def test_the_filter_is_attached_only_where_positional_paths_need_it() -> None:
+    query = parse_filter({"a.b": 1})
+    plain = parse_update({"$set": {"a.b": 2}}, query=query)
+    assert isinstance(plain, OperatorUpdate)
+    assert (plain.query, plain.raw_array_filters) == (None, ())
+    first = parse_update({"$set": {"a.$": 2}}, query=query)
+    assert isinstance(first, OperatorUpdate)
+    assert (first.query, first.raw_array_filters) == (query, ())
+    filters = [{"i.b": 1}]
+    each = parse_update({"$set": {"a.$[i]": 2}}, array_filters=filters, query=query)
+    assert isinstance(each, OperatorUpdate)
+    assert (each.query, each.raw_array_filters) == (query, ({"i.b": 1},))
+    unbound = parse_update({"$set": {"a.$": 2}})
+    assert isinstance(unbound, OperatorUpdate) and unbound.query is None

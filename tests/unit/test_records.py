@@ -1,9 +1,11 @@
-"""``fast_init``: a frozen dataclass built by a cheaper ``__init__`` behaves as before."""
+"""``fast_init`` and ``builder``: a frozen dataclass built more cheaply behaves as before."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
+import pickle
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -12,11 +14,11 @@ import pytest
 from lexigram_nosql.contracts import UpdateResult
 from lexigram_nosql.query.ast import Condition, FieldOp, OperatorUpdate
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
-from lexigram_nosql.records import fast_init
+from lexigram_nosql.records import builder, fast_init
 
 
-def _record(fast: bool) -> Any:
-    @dataclass(frozen=True, slots=True)
+def _record(fast: bool, *, slots: bool = True) -> Any:
+    @dataclass(frozen=True, slots=slots)
     class Record:
         a: int
         b: tuple[int, ...] = ()
@@ -76,3 +78,78 @@ def test_per_call_records_use_it() -> None:
         assert "_set" in cls.__init__.__code__.co_names
     assert Condition("a", FieldOp.EQ, 1) == Condition(path="a", op=FieldOp.EQ, operand=1)
     assert FilterQuery.build({"a": 1}).raw == {"a": 1}
+
+
+_CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((1,), {}),
+    ((1, (2,), [3]), {"d": "x"}),
+    ((), {"a": 1, "c": [4]}),
+]
+
+
+@pytest.mark.parametrize("slots", [True, False])
+def test_a_builder_builds_what_the_class_builds(slots: bool) -> None:
+    cls = _record(True, slots=slots)
+    build = builder(cls)
+    assert list(inspect.signature(build).parameters.values()) == list(
+        inspect.signature(cls).parameters.values()
+    )
+    for args, kwargs in _CALLS:
+        built, called = build(*args, **kwargs), cls(*args, **kwargs)
+        assert type(built) is cls
+        assert built == called
+        assert hash(dataclasses.replace(built, c=())) == hash(dataclasses.replace(called, c=()))
+        assert repr(built) == repr(called)
+    with pytest.raises(TypeError):
+        build(1, (2,), [3], "x")  # d is keyword-only
+    with pytest.raises(TypeError):
+        build()  # a is required
+    assert build(1).c is not build(1).c  # the factory runs per instance
+
+
+@pytest.mark.parametrize("slots", [True, False])
+def test_a_built_record_stays_frozen_copyable_and_picklable(slots: bool) -> None:
+    record = builder(_record(True, slots=slots))(1, (2,), d="x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.a = 2
+    assert dataclasses.replace(record, a=5).a == 5
+    assert copy.copy(record) == record
+    assert copy.deepcopy(record) == record
+    if slots:  # a class defined in a function does not pickle without slots' __getstate__
+        assert pickle.loads(pickle.dumps(Condition("a", FieldOp.EQ, 1))) == builder(Condition)(
+            "a", FieldOp.EQ, 1
+        )
+
+
+def test_a_builder_fills_fields_a_frozen_base_declares() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Base:
+        a: int
+
+    @dataclass(frozen=True, slots=True)
+    class Child(Base):
+        b: int = 2
+
+    built = builder(Child)(1)
+    assert type(built) is Child
+    assert built == Child(1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.a = 3
+
+
+def test_a_builder_refuses_what_fast_init_refuses() -> None:
+    @dataclass(slots=True)
+    class Mutable:
+        a: int
+
+    @dataclass(frozen=True)
+    class Post:
+        a: int
+
+        def __post_init__(self) -> None: ...
+
+    for cls in (Mutable, Post):
+        with pytest.raises(TypeError, match="builder"):
+            builder(cls)
+    with pytest.raises(TypeError, match="builder"):
+        builder(len)
