@@ -286,6 +286,7 @@ class UpdateOne:
     upsert: bool = False
     array_filters: Sequence[Mapping[str, Any]] | None = None
     sort: SortSpec | None = None
+    hint: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +297,7 @@ class UpdateMany:
     update: UpdateDocument
     upsert: bool = False
     array_filters: Sequence[Mapping[str, Any]] | None = None
+    hint: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +309,7 @@ class ReplaceOne:
     replacement: Document
     upsert: bool = False
     sort: SortSpec | None = None
+    hint: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +317,7 @@ class DeleteOne:
     """Bulk operation: delete the first matching document."""
 
     filter: FilterDocument
+    hint: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +325,7 @@ class DeleteMany:
     """Bulk operation: delete every matching document."""
 
     filter: FilterDocument
+    hint: Any = None
 
 
 WriteOperation = InsertOne | UpdateOne | UpdateMany | ReplaceOne | DeleteOne | DeleteMany

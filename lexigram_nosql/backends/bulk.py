@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from lexigram_nosql.backends.command_options import check_command_options
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
@@ -157,6 +158,8 @@ def _prepare(collection: BaseCollection[Any], index: int, op: Any) -> Any:
     try:
         if isinstance(op, InsertOne):
             return collection._check_document(op.document)
+        if op.hint is not None:  # PyMongo's models take one; it changes no result
+            check_command_options(type(op).__name__, hint=op.hint)
         if isinstance(op, (DeleteOne, DeleteMany)):
             query = FilterQuery.build(collection._need_filter(op.filter))
             return DeleteCall(query, multi=isinstance(op, DeleteMany))

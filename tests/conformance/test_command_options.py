@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import InsertOne, InvalidQueryError, ReturnDocument, UpdateOne
+from lexigram_nosql import (
+    DeleteMany,
+    DeleteOne,
+    InsertOne,
+    InvalidQueryError,
+    ReplaceOne,
+    ReturnDocument,
+    UpdateMany,
+    UpdateOne,
+)
 from tests.conformance.support import by_id, collect, seeded
 
 A, B, C = (f"{n:024x}" for n in (0xA1, 0xB2, 0xC3))
@@ -90,6 +99,33 @@ async def test_a_malformed_hint_is_refused_before_anything_is_written(
     collection = await seeded(store, SEED)
     with pytest.raises(InvalidQueryError, match="hint must be an index name"):
         await CALLS[name](collection, {"hint": hint})
+    assert by_id(await collect(collection.find({}))) == SEED
+
+
+def _models(hint: Any) -> list[Any]:
+    return [
+        UpdateOne({"_id": A}, {"$inc": {"qty": 1}}, hint=hint),
+        UpdateMany({}, {"$set": {"checked": True}}, hint=hint),
+        ReplaceOne({"_id": B}, {"kind": "washer"}, hint=hint),
+        DeleteOne({"_id": A}, hint=hint),
+        DeleteMany({"qty": {"$gt": 100}}, hint=hint),
+    ]
+
+
+@pytest.mark.parametrize("hint", ["_id_", [("_id", 1)]])
+async def test_bulk_models_take_a_hint_that_changes_no_result(store: Any, hint: Any) -> None:
+    await _run_both(
+        store,
+        lambda c, o: c.bulk_write(_models(o.get("hint"))),
+        {"hint": hint},
+    )
+
+
+async def test_a_bulk_model_with_a_malformed_hint_is_refused_before_any_write(store: Any) -> None:
+    collection = await seeded(store, SEED)
+    models = [InsertOne({"_id": C}), *_models(None)[:2], DeleteOne({"_id": B}, hint=7)]
+    with pytest.raises(InvalidQueryError, match=r"operation 3 \(DeleteOne\).*hint must be"):
+        await collection.bulk_write(models)
     assert by_id(await collect(collection.find({}))) == SEED
 
 
