@@ -384,6 +384,9 @@ class ReadableCollectionProtocol(Protocol):
         skip: int = 0,
         *,
         sort: SortSpec | None = None,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> Document | None: ...
 
     def find(
@@ -396,15 +399,31 @@ class ReadableCollectionProtocol(Protocol):
         sort: SortSpec | None = None,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> AsyncIterator[Document]: ...
 
     async def count_documents(
-        self, filter: FilterDocument | None = None, *, skip: int = 0, limit: int = 0
+        self,
+        filter: FilterDocument | None = None,
+        *,
+        skip: int = 0,
+        limit: int = 0,
+        hint: Any = None,
+        comment: Any = None,
     ) -> int: ...
 
-    async def estimated_document_count(self) -> int: ...
+    async def estimated_document_count(self, *, comment: Any = None) -> int: ...
 
-    async def distinct(self, key: str, filter: FilterDocument | None = None) -> list[Any]: ...
+    async def distinct(
+        self,
+        key: str,
+        filter: FilterDocument | None = None,
+        *,
+        hint: Any = None,
+        comment: Any = None,
+    ) -> list[Any]: ...
 
     def aggregate(
         self,
@@ -414,6 +433,9 @@ class ReadableCollectionProtocol(Protocol):
         allow_disk_use: bool | None = None,
         batchSize: int | None = None,  # PyMongo's spelling
         allowDiskUse: bool | None = None,  # PyMongo's spelling
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> AsyncIterator[Document]: ...
 
 
@@ -422,10 +444,10 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     """CRUD, indexing and aggregation on one collection (a MongoDB collection, a DynamoDB
     table, a Firestore collection)."""
 
-    async def insert_one(self, document: Document) -> InsertOneResult: ...
+    async def insert_one(self, document: Document, *, comment: Any = None) -> InsertOneResult: ...
 
     async def insert_many(
-        self, documents: Iterable[Document], ordered: bool = True
+        self, documents: Iterable[Document], ordered: bool = True, *, comment: Any = None
     ) -> InsertManyResult: ...
 
     async def update_one(
@@ -436,6 +458,9 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         *,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
         sort: SortSpec | None = None,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> UpdateResult: ...
 
     async def update_many(
@@ -444,6 +469,10 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         update: UpdateDocument,
         upsert: bool = False,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> UpdateResult: ...
 
     async def replace_one(
@@ -453,11 +482,28 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         upsert: bool = False,
         *,
         sort: SortSpec | None = None,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> UpdateResult: ...
 
-    async def delete_one(self, filter: FilterDocument) -> DeleteResult: ...
+    async def delete_one(
+        self,
+        filter: FilterDocument,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
+    ) -> DeleteResult: ...
 
-    async def delete_many(self, filter: FilterDocument) -> DeleteResult: ...
+    async def delete_many(
+        self,
+        filter: FilterDocument,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
+    ) -> DeleteResult: ...
 
     async def find_one_and_update(
         self,
@@ -468,6 +514,10 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> Document | None: ...
 
     async def find_one_and_replace(
@@ -478,6 +528,10 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> Document | None: ...
 
     async def find_one_and_delete(
@@ -485,6 +539,10 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         filter: FilterDocument,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
+        *,
+        hint: Any = None,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> Document | None: ...
 
     async def create_index(self, keys: IndexKeys, **kwargs: Any) -> str: ...
@@ -500,7 +558,12 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     async def drop_indexes(self) -> None: ...
 
     async def bulk_write(
-        self, operations: Sequence[WriteOperation], ordered: bool = True
+        self,
+        operations: Sequence[WriteOperation],
+        ordered: bool = True,
+        *,
+        let: Mapping[str, Any] | None = None,
+        comment: Any = None,
     ) -> BulkWriteResult: ...
 
 
