@@ -30,6 +30,7 @@ from lexigram_nosql.errors import (
     InvalidQueryError,
     NoSQLConnectionError,
     NoSQLError,
+    StoreStateError,
     TransactionError,
     UnsupportedQueryError,
     WriteError,
@@ -519,6 +520,28 @@ async def test_abort_ends_the_session() -> None:
     session = FakeSession()
     await store._abort_transaction(session)
     assert session.calls == ["abort", "end"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_collections_use_the_database_while_the_store_is_connected(client: str) -> None:
+    """A collection taken before ``connect`` (as a container wires them) gets the driver's
+    collection when the store connects, and loses it when the store disconnects."""
+    skip_without_server()
+    store = make_store(client)
+    early = store.collection("c")
+    await store.connect()
+    try:
+        await early.insert_one({"a": 1})
+        await store.collection("d").insert_one({"b": 1})
+        assert await raw(store, "c").count_documents({}) == 1
+        assert await raw(store, "d").count_documents({}) == 1
+    finally:
+        await mongodb_server.reset(store)
+        await store.disconnect()
+    with pytest.raises(StoreStateError, match="not connected"):
+        _ = early._collection.find_one  # type: ignore[attr-defined]
+    with pytest.raises(StoreStateError):
+        await early.find_one({})
 
 
 @pytest.mark.parametrize("client", CLIENTS)

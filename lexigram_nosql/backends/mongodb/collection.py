@@ -59,23 +59,21 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
 
     def __init__(self, store: MongoDocumentStore, name: str) -> None:
         super().__init__(store, name)
-        self._handle: Any = None
-        self._handle_database: Any = None
+        self._collection: Any = _Unbound(store, name)
+        """The driver's collection while the store is connected (the store binds it): a
+        plain attribute, read on every call."""
 
-    @property
-    def _collection(self) -> Any:
-        """The driver's collection, cached for the store's current database handle."""
-        database = self._store._database
-        if database is None or database is not self._handle_database:
-            database = self._store.database  # raises while not connected
-            self._handle = database.get_collection(self._name)
-            self._handle_database = database
-        return self._handle
+    def _bind(self, database: Any) -> None:
+        """Use ``database`` (None: the store is no longer connected)."""
+        if database is None:
+            self._collection = _Unbound(self._store, self._name)
+        else:
+            self._collection = database.get_collection(self._name)
 
-    def _find_options(self, query: FindQuery) -> dict[str, Any]:
+    def _find_options(self, query: FindQuery, session: Any) -> dict[str, Any]:
         """Only the options a find sets: the driver's defaults are the same, and every
         keyword passed is parsed again on each call."""
-        options = _session_option(self._store.current_transaction())
+        options = _session_option(session)
         if query.projection is not None:
             options["projection"] = dict(query.projection.raw)
         if query.sort:
@@ -208,18 +206,20 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         """One ``update``/``replace`` command; ``sort`` (MongoDB 8.0) only through
         ``_update_first_in_order``."""
         collection = self._collection
-        options = _session_option(self._store.current_transaction())
-        if type(update) is OperatorUpdate and update.raw_array_filters:
-            options["array_filters"] = list(update.raw_array_filters)
-        if sort:
-            options["sort"] = dict(sort)
         filter = filter_to_server(query.raw)
         document = _update_document(update, raw)
         if type(update) is ReplacementUpdate:
             method = collection.replace_one
         else:
             method = collection.update_many if multi else collection.update_one
-        return _update_result(await method(filter, document, upsert=upsert, **options))
+        session = self._store.current_transaction()
+        array_filters = update.raw_array_filters if type(update) is OperatorUpdate else ()
+        if session is None and not array_filters and not sort:
+            result = await method(filter, document, upsert=upsert)  # by far the most usual
+        else:
+            options = _write_options(session, array_filters, sort)
+            result = await method(filter, document, upsert=upsert, **options)
+        return _update_result(result)
 
     async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
         """MongoDB 8.0 takes ``sort`` on ``update`` itself (one round trip) through PyMongo's
@@ -250,7 +250,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     ) -> Document | None:
         collection = self._collection
         filter = filter_to_server(query.filter.raw)
-        options = self._find_options(query)
+        options = self._find_options(query, self._store.current_transaction())
         if update is None or raw is None:
             found = await collection.find_one_and_delete(filter, **options)
         else:
@@ -259,8 +259,8 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
                 method = collection.find_one_and_replace
             else:
                 method = collection.find_one_and_update
-            if type(update) is OperatorUpdate and update.raw_array_filters:
-                options["array_filters"] = list(update.raw_array_filters)
+                if type(update) is OperatorUpdate and update.raw_array_filters:
+                    options["array_filters"] = list(update.raw_array_filters)
             found = await method(
                 filter,
                 document,
@@ -307,7 +307,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
                     yield document
 
     async def _open_find(self, query: FindQuery) -> Any:
-        options = self._find_options(query)
+        options = self._find_options(query, self._store.current_transaction())
         if query.skip:
             options["skip"] = query.skip
         if query.limit:
@@ -338,9 +338,12 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         return self._batches(lambda: self._open_find(query), query.batch_size)
 
     async def _find_one(self, query: FindQuery) -> Document | None:
-        found = await self._collection.find_one(
-            filter_to_server(query.filter.raw), **self._find_options(query)
-        )
+        filter = filter_to_server(query.filter.raw)
+        session = self._store.current_transaction()
+        if session is None and query.projection is None and not query.sort:
+            found = await self._collection.find_one(filter)  # by far the most usual
+        else:
+            found = await self._collection.find_one(filter, **self._find_options(query, session))
         return None if found is None else document_from_server(found)
 
     async def _estimated_count(self) -> int:
@@ -426,9 +429,9 @@ def _update_document(update: Update, raw: Any) -> Any:
 
 def _update_result(result: Any) -> UpdateResult:
     """Our result from the driver's, read off the server's reply as the driver's properties
-    read it (without their acknowledgement check per property); an unacknowledged write's
-    properties raise as PyMongo's do."""
-    raw = result.raw_result if result.acknowledged else None
+    read it (without their acknowledgement check per property). An unacknowledged write has
+    no reply (``raw_result`` None): its properties raise, as PyMongo's do."""
+    raw = result.raw_result
     if raw is None:
         return UpdateResult(
             result.matched_count, result.modified_count, id_from_server(result.upserted_id)
@@ -446,9 +449,35 @@ _UPDATED: Final = {(n, m): UpdateResult(n, m) for n in (0, 1) for m in (0, 1) if
 _DELETED: Final = {n: DeleteResult(n) for n in (0, 1)}
 
 
+class _Unbound:
+    """Stands for the driver's collection while the store is not connected: any use asks
+    the store for its database, which raises ``StoreStateError``."""
+
+    __slots__ = ("_name", "_store")
+
+    def __init__(self, store: MongoDocumentStore, name: str) -> None:
+        self._store = store
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._store.database.get_collection(self._name), attribute)
+
+
 def _session_option(session: Any) -> dict[str, Any]:
     """``session=`` only inside a transaction: the driver's default is the same."""
     return {} if session is None else {"session": session}
+
+
+def _write_options(
+    session: Any, array_filters: Sequence[Mapping[str, Any]], sort: tuple[tuple[str, int], ...]
+) -> dict[str, Any]:
+    """The options of an update that are set (the driver's defaults are the same)."""
+    options = _session_option(session)
+    if array_filters:
+        options["array_filters"] = list(array_filters)
+    if sort:
+        options["sort"] = dict(sort)
+    return options
 
 
 def _direction(value: Any) -> Any:

@@ -76,6 +76,9 @@ def filter_to_server(filter: Mapping[str, Any]) -> Mapping[str, Any]:
     The input is returned as is when nothing in it changes, and copied once otherwise: this
     runs for every call, most often on a filter of one or two fields.
     """
+    if len(filter) == 1 and type(identity := filter.get("_id")) is str:
+        converted_id = id_to_server(identity)  # by far the most usual filter: by id
+        return filter if converted_id is identity else {"_id": converted_id}
     converted: dict[str, Any] | None = None
     for key, condition in filter.items():
         if key == "_id":

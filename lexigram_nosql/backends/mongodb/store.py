@@ -125,6 +125,7 @@ class MongoDocumentStore(BaseDocumentStore[MongoDBStoreSettings]):
         section = self.settings.mongodb
         self._client = self._client_factory(section.uri, client_options(section))
         self._database = self._client.get_database(section.database)
+        self._bind_collections()
         # The clients connect lazily; asking the server about itself proves it answers.
         self._server = await self._describe_server()
         logger.debug(
@@ -158,6 +159,7 @@ class MongoDocumentStore(BaseDocumentStore[MongoDBStoreSettings]):
 
     async def _close(self) -> None:
         client, self._client, self._database = self._client, None, None
+        self._bind_collections()
         if client is not None:
             await self._driver.close(client)
 
@@ -179,7 +181,16 @@ class MongoDocumentStore(BaseDocumentStore[MongoDBStoreSettings]):
     # -- collections ---------------------------------------------------------------------
 
     def _make_collection(self, name: str) -> BaseCollection[Any]:
-        return MongoCollection(self, name)
+        collection = MongoCollection(self, name)
+        if self._database is not None:
+            collection._bind(self._database)
+        return collection
+
+    def _bind_collections(self) -> None:
+        """Hand the database to every collection made so far (None: not connected)."""
+        for collection in self._collections.values():
+            if isinstance(collection, MongoCollection):
+                collection._bind(self._database)
 
     async def _list_collections(self) -> list[str]:
         # Outside any open transaction: MongoDB refuses listCollections inside one, and a
