@@ -1,7 +1,8 @@
 """The contracts every backend implements and every user codes against.
 
 ``CollectionProtocol`` is shaped like pymongo's ``Collection`` so it needs no introduction;
-the result and bulk-operation types are this package's own (no driver type leaks out).
+the result and bulk-operation types are this package's own (no driver type leaks out; the
+bulk models live in ``write_models.py`` and are re-exported here).
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
 from lexigram_nosql.records import fast_init
+from lexigram_nosql.write_models import (
+    DeleteMany,
+    DeleteOne,
+    InsertOne,
+    ReplaceOne,
+    UpdateMany,
+    UpdateOne,
+    WriteOperation,
+)
 
 if TYPE_CHECKING:
     from lexigram_nosql.errors import NoSQLError
@@ -264,71 +274,6 @@ class IndexInfo:
 
     def get(self, field: str, default: Any = None) -> Any:
         return self._listed().get(field, default)
-
-
-# -- bulk operations ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class InsertOne:
-    """Bulk operation: insert one document."""
-
-    document: Document
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateOne:
-    """Bulk operation: update the first matching document (the first in ``sort`` order when
-    given, as MongoDB 8.0 does)."""
-
-    filter: FilterDocument
-    update: UpdateDocument
-    upsert: bool = False
-    array_filters: Sequence[Mapping[str, Any]] | None = None
-    sort: SortSpec | None = None
-    hint: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateMany:
-    """Bulk operation: update every matching document."""
-
-    filter: FilterDocument
-    update: UpdateDocument
-    upsert: bool = False
-    array_filters: Sequence[Mapping[str, Any]] | None = None
-    hint: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaceOne:
-    """Bulk operation: replace the first matching document (the first in ``sort`` order when
-    given)."""
-
-    filter: FilterDocument
-    replacement: Document
-    upsert: bool = False
-    sort: SortSpec | None = None
-    hint: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteOne:
-    """Bulk operation: delete the first matching document."""
-
-    filter: FilterDocument
-    hint: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteMany:
-    """Bulk operation: delete every matching document."""
-
-    filter: FilterDocument
-    hint: Any = None
-
-
-WriteOperation = InsertOne | UpdateOne | UpdateMany | ReplaceOne | DeleteOne | DeleteMany
 
 
 # -- capabilities and health -------------------------------------------------------------

@@ -2,19 +2,17 @@
 
 Public methods parse their arguments here (``FilterQuery``/``FindQuery``, ``parse_update``...)
 and run inside the store's per-operation wrapper, so a backend only ever sees valid, parsed
-input alongside the raw documents, and implements the ``_`` primitives. Defaults built on the
-engine (``backends/fallbacks.py``: counts, ``distinct``, aggregation after a pushed-down
-``$match``) can be overridden where the server does better; bulk writes are in
-``backends/bulk.py``.
+input alongside the raw documents, and implements the ``_`` primitives (declared, with the
+engine-backed defaults a server may override, in ``backends/primitives.py``); bulk writes are
+in ``backends/bulk.py``.
 """
 
 from __future__ import annotations
 
-import abc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from lexigram_nosql import reads
 from lexigram_nosql.backends import fallbacks
@@ -24,6 +22,7 @@ from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.backends.indexing import IndexMethods
 from lexigram_nosql.backends.keys import check_id
+from lexigram_nosql.backends.primitives import CollectionPrimitives
 from lexigram_nosql.backends.retry import LostRace, retry_lost_races
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
@@ -37,9 +36,8 @@ from lexigram_nosql.contracts import (
 )
 from lexigram_nosql.errors import BulkWriteError, InvalidQueryError, NoSQLError
 from lexigram_nosql.query.aggregate_parse import parse_pipeline
-from lexigram_nosql.query.ast import ParsedPipeline, ReplacementUpdate, Update
+from lexigram_nosql.query.ast import ReplacementUpdate, Update
 from lexigram_nosql.query.limits import Limits, check_pipeline
-from lexigram_nosql.query.projection import parse_projection
 from lexigram_nosql.query.requests import (
     FilterQuery,
     FindQuery,
@@ -70,7 +68,7 @@ _new_tuple = tuple.__new__
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
 
 
-class BaseCollection(IndexMethods, Generic[StoreT]):
+class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
     """Validation and engine-backed defaults for one collection; backends implement the
     ``_`` primitives and override defaults where the server does better (the index methods:
     ``indexing.py``)."""
@@ -163,8 +161,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
     ) -> UpdateResult:
-        if hint is not None or let is not None:
-            check_command_options("update_many", hint, let)
+        check_command_options("update_many", hint, let)
         call = self._update_call(
             "update_many", filter, update, upsert=upsert, array_filters=array_filters, multi=True
         )
@@ -210,8 +207,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
     ) -> DeleteResult:
-        if hint is not None or let is not None:
-            check_command_options("delete_many", hint, let)
+        check_command_options("delete_many", hint, let)
         query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
         async with self._operation("delete_many"):
             return await self._delete(query, multi=True)
@@ -230,8 +226,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
     ) -> Document | None:
-        if hint is not None or let is not None:
-            check_command_options("find_one_and_update", hint, let)
+        check_command_options("find_one_and_update", hint, let)
         return await self._modify_first(
             "find_one_and_update",
             filter,
@@ -261,8 +256,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
     ) -> Document | None:
-        if hint is not None or let is not None:
-            check_command_options("find_one_and_replace", hint, let)
+        check_command_options("find_one_and_replace", hint, let)
         return await self._modify_first(
             "find_one_and_replace",
             filter,
@@ -316,8 +310,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
     ) -> Document | None:
-        if hint is not None or let is not None:
-            check_command_options("find_one_and_delete", hint, let)
+        check_command_options("find_one_and_delete", hint, let)
         query = FindQuery.build(
             self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
         )
@@ -464,8 +457,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         """Stream matching documents. Arguments are validated here, before iteration starts.
         As in PyMongo, a negative ``limit`` returns at most that many documents, and
         ``allow_disk_use`` reaches MongoDB (the other backends sort without a memory cap)."""
-        if hint is not None or let is not None:
-            check_command_options("find", hint, let)
+        check_command_options("find", hint, let)
         if type(limit) is int and limit < 0:
             limit = -limit  # PyMongo: a limit that closes the cursor after one batch
         query = FindQuery.build(
@@ -494,8 +486,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
     ) -> int:
         """How many documents match, after skipping ``skip`` of them and counting at most
         ``limit`` (0: no limit), as PyMongo's ``count_documents``."""
-        if hint is not None:
-            check_command_options("count_documents", hint)
+        check_command_options("count_documents", hint)
         query = FilterQuery.build(filter, limits=self._limits)
         FindQuery.build(None, skip=skip, limit=limit)  # validates skip and limit
         async with self._operation("count_documents"):
@@ -517,8 +508,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         hint: Any = None,
         comment: Any = None,
     ) -> list[Any]:
-        if hint is not None:
-            check_command_options("distinct", hint)
+        check_command_options("distinct", hint)
         if not isinstance(key, str) or not key or key.startswith("$"):
             raise InvalidQueryError(
                 f"distinct key must be a field path, got {key!r}", path=str(key)
@@ -542,8 +532,7 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
         """Stream the pipeline's output. The pipeline is validated here, before iteration.
         ``batch_size``/``allow_disk_use`` (or PyMongo's ``batchSize``/``allowDiskUse``)
         reach MongoDB and change no result."""
-        if hint is not None or let is not None:
-            check_command_options("aggregate", hint, let)
+        check_command_options("aggregate", hint, let)
         check_pipeline(pipeline, self._limits)
         parsed = parse_pipeline(pipeline)
         size = one_spelling("aggregate", ("batch_size", batch_size), ("batchSize", batchSize))
@@ -594,77 +583,10 @@ class BaseCollection(IndexMethods, Generic[StoreT]):
             )
         return filter
 
-    # -- engine-backed defaults (backends/fallbacks.py) ---------------------------------
-
-    async def _find_one(self, query: FindQuery) -> Document | None:
-        return await fallbacks.first(self._find(query))
-
-    async def _estimated_count(self) -> int:
-        return await self._count(FilterQuery.build(None))
-
-    async def _count(self, query: FilterQuery) -> int:
-        return await fallbacks.count(self._find(FindQuery(query, fallbacks.ID_ONLY)))
-
-    async def _distinct(self, key: str, query: FilterQuery) -> list[Any]:
-        documents = self._find(FindQuery(query, parse_projection({key: 1})))
-        return await fallbacks.distinct(documents, key)
-
-    def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
-        return fallbacks.aggregate(pipeline, self._find, self._lookup_source)
+    # -- engine-backed defaults' input ----------------------------------------------
 
     def _lookup_source(self, name: str) -> AsyncIterator[Document]:
         return self._store.collection(name)._find(FindQuery.build(None))
-
-    # -- backend primitives --------------------------------------------------------------
-
-    @abc.abstractmethod
-    async def _insert(self, documents: list[Document]) -> list[Any]:
-        """Insert validated documents (assign ``_id`` where missing); return ids. The
-        documents may be the caller's own dicts: copy one before changing it.
-
-        In order, as MongoDB's ordered insert: a refused document (a duplicate ``_id`` or
-        unique key raises ``DuplicateKeyError``) stops the batch, the ones before it stay
-        written, and the error's ``request_index`` says its position in ``documents``.
-        Refusals made while encoding, before anything is sent, carry no position."""
-
-    @abc.abstractmethod
-    def _find(self, query: FindQuery) -> AsyncIterator[Document]:
-        """Stream matching documents, honouring projection, sort, skip and limit."""
-
-    _finds_in_batches: ClassVar[bool] = False
-    """``find`` reads ``_find_batches``: the driver hands documents a batch at a time, so
-    each batch is one bounded fetch instead of one per document."""
-
-    def _find_batches(self, query: FindQuery) -> AsyncIterator[list[Document]]:
-        """``_find``'s documents, a list at a time (backends setting ``_finds_in_batches``)."""
-        raise NotImplementedError
-
-    @abc.abstractmethod
-    async def _update(
-        self,
-        query: FilterQuery,
-        update: Update,
-        raw: Mapping[str, Any],
-        *,
-        multi: bool,
-        upsert: bool,
-    ) -> UpdateResult: ...
-
-    @abc.abstractmethod
-    async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult: ...
-
-    @abc.abstractmethod
-    async def _find_one_and_modify(
-        self,
-        query: FindQuery,
-        update: Update | None,
-        raw: Mapping[str, Any] | None,
-        *,
-        upsert: bool,
-        return_document: ReturnDocument,
-    ) -> Document | None:
-        """Atomically update (or, with ``update=None``, delete) the first match in sort order
-        and return it before or after, projected."""
 
 
 def _raw(update: Any) -> Any:
