@@ -36,6 +36,7 @@ from lexigram_nosql.contracts import (
     UpdateResult,
     WriteOperation,
 )
+from lexigram_nosql.cursor import DocumentCursor
 from lexigram_nosql.errors import (
     BulkWriteError,
     ConcurrencyError,
@@ -199,6 +200,7 @@ __all__ = [
     "DeleteMany",
     "DeleteOne",
     "DeleteResult",
+    "DocumentCursor",
     "DocumentDeletedError",
     "DocumentNotFoundError",
     "DocumentRepository",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
+from lexigram_nosql.cursor import DocumentCursor
 from lexigram_nosql.records import fast_init
 from lexigram_nosql.write_models import (
     DeleteMany,
@@ -347,7 +348,7 @@ class ReadableCollectionProtocol(Protocol):
         hint: Any = None,
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
-    ) -> AsyncIterator[Document]: ...
+    ) -> DocumentCursor: ...
 
     async def count_documents(
         self,
@@ -381,7 +382,7 @@ class ReadableCollectionProtocol(Protocol):
         hint: Any = None,
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
-    ) -> AsyncIterator[Document]: ...
+    ) -> DocumentCursor: ...
 
 
 @runtime_checkable

@@ -34,6 +34,7 @@ from lexigram_nosql.contracts import (
     UpdateResult,
     WriteOperation,
 )
+from lexigram_nosql.cursor import DocumentCursor
 from lexigram_nosql.errors import BulkWriteError, InvalidQueryError, NoSQLError
 from lexigram_nosql.query.aggregate_parse import parse_pipeline
 from lexigram_nosql.query.ast import ReplacementUpdate, Update
@@ -453,7 +454,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         hint: Any = None,
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
-    ) -> AsyncIterator[Document]:
+    ) -> DocumentCursor:
         """Stream matching documents. Arguments are validated here, before iteration starts.
         As in PyMongo, a negative ``limit`` returns at most that many documents, and
         ``allow_disk_use`` reaches MongoDB (the other backends sort without a memory cap)."""
@@ -472,7 +473,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         )
         if self._finds_in_batches:
             guard = self._store.stream("find", self._name)
-            return guard.documents(lambda: self._find_batches(query), batches=True)
+            return DocumentCursor(guard.documents(lambda: self._find_batches(query), batches=True))
         return self._stream("find", lambda: self._find(query))
 
     async def count_documents(
@@ -528,7 +529,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         hint: Any = None,
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
-    ) -> AsyncIterator[Document]:
+    ) -> DocumentCursor:
         """Stream the pipeline's output. The pipeline is validated here, before iteration.
         ``batch_size``/``allow_disk_use`` (or PyMongo's ``batchSize``/``allowDiskUse``)
         reach MongoDB and change no result."""
@@ -546,10 +547,10 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
 
     def _stream(
         self, name: str, open_stream: Callable[[], AsyncIterator[Document]]
-    ) -> AsyncIterator[Document]:
+    ) -> DocumentCursor:
         """The backend's stream inside the store's wrapper: one operation, each fetch
         bounded (``StreamGuard.documents``)."""
-        return self._store.stream(name, self._name).documents(open_stream)
+        return DocumentCursor(self._store.stream(name, self._name).documents(open_stream))
 
     # -- validation helpers --------------------------------------------------------------
 

@@ -1,0 +1,58 @@
+"""What ``find`` and ``aggregate`` return on every backend: an async iterator with the cursor
+methods code ported from PyMongo's async API or Motor calls (``to_list``, ``close``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lexigram_nosql import DocumentCursor, InvalidQueryError
+from tests.conformance.support import seeded
+
+SHELVES = [{"_id": f"{n:024x}", "shelf": n} for n in range(1, 6)]
+"""ObjectId-shaped ids, which every backend (CongoDB included) stores."""
+
+BY_SHELF = [("shelf", 1)]
+
+
+async def test_to_list_reads_everything_left(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF)
+    assert isinstance(cursor, DocumentCursor)
+    assert await cursor.to_list() == SHELVES
+    assert await cursor.to_list(None) == []
+
+
+async def test_to_list_with_a_length_reads_that_many_and_the_cursor_goes_on(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({"shelf": {"$gte": 2}}, sort=BY_SHELF)
+    assert await cursor.to_list(2) == SHELVES[1:3]
+    assert await anext(cursor) == SHELVES[3]
+    assert await cursor.to_list(length=10) == SHELVES[4:]
+
+
+async def test_an_aggregation_has_to_list_too(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.aggregate([{"$match": {"shelf": {"$lte": 2}}}, {"$sort": {"shelf": -1}}])
+    assert await cursor.to_list() == [SHELVES[1], SHELVES[0]]
+
+
+async def test_async_for_reads_a_cursor_as_before(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    assert [d["shelf"] async for d in collection.find({}, sort=BY_SHELF)] == [1, 2, 3, 4, 5]
+
+
+async def test_a_closed_cursor_reads_nothing_more(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF)
+    assert await cursor.to_list(1) == SHELVES[:1]
+    await cursor.close()
+    assert await cursor.to_list() == []
+
+
+@pytest.mark.parametrize("length", [0, -1, 2.5, "3"])
+async def test_a_malformed_to_list_length_is_refused(store: Any, length: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    with pytest.raises(InvalidQueryError, match="to_list length"):
+        await collection.find({}).to_list(length)
