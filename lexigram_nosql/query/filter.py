@@ -76,14 +76,16 @@ def parse_equalities(filter: Any) -> FilterNode | None:
     if type(filter) is not dict:
         return None
     if len(filter) == 1:  # the commonest: no list of clauses to build
-        for key, value in filter.items():
+        for key in filter:
+            value = filter[key]
             if type(value) not in _PLAIN_SCALARS or (
                 key not in PLAIN_PATHS and not _equality_path(key)
             ):
                 return None
             return _condition(key, _EQ, value)
     clauses: list[FilterNode] = []
-    for key, value in filter.items():
+    for key in filter:  # keys, then the value: cheaper than items() and its pairs
+        value = filter[key]
         if type(value) not in _PLAIN_SCALARS or (
             key not in PLAIN_PATHS and not _equality_path(key)
         ):

@@ -99,15 +99,18 @@ def parse_update(
         raise InvalidQueryError(
             f"{method}: the update must not be empty; use $set to change fields"
         )
-    for name in update:
-        if name not in _OPERATORS:
-            _refuse_plain_fields(update, method)
-            break
+    if len(update) > 1:  # plain fields are refused first, wherever they are
+        for name in update:
+            if name not in _OPERATORS:
+                _refuse_plain_fields(update, method)
+                break
     parsed: list[FieldUpdate] = []
     positional = dollar_top_level = False
-    for name, fields_spec in update.items():
+    for name in update:  # keys, then the value: cheaper than items() and its pairs
+        fields_spec = update[name]
         entry = _OPERATORS.get(name)
         if entry is None:
+            _refuse_plain_fields(update, method)
             raise InvalidQueryError(f"Unknown update operator {name!r}", operator=name)
         op, parse_operand = entry
         if type(fields_spec) is not dict and not isinstance(fields_spec, Mapping):
@@ -115,7 +118,8 @@ def parse_update(
             raise InvalidQueryError(
                 f"{name} needs a document of field paths, got {fields_spec!r}", operator=name
             )
-        for path, operand in fields_spec.items():
+        for path in fields_spec:
+            operand = fields_spec[path]
             if type(path) is not str or path not in PLAIN_PATHS:  # else checked before, plain
                 if check_update_path(path, name):
                     positional = True
@@ -136,8 +140,12 @@ def parse_update(
     if len(parsed) > 1:  # one field has nothing to conflict with ($rename checks its target)
         check_conflicts(parsed)
         parsed.sort(key=processing_order)
-    filters = () if array_filters is None else parse_array_filters(array_filters)
-    bound = query is not None and (positional or bool(array_filters))
+    if array_filters is None:
+        filters: tuple[tuple[str, FilterNode], ...] = ()
+        bound = positional and query is not None
+    else:
+        filters = parse_array_filters(array_filters)
+        bound = (positional or bool(array_filters)) and query is not None
     result = _operator_update(
         tuple(parsed),
         positional,
