@@ -34,7 +34,7 @@ from lexigram_nosql.contracts import (
     UpdateResult,
     WriteOperation,
 )
-from lexigram_nosql.cursor import DocumentCursor
+from lexigram_nosql.cursor import DocumentCursor, DocumentStream
 from lexigram_nosql.errors import BulkWriteError, InvalidQueryError, NoSQLError
 from lexigram_nosql.query.aggregate_parse import parse_pipeline
 from lexigram_nosql.query.ast import ReplacementUpdate, Update
@@ -471,10 +471,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
             allow_disk_use=allow_disk_use,
             limits=self._limits,
         )
-        if self._finds_in_batches:
-            guard = self._store.stream("find", self._name)
-            return DocumentCursor(guard.documents(lambda: self._find_batches(query), batches=True))
-        return self._stream("find", lambda: self._find(query))
+        return DocumentCursor(self._find_stream(query), query, self._find_stream)
 
     async def count_documents(
         self,
@@ -543,14 +540,16 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         check_server_hints(size, disk)
         if size or disk is not None:
             parsed = replace(parsed, batch_size=size or None, allow_disk_use=disk)
-        return self._stream("aggregate", lambda: self._aggregate(parsed))
+        guard = self._store.stream("aggregate", self._name)
+        return DocumentCursor(guard.documents(lambda: self._aggregate(parsed)))
 
-    def _stream(
-        self, name: str, open_stream: Callable[[], AsyncIterator[Document]]
-    ) -> DocumentCursor:
-        """The backend's stream inside the store's wrapper: one operation, each fetch
-        bounded (``StreamGuard.documents``)."""
-        return DocumentCursor(self._store.stream(name, self._name).documents(open_stream))
+    def _find_stream(self, query: FindQuery) -> DocumentStream:
+        """``find``'s stream inside the store's wrapper, each fetch bounded; a cursor opens it
+        again when ``sort``/``skip``/``limit`` change before it is read."""
+        guard = self._store.stream("find", self._name)
+        if self._finds_in_batches:
+            return guard.documents(lambda: self._find_batches(query), batches=True)
+        return guard.documents(lambda: self._find(query))
 
     # -- validation helpers --------------------------------------------------------------
 

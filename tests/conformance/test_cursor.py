@@ -56,3 +56,48 @@ async def test_a_malformed_to_list_length_is_refused(store: Any, length: Any) ->
     collection = await seeded(store, SHELVES)
     with pytest.raises(InvalidQueryError, match="to_list length"):
         await collection.find({}).to_list(length)
+
+
+async def test_find_modifiers_as_pymongo_chains_them(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({"shelf": {"$gte": 2}}).sort("shelf", -1).skip(1).limit(2)
+    assert await cursor.to_list() == [SHELVES[3], SHELVES[2]]
+    listed = collection.find({}).sort([("shelf", 1)]).limit(-2).batch_size(1)
+    assert [d["shelf"] async for d in listed] == [1, 2]
+
+
+async def test_a_modifier_replaces_what_find_was_given(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF, limit=1).sort("shelf", -1).limit(0)
+    assert [d["shelf"] for d in await cursor.to_list()] == [5, 4, 3, 2, 1]
+
+
+async def test_a_modifier_after_the_first_read_is_refused(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF)
+    assert await anext(cursor) == SHELVES[0]
+    with pytest.raises(InvalidQueryError, match=r"limit\(\) must come before"):
+        cursor.limit(1)
+    assert len(await cursor.to_list()) == 4
+
+
+@pytest.mark.parametrize(
+    "modify",
+    [
+        lambda c: c.sort("shelf", 2),
+        lambda c: c.skip(-1),
+        lambda c: c.limit("3"),
+        lambda c: c.batch_size(-5),
+    ],
+    ids=["sort", "skip", "limit", "batch_size"],
+)
+async def test_a_malformed_modifier_is_refused(store: Any, modify: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    with pytest.raises(InvalidQueryError):
+        modify(collection.find({}))
+
+
+async def test_an_aggregation_cursor_refuses_find_modifiers(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    with pytest.raises(InvalidQueryError, match=r"\$sort, \$skip and \$limit stages"):
+        collection.aggregate([{"$match": {}}]).sort("shelf", 1)
