@@ -54,84 +54,77 @@ class Deadline:
 
 
 class Deadlines:
-    """The deadlines of one store; ``start``/``stop`` around each operation."""
+    """The deadlines of one store in flight (``inflight``), watched by one timer.
 
-    __slots__ = ("_clock", "_inflight", "_loop", "_timer", "_timer_due", "ready")
+    An operation starts its deadline inline (``OperationGuard.__aenter__``: a method call
+    per operation costs about a thousand instructions, a tenth of the wrapper): on the
+    store's ``loop`` (``move`` to the running one first when it is not), it sets its task
+    and its due time from ``clock``, enters ``inflight`` and ``arm``s the timer when due
+    before ``timer_due``. It leaves ``inflight`` at its exit (``stop``). A stream holds its
+    deadline from ``stream`` on and sets it per batch fetch (``fetching``)."""
+
+    __slots__ = ("_timer", "clock", "inflight", "loop", "ready", "timer_due")
 
     ready: asyncio.Future[None]
-    """A done future of the loop the store runs on, from the first ``start`` on: awaiting it
-    returns at once (an operation's plain ``__aenter__`` returns it)."""
+    """A done future of ``loop``, from the first ``move`` on: awaiting it returns at once (an
+    operation's plain ``__aenter__`` returns it)."""
 
     def __init__(self) -> None:
-        self._inflight: dict[Deadline, None] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        # loop.time(), read without a method call when it is asyncio's own (time.monotonic).
-        self._clock: Callable[[], float] = time.monotonic
+        self.inflight: dict[Deadline, None] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.clock: Callable[[], float] = time.monotonic
+        """``loop.time``; ``time.monotonic`` itself (no method call) when that is what it
+        reads, as asyncio's own loops do."""
+        self.timer_due = math.inf
+        """When the timer wakes next: a deadline due before it must ``arm`` it."""
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_due = math.inf
-
-    def start(self, deadline: Deadline, timeout_s: float) -> None:
-        """Watch the current task for ``timeout_s`` seconds from now (``deadline`` is the
-        operation's own, often the operation's guard itself: no object per call)."""
-        loop = get_running_loop()
-        if loop is not self._loop:
-            self._move(loop)
-        deadline.task = current_task(loop)
-        deadline.due = due = self._clock() + timeout_s
-        self._inflight[deadline] = None
-        if due < self._timer_due:
-            self._arm(loop, due)
 
     def stream(self, deadline: Deadline) -> None:
         """Hold the deadline of a stream, idle until ``fetching``."""
-        self._inflight[deadline] = None
+        self.inflight[deadline] = None
 
     def fetching(self, deadline: Deadline, timeout_s: float) -> None:
         """A stream starts fetching its next batch in the current task."""
         loop = get_running_loop()
-        if loop is not self._loop:
-            self._move(loop)
+        if loop is not self.loop:
+            self.move(loop)
         deadline.task = current_task(loop)
-        deadline.due = due = self._clock() + timeout_s
-        if due < self._timer_due:
-            self._arm(loop, due)
-
-    @property
-    def timer_due(self) -> float:
-        """When the timer wakes next: a fetch due before it must ``fetching`` to re-arm it."""
-        return self._timer_due
+        deadline.due = due = self.clock() + timeout_s
+        if due < self.timer_due:
+            self.arm(loop, due)
 
     def stop(self, deadline: Deadline) -> None:
-        self._inflight.pop(deadline, None)
+        self.inflight.pop(deadline, None)
 
-    def _move(self, loop: asyncio.AbstractEventLoop) -> None:
+    def move(self, loop: asyncio.AbstractEventLoop) -> None:
         """The store is used from another event loop (tests do): forget the old one's timer
         and finished tasks."""
         if self._timer is not None:
             self._timer.cancel()
-        self._timer, self._timer_due = None, math.inf
-        self._loop = loop
-        self._clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
-        self._inflight = {d: None for d in self._inflight if not (d.task and d.task.done())}
+        self._timer, self.timer_due = None, math.inf
+        self.loop = loop
+        self.clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        self.inflight = {d: None for d in self.inflight if not (d.task and d.task.done())}
         self.ready = loop.create_future()
         self.ready.set_result(None)
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+    def arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        """Wake at ``due`` (before the timer's current time)."""
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_at(due, self._wake, loop)
-        self._timer_due = due
+        self.timer_due = due
 
     def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
-        if loop is not self._loop:
+        if loop is not self.loop:
             return
-        self._timer, self._timer_due = None, math.inf
+        self._timer, self.timer_due = None, math.inf
         now = loop.time()
         earliest = math.inf
-        for deadline in list(self._inflight):
+        for deadline in list(self.inflight):
             if deadline.due <= now:
                 deadline.expire()
             elif deadline.due < earliest:
                 earliest = deadline.due
         if earliest < math.inf:
-            self._arm(loop, earliest)
+            self.arm(loop, earliest)

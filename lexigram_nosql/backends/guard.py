@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from asyncio import current_task
+from asyncio import current_task, get_running_loop
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -172,7 +172,15 @@ class OperationGuard(_Guarded):
         else:  # _admit's outcome, when the breaker is closed and nobody observes
             self._trial = False
             self._report = self._ends = None
-        deadlines.start(self, self._timeout_s)
+        # The deadline starts (inline: see Deadlines).
+        loop = get_running_loop()
+        if loop is not deadlines.loop:
+            deadlines.move(loop)
+        self.task = current_task(loop)
+        self.due = due = deadlines.clock() + self._timeout_s
+        deadlines.inflight[self] = None
+        if due < deadlines.timer_due:
+            deadlines.arm(loop, due)
         if store.is_connected:  # the usual case
             return deadlines.ready
         return self._connect()
@@ -189,15 +197,16 @@ class OperationGuard(_Guarded):
     def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> Awaitable[None]:
         _guarding.reset(self._token)
         store = self._store
+        deadlines = store.deadlines
         if exc is None and not self._nested and self._ends is None and not self.expired:
             # _exit's outcome in the usual case: nothing to translate, time out or observe.
-            store.deadlines.stop(self)
+            deadlines.inflight.pop(self, None)  # deadlines.stop(self), inline
             breaker = store.breaker
             if breaker is not None and (breaker.consecutive_failures or not breaker.is_closed):
                 breaker.succeeded(self._trial)  # else it has nothing to reset
         else:
             self._exit(exc)
-        return store.deadlines.ready
+        return deadlines.ready
 
     def _exit(self, exc: BaseException | None) -> None:
         """Settle the operation (``_guarding`` is reset already) and raise what its caller
