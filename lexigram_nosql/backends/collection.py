@@ -92,8 +92,9 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         return f"<{type(self).__name__} store={self._store.name!r} name={self._name!r}>"
 
     def _operation(self, name: str) -> OperationGuard:
-        """The store's per-operation wrapper for this collection (see ``store.operation``)."""
-        return self._store.operation(name, self._name)
+        """The store's per-operation wrapper for this collection: ``store.operation(name,
+        collection)``, built here (a call less per operation)."""
+        return OperationGuard(self._store, name, self._name)
 
     def _backend_name(self) -> str:
         return self._store.driver

@@ -22,7 +22,7 @@ import math
 from asyncio import current_task, get_running_loop
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from lexigram_nosql import operations, reads
 from lexigram_nosql.backends.deadlines import Deadline
@@ -34,7 +34,12 @@ from lexigram_nosql.types import Document
 if TYPE_CHECKING:
     from lexigram_nosql.backends.store import BaseDocumentStore
 
-__all__ = ["OperationGuard", "StreamGuard"]
+__all__ = ["ADMIN_OPERATIONS", "OperationGuard", "StreamGuard"]
+
+ADMIN_OPERATIONS: Final = frozenset(
+    {"create_index", "create_indexes", "drop_index", "drop_indexes", "drop_collection"}
+)
+"""The calls bounded by ``admin_timeout_s``: their time grows with the data they touch."""
 
 # The store whose operation is running in this context, so nested calls pass through.
 _guarding: ContextVar[object | None] = ContextVar("lexigram_nosql_guarding", default=None)
@@ -61,11 +66,18 @@ class _Guarded(Deadline):
         store: BaseDocumentStore[Any],
         name: str,
         collection: str | None,
-        timeout_s: float,
+        timeout_s: float | None = None,
     ) -> None:
         # Deadline's fields: task and due are set when the deadline starts.
         self.expired = False
         self._store = store
+        if timeout_s is None:
+            settings = store.settings
+            timeout_s = (
+                settings.admin_timeout_s
+                if name in ADMIN_OPERATIONS
+                else settings.operation_timeout_s
+            )
         self._timeout_s = timeout_s
         self._name = name
         self._collection = collection

@@ -26,7 +26,7 @@ from lexigram_nosql.backends.breaker import CircuitBreaker
 from lexigram_nosql.backends.causes import short_cause
 from lexigram_nosql.backends.deadlines import Deadlines
 from lexigram_nosql.backends.group import CollectionGroup, GroupSource, ListedCollections
-from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
+from lexigram_nosql.backends.guard import ADMIN_OPERATIONS, OperationGuard, StreamGuard
 from lexigram_nosql.backends.names import check_collection_name, check_group_name
 from lexigram_nosql.config.base import StoreSettingsBase
 from lexigram_nosql.contracts import (
@@ -52,11 +52,6 @@ logger = logging.getLogger("lexigram_nosql")
 
 SettingsT = TypeVar("SettingsT", bound=StoreSettingsBase)
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
-
-ADMIN_OPERATIONS: Final = frozenset(
-    {"create_index", "create_indexes", "drop_index", "drop_indexes", "drop_collection"}
-)
-"""The calls bounded by ``admin_timeout_s``: their time grows with the data they touch."""
 
 ErrorMapper = Callable[[BaseException], NoSQLError | None]
 """Turns a driver exception into ours, or returns None when it is not the driver's."""
@@ -84,6 +79,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
 
     def __init__(self, settings: SettingsT) -> None:
         self._settings = settings
+        self.settings: Final = settings  # a field: each operation reads its timeout here
         self._state = StoreState.UNOPENED
         self.is_connected = False
         """``state is CONNECTED``; a field (kept by ``_become``), not a property: the
@@ -113,10 +109,6 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
     @property
     def driver(self) -> str:
         return self.driver_name
-
-    @property
-    def settings(self) -> SettingsT:
-        return self._settings
 
     @property
     def state(self) -> StoreState:
@@ -260,12 +252,6 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         deadline (``timeout_s``, else ``admin_timeout_s`` for index and collection changes,
         else ``operation_timeout_s``) and error translation around one public call. Backends
         adding a public method wrap its body in this."""
-        if timeout_s is None:
-            timeout_s = (
-                self._settings.admin_timeout_s
-                if name in ADMIN_OPERATIONS
-                else self._settings.operation_timeout_s
-            )
         return OperationGuard(self, name, collection, timeout_s)
 
     def stream(self, name: str, collection: str | None = None) -> StreamGuard:
