@@ -1,7 +1,9 @@
 """``DocumentCursor``: what ``find`` and ``aggregate`` return, an async iterator of documents
 that also has the cursor methods code ported from PyMongo's async API or Motor calls:
-``to_list``, ``close``, and on a ``find`` the modifiers ``sort``, ``skip``, ``limit`` and
-``batch_size`` (``await users.find(query).sort("joined", -1).limit(20).to_list()``).
+``to_list``, ``next``, ``close``, ``await`` (PyMongo's async ``aggregate`` is awaited for its
+cursor: ``async for doc in await orders.aggregate(pipeline)``), and on a ``find`` the
+modifiers ``sort``, ``skip``, ``limit`` and ``batch_size``
+(``await users.find(query).sort("joined", -1).limit(20).to_list()``).
 
 ``async for`` reads the underlying stream directly (``__aiter__`` returns it), so a cursor
 adds nothing per document. A modifier, allowed only before the first read as in PyMongo,
@@ -11,7 +13,7 @@ replaces the not yet started stream with one of the changed query.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.errors import InvalidQueryError
@@ -51,6 +53,18 @@ class DocumentCursor(AsyncIterator[Document]):
     def __anext__(self) -> Awaitable[Document]:
         self._started = True
         return self._documents.__anext__()
+
+    def __await__(self) -> Generator[Any, None, DocumentCursor]:
+        """The cursor itself, for code written against PyMongo's async API, whose
+        ``aggregate`` is a coroutine (``cursor = await collection.aggregate(pipeline)``)."""
+        yield from ()
+        return self
+
+    async def next(self) -> Document:
+        """The next document (PyMongo's ``AsyncCursor.next``); ``StopAsyncIteration`` after
+        the last."""
+        self._started = True
+        return await self._documents.__anext__()
 
     async def to_list(self, length: int | None = None) -> list[Document]:
         """The next ``length`` documents (all that are left with None), as PyMongo's and

@@ -101,3 +101,18 @@ async def test_an_aggregation_cursor_refuses_find_modifiers(store: Any) -> None:
     collection = await seeded(store, SHELVES)
     with pytest.raises(InvalidQueryError, match=r"\$sort, \$skip and \$limit stages"):
         collection.aggregate([{"$match": {}}]).sort("shelf", 1)
+
+
+async def test_an_aggregation_cursor_can_be_awaited_as_pymongo_async_writes_it(store: Any) -> None:
+    """PyMongo's async ``aggregate`` is a coroutine giving the cursor; Motor's is not."""
+    collection = await seeded(store, SHELVES)
+    cursor = await collection.aggregate([{"$match": {"shelf": 3}}])
+    assert [d async for d in cursor] == [SHELVES[2]]
+
+
+async def test_next_reads_one_document_then_stops(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({"shelf": {"$gte": 4}}, sort=BY_SHELF)
+    assert [await cursor.next(), await cursor.next()] == SHELVES[3:]
+    with pytest.raises(StopAsyncIteration):
+        await cursor.next()
