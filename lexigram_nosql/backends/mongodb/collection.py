@@ -73,7 +73,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     def _find_options(self, query: FindQuery, session: Any) -> dict[str, Any]:
         """Only the options a find sets: the driver's defaults are the same, and every
         keyword passed is parsed again on each call."""
-        options = _session_option(session)
+        options: dict[str, Any] = {} if session is None else {"session": session}
         if query.projection is not None:
             options["projection"] = dict(query.projection.raw)
         if query.sort:
@@ -86,11 +86,12 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         # Ids are made here so that the result lists them in input order whatever the
         # server does.
         sent, ids = _for_server(documents)
-        options = _session_option(self._store.current_transaction())
+        session = self._store.current_transaction()
         if len(sent) == 1:
-            await self._collection.insert_one(sent[0], **options)
+            insert = self._collection.insert_one
+            await (insert(sent[0]) if session is None else insert(sent[0], session=session))
         else:
-            await self._collection.insert_many(sent, ordered=True, **options)
+            await self._collection.insert_many(sent, ordered=True, session=session)
         return ids
 
     async def _write_bulk(
@@ -215,9 +216,9 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         session = self._store.current_transaction()
         array_filters = update.raw_array_filters if type(update) is OperatorUpdate else ()
         if session is None and not array_filters and not sort:
-            result = await method(filter, document, upsert=upsert)  # by far the most usual
+            result = await method(filter, document, upsert=upsert)  # the usual call
         else:
-            options = _write_options(session, array_filters, sort)
+            options = _update_options(session, array_filters, sort)
             result = await method(filter, document, upsert=upsert, **options)
         return _update_result(result)
 
@@ -233,9 +234,9 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     async def _delete(self, query: FilterQuery, *, multi: bool) -> DeleteResult:
         collection = self._collection
         method = collection.delete_many if multi else collection.delete_one
-        result = await method(
-            filter_to_server(query.raw), **_session_option(self._store.current_transaction())
-        )
+        filter = filter_to_server(query.raw)
+        session = self._store.current_transaction()
+        result = await (method(filter) if session is None else method(filter, session=session))
         deleted = result.deleted_count  # raises for an unacknowledged write, as PyMongo's
         return _DELETED.get(deleted) or DeleteResult(deleted)
 
@@ -463,16 +464,12 @@ class _Unbound:
         return getattr(self._store.database.get_collection(self._name), attribute)
 
 
-def _session_option(session: Any) -> dict[str, Any]:
-    """``session=`` only inside a transaction: the driver's default is the same."""
-    return {} if session is None else {"session": session}
-
-
-def _write_options(
+def _update_options(
     session: Any, array_filters: Sequence[Mapping[str, Any]], sort: tuple[tuple[str, int], ...]
 ) -> dict[str, Any]:
-    """The options of an update that are set (the driver's defaults are the same)."""
-    options = _session_option(session)
+    """The options of an update that are set: the driver's defaults are the same, and
+    a keyword the driver takes as ``**kwargs`` (Motor) costs a dict per call."""
+    options: dict[str, Any] = {} if session is None else {"session": session}
     if array_filters:
         options["array_filters"] = list(array_filters)
     if sort:
