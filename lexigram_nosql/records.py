@@ -10,9 +10,10 @@ dataclass's own.
 
 Setting a field through ``object.__setattr__`` still costs a generic C call per field.
 ``builder`` goes further for the few records built on every single-document call: it fills
-an instance of a mutable twin of the class (the same slots, plain assignments) and then makes
-it an instance of the class itself (``__class__`` assignment, which Python allows between
-classes of the same layout). The result is an ordinary instance of the frozen class.
+an instance of a mutable twin of the class (a subclass adding nothing but plain assignments)
+and then makes it an instance of the class itself (``__class__`` assignment, which Python
+allows between classes of the same layout). The result is an ordinary instance of the
+frozen class.
 """
 
 from __future__ import annotations
@@ -61,19 +62,24 @@ def builder(cls: Callable[P, T]) -> Callable[P, T]:
     The same refusals as ``fast_init``."""
     if not isinstance(cls, type):
         raise TypeError(f"builder needs a frozen dataclass, got {cls!r}")
-    # The same bases and slots: the layout Python requires for the __class__ assignment.
-    # ``object``'s ``__init__`` and ``__setattr__`` in the twin's own namespace: built
-    # without arguments and filled by plain assignments, even when a base is a dataclass.
-    twin_namespace: dict[str, Any] = {
-        "__init__": object.__init__,
-        "__setattr__": object.__setattr__,
-        "__module__": __name__,
-    }
-    if "__slots__" in cls.__dict__:
-        twin_namespace["__slots__"] = cls.__dict__["__slots__"]
-    twin = type(f"_{cls.__name__}Twin", cls.__bases__, twin_namespace)
-    namespace: dict[str, Any] = {"_Twin": twin, "_cls": cls}
+    namespace: dict[str, Any] = {"_cls": cls}
     parameters, values = _signature(cls, "builder", namespace)
+    # A subclass adding no field: the layout Python requires for the __class__ assignment,
+    # and the cheapest to check. ``object``'s ``__init__``, ``__setattr__`` and
+    # ``__delattr__`` in its own namespace: built without arguments and filled by plain
+    # assignments (the frozen class's own methods would refuse them).
+    twin = type(
+        f"_{cls.__name__}Twin",
+        (cls,),
+        {
+            "__slots__": (),
+            "__init__": object.__init__,
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+            "__module__": __name__,
+        },
+    )
+    namespace["_Twin"] = twin
     body = "".join(f"    self.{name} = {value}\n" for name, value in values)
     source = (
         f"def build_{cls.__name__}({parameters}):\n    self = _Twin()\n{body}"
