@@ -77,13 +77,16 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
 
     driver_name: ClassVar[str]
 
+    is_connected: bool = False
+    """``state is CONNECTED``; a field (kept by ``_become``), not a property: the
+    per-operation wrapper reads it on every call. Declared on the class too, where the
+    container's structural match of ``DocumentStoreProtocol`` looks for it."""
+
     def __init__(self, settings: SettingsT) -> None:
         self._settings = settings
         self.settings: Final = settings  # a field: each operation reads its timeout here
         self._state = StoreState.UNOPENED
         self.is_connected = False
-        """``state is CONNECTED``; a field (kept by ``_become``), not a property: the
-        per-operation wrapper reads it on every call."""
         self._redactor = Redactor(settings.secrets())
         register_secrets(settings.secrets())  # for log redaction, where it is installed
         self._collections: dict[str, BaseCollection[Any]] = {}
