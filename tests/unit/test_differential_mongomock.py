@@ -155,7 +155,25 @@ def _comparable(document: dict[str, Any], filter: dict[str, Any]) -> bool:
             and _has_nested_array(document)
         ):
             return False
+        if (
+            isinstance(condition, dict)
+            and "$exists" in condition
+            and not condition["$exists"]
+            and _through_array(document, split_path(path))
+        ):
+            return False  # mongomock's $exists: false departs there (test below)
     return True
+
+
+def _through_array(value: Any, parts: tuple[str, ...]) -> bool:
+    """Whether a proper prefix of the path reaches an array."""
+    for part in parts[:-1]:
+        if isinstance(value, list):
+            return True
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return isinstance(value, list) and len(parts) > 1
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -180,6 +198,14 @@ def test_matches_agrees_with_mongomock(docs: list[dict[str, Any]], filter: dict[
 def _select(filter: dict[str, Any], docs: list[dict[str, Any]]) -> list[int]:
     node = parse_filter(filter)
     return [index for index, doc in enumerate(docs) if matches(node, doc)]
+
+
+def test_exists_false_is_the_negation_of_exists_through_arrays() -> None:
+    """``a.b`` exists in ``{"a": [{}, {"b": 0}]}`` (through its second element), so
+    ``$exists: false`` does not select it; mongomock says it does."""
+    docs = [{"a": [{}, {"b": 0}]}, {"a": [{}, {}]}, {"a": []}, {"a": {"c": 1}}]
+    assert _select({"a.b": {"$exists": False}}, docs) == [1, 2, 3]
+    assert _select({"a.b": {"$exists": True}}, docs) == [0]
 
 
 def test_bool_is_not_a_number() -> None:
