@@ -195,9 +195,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
     ) -> DeleteResult:
-        if hint is not None or let is not None:
-            check_command_options("delete_one", hint, let)
-        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
+        query = self._delete_query("delete_one", filter, hint, let)
         async with self._operation("delete_one"):
             return await self._delete(query, multi=False)
 
@@ -209,8 +207,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         let: Mapping[str, Any] | None = None,
         comment: Any = None,
     ) -> DeleteResult:
-        check_command_options("delete_many", hint, let)
-        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
+        query = self._delete_query("delete_many", filter, hint, let)
         async with self._operation("delete_many"):
             return await self._delete(query, multi=True)
 
@@ -364,6 +361,14 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         raw = update if type(update) is dict else _raw(update)
         # tuple.__new__: UpdateCall(...) without its generated __new__ (built for every call)
         return _new_tuple(UpdateCall, (query, parsed, raw, multi, upsert, order))
+
+    def _delete_query(
+        self, method: str, filter: FilterDocument, hint: Any, let: Mapping[str, Any] | None
+    ) -> FilterQuery:
+        """Validate one delete request (nothing is sent)."""
+        if hint is not None or let is not None:
+            check_command_options(method, hint, let)
+        return FilterQuery.build(self._need_filter(filter), limits=self._limits)
 
     def _run_update(self, call: UpdateCall) -> Awaitable[UpdateResult]:
         """The backend's coroutine for a validated request (returned, not awaited here: one
