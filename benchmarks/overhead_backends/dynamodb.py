@@ -14,8 +14,8 @@ Operations, each side doing the same work over the wire:
 
 Requests per operation are counted on each client with botocore's event hooks.
 
-Sides alternate which goes first over several rounds, and the fastest round of each side is
-compared, so load from other processes on the machine does not decide the ratio.
+Sides alternate which goes first over several rounds; the ratio is the median of the rounds'
+paired ratios, so load from other processes on the machine does not decide it (``_timing``).
 
     python benchmarks/overhead.py dynamodb
 """
@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._timing import alternate, botocore_counter
+from ._timing import Timing, alternate, botocore_counter
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT_ENV = "LEXIGRAM_NOSQL_TEST_DYNAMODB_ENDPOINT"
 CREDENTIALS = {"aws_access_key_id": "lexigrambench", "aws_secret_access_key": "lexigrambench"}
-ROUNDS = 6
+ROUNDS = 9
 KEYED = 100  # documents that lookups and updates by _id address
 
 
@@ -69,7 +69,7 @@ _alternate = functools.partial(alternate, rounds=ROUNDS, split=True)
 """Every DynamoDB workload is split across rounds."""
 
 
-Row = tuple[str, float, float, tuple[float, float] | None, str]
+Row = tuple[str, Timing, str]
 
 
 def _document(i: int) -> dict[str, Any]:
@@ -159,7 +159,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                 await raw_insert_many(raw_inserts, docs)
 
             timed = await counted(ours_insert, raw_insert, operations=1)
-            rows.append((f"insert_many {per_round * ROUNDS}", *timed, ""))
+            rows.append((f"insert_many {per_round * ROUNDS}", timed, ""))
 
             # find
             found_docs = [_document(i) for i in range(n_find)]
@@ -182,8 +182,8 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                         return
                     arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-            ours_s, raw_s, sent = await counted(ours_find, raw_find, operations=1)
-            rows.append((f"find {n_find} docs", ours_s / ROUNDS, raw_s / ROUNDS, sent, ""))
+            timed = await counted(ours_find, raw_find, split=False, operations=1)
+            rows.append((f"find {n_find} docs", timed, ""))
 
             # find_one and update_one by _id
             ours_small = store.collection("small")
@@ -209,7 +209,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                     decode(response["Item"])
 
             timed = await counted(ours_get, raw_get, operations=per_round)
-            rows.append((f"find_one by _id x{per_round * ROUNDS}", *timed, ""))
+            rows.append((f"find_one by _id x{per_round * ROUNDS}", timed, ""))
 
             per_round = max(n_update // ROUNDS, 1)
 
@@ -229,7 +229,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                     )
 
             timed = await counted(ours_update, raw_update, operations=per_round)
-            rows.append((f"update_one $inc x{per_round * ROUNDS}", *timed, ""))
+            rows.append((f"update_one $inc x{per_round * ROUNDS}", timed, ""))
             for table in tables:
                 await client.delete_table(TableName=table)
     finally:

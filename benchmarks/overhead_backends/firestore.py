@@ -6,7 +6,7 @@ Operations: ``insert_many`` of n_insert documents (raw: batches of 500 ``set``),
 streaming n_find documents, n_get ``find_one`` by ``_id`` (raw: ``document(id).get()``),
 n_update ``update_one`` by ``_id`` with ``$inc`` (raw: ``update({"n": Increment(1)})``) and
 as many with ``$set`` of a top-level field (raw: ``update({"name": ...})``). Rounds alternate
-which side goes first; the fastest round of each side is compared.
+which side goes first; the ratio is the median of the rounds' paired ratios (``_timing``).
 
 ``update_one`` with ``$inc`` reads the document before writing it (MongoDB semantics: a
 ``$inc`` on a string is an error, where Firestore's ``Increment`` overwrites it), so it costs
@@ -25,9 +25,9 @@ import os
 import uuid
 from typing import Any
 
-from ._timing import alternate, firestore_counter
+from ._timing import Timing, alternate, firestore_counter
 
-ROUNDS = 5
+ROUNDS = 9
 EMULATOR_ENV = "LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST"
 
 
@@ -43,7 +43,7 @@ async def _reachable(host: str) -> bool:
 
 
 _alternate = functools.partial(alternate, rounds=ROUNDS)
-Row = tuple[str, float, float, tuple[float, float] | None, str]
+Row = tuple[str, Timing, str]
 UPDATE_REASON = (
     "MongoDB's type rule needs the read: $inc on a non-number is an error, Firestore's "
     "Increment would overwrite it"
@@ -93,7 +93,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                 await batch.commit()
 
         timed = await counted(ours_insert, raw_insert, operations=1)
-        rows.append((f"insert_many {n_insert}", *timed, ""))
+        rows.append((f"insert_many {n_insert}", timed, ""))
 
         ours_ids = (await store.collection("data").insert_many(docs[:n_find])).inserted_ids
         raw_ids = [f"{i:06}" for i in range(n_find)]
@@ -111,7 +111,8 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
             async for snapshot in raw.collection("data").stream():
                 snapshot.to_dict()
 
-        rows.append((f"find {n_find} docs", *await counted(ours_find, raw_find, operations=1), ""))
+        timed = await counted(ours_find, raw_find, operations=1)
+        rows.append((f"find {n_find} docs", timed, ""))
 
         per_round = max(n_get // ROUNDS, 1)
 
@@ -126,7 +127,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                 (await coll.document(raw_ids[i % len(raw_ids)]).get()).to_dict()
 
         timed = await counted(ours_get, raw_get, split=True, operations=per_round)
-        rows.append((f"find_one by _id x{per_round * ROUNDS}", *timed, ""))
+        rows.append((f"find_one by _id x{per_round * ROUNDS}", timed, ""))
 
         per_round = max(n_update // ROUNDS, 1)
 
@@ -141,7 +142,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                 await coll.document(raw_ids[i % len(raw_ids)]).update({"n": firestore.Increment(1)})
 
         timed = await counted(ours_update, raw_update, split=True, operations=per_round)
-        rows.append((f"update_one $inc x{per_round * ROUNDS}", *timed, UPDATE_REASON))
+        rows.append((f"update_one $inc x{per_round * ROUNDS}", timed, UPDATE_REASON))
 
         async def ours_set(r: int) -> None:
             coll = store.collection("data")
@@ -156,7 +157,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                 await coll.document(raw_ids[i % len(raw_ids)]).update({"name": f"user {i} {r}"})
 
         timed = await counted(ours_set, raw_set, split=True, operations=per_round)
-        rows.append((f"update_one $set x{per_round * ROUNDS}", *timed, ""))
+        rows.append((f"update_one $set x{per_round * ROUNDS}", timed, ""))
     finally:
         for project in (f"bench-ours-{tag}", f"bench-raw-{tag}"):
             await asyncio.to_thread(_clear, host, project)

@@ -6,9 +6,9 @@ in the same run (a real MongoDB from ``LEXIGRAM_NOSQL_TEST_MONGODB_URI``, else C
 Operations: ``insert_many`` of n_insert documents, ``find`` reading n_find documents,
 n_get ``find_one`` by ``_id`` (ours given the hex string, raw given the ObjectId) and
 n_update ``update_one`` by ``_id`` with ``$inc``, over a collection of 100 documents. Each
-is measured in alternating rounds (ours then raw, then raw then ours...), and the fastest
-round of each side is compared, so that load from other processes on the machine does not
-decide the ratio.
+is measured in alternating rounds (ours then raw, then raw then ours...); the ratio is the
+median of the rounds' paired ratios, so that load from other processes on the machine does
+not decide it (``_timing``).
 
     python benchmarks/overhead.py mongodb
 """
@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._timing import alternate
+from ._timing import Timing, alternate
 
 ROUNDS = 20
 KEYED = 100  # documents in the collection that lookups and updates by _id address
@@ -49,7 +49,7 @@ async def _reachable(uri: str) -> bool:
 
 
 _alternate = functools.partial(alternate, rounds=ROUNDS)
-Row = tuple[str, float, float, tuple[float, float] | None, str]
+Row = tuple[str, Timing, str]
 
 
 class _Commands:
@@ -132,7 +132,7 @@ async def _rows_for(
         # The raw side copies the documents because PyMongo writes _id into them; the copy is
         # what our layer does too (it never mutates the caller's documents).
         timed = await counted(ours_insert, raw_insert, operations=1)
-        rows.append((f"insert_many {n_insert} {label}", *timed, ""))
+        rows.append((f"insert_many {n_insert} {label}", timed, ""))
 
         await store.collection("data").insert_many(docs[:n_find])
         await raw_db["data"].insert_many([dict(d) for d in docs[:n_find]])
@@ -146,7 +146,7 @@ async def _rows_for(
                 pass
 
         timed = await counted(ours_find, raw_find, operations=1)
-        rows.append((f"find {n_find} docs {label}", *timed, ""))
+        rows.append((f"find {n_find} docs {label}", timed, ""))
 
         # Lookups by _id go to a small collection: CongoDB scans a collection for every _id
         # lookup, and over 10k documents its scan would hide the client side being measured.
@@ -166,7 +166,7 @@ async def _rows_for(
                 await coll.find_one({"_id": raw_ids[i % len(raw_ids)]})
 
         timed = await counted(ours_get, raw_get, split=True, operations=per_round)
-        rows.append((f"find_one by _id x{per_round * ROUNDS} {label}", *timed, ""))
+        rows.append((f"find_one by _id x{per_round * ROUNDS} {label}", timed, ""))
 
         per_round = max(n_update // ROUNDS, 1)
 
@@ -181,7 +181,7 @@ async def _rows_for(
                 await coll.update_one({"_id": raw_ids[i % len(raw_ids)]}, {"$inc": {"n": 1}})
 
         timed = await counted(ours_update, raw_update, split=True, operations=per_round)
-        rows.append((f"update_one $inc x{per_round * ROUNDS} {label}", *timed, ""))
+        rows.append((f"update_one $inc x{per_round * ROUNDS} {label}", timed, ""))
         assert isinstance(raw_ids[0], ObjectId)
     finally:
         await raw_client.drop_database(f"bench_raw_{tag}")
