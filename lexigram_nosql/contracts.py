@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Unpack, runtime_checkable
 
 from lexigram_nosql.cursor import DocumentCursor
 from lexigram_nosql.records import fast_init
@@ -30,13 +30,18 @@ if TYPE_CHECKING:
     from lexigram_nosql.errors import NoSQLError
 
 from lexigram_nosql.types import (
+    BulkOptions,
     Document,
     FilterDocument,
     IndexKeys,
     Pipeline,
     ProjectionSpec,
+    ReadOptions,
+    SessionOptions,
     SortSpec,
+    TimedOptions,
     UpdateDocument,
+    WriteOptions,
 )
 
 __all__ = [
@@ -330,9 +335,7 @@ class ReadableCollectionProtocol(Protocol):
         skip: int = 0,
         *,
         sort: SortSpec | None = None,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> Document | None: ...
 
     def find(
@@ -345,9 +348,7 @@ class ReadableCollectionProtocol(Protocol):
         sort: SortSpec | None = None,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> DocumentCursor: ...
 
     async def count_documents(
@@ -356,19 +357,16 @@ class ReadableCollectionProtocol(Protocol):
         *,
         skip: int = 0,
         limit: int = 0,
-        hint: Any = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> int: ...
 
-    async def estimated_document_count(self, *, comment: Any = None) -> int: ...
+    async def estimated_document_count(self, **options: Unpack[TimedOptions]) -> int: ...
 
     async def distinct(
         self,
         key: str,
         filter: FilterDocument | None = None,
-        *,
-        hint: Any = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> list[Any]: ...
 
     def aggregate(
@@ -379,9 +377,7 @@ class ReadableCollectionProtocol(Protocol):
         allow_disk_use: bool | None = None,
         batchSize: int | None = None,  # PyMongo's spelling
         allowDiskUse: bool | None = None,  # PyMongo's spelling
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> DocumentCursor: ...
 
 
@@ -390,10 +386,15 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     """CRUD, indexing and aggregation on one collection (a MongoDB collection, a DynamoDB
     table, a Firestore collection)."""
 
-    async def insert_one(self, document: Document, *, comment: Any = None) -> InsertOneResult: ...
+    async def insert_one(
+        self, document: Document, **options: Unpack[SessionOptions]
+    ) -> InsertOneResult: ...
 
     async def insert_many(
-        self, documents: Iterable[Document], ordered: bool = True, *, comment: Any = None
+        self,
+        documents: Iterable[Document],
+        ordered: bool = True,
+        **options: Unpack[SessionOptions],
     ) -> InsertManyResult: ...
 
     async def update_one(
@@ -404,9 +405,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         *,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
         sort: SortSpec | None = None,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[WriteOptions],
     ) -> UpdateResult: ...
 
     async def update_many(
@@ -415,10 +414,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         update: UpdateDocument,
         upsert: bool = False,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[WriteOptions],
     ) -> UpdateResult: ...
 
     async def replace_one(
@@ -428,27 +424,19 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         upsert: bool = False,
         *,
         sort: SortSpec | None = None,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[WriteOptions],
     ) -> UpdateResult: ...
 
     async def delete_one(
         self,
         filter: FilterDocument,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[WriteOptions],
     ) -> DeleteResult: ...
 
     async def delete_many(
         self,
         filter: FilterDocument,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[WriteOptions],
     ) -> DeleteResult: ...
 
     async def find_one_and_update(
@@ -460,10 +448,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> Document | None: ...
 
     async def find_one_and_replace(
@@ -474,10 +459,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> Document | None: ...
 
     async def find_one_and_delete(
@@ -485,10 +467,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         filter: FilterDocument,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> Document | None: ...
 
     async def create_index(self, keys: IndexKeys, **kwargs: Any) -> str: ...
@@ -507,9 +486,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         self,
         operations: Sequence[WriteOperation],
         ordered: bool = True,
-        *,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[BulkOptions],
     ) -> BulkWriteResult: ...
 
 
@@ -558,6 +535,6 @@ class DocumentStoreProtocol(Protocol):
 
     async def drop_collection(self, name: str) -> None: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[None]: ...
+    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
 
     async def health_check(self) -> StoreHealth: ...

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypedDict
 
 __all__ = [
+    "BulkOptions",
     "Document",
     "FilterDocument",
     "IndexKeys",
     "Pipeline",
     "ProjectionSpec",
+    "ReadOptions",
+    "SessionOptions",
     "SortSpec",
+    "TimedOptions",
     "UpdateDocument",
+    "WriteOptions",
 ]
 
 Document: TypeAlias = dict[str, Any]
@@ -38,3 +43,39 @@ ProjectionSpec: TypeAlias = Mapping[str, Any] | Sequence[str]
 """A projection: ``{field: 1 | 0 | operator}``, or PyMongo's list of field names to include."""
 """An index's keys, in the forms a sort takes (as PyMongo takes them): ``"email"``,
 ``[("org", 1), ("age", -1)]``, ``["org", "age"]`` or ``{"org": 1, "age": -1}``."""
+
+
+# PyMongo's per-command options, by the calls that take them (see
+# ``backends/command_options.py`` for what each does on each backend).
+
+
+class SessionOptions(TypedDict, total=False):
+    """What every call takes: ``insert_one``, ``insert_many``, ``bulk_write``."""
+
+    comment: Any
+    session: Any
+
+
+class BulkOptions(SessionOptions, total=False):
+    """``bulk_write``'s: variables besides (refused, see ``command_options.py``)."""
+
+    let: Mapping[str, Any] | None
+
+
+class TimedOptions(SessionOptions, total=False):
+    """``estimated_document_count``'s: a time bound besides."""
+
+    max_time_ms: int | None
+    maxTimeMS: int | None  # PyMongo's spelling in counts, distinct and aggregate
+
+
+class WriteOptions(SessionOptions, total=False):
+    """Updates' and deletes' options (PyMongo's ``update_one``, ``delete_many``...)."""
+
+    hint: Any
+    collation: Mapping[str, Any] | None
+    let: Mapping[str, Any] | None
+
+
+class ReadOptions(WriteOptions, TimedOptions, total=False):
+    """Reads' and ``find_one_and_*``'s options."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lexigram_nosql.backends.command_options import check_command_options
+from lexigram_nosql.backends.command_options import check_hint
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
@@ -35,7 +35,7 @@ from lexigram_nosql.errors import (
     WriteError,
 )
 from lexigram_nosql.query.ast import Update
-from lexigram_nosql.query.requests import FilterQuery
+from lexigram_nosql.query.requests import CommandOptions, FilterQuery
 from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
@@ -158,36 +158,46 @@ def _prepare(collection: BaseCollection[Any], index: int, op: Any) -> Any:
     try:
         if isinstance(op, InsertOne):
             return collection._check_document(op.document)
-        if op.hint is not None:  # PyMongo's models take one; it changes no result
-            check_command_options(type(op).__name__, hint=op.hint)
-        if isinstance(op, (DeleteOne, DeleteMany)):
-            query = FilterQuery.build(collection._need_filter(op.filter))
-            return DeleteCall(query, multi=isinstance(op, DeleteMany))
-        if isinstance(op, ReplaceOne):
-            return collection._update_call(
-                "ReplaceOne", op.filter, op.replacement, upsert=op.upsert, sort=op.sort
-            )
-        if isinstance(op, UpdateOne):
-            return collection._update_call(
-                "UpdateOne",
-                op.filter,
-                op.update,
-                upsert=op.upsert,
-                array_filters=op.array_filters,
-                sort=op.sort,
-            )
-        return collection._update_call(
-            "UpdateMany",
-            op.filter,
-            op.update,
-            upsert=op.upsert,
-            array_filters=op.array_filters,
-            multi=True,
-        )
+        step = _validated(collection, op)
+        if op.hint is None:
+            return step
+        check_hint(type(op).__name__, op.hint)  # and MongoDB receives it with the request
+        query = dataclasses.replace(step.query, options=CommandOptions(hint=op.hint))
+        if isinstance(step, DeleteCall):
+            return dataclasses.replace(step, query=query)
+        return step._replace(query=query)
     except InvalidQueryError as exc:
         exc.message = f"bulk_write operation {index} ({type(op).__name__}): {exc.message}"
         exc.args = (exc.message,)
         raise
+
+
+def _validated(collection: BaseCollection[Any], op: Any) -> Any:
+    """A delete's, update's or replacement's validated form (``DeleteCall``/``UpdateCall``)."""
+    if isinstance(op, (DeleteOne, DeleteMany)):
+        query = FilterQuery.build(collection._need_filter(op.filter))
+        return DeleteCall(query, multi=isinstance(op, DeleteMany))
+    if isinstance(op, ReplaceOne):
+        return collection._update_call(
+            "ReplaceOne", op.filter, op.replacement, upsert=op.upsert, sort=op.sort
+        )
+    if isinstance(op, UpdateOne):
+        return collection._update_call(
+            "UpdateOne",
+            op.filter,
+            op.update,
+            upsert=op.upsert,
+            array_filters=op.array_filters,
+            sort=op.sort,
+        )
+    return collection._update_call(
+        "UpdateMany",
+        op.filter,
+        op.update,
+        upsert=op.upsert,
+        array_filters=op.array_filters,
+        multi=True,
+    )
 
 
 async def run_bulk(

@@ -12,18 +12,28 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack, cast
 
 from lexigram_nosql import reads
-from lexigram_nosql.backends import fallbacks
-from lexigram_nosql.backends.bulk import UpdateCall, insert_batch, run_bulk, run_steps
-from lexigram_nosql.backends.command_options import check_command_options
-from lexigram_nosql.backends.guard import OperationGuard
+from lexigram_nosql.backends.bulk import UpdateCall, run_bulk
+from lexigram_nosql.backends.command_options import (
+    BULK_OPTIONS,
+    READ_OPTIONS,
+    SESSION_OPTIONS,
+    TIMED_OPTIONS,
+    WRITE_OPTIONS,
+    command_options,
+    is_simple_collation,
+    refuse_collation,
+    time_bound,
+    within,
+)
+from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
 from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.backends.indexing import IndexMethods
 from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.backends.primitives import CollectionPrimitives
-from lexigram_nosql.backends.retry import LostRace, retry_lost_races
+from lexigram_nosql.backends.sessions import check_session
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
@@ -35,11 +45,12 @@ from lexigram_nosql.contracts import (
     WriteOperation,
 )
 from lexigram_nosql.cursor import DocumentCursor, DocumentStream
-from lexigram_nosql.errors import BulkWriteError, InvalidQueryError, NoSQLError
+from lexigram_nosql.errors import BulkWriteError, InvalidQueryError
 from lexigram_nosql.query.aggregate_parse import parse_pipeline
-from lexigram_nosql.query.ast import ReplacementUpdate, Update
+from lexigram_nosql.query.ast import Update
 from lexigram_nosql.query.limits import Limits, check_pipeline
 from lexigram_nosql.query.requests import (
+    CommandOptions,
     FilterQuery,
     FindQuery,
     check_server_hints,
@@ -49,12 +60,17 @@ from lexigram_nosql.query.requests import (
 )
 from lexigram_nosql.query.update import check_new_document, parse_replacement, parse_update
 from lexigram_nosql.types import (
+    BulkOptions,
     Document,
     FilterDocument,
     Pipeline,
     ProjectionSpec,
+    ReadOptions,
+    SessionOptions,
     SortSpec,
+    TimedOptions,
     UpdateDocument,
+    WriteOptions,
 )
 
 if TYPE_CHECKING:
@@ -91,24 +107,53 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} store={self._store.name!r} name={self._name!r}>"
 
-    def _operation(self, name: str) -> OperationGuard:
+    _sends_options: ClassVar[bool] = False
+    """Whether the server takes PyMongo's options itself (MongoDB; see command_options.py)."""
+
+    def _operation(self, name: str, options: CommandOptions | None = None) -> OperationGuard:
         """The store's per-operation wrapper for this collection: ``store.operation(name,
-        collection)``, built here (a call less per operation)."""
-        return OperationGuard(self._store, name, self._name)
+        collection)``, built here (a call less per operation); ``max_time_ms`` bounds it
+        (on MongoDB too, behind the server's own bound)."""
+        if options is None or not options.max_time_ms:
+            return OperationGuard(self._store, name, self._name)
+        return OperationGuard(self._store, name, self._name, self._time_bound(options))
+
+    def _time_bound(self, options: CommandOptions) -> float:
+        """The deadline in seconds: ``max_time_ms`` where shorter than the store's."""
+        return time_bound(self._store.settings.operation_timeout_s, options)
+
+    def _options(
+        self, method: str, given: Mapping[str, Any], accepted: frozenset[str]
+    ) -> CommandOptions | None:
+        """The call's checked options (None: none set): the session must be this store's
+        open transaction, and a collation this backend cannot honour is refused."""
+        options = command_options(method, given, accepted)
+        if options is not None:
+            if options.session is not None:
+                check_session(self._store, options.session, method)
+            if not self._sends_options and not is_simple_collation(options.collation):
+                refuse_collation(method, options.collation or {}, self._backend_name())
+        return options
 
     def _backend_name(self) -> str:
         return self._store.driver
 
     # -- writes --------------------------------------------------------------------------
 
-    async def insert_one(self, document: Document, *, comment: Any = None) -> InsertOneResult:
+    async def insert_one(
+        self, document: Document, **options: Unpack[SessionOptions]
+    ) -> InsertOneResult:
         doc = self._check_document(document)
+        opts = self._options("insert_one", options, SESSION_OPTIONS) if options else None
         async with self._operation("insert_one"):
-            ids = await self._insert([doc])
+            ids = await (self._insert([doc]) if opts is None else within(opts, self._insert([doc])))
         return InsertOneResult(ids[0])
 
     async def insert_many(
-        self, documents: Iterable[Document], ordered: bool = True, *, comment: Any = None
+        self,
+        documents: Iterable[Document],
+        ordered: bool = True,
+        **options: Unpack[SessionOptions],
     ) -> InsertManyResult:
         """Insert in order (an empty list is refused). A refused document raises
         ``BulkWriteError`` carrying what was written: ordered, the documents after it are not
@@ -122,8 +167,10 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
                 "insert_many takes a non-empty list of documents", collection=self._name
             )
         docs = [self._check_document(d) for d in documents]
+        opts = self._options("insert_many", options, SESSION_OPTIONS) if options else None
         async with self._operation("insert_many"):
-            ids, failures = await self._insert_all(docs, ordered=ordered)
+            inserting = self._insert_all(docs, ordered=ordered)
+            ids, failures = await (inserting if opts is None else within(opts, inserting))
         if failures:
             result = BulkWriteResult(inserted_count=len(ids))
             errors = [BulkWriteFailure(i, exc, documents[i]) for i, exc in failures]
@@ -140,15 +187,14 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         *,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
         sort: SortSpec | None = None,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[WriteOptions],
     ) -> UpdateResult:
-        if hint is not None or let is not None:
-            check_command_options("update_one", hint, let)
+        opts = self._options("update_one", options, WRITE_OPTIONS) if options else None
         call = self._update_call(
             "update_one", filter, update, upsert=upsert, array_filters=array_filters, sort=sort
         )
+        if opts is not None:
+            call = call._replace(query=replace(call.query, options=opts))
         async with self._operation("update_one"):
             return await self._run_update(call)
 
@@ -158,15 +204,14 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         update: UpdateDocument,
         upsert: bool = False,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[WriteOptions],
     ) -> UpdateResult:
-        check_command_options("update_many", hint, let)
+        opts = self._options("update_many", options, WRITE_OPTIONS) if options else None
         call = self._update_call(
             "update_many", filter, update, upsert=upsert, array_filters=array_filters, multi=True
         )
+        if opts is not None:
+            call = call._replace(query=replace(call.query, options=opts))
         async with self._operation("update_many"):
             return await self._run_update(call)
 
@@ -177,37 +222,26 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         upsert: bool = False,
         *,
         sort: SortSpec | None = None,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[WriteOptions],
     ) -> UpdateResult:
-        if hint is not None or let is not None:
-            check_command_options("replace_one", hint, let)
+        opts = self._options("replace_one", options, WRITE_OPTIONS) if options else None
         call = self._update_call("replace_one", filter, replacement, upsert=upsert, sort=sort)
+        if opts is not None:
+            call = call._replace(query=replace(call.query, options=opts))
         async with self._operation("replace_one"):
             return await self._run_update(call)
 
     async def delete_one(
-        self,
-        filter: FilterDocument,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        self, filter: FilterDocument, **options: Unpack[WriteOptions]
     ) -> DeleteResult:
-        query = self._delete_query("delete_one", filter, hint, let)
+        query = self._delete_query("delete_one", filter, options)
         async with self._operation("delete_one"):
             return await self._delete(query, multi=False)
 
     async def delete_many(
-        self,
-        filter: FilterDocument,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        self, filter: FilterDocument, **options: Unpack[WriteOptions]
     ) -> DeleteResult:
-        query = self._delete_query("delete_many", filter, hint, let)
+        query = self._delete_query("delete_many", filter, options)
         async with self._operation("delete_many"):
             return await self._delete(query, multi=True)
 
@@ -220,12 +254,8 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> Document | None:
-        check_command_options("find_one_and_update", hint, let)
         return await self._modify_first(
             "find_one_and_update",
             filter,
@@ -240,6 +270,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
             sort=sort,
             upsert=upsert,
             return_document=return_document,
+            options=options,
         )
 
     async def find_one_and_replace(
@@ -250,12 +281,8 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         sort: SortSpec | None = None,
         upsert: bool = False,
         return_document: ReturnDocument | bool = ReturnDocument.BEFORE,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> Document | None:
-        check_command_options("find_one_and_replace", hint, let)
         return await self._modify_first(
             "find_one_and_replace",
             filter,
@@ -265,6 +292,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
             sort=sort,
             upsert=upsert,
             return_document=return_document,
+            options=options,
         )
 
     async def _modify_first(
@@ -278,12 +306,16 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         sort: SortSpec | None,
         upsert: bool,
         return_document: ReturnDocument | bool,
+        options: Mapping[str, Any],
     ) -> Document | None:
         """The one body of ``find_one_and_update``/``_replace``: validate, then modify the
         first match in sort order inside the operation's wrapper."""
+        opts = self._options(operation, options, READ_OPTIONS) if options else None
         query = FindQuery.build(
             self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
         )
+        if opts is not None:
+            query = replace(query, filter=replace(query.filter, options=opts))
         parsed = parse(query)
         if not isinstance(upsert, bool):
             raise InvalidQueryError(f"{operation}: upsert must be True or False, got {upsert!r}")
@@ -294,7 +326,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
                 f"{operation}: return_document must be ReturnDocument.BEFORE or AFTER, got "
                 f"{return_document!r}"
             ) from None
-        async with self._operation(operation):
+        async with self._operation(operation, opts):
             return await self._find_one_and_modify(
                 query, parsed, raw, upsert=upsert, return_document=which
             )
@@ -304,16 +336,15 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         filter: FilterDocument,
         projection: ProjectionSpec | None = None,
         sort: SortSpec | None = None,
-        *,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> Document | None:
-        check_command_options("find_one_and_delete", hint, let)
+        opts = self._options("find_one_and_delete", options, READ_OPTIONS) if options else None
         query = FindQuery.build(
             self._need_filter(filter), projection=projection, sort=sort, limits=self._limits
         )
-        async with self._operation("find_one_and_delete"):
+        if opts is not None:
+            query = replace(query, filter=replace(query.filter, options=opts))
+        async with self._operation("find_one_and_delete", opts):
             return await self._find_one_and_modify(
                 query, None, None, upsert=False, return_document=ReturnDocument.BEFORE
             )
@@ -322,17 +353,16 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         self,
         operations: Sequence[WriteOperation],
         ordered: bool = True,
-        *,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[BulkOptions],
     ) -> BulkWriteResult:
         """Run the operations (each atomic on its own; inside ``transaction()`` all
         together). Every operation is validated before the first write. A failed operation
         raises ``BulkWriteError`` with what was done: ordered, the ones after it are not
         attempted; with ``ordered=False`` every other operation still runs."""
-        if let is not None:
-            check_command_options("bulk_write", let=let)
-        return await run_bulk(self, operations, ordered=ordered)
+        if not options:
+            return await run_bulk(self, operations, ordered=ordered)
+        opts = self._options("bulk_write", options, BULK_OPTIONS)
+        return await within(opts, run_bulk(self, operations, ordered=ordered))
 
     def _update_call(
         self,
@@ -363,12 +393,12 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         return _new_tuple(UpdateCall, (query, parsed, raw, multi, upsert, order))
 
     def _delete_query(
-        self, method: str, filter: FilterDocument, hint: Any, let: Mapping[str, Any] | None
+        self, method: str, filter: FilterDocument, options: Mapping[str, Any]
     ) -> FilterQuery:
         """Validate one delete request (nothing is sent)."""
-        if hint is not None or let is not None:
-            check_command_options(method, hint, let)
-        return FilterQuery.build(self._need_filter(filter), limits=self._limits)
+        opts = self._options(method, options, WRITE_OPTIONS) if options else None
+        query = FilterQuery.build(self._need_filter(filter), limits=self._limits)
+        return query if opts is None else replace(query, options=opts)
 
     def _run_update(self, call: UpdateCall) -> Awaitable[UpdateResult]:
         """The backend's coroutine for a validated request (returned, not awaited here: one
@@ -376,44 +406,6 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         if call.sort:
             return self._update_first_in_order(call)
         return self._update(call.query, call.update, call.raw, multi=call.multi, upsert=call.upsert)
-
-    async def _write_bulk(
-        self, operations: Sequence[WriteOperation], steps: list[Any], *, ordered: bool
-    ) -> tuple[BulkWriteResult, list[BulkWriteFailure]]:
-        """Run a validated bulk (``steps``: each operation's validated form); what was done
-        and the failures. The engine's way by default; a server with a bulk command
-        overrides it."""
-        return await run_steps(self, operations, steps, ordered=ordered)
-
-    async def _insert_all(
-        self, documents: list[Document], *, ordered: bool
-    ) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
-        """Insert ``documents`` (validated; not to be changed), past refused ones unless
-        ``ordered``: the ids inserted and the failures by position. The default makes as few
-        ``_insert`` calls as the failures allow; a server that goes on past errors itself
-        overrides it."""
-        return await insert_batch(self, documents, ordered=ordered)
-
-    async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
-        """``update_one``/``replace_one`` with ``sort``: the first match in that order is
-        updated (MongoDB 8.0). The engine's way: find its ``_id``, then update it under the
-        same filter, again if another writer made it stop matching meanwhile."""
-
-        async def attempt() -> UpdateResult:
-            first = await self._find_one(FindQuery(call.query, fallbacks.ID_ONLY, call.sort, 0, 1))
-            if first is None:
-                return await self._update(
-                    call.query, call.update, call.raw, multi=False, upsert=call.upsert
-                )
-            pinned = FilterQuery.build({"$and": [call.query.raw, {"_id": first["_id"]}]})
-            result = await self._update(pinned, call.update, call.raw, multi=False, upsert=False)
-            if not result.matched_count:
-                raise LostRace  # it stopped matching: update the next first match
-            return result
-
-        kind = "replace_one" if isinstance(call.update, ReplacementUpdate) else "update_one"
-        operation = f"{kind} with sort"
-        return await retry_lost_races(self._store, operation, attempt, collection=self._name)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -424,20 +416,19 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         skip: int = 0,
         *,
         sort: SortSpec | None = None,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> Document | None:
         """The first match. As in PyMongo, a ``filter`` that is not a document is an ``_id``:
         ``find_one("u1")`` is ``find_one({"_id": "u1"})``."""
         if filter is not None and type(filter) is not dict and not isinstance(filter, Mapping):
             filter = {"_id": filter}
-        if hint is not None or let is not None:
-            check_command_options("find_one", hint, let)
+        opts = self._options("find_one", options, READ_OPTIONS) if options else None
         query = FindQuery.build(
             filter, projection=projection, sort=sort, skip=skip, limit=1, limits=self._limits
         )
-        async with self._operation("find_one"):
+        if opts is not None:
+            query = replace(query, filter=replace(query.filter, options=opts))
+        async with self._operation("find_one", opts):
             if skip:  # backends' fast paths (a get by _id) have no notion of skipping
                 document = await BaseCollection._find_one(self, query)
             else:
@@ -457,14 +448,12 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         sort: SortSpec | None = None,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> DocumentCursor:
         """Stream matching documents. Arguments are validated here, before iteration starts.
         As in PyMongo, a negative ``limit`` returns at most that many documents, and
         ``allow_disk_use`` reaches MongoDB (the other backends sort without a memory cap)."""
-        check_command_options("find", hint, let)
+        opts = self._options("find", options, READ_OPTIONS) if options else None
         if type(limit) is int and limit < 0:
             limit = -limit  # PyMongo: a limit that closes the cursor after one batch
         query = FindQuery.build(
@@ -477,6 +466,8 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
             allow_disk_use=allow_disk_use,
             limits=self._limits,
         )
+        if opts is not None:
+            query = replace(query, filter=replace(query.filter, options=opts))
         return DocumentCursor(self._find_stream(query), query, self._find_stream)
 
     async def count_documents(
@@ -485,40 +476,44 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         *,
         skip: int = 0,
         limit: int = 0,
-        hint: Any = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> int:
         """How many documents match, after skipping ``skip`` of them and counting at most
         ``limit`` (0: no limit), as PyMongo's ``count_documents``."""
-        check_command_options("count_documents", hint)
+        opts = self._options("count_documents", options, READ_OPTIONS) if options else None
         query = FilterQuery.build(filter, limits=self._limits)
         FindQuery.build(None, skip=skip, limit=limit)  # validates skip and limit
-        async with self._operation("count_documents"):
+        if opts is not None:
+            query = replace(query, options=opts)
+        async with self._operation("count_documents", opts):
             count = await self._count(query)
         count = max(count - skip, 0)
         return min(count, limit) if limit else count
 
-    async def estimated_document_count(self, *, comment: Any = None) -> int:
+    async def estimated_document_count(self, **options: Unpack[TimedOptions]) -> int:
         """The number of documents in the collection. Exact on every backend here (DynamoDB's
         and Firestore's cheap estimates lag or are missing), so never below what was written."""
-        async with self._operation("estimated_document_count"):
-            return await self._estimated_count()
+        method = "estimated_document_count"
+        opts = self._options(method, options, TIMED_OPTIONS) if options else None
+        async with self._operation(method, opts):
+            counting = self._estimated_count()
+            return await (counting if opts is None else within(opts, counting))
 
     async def distinct(
         self,
         key: str,
         filter: FilterDocument | None = None,
-        *,
-        hint: Any = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> list[Any]:
-        check_command_options("distinct", hint)
+        opts = self._options("distinct", options, READ_OPTIONS) if options else None
         if not isinstance(key, str) or not key or key.startswith("$"):
             raise InvalidQueryError(
                 f"distinct key must be a field path, got {key!r}", path=str(key)
             )
         query = FilterQuery.build(filter, limits=self._limits)
-        async with self._operation("distinct"):
+        if opts is not None:
+            query = replace(query, options=opts)
+        async with self._operation("distinct", opts):
             return await self._distinct(key, query)
 
     def aggregate(
@@ -529,14 +524,12 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         allow_disk_use: bool | None = None,
         batchSize: int | None = None,  # PyMongo's spelling
         allowDiskUse: bool | None = None,  # PyMongo's spelling
-        hint: Any = None,
-        let: Mapping[str, Any] | None = None,
-        comment: Any = None,
+        **options: Unpack[ReadOptions],
     ) -> DocumentCursor:
         """Stream the pipeline's output. The pipeline is validated here, before iteration.
         ``batch_size``/``allow_disk_use`` (or PyMongo's ``batchSize``/``allowDiskUse``)
         reach MongoDB and change no result."""
-        check_command_options("aggregate", hint, let)
+        opts = self._options("aggregate", options, READ_OPTIONS) if options else None
         check_pipeline(pipeline, self._limits)
         parsed = parse_pipeline(pipeline)
         size = one_spelling("aggregate", ("batch_size", batch_size), ("batchSize", batchSize))
@@ -544,15 +537,22 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
             "aggregate", ("allow_disk_use", allow_disk_use), ("allowDiskUse", allowDiskUse)
         )
         check_server_hints(size, disk)
-        if size or disk is not None:
-            parsed = replace(parsed, batch_size=size or None, allow_disk_use=disk)
-        guard = self._store.stream("aggregate", self._name)
+        if size or disk is not None or opts is not None:
+            parsed = replace(parsed, batch_size=size or None, allow_disk_use=disk, options=opts)
+        guard = self._stream("aggregate", opts)
         return DocumentCursor(guard.documents(lambda: self._aggregate(parsed)))
+
+    def _stream(self, name: str, options: CommandOptions | None) -> StreamGuard:
+        """The store's wrapper of a streamed read (``max_time_ms`` bounding each fetch
+        where the server does not receive it)."""
+        if options is None or not options.max_time_ms:
+            return self._store.stream(name, self._name)
+        return StreamGuard(self._store, name, self._name, self._time_bound(options))
 
     def _find_stream(self, query: FindQuery) -> DocumentStream:
         """``find``'s stream inside the store's wrapper, each fetch bounded; a cursor opens it
-        again when ``sort``/``skip``/``limit`` change before it is read."""
-        guard = self._store.stream("find", self._name)
+        again when its modifiers change the query before it is read."""
+        guard = self._stream("find", query.filter.options)
         if self._finds_in_batches:
             return guard.documents(lambda: self._find_batches(query), batches=True)
         return guard.documents(lambda: self._find(query))

@@ -1,36 +1,174 @@
-"""PyMongo's per-command options that change no result here: ``comment`` and ``hint``
-are taken as PyMongo takes them, and ``let`` is refused by name.
+"""PyMongo's per-command options, checked once for every backend: ``comment``, ``hint``,
+``collation``, ``max_time_ms`` (``maxTimeMS``), ``session`` and ``let``.
 
-Code ported from PyMongo passes them; refusing them with a ``TypeError`` would break it for
-no gain. A ``comment`` labels a command in MongoDB's logs and profiler, and ``hint`` picks
-the index MongoDB's planner uses; neither changes which documents a call reads or writes,
-and each backend here plans its own reads, so both are checked and not used. ``let``
-(variables for ``$expr`` and pipeline updates) does change results, and no backend here
-binds them, so it is refused with an error that names it rather than run without them.
+MongoDB receives each as PyMongo sends it, so a user's comment and hint reach the server
+(profiler, logs, command monitoring). Elsewhere each means what the backend can honour
+exactly, and nothing is silently different:
+
+- ``comment`` labels a command for MongoDB's tools: no other backend has a place for it, and
+  it changes no result, so it is accepted and dropped there;
+- ``hint`` picks an index: validated in form; on the engine's backends a hint naming an index
+  the collection does not have is refused as MongoDB refuses it (``hints.py``);
+- ``collation`` changes comparisons: the simple (binary) collation is what every other backend
+  does, and any other is refused there by name (``UnsupportedQueryError``), never compared
+  binary while the user asked for case-insensitive;
+- ``max_time_ms`` bounds the call: sent as ``maxTimeMS`` to MongoDB; elsewhere it shortens the
+  operation's deadline, and running out raises ``OperationTimeoutError``;
+- ``session`` must be the one ``store.transaction()`` gave (``backends/sessions.py``);
+- ``let`` (variables for ``$expr`` and pipeline updates) changes results, and no backend here
+  binds them, so it is refused by name rather than run without them.
+
+Calls without a filter (``insert_one``, ``bulk_write``...) have no request object to carry
+their options to the backend: ``within`` holds them for the call's duration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from contextvars import ContextVar
+from typing import Any, Final, TypeVar
 
-from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.query.requests import CommandOptions
+from lexigram_nosql.types import (
+    BulkOptions,
+    ReadOptions,
+    SessionOptions,
+    TimedOptions,
+    WriteOptions,
+)
 
-__all__ = ["check_command_options"]
+__all__ = [
+    "CommandOptions",
+    "READ_OPTIONS",
+    "SESSION_OPTIONS",
+    "TIMED_OPTIONS",
+    "WRITE_OPTIONS",
+    "check_hint",
+    "command_options",
+    "current_call_options",
+    "is_simple_collation",
+    "refuse_collation",
+    "time_bound",
+    "within",
+]
+
+T = TypeVar("T")
 
 
-def check_command_options(method: str, hint: Any = None, let: Any = None) -> None:
-    """Refuse a malformed ``hint`` and any ``let`` (callers test ``is not None`` first)."""
+SESSION_OPTIONS: Final = frozenset(SessionOptions.__optional_keys__)
+TIMED_OPTIONS: Final = frozenset(TimedOptions.__optional_keys__)
+WRITE_OPTIONS: Final = frozenset(WriteOptions.__optional_keys__)
+READ_OPTIONS: Final = frozenset(ReadOptions.__optional_keys__)
+BULK_OPTIONS: Final = frozenset(BulkOptions.__optional_keys__)
+
+_call_options: ContextVar[CommandOptions | None] = ContextVar(
+    "lexigram_nosql_call_options", default=None
+)
+
+
+def command_options(
+    method: str, given: Mapping[str, Any], accepted: frozenset[str] = READ_OPTIONS
+) -> CommandOptions | None:
+    """Check the options ``given`` to ``method``; None when none is set. A name the method
+    does not take is a ``TypeError``, as Python's own for an unexpected keyword."""
+    for name in given:
+        if name not in accepted:
+            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}")
+    let = given.get("let")
     if let is not None:
         raise InvalidQueryError(
             f"{method}: let= (variables for $expr and pipeline updates) is not supported; "
-            "write the values into the filter or update instead"
+            "write the values into the filter or update instead",
+            operator="let",
         )
-    if hint is not None and not _is_hint(hint):
+    hint = given.get("hint")
+    if hint is not None:
+        check_hint(method, hint)
+    collation = given.get("collation")
+    if collation is not None:
+        collation = _collation(method, collation)
+    max_time_ms = _max_time_ms(method, given.get("max_time_ms"), given.get("maxTimeMS"))
+    options = CommandOptions(
+        given.get("comment"), hint, collation, max_time_ms, given.get("session")
+    )
+    return None if options == _NONE else options
+
+
+_NONE: Final = CommandOptions()
+
+
+def check_hint(method: str, hint: Any) -> None:
+    """Refuse a ``hint`` that is neither an index name nor an index's keys."""
+    if not _is_hint(hint):
         raise InvalidQueryError(
             f"{method}: hint must be an index name or its keys ([('field', 1)] or "
-            f"{{'field': 1}}), got {hint!r}"
+            f"{{'field': 1}}), got {hint!r}",
+            operator="hint",
         )
+
+
+def is_simple_collation(collation: Mapping[str, Any] | None) -> bool:
+    """Binary comparison, what every backend but MongoDB does (``{"locale": "simple"}``)."""
+    return collation is None or dict(collation) == {"locale": "simple"}
+
+
+def refuse_collation(method: str, collation: Mapping[str, Any], backend: str) -> None:
+    """A backend comparing binary cannot honour another collation: say so, never ignore it."""
+    raise UnsupportedQueryError(
+        f"{method}: collation {dict(collation)!r} is not supported on {backend}, which compares "
+        "strings binary (the simple collation, {'locale': 'simple'}); store a normalized "
+        "copy of the field (e.g. lower-cased) and query that instead",
+        backend=backend,
+        operator="collation",
+    )
+
+
+async def within(options: CommandOptions | None, call: Awaitable[T]) -> T:
+    """Await ``call`` with ``options`` as the current call's (calls without a filter)."""
+    token = _call_options.set(options)
+    try:
+        return await call
+    finally:
+        _call_options.reset(token)
+
+
+def time_bound(timeout_s: float, options: CommandOptions) -> float:
+    """A call's deadline in seconds: its ``max_time_ms`` where shorter than ``timeout_s``."""
+    return min(timeout_s, options.max_time_ms / 1000) if options.max_time_ms else timeout_s
+
+
+def current_call_options() -> CommandOptions | None:
+    """The options of the call running in this context (``within``), or None."""
+    return _call_options.get()
+
+
+def _collation(method: str, collation: Any) -> Mapping[str, Any]:
+    document = getattr(collation, "document", collation)  # pymongo.collation.Collation
+    if not isinstance(document, Mapping) or not isinstance(document.get("locale"), str):
+        raise InvalidQueryError(
+            f"{method}: collation must be a document with a 'locale' (e.g. "
+            f"{{'locale': 'en', 'strength': 2}}), got {collation!r}",
+            operator="collation",
+        )
+    return document
+
+
+def _max_time_ms(method: str, snake: Any, pymongo: Any) -> int | None:
+    if snake is not None and pymongo is not None:
+        raise InvalidQueryError(
+            f"{method}: give max_time_ms or maxTimeMS, not both", operator="maxTimeMS"
+        )
+    value = pymongo if snake is None else snake
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidQueryError(
+            f"{method}: max_time_ms must be a non-negative integer of milliseconds (0: no "
+            f"limit), got {value!r}",
+            operator="max_time_ms",
+        )
+    return value or None
 
 
 def _is_hint(hint: Any) -> bool:

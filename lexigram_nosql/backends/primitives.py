@@ -6,15 +6,29 @@ server does better. A mixin of ``BaseCollection``."""
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from lexigram_nosql.backends import fallbacks
-from lexigram_nosql.contracts import DeleteResult, ReturnDocument, UpdateResult
-from lexigram_nosql.query.ast import ParsedPipeline, Update
+from lexigram_nosql.backends.bulk import UpdateCall, insert_batch, run_steps
+from lexigram_nosql.backends.retry import LostRace, retry_lost_races
+from lexigram_nosql.contracts import (
+    BulkWriteFailure,
+    BulkWriteResult,
+    DeleteResult,
+    ReturnDocument,
+    UpdateResult,
+    WriteOperation,
+)
+from lexigram_nosql.errors import NoSQLError
+from lexigram_nosql.query.ast import ParsedPipeline, ReplacementUpdate, Update
 from lexigram_nosql.query.projection import parse_projection
 from lexigram_nosql.query.requests import FilterQuery, FindQuery
 from lexigram_nosql.types import Document
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.collection import BaseCollection
 
 __all__ = ["CollectionPrimitives"]
 
@@ -90,3 +104,54 @@ class CollectionPrimitives(abc.ABC):
     ) -> Document | None:
         """Atomically update (or, with ``update=None``, delete) the first match in sort order
         and return it before or after, projected."""
+
+    async def _write_bulk(
+        self,
+        operations: Sequence[WriteOperation],
+        steps: list[Any],
+        *,
+        ordered: bool,
+    ) -> tuple[BulkWriteResult, list[BulkWriteFailure]]:
+        """Run a validated bulk (``steps``: each operation's validated form); what was done
+        and the failures. The engine's way by default; a server with a bulk command
+        overrides it."""
+        return await run_steps(_base(self), operations, steps, ordered=ordered)
+
+    async def _insert_all(
+        self, documents: list[Document], *, ordered: bool
+    ) -> tuple[list[Any], list[tuple[int, NoSQLError]]]:
+        """Insert ``documents`` (validated; not to be changed), past refused ones unless
+        ``ordered``: the ids inserted and the failures by position. The default makes as few
+        ``_insert`` calls as the failures allow; a server that goes on past errors itself
+        overrides it."""
+        return await insert_batch(_base(self), documents, ordered=ordered)
+
+    async def _update_first_in_order(self, call: UpdateCall) -> UpdateResult:
+        """``update_one``/``replace_one`` with ``sort``: the first match in that order is
+        updated (MongoDB 8.0). The engine's way: find its ``_id``, then update it under the
+        same filter, again if another writer made it stop matching meanwhile."""
+
+        async def attempt() -> UpdateResult:
+            first = await self._find_one(FindQuery(call.query, fallbacks.ID_ONLY, call.sort, 0, 1))
+            if first is None:
+                return await self._update(
+                    call.query, call.update, call.raw, multi=False, upsert=call.upsert
+                )
+            pinned = FilterQuery.build({"$and": [call.query.raw, {"_id": first["_id"]}]})
+            pinned = dataclasses.replace(pinned, options=call.query.options)
+            result = await self._update(pinned, call.update, call.raw, multi=False, upsert=False)
+            if not result.matched_count:
+                raise LostRace  # it stopped matching: update the next first match
+            return result
+
+        kind = "replace_one" if isinstance(call.update, ReplacementUpdate) else "update_one"
+        operation = f"{kind} with sort"
+        collection = _base(self)
+        return await retry_lost_races(
+            collection.store, operation, attempt, collection=collection.name
+        )
+
+
+def _base(primitives: CollectionPrimitives) -> BaseCollection[Any]:
+    """The collection these primitives are a mixin of."""
+    return cast("BaseCollection[Any]", primitives)

@@ -28,6 +28,7 @@ from lexigram_nosql.backends.deadlines import Deadlines
 from lexigram_nosql.backends.group import CollectionGroup, GroupSource, ListedCollections
 from lexigram_nosql.backends.guard import ADMIN_OPERATIONS, OperationGuard, StreamGuard
 from lexigram_nosql.backends.names import check_collection_name, check_group_name
+from lexigram_nosql.backends.sessions import TransactionSession
 from lexigram_nosql.config.base import StoreSettingsBase
 from lexigram_nosql.contracts import (
     Capabilities,
@@ -288,16 +289,23 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         key = "health_timeout_s" if operation == "health_check" else "operation_timeout_s"
         if operation in ADMIN_OPERATIONS:
             key = "admin_timeout_s"
+        within = f"{key}={bound:g}s"
+        own = bound < getattr(self._settings, key)  # the call's own max_time_ms, shorter
+        if own:
+            within = f"max_time_ms={round(bound * 1000)}"
         where = f" on collection {collection!r}" if collection else ""
-        return OperationTimeoutError(
+        error = OperationTimeoutError(
             f"{operation}{where} of store {self.name!r} ({self.driver}) did not finish within "
-            f"{key}={bound:g}s (driver retries included)",
+            f"{within} (driver retries included)",
             operation=operation,
             timeout_s=bound,
             store=self.name,
             collection=collection,
             driver=self.driver,
         )
+        if own:  # a bound the caller chose says nothing of the server's health
+            error._lexigram_counted = True  # type: ignore[attr-defined]  # (the breaker's flag)
+        return error
 
     def translate(self, exc: BaseException, *, collection: str | None = None) -> BaseException:
         """Our error for a driver exception (store and collection attached), or ``exc``."""
@@ -368,18 +376,20 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
     # -- transactions --------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
+    async def transaction(self) -> AsyncIterator[TransactionSession]:
         """Every operation of this store inside the block joins one transaction (a context
         variable, so it follows the task); commit on exit, roll back on exception. A nested
-        block joins the outer transaction."""
-        if self.current_transaction() is not None:
-            yield
+        block joins the outer transaction. ``as session`` gives the block's session, which
+        calls take as ``session=`` as PyMongo's take its ``ClientSession`` (optional here)."""
+        current = self.current_transaction()
+        if current is not None:
+            yield TransactionSession(self, current)
             return
         async with self.operation("start_transaction"):
             handle = await self._begin_transaction()
         token = _transactions.set({**_transactions.get(), id(self): handle})
         try:
-            yield
+            yield TransactionSession(self, handle)
         except BaseException:
             _transactions.reset(token)
             try:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.records import fast_init
+
+if TYPE_CHECKING:
+    from lexigram_nosql.query.requests import CommandOptions
 
 __all__ = [
     "And",
@@ -258,3 +261,5 @@ class ParsedPipeline:
     stages: tuple[Stage, ...] = field(default_factory=tuple)
     batch_size: int | None = None
     allow_disk_use: bool | None = None
+    options: CommandOptions | None = None
+    """The call's PyMongo options (``hint``, ``comment``...), which MongoDB receives."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.ast import FilterNode, MatchAll
@@ -19,7 +19,32 @@ from lexigram_nosql.query.projection import Projection, parse_projection
 from lexigram_nosql.records import builder, fast_init
 from lexigram_nosql.types import ProjectionSpec, SortSpec
 
-__all__ = ["FilterQuery", "FindQuery", "filter_query", "parse_sort"]
+__all__ = ["CommandOptions", "FilterQuery", "FindQuery", "filter_query", "parse_sort"]
+
+
+class CommandOptions(NamedTuple):
+    """A call's checked options, as MongoDB receives them (None: not given)."""
+
+    comment: Any = None
+    hint: Any = None
+    collation: Mapping[str, Any] | None = None
+    max_time_ms: int | None = None
+    session: Any = None
+
+    def driver_kwargs(self, max_time: str = "maxTimeMS") -> dict[str, Any]:
+        """The options PyMongo's collection methods take, those given only: the time bound
+        under ``max_time`` (``find``'s ``max_time_ms``, the command field ``maxTimeMS``
+        elsewhere); ``session`` is the store's to give."""
+        sent: dict[str, Any] = {}
+        if self.comment is not None:
+            sent["comment"] = self.comment
+        if self.hint is not None:
+            sent["hint"] = self.hint
+        if self.collation is not None:
+            sent["collation"] = dict(self.collation)
+        if self.max_time_ms:
+            sent[max_time] = self.max_time_ms
+        return sent
 
 
 @fast_init
@@ -29,6 +54,8 @@ class FilterQuery:
 
     node: FilterNode
     raw: Mapping[str, Any] = field(default_factory=dict)
+    options: CommandOptions | None = None
+    """The call's PyMongo options (``hint``, ``comment``...), which MongoDB receives."""
 
     @classmethod
     def build(

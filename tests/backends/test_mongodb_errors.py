@@ -158,6 +158,9 @@ def test_server_codes_refine_operation_failures() -> None:
     assert type(failure(11000)) is ours.DuplicateKeyError
     assert type(failure(10334)) is ours.DocumentTooLargeError
     assert type(failure(18)) is ours.NoSQLConnectionError
+    expired = failure(50)  # MaxTimeMSExpired: the call's own max_time_ms, not an outage
+    assert type(expired) is ours.OperationTimeoutError and expired.code == 50
+    assert "max_time_ms" in expired.message
     for code in (66, 14, 28, 2):  # ImmutableField, TypeMismatch, PathNotViable, BadValue
         mismatch = failure(code)
         assert type(mismatch) is ours.UpdateMismatchError and mismatch.code == code

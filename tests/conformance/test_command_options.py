@@ -1,9 +1,12 @@
-"""PyMongo's per-command options on every backend: ``comment`` and ``hint`` are taken as
-PyMongo takes them and change no result; ``let`` is refused by name, before anything is
-written (see ``backends/command_options.py``)."""
+"""PyMongo's per-command options on every backend (see ``backends/command_options.py``):
+``comment`` and ``hint`` change no result; a simple collation is every backend's, another one
+is MongoDB's only and refused elsewhere by name; ``max_time_ms`` bounds the call; ``session``
+is the store's own transaction's; ``let`` is refused by name. That MongoDB receives them is
+checked by command monitoring in ``tests/backends/test_mongodb_command_options.py``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,12 +17,15 @@ from lexigram_nosql import (
     DeleteOne,
     InsertOne,
     InvalidQueryError,
+    OperationTimeoutError,
     ReplaceOne,
     ReturnDocument,
+    UnsupportedQueryError,
     UpdateMany,
     UpdateOne,
+    create_store,
 )
-from tests.conformance.support import by_id, collect, seeded
+from tests.conformance.support import REFUSED, TRANSACTIONS, attempt, by_id, collect, seeded
 
 A, B, C = (f"{n:024x}" for n in (0xA1, 0xB2, 0xC3))
 """ObjectId-shaped ids, which every backend (CongoDB included) stores."""
@@ -136,4 +142,133 @@ async def test_let_is_refused_by_name_before_anything_is_written(store: Any, nam
     collection = await seeded(store, SEED)
     with pytest.raises(InvalidQueryError, match="let="):
         await LET_CALLS[name](collection, {"let": {"wanted": "nut"}})
+    assert by_id(await collect(collection.find({}))) == SEED
+
+
+TIMED = {
+    name: call
+    for name, call in CALLS.items()
+    if not name.startswith(("update", "replace", "delete"))  # PyMongo gives these no bound
+}
+
+
+@pytest.mark.parametrize("collation", [{"locale": "simple"}, None])
+@pytest.mark.parametrize("name", list(CALLS))
+async def test_the_simple_collation_changes_no_result(
+    store: Any, name: str, collation: Any
+) -> None:
+    await _run_both(store, CALLS[name], {"collation": collation})
+
+
+CASE_INSENSITIVE = {"locale": "en", "strength": 2}
+
+
+async def test_a_case_insensitive_collation_is_mongodbs_or_refused_by_name(store: Any) -> None:
+    """Never compared binary while the user asked for case-insensitive: MongoDB honours it,
+    a backend comparing binary refuses it before anything is written."""
+    collection = await seeded(store, SEED)
+    if store.driver == "mongodb":
+        found = await collection.find_one({"kind": "NUT"}, collation=CASE_INSENSITIVE)
+        assert found == SEED[1]
+        return
+    for name in ("find", "update_many", "delete_one", "find_one_and_delete"):
+        with pytest.raises(UnsupportedQueryError, match="collation") as refused:
+            await CALLS[name](collection, {"collation": CASE_INSENSITIVE})
+        assert (refused.value.operator, refused.value.backend) == ("collation", store.driver)
+    assert by_id(await collect(collection.find({}))) == SEED
+
+
+@pytest.mark.parametrize("collation", ["en", {"strength": 2}, {"locale": 3}])
+async def test_a_malformed_collation_is_refused(store: Any, collation: Any) -> None:
+    collection = await seeded(store, SEED)
+    with pytest.raises(InvalidQueryError, match="collation must be a document"):
+        await collection.update_many({}, {"$set": {"x": 1}}, collation=collation)
+    assert by_id(await collect(collection.find({}))) == SEED
+
+
+@pytest.mark.parametrize("spelling", ["max_time_ms", "maxTimeMS"])
+@pytest.mark.parametrize("name", list(TIMED))
+async def test_a_time_bound_the_call_meets_changes_no_result(
+    store: Any, name: str, spelling: str
+) -> None:
+    await _run_both(store, TIMED[name], {spelling: 60_000})
+
+
+@pytest.mark.parametrize("bound", [-1, "5", 1.5, True])
+async def test_a_malformed_time_bound_is_refused(store: Any, bound: Any) -> None:
+    collection = await seeded(store, SEED)
+    with pytest.raises(InvalidQueryError, match="max_time_ms must be a non-negative integer"):
+        await collection.find_one({}, max_time_ms=bound)
+
+
+async def test_both_spellings_of_the_time_bound_are_refused(store: Any) -> None:
+    collection = await seeded(store, SEED)
+    with pytest.raises(InvalidQueryError, match="max_time_ms or maxTimeMS, not both"):
+        await collection.count_documents({}, max_time_ms=5, maxTimeMS=5)
+
+
+async def test_a_call_outliving_its_max_time_ms_raises_our_timeout_error(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collection = await seeded(store, SEED)
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(collection, "_count", slow)
+    with pytest.raises(OperationTimeoutError, match="max_time_ms=50") as timed_out:
+        await collection.count_documents({}, max_time_ms=50)
+    assert timed_out.value.operation == "count_documents"
+    assert store.breaker is None or store.breaker.consecutive_failures == 0
+
+
+async def test_an_option_the_call_does_not_take_is_a_type_error(store: Any) -> None:
+    """As PyMongo's signatures say: no ``hint`` on an insert, no time bound on an update."""
+    collection = await seeded(store, SEED)
+    with pytest.raises(TypeError, match=r"insert_one.*'hint'"):
+        await collection.insert_one({"_id": C}, hint="_id_")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"update_one.*'max_time_ms'"):
+        await collection.update_one(  # type: ignore[call-arg]
+            {"_id": A}, {"$set": {"qty": 0}}, max_time_ms=5
+        )
+    assert by_id(await collect(collection.find({}))) == SEED
+
+
+async def test_a_session_from_the_stores_transaction_is_taken(store: Any) -> None:
+    collection = await seeded(store, SEED)
+
+    async def in_transaction() -> Any:
+        async with store.transaction() as session:
+            assert session.in_transaction
+            await collection.insert_one({"_id": C, "kind": "pin", "qty": 1}, session=session)
+            await collection.update_one({"_id": A}, {"$inc": {"qty": 1}}, session=session)
+            return await collection.find_one({"_id": A}, session=session)
+
+    found = await attempt(store, [TRANSACTIONS], in_transaction)
+    if found is REFUSED:
+        return  # this backend has no transactions, and said so (asserted by attempt)
+    assert found == {**SEED[0], "qty": 5}
+    assert await collection.count_documents({}) == 3
+
+
+async def test_a_session_that_is_not_this_stores_open_transaction_is_refused(store: Any) -> None:
+    collection = await seeded(store, SEED)
+    with pytest.raises(InvalidQueryError, match="session= takes the session of"):
+        await collection.insert_one({"_id": C}, session=object())
+    other = create_store({"name": "other", "driver": "memory"})
+
+    async def stale_and_foreign() -> None:
+        async with store.transaction() as session:
+            pass
+        with pytest.raises(InvalidQueryError, match="not open here"):
+            await collection.update_one({"_id": A}, {"$set": {"qty": 0}}, session=session)
+        async with other.transaction() as foreign, store.transaction():
+            with pytest.raises(InvalidQueryError, match="store 'other'"):
+                await collection.delete_one({"_id": A}, session=foreign)
+
+    await other.connect()
+    try:
+        await attempt(store, [TRANSACTIONS], stale_and_foreign)
+    finally:
+        await other.disconnect()
     assert by_id(await collect(collection.find({}))) == SEED

@@ -49,6 +49,20 @@ _ID_CODE = (
     "is what maps the refusal to InvalidQueryError"
 )
 
+_NO_COMMENT = (
+    "mongomock refuses comment= (\"Unrecognized field 'comment'\", or an unexpected keyword "
+    "argument); MongoDB 4.4+ takes a comment on every command"
+)
+_NO_HINT = (
+    'mongomock refuses hint= on find, distinct, updates and deletes ("Unrecognized field '
+    "'hint'\", or NotImplementedError); MongoDB takes it"
+)
+_NO_COLLATION = (
+    "mongomock does not implement collation= on counts, distinct, updates and deletes "
+    "(NotImplementedError, or an unexpected keyword argument), and ignores it on find"
+)
+_NO_MAX_TIME = "mongomock's distinct takes no maxTimeMS; MongoDB's takes one"
+
 # Filter cases run twice: by find and by count_documents.
 _FILTER_TESTS = ("test_filter", "test_count_documents_agrees_with_find")
 _UPDATE_TESTS = ("test_update_one", "test_update_many_applies_to_every_match")
@@ -280,6 +294,74 @@ KNOWN_GAPS: dict[str, str] = {
     "test_unordered_bulk_write_continues_past_errors": (
         "mongomock crashes (AttributeError) on $push to a non-array instead of refusing it"
     ),
+    # PyMongo's per-command options, which MongoDB takes on every command
+    **_cases(
+        ("test_a_comment_changes_no_result",),
+        dict.fromkeys(
+            (
+                f"{call}-{comment}"
+                for call in (
+                    "find",
+                    "find_one",
+                    "count_documents",
+                    "distinct",
+                    "update_one",
+                    "update_many",
+                    "replace_one",
+                    "delete_one",
+                    "delete_many",
+                    "insert_one",
+                    "insert_many",
+                    "estimated_document_count",
+                    "bulk_write",
+                )
+                for comment in ("nightly-reindex", "comment1")
+            ),
+            _NO_COMMENT,
+        ),
+    ),
+    **_cases(
+        ("test_the_simple_collation_changes_no_result",),
+        dict.fromkeys(
+            (
+                f"{call}-collation0"
+                for call in (
+                    "count_documents",
+                    "distinct",
+                    "update_one",
+                    "update_many",
+                    "replace_one",
+                    "delete_one",
+                    "delete_many",
+                )
+            ),
+            _NO_COLLATION,
+        ),
+    ),
+    "test_a_case_insensitive_collation_is_mongodbs_or_refused_by_name": _NO_COLLATION,
+    "test_a_time_bound_the_call_meets_changes_no_result[distinct-max_time_ms]": _NO_MAX_TIME,
+    "test_a_time_bound_the_call_meets_changes_no_result[distinct-maxTimeMS]": _NO_MAX_TIME,
+    **_cases(
+        ("test_a_hint_changes_no_result",),
+        dict.fromkeys(
+            (
+                f"{call}-{hint}"
+                for call in (
+                    "find",
+                    "find_one",
+                    "distinct",
+                    "update_one",
+                    "update_many",
+                    "replace_one",
+                    "delete_one",
+                    "delete_many",
+                )
+                for hint in ("_id_", "hint1", "hint2")
+            ),
+            _NO_HINT,
+        ),
+    ),
+    "test_bulk_models_take_a_hint_that_changes_no_result": _NO_HINT,
 }
 
 # Tests whose stores are built from configuration or in other processes, which cannot reach

@@ -16,6 +16,7 @@ from pymongo.errors import BulkWriteError
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.bulk import DeleteCall, UpdateCall
+from lexigram_nosql.backends.command_options import current_call_options
 from lexigram_nosql.backends.mongodb.errors import bulk_write_errors
 from lexigram_nosql.backends.mongodb.ids import (
     document_from_server,
@@ -55,7 +56,11 @@ __all__ = ["MongoCollection"]
 
 
 class MongoCollection(BaseCollection["MongoDocumentStore"]):
-    """One MongoDB collection of a ``MongoDocumentStore``."""
+    """One MongoDB collection of a ``MongoDocumentStore``. PyMongo's per-command options
+    (``comment``, ``hint``, ``collation``, ``maxTimeMS``) reach the server as PyMongo sends
+    them: on the request (``FilterQuery.options``), else ``current_call_options()``."""
+
+    _sends_options = True
 
     def __init__(self, store: MongoDocumentStore, name: str) -> None:
         super().__init__(store, name)
@@ -70,10 +75,16 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         else:
             self._collection = database.get_collection(self._name)
 
-    def _find_options(self, query: FindQuery, session: Any) -> dict[str, Any]:
+    def _find_options(
+        self, query: FindQuery, session: Any, max_time: str = "maxTimeMS"
+    ) -> dict[str, Any]:
         """Only the options a find sets: the driver's defaults are the same, and every
-        keyword passed is parsed again on each call."""
-        options: dict[str, Any] = {} if session is None else {"session": session}
+        keyword passed is parsed again on each call. ``max_time``: the time bound's keyword
+        (``find``'s ``max_time_ms``; ``maxTimeMS`` in ``find_one_and_*``)."""
+        sent = query.filter.options
+        options: dict[str, Any] = {} if sent is None else sent.driver_kwargs(max_time)
+        if session is not None:
+            options["session"] = session
         if query.projection is not None:
             options["projection"] = dict(query.projection.raw)
         if query.sort:
@@ -87,7 +98,12 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         # server does.
         sent, ids = _for_server(documents)
         session = self._store.current_transaction()
-        if len(sent) == 1:
+        call = current_call_options()
+        if call is not None:  # a comment
+            await self._collection.insert_many(
+                sent, ordered=True, session=session, **call.driver_kwargs()
+            )
+        elif len(sent) == 1:
             insert = self._collection.insert_one
             await (insert(sent[0]) if session is None else insert(sent[0], session=session))
         else:
@@ -105,7 +121,10 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             return await super()._write_bulk(operations, steps, ordered=ordered)
         try:
             result = await self._collection.bulk_write(
-                requests, ordered=ordered, session=self._store.current_transaction()
+                requests,
+                ordered=ordered,
+                session=self._store.current_transaction(),
+                **_call_kwargs(),
             )
         except BulkWriteError as exc:
             errors = bulk_write_errors(exc)
@@ -145,9 +164,9 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         for step in steps:
             if isinstance(step, DeleteCall):
                 remove = pymongo.DeleteMany if step.multi else pymongo.DeleteOne
-                requests.append(remove(filter_to_server(step.query.raw)))
+                requests.append(remove(filter_to_server(step.query.raw), **_hinted(step.query)))
             elif isinstance(step, UpdateCall):
-                options: dict[str, Any] = {"upsert": step.upsert}
+                options: dict[str, Any] = {"upsert": step.upsert, **_hinted(step.query)}
                 if step.sort:
                     if not self._takes_sorted_updates():
                         return None
@@ -182,7 +201,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             return await super()._insert_all(documents, ordered=ordered)
         sent, ids = _for_server(documents)
         try:
-            await self._collection.insert_many(sent, ordered=False)
+            await self._collection.insert_many(sent, ordered=False, **_call_kwargs())
         except BulkWriteError as exc:
             errors = bulk_write_errors(exc)
             if not errors or any(e.request_index is None for e in errors):
@@ -215,10 +234,13 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             method = collection.update_many if multi else collection.update_one
         session = self._store.current_transaction()
         array_filters = update.raw_array_filters if type(update) is OperatorUpdate else ()
-        if session is None and not array_filters and not sort:
+        sent = query.options
+        if session is None and not array_filters and not sort and sent is None:
             result = await method(filter, document, upsert=upsert)  # the usual call
         else:
             options = _update_options(session, array_filters, sort)
+            if sent is not None:
+                options.update(sent.driver_kwargs())
             result = await method(filter, document, upsert=upsert, **options)
         return _update_result(result)
 
@@ -236,7 +258,10 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         method = collection.delete_many if multi else collection.delete_one
         filter = filter_to_server(query.raw)
         session = self._store.current_transaction()
-        result = await (method(filter) if session is None else method(filter, session=session))
+        if query.options is not None:
+            result = await method(filter, session=session, **query.options.driver_kwargs())
+        else:
+            result = await (method(filter) if session is None else method(filter, session=session))
         deleted = result.deleted_count  # raises for an unacknowledged write, as PyMongo's
         return _DELETED.get(deleted) or DeleteResult(deleted)
 
@@ -308,7 +333,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
                     yield document
 
     async def _open_find(self, query: FindQuery) -> Any:
-        options = self._find_options(query, self._store.current_transaction())
+        options = self._find_options(query, self._store.current_transaction(), "max_time_ms")
         if query.skip:
             options["skip"] = query.skip
         if query.limit:
@@ -321,7 +346,8 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
 
     async def _open_aggregate(self, pipeline: ParsedPipeline) -> Any:
         stages = pipeline_to_server([stage.raw for stage in pipeline.stages])
-        options: dict[str, Any] = {}
+        sent = pipeline.options
+        options: dict[str, Any] = {} if sent is None else sent.driver_kwargs()
         if pipeline.batch_size is not None:
             options["batchSize"] = pipeline.batch_size
         if pipeline.allow_disk_use is not None:
@@ -341,28 +367,39 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     async def _find_one(self, query: FindQuery) -> Document | None:
         filter = filter_to_server(query.filter.raw)
         session = self._store.current_transaction()
-        if session is None and query.projection is None and not query.sort:
+        if (
+            session is None
+            and query.projection is None
+            and not query.sort
+            and not query.filter.options
+        ):
             found = await self._collection.find_one(filter)  # by far the most usual
         else:
-            found = await self._collection.find_one(filter, **self._find_options(query, session))
+            options = self._find_options(query, session, "max_time_ms")
+            found = await self._collection.find_one(filter, **options)
         return None if found is None else document_from_server(found)
 
     async def _estimated_count(self) -> int:
         session = self._store.current_transaction()
         if session is not None:  # the count command is not allowed in a transaction
             return await self._count(FilterQuery.build(None))
-        count: int = await self._collection.estimated_document_count()
+        count: int = await self._collection.estimated_document_count(**_call_kwargs())
         return count
 
     async def _count(self, query: FilterQuery) -> int:
         count: int = await self._collection.count_documents(
-            filter_to_server(query.raw), session=self._store.current_transaction()
+            filter_to_server(query.raw),
+            session=self._store.current_transaction(),
+            **_sent_kwargs(query),
         )
         return count
 
     async def _distinct(self, key: str, query: FilterQuery) -> list[Any]:
         values = await self._collection.distinct(
-            key, filter_to_server(query.raw), session=self._store.current_transaction()
+            key,
+            filter_to_server(query.raw),
+            session=self._store.current_transaction(),
+            **_sent_kwargs(query),
         )
         if key == "_id":
             values = [id_from_server(v) for v in values]
@@ -475,6 +512,23 @@ def _update_options(
     if sort:
         options["sort"] = dict(sort)
     return options
+
+
+def _sent_kwargs(query: FilterQuery) -> dict[str, Any]:
+    """The PyMongo options a request carries, as the driver's keywords."""
+    return {} if query.options is None else query.options.driver_kwargs()
+
+
+def _hinted(query: FilterQuery) -> dict[str, Any]:
+    """A bulk request's hint, as the driver's request models take it."""
+    hint = None if query.options is None else query.options.hint
+    return {} if hint is None else {"hint": hint}
+
+
+def _call_kwargs() -> dict[str, Any]:
+    """The PyMongo options of a call without a filter (``insert_one``, ``bulk_write``...)."""
+    options = current_call_options()
+    return {} if options is None else options.driver_kwargs()
 
 
 def _direction(value: Any) -> Any:

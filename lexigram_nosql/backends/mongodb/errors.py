@@ -26,6 +26,7 @@ Factory = Callable[[Any, str], ours.NoSQLError]
 _DUPLICATE_KEY_CODES: Final = frozenset({11000, 11001, 12582})
 _TOO_LARGE_CODES: Final = frozenset({10334, 17419, 17420})
 _AUTH_FAILED: Final = 18
+_MAX_TIME_MS_EXPIRED: Final = 50  # the call's maxTimeMS ran out on the server
 _IMMUTABLE_FIELD: Final = 66  # e.g. an update or replacement that would change _id
 _MISMATCH_CODES: Final = frozenset(
     {
@@ -79,6 +80,16 @@ def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
         return _mismatch(code, message)
     if code == _AUTH_FAILED:
         return ours.NoSQLConnectionError(f"Authentication failed: {message}", code=code)
+    if code == _MAX_TIME_MS_EXPIRED:
+        # The bound is the call's own max_time_ms, which the mapping does not see.
+        timeout = ours.OperationTimeoutError(
+            f"MongoDB stopped the call at its max_time_ms: {message}",
+            operation="maxTimeMS",
+            timeout_s=0.0,
+        )
+        timeout.code = code
+        timeout._lexigram_counted = True  # type: ignore[attr-defined]  # not the server's health
+        return timeout
     if "TransientTransactionError" in labels:
         return ours.TransactionError(
             f"The transaction was aborted by a transient error; running the whole "

@@ -1,0 +1,197 @@
+"""PyMongo's per-command options reach the MongoDB server as PyMongo sends them: each call's
+command, seen by PyMongo's command monitoring on the client the store builds, carries the
+user's ``comment``, ``hint``, ``collation`` and ``maxTimeMS``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from pymongo import monitoring
+
+from lexigram_nosql import DeleteOne, InsertOne, ReturnDocument, UpdateOne
+from lexigram_nosql.backends.mongodb import MongoDocumentStore
+from lexigram_nosql.backends.mongodb.client import make_driver
+from lexigram_nosql.config.stores import parse_store_settings
+from tests.support import mongodb_server
+
+A, B = (f"{n:024x}" for n in (0xA1, 0xB2))
+SEED = [{"_id": A, "kind": "bolt", "qty": 4}, {"_id": B, "kind": "nut", "qty": 9}]
+COMMENT = {"job": "reindex", "attempt": 2}
+
+
+class Commands(monitoring.CommandListener):
+    """Every command the client sends, by name."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [command for sent, command in self.sent if sent == name]
+
+
+@pytest.fixture(params=["pymongo", "motor"])
+async def monitored(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Any, Commands]]:
+    """A connected MongoDB store whose client reports every command to a listener."""
+    reason = mongodb_server.unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    commands = Commands()
+    driver = make_driver(request.param)
+    settings = parse_store_settings(
+        mongodb_server.settings(f"test_{uuid.uuid4().hex[:8]}", request.param)
+    )
+
+    def client(uri: str, options: dict[str, Any]) -> Any:
+        return driver.create_client(uri, {**options, "event_listeners": [commands]})
+
+    store = MongoDocumentStore(settings, client_factory=client)  # type: ignore[arg-type]
+    await store.connect()
+    try:
+        await store.collection("parts").insert_many([dict(d) for d in SEED])
+        yield store, commands
+        await mongodb_server.reset(store)
+    finally:
+        await store.disconnect()
+
+
+Call = Callable[[Any, dict[str, Any]], Awaitable[Any]]
+
+
+async def _listed(cursor: Any) -> list[Any]:
+    return [document async for document in cursor]
+
+
+# call -> (its command's name, where the hint goes: the command or its one statement)
+FILTERED: dict[str, tuple[Call, str, str | None]] = {
+    "find": (lambda c, o: _listed(c.find({"kind": "nut"}, **o)), "find", None),
+    "find_one": (lambda c, o: c.find_one({"kind": "nut"}, **o), "find", None),
+    "count_documents": (lambda c, o: c.count_documents({}, **o), "aggregate", None),
+    "distinct": (lambda c, o: c.distinct("kind", {}, **o), "distinct", None),
+    "aggregate": (lambda c, o: _listed(c.aggregate([{"$match": {}}], **o)), "aggregate", None),
+    "update_one": (
+        lambda c, o: c.update_one({"_id": A}, {"$inc": {"qty": 1}}, **o),
+        "update",
+        "updates",
+    ),
+    "update_many": (
+        lambda c, o: c.update_many({}, {"$set": {"seen": True}}, **o),
+        "update",
+        "updates",
+    ),
+    "replace_one": (
+        lambda c, o: c.replace_one({"_id": B}, {"kind": "washer"}, **o),
+        "update",
+        "updates",
+    ),
+    "delete_one": (lambda c, o: c.delete_one({"_id": A}, **o), "delete", "deletes"),
+    "delete_many": (lambda c, o: c.delete_many({"qty": 0}, **o), "delete", "deletes"),
+    "find_one_and_update": (
+        lambda c, o: c.find_one_and_update(
+            {"_id": A}, {"$inc": {"qty": 1}}, return_document=ReturnDocument.AFTER, **o
+        ),
+        "findAndModify",
+        None,
+    ),
+    "find_one_and_replace": (
+        lambda c, o: c.find_one_and_replace({"_id": B}, {"kind": "washer"}, **o),
+        "findAndModify",
+        None,
+    ),
+    "find_one_and_delete": (
+        lambda c, o: c.find_one_and_delete({"_id": B}, **o),
+        "findAndModify",
+        None,
+    ),
+}
+
+TIMED = {"find", "find_one", "count_documents", "distinct", "aggregate"} | {
+    name for name in FILTERED if name.startswith("find_one_and")
+}
+"""The calls PyMongo gives a time bound (``max_time_ms`` or ``maxTimeMS``)."""
+
+
+@pytest.mark.parametrize("name", list(FILTERED))
+async def test_comment_hint_and_collation_reach_the_server(
+    monitored: tuple[Any, Commands], name: str
+) -> None:
+    store, commands = monitored
+    call, command_name, statements = FILTERED[name]
+    collation = {"locale": "simple"}
+    options: dict[str, Any] = {"comment": COMMENT, "hint": "_id_", "collation": collation}
+    if name in TIMED:
+        options["max_time_ms"] = 60_000
+    commands.sent.clear()
+    await call(store.collection("parts"), options)
+    [command] = commands.named(command_name)
+    assert command["comment"] == COMMENT
+    where = command if statements is None else command[statements][0]
+    assert where["hint"] == "_id_"
+    assert where["collation"] == collation
+    if name in TIMED:
+        assert command["maxTimeMS"] == 60_000
+    else:
+        assert "maxTimeMS" not in command
+
+
+async def test_a_hint_given_as_keys_is_sent_as_keys(monitored: tuple[Any, Commands]) -> None:
+    store, commands = monitored
+    commands.sent.clear()
+    await store.collection("parts").find_one({}, hint=[("_id", 1)])
+    [command] = commands.named("find")
+    assert dict(command["hint"]) == {"_id": 1}
+
+
+async def test_calls_without_a_filter_send_their_comment(monitored: tuple[Any, Commands]) -> None:
+    store, commands = monitored
+    parts = store.collection("parts")
+    commands.sent.clear()
+    await parts.insert_one({"kind": "pin"}, comment="one")
+    await parts.insert_many([{"kind": "pin"}, {"kind": "cog"}], comment="many")
+    await parts.insert_many([{"kind": "pin"}, {"kind": "cog"}], ordered=False, comment="loose")
+    assert [c["comment"] for c in commands.named("insert")] == ["one", "many", "loose"]
+    commands.sent.clear()
+    await parts.estimated_document_count(comment="estimate", maxTimeMS=60_000)
+    [count] = commands.named("count")
+    assert (count["comment"], count["maxTimeMS"]) == ("estimate", 60_000)
+
+
+async def test_a_bulk_sends_its_comment_and_each_models_hint(
+    monitored: tuple[Any, Commands],
+) -> None:
+    store, commands = monitored
+    commands.sent.clear()
+    await store.collection("parts").bulk_write(
+        [
+            InsertOne({"kind": "pin"}),
+            UpdateOne({"_id": A}, {"$inc": {"qty": 1}}, hint="_id_"),
+            DeleteOne({"_id": B}, hint=[("_id", 1)]),
+        ],
+        comment="bulk",
+    )
+    [insert] = commands.named("insert")
+    [update] = commands.named("update")
+    [delete] = commands.named("delete")
+    assert insert["comment"] == update["comment"] == delete["comment"] == "bulk"
+    assert update["updates"][0]["hint"] == "_id_"
+    assert dict(delete["deletes"][0]["hint"]) == {"_id": 1}
+
+
+async def test_calls_without_options_send_none(monitored: tuple[Any, Commands]) -> None:
+    store, commands = monitored
+    commands.sent.clear()
+    await store.collection("parts").find_one({"kind": "nut"})
+    await store.collection("parts").update_one({"_id": A}, {"$inc": {"qty": 1}})
+    for _, command in commands.sent:
+        assert not {"comment", "hint", "collation", "maxTimeMS"} & set(command)
