@@ -120,6 +120,46 @@ class DocumentCursor(AsyncIterator[Document]):
         check_server_hints(batch_size, None)
         return self._refined("batch_size", batch_size=batch_size or None)
 
+    def allow_disk_use(self, allow_disk_use: bool) -> DocumentCursor:
+        """Whether MongoDB may spill a large sort to disk (the other backends need not)."""
+        from lexigram_nosql.query.requests import check_server_hints
+
+        check_server_hints(None, allow_disk_use)
+        return self._refined("allow_disk_use", allow_disk_use=allow_disk_use)
+
+    def hint(self, index: Any) -> DocumentCursor:
+        """The index to use, by name or keys, as ``find(hint=)``; None clears it."""
+        return self._with_option("hint", index)
+
+    def comment(self, comment: Any) -> DocumentCursor:
+        """A label for the command, as ``find(comment=)``."""
+        return self._with_option("comment", comment)
+
+    def collation(self, collation: Any) -> DocumentCursor:
+        """String comparison rules, as ``find(collation=)``; None clears them."""
+        return self._with_option("collation", collation)
+
+    def max_time_ms(self, max_time_ms: int | None) -> DocumentCursor:
+        """A time bound in milliseconds, as ``find(max_time_ms=)``; None clears it."""
+        return self._with_option("max_time_ms", max_time_ms)
+
+    def _with_option(self, name: str, value: Any) -> DocumentCursor:
+        """The find's options with ``name`` set to ``value``, checked as ``find`` checks
+        them (the collection honours or refuses them when the stream is reopened)."""
+        from lexigram_nosql.backends.command_options import command_options
+
+        if self._query is None:
+            return self._refined(name)  # refused: an aggregation's cursor
+        current = self._query.filter.options
+        given = {} if current is None else current._asdict()
+        given.pop("session", None)  # the find's own, kept below
+        given[name] = value
+        options = command_options(name, {k: v for k, v in given.items() if v is not None})
+        if current is not None and current.session is not None:
+            options = (options or type(current)())._replace(session=current.session)
+        filter = dataclasses.replace(self._query.filter, options=options)
+        return self._refined(name, filter=filter)
+
     def _refined(self, method: str, **changes: Any) -> DocumentCursor:
         if self._query is None or self._reopen is None:
             raise InvalidQueryError(

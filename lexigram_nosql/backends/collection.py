@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, cast
 
 from lexigram_nosql import reads
 from lexigram_nosql.backends.bulk import UpdateCall, run_bulk
@@ -22,18 +22,14 @@ from lexigram_nosql.backends.command_options import (
     SESSION_OPTIONS,
     TIMED_OPTIONS,
     WRITE_OPTIONS,
-    command_options,
-    is_simple_collation,
-    refuse_collation,
-    time_bound,
+    OptionMethods,
     within,
 )
-from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
+from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.backends.indexing import IndexMethods
 from lexigram_nosql.backends.keys import check_id
 from lexigram_nosql.backends.primitives import CollectionPrimitives
-from lexigram_nosql.backends.sessions import check_session
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
@@ -85,10 +81,12 @@ _new_tuple = tuple.__new__
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
 
 
-class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
+class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[StoreT]):
     """Validation and engine-backed defaults for one collection; backends implement the
     ``_`` primitives and override defaults where the server does better (the index methods:
     ``indexing.py``)."""
+
+    _store: StoreT
 
     def __init__(self, store: StoreT, name: str) -> None:
         self._store = store
@@ -107,9 +105,6 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} store={self._store.name!r} name={self._name!r}>"
 
-    _sends_options: ClassVar[bool] = False
-    """Whether the server takes PyMongo's options itself (MongoDB; see command_options.py)."""
-
     def _operation(self, name: str, options: CommandOptions | None = None) -> OperationGuard:
         """The store's per-operation wrapper for this collection: ``store.operation(name,
         collection)``, built here (a call less per operation); ``max_time_ms`` bounds it
@@ -117,23 +112,6 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         if options is None or not options.max_time_ms:
             return OperationGuard(self._store, name, self._name)
         return OperationGuard(self._store, name, self._name, self._time_bound(options))
-
-    def _time_bound(self, options: CommandOptions) -> float:
-        """The deadline in seconds: ``max_time_ms`` where shorter than the store's."""
-        return time_bound(self._store.settings.operation_timeout_s, options)
-
-    def _options(
-        self, method: str, given: Mapping[str, Any], accepted: frozenset[str]
-    ) -> CommandOptions | None:
-        """The call's checked options (None: none set): the session must be this store's
-        open transaction, and a collation this backend cannot honour is refused."""
-        options = command_options(method, given, accepted)
-        if options is not None:
-            if options.session is not None:
-                check_session(self._store, options.session, method)
-            if not self._sends_options and not is_simple_collation(options.collation):
-                refuse_collation(method, options.collation or {}, self._backend_name())
-        return options
 
     def _backend_name(self) -> str:
         return self._store.driver
@@ -542,17 +520,13 @@ class BaseCollection(IndexMethods, CollectionPrimitives, Generic[StoreT]):
         guard = self._stream("aggregate", opts)
         return DocumentCursor(guard.documents(lambda: self._aggregate(parsed)))
 
-    def _stream(self, name: str, options: CommandOptions | None) -> StreamGuard:
-        """The store's wrapper of a streamed read (``max_time_ms`` bounding each fetch
-        where the server does not receive it)."""
-        if options is None or not options.max_time_ms:
-            return self._store.stream(name, self._name)
-        return StreamGuard(self._store, name, self._name, self._time_bound(options))
-
     def _find_stream(self, query: FindQuery) -> DocumentStream:
         """``find``'s stream inside the store's wrapper, each fetch bounded; a cursor opens it
         again when its modifiers change the query before it is read."""
-        guard = self._stream("find", query.filter.options)
+        options = query.filter.options
+        if options is not None:  # a cursor's modifier may have set them
+            self._honour("find", options)
+        guard = self._stream("find", options)
         if self._finds_in_batches:
             return guard.documents(lambda: self._find_batches(query), batches=True)
         return guard.documents(lambda: self._find(query))

@@ -24,10 +24,13 @@ their options to the backend: ``within`` holds them for the call's duration.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
+from lexigram_nosql.backends.guard import StreamGuard
+from lexigram_nosql.backends.sessions import check_session
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.requests import CommandOptions
 from lexigram_nosql.types import (
@@ -37,6 +40,9 @@ from lexigram_nosql.types import (
     TimedOptions,
     WriteOptions,
 )
+
+if TYPE_CHECKING:
+    from lexigram_nosql.backends.store import BaseDocumentStore
 
 __all__ = [
     "CommandOptions",
@@ -188,3 +194,45 @@ def _is_hint(hint: Any) -> bool:
         and isinstance(pair[1], (int, str))
         for pair in pairs
     )
+
+
+class OptionMethods(abc.ABC):
+    """A collection's side of the options (a mixin of ``BaseCollection``): check them,
+    refuse what the backend cannot honour, bound the call by ``max_time_ms``."""
+
+    _store: BaseDocumentStore[Any]
+    _name: str
+
+    _sends_options: ClassVar[bool] = False
+    """Whether the server takes PyMongo's options itself (MongoDB)."""
+
+    @abc.abstractmethod
+    def _backend_name(self) -> str:
+        """The driver's name, for refusals."""
+
+    def _options(
+        self, method: str, given: Mapping[str, Any], accepted: frozenset[str]
+    ) -> CommandOptions | None:
+        """The call's checked options (None: none set): the session must be this store's
+        open transaction, and a collation this backend cannot honour is refused."""
+        options = command_options(method, given, accepted)
+        if options is not None:
+            if options.session is not None:
+                check_session(self._store, options.session, method)
+            self._honour(method, options)
+        return options
+
+    def _honour(self, method: str, options: CommandOptions) -> None:
+        """Refuse what this backend cannot honour (a collation other than the simple one)."""
+        if not self._sends_options and not is_simple_collation(options.collation):
+            refuse_collation(method, options.collation or {}, self._backend_name())
+
+    def _time_bound(self, options: CommandOptions) -> float:
+        """The deadline in seconds: ``max_time_ms`` where shorter than the store's."""
+        return time_bound(self._store.settings.operation_timeout_s, options)
+
+    def _stream(self, name: str, options: CommandOptions | None) -> StreamGuard:
+        """The store's wrapper of a streamed read, ``max_time_ms`` bounding each fetch."""
+        if options is None or not options.max_time_ms:
+            return self._store.stream(name, self._name)
+        return StreamGuard(self._store, name, self._name, self._time_bound(options))

@@ -195,3 +195,25 @@ async def test_calls_without_options_send_none(monitored: tuple[Any, Commands]) 
     await store.collection("parts").update_one({"_id": A}, {"$inc": {"qty": 1}})
     for _, command in commands.sent:
         assert not {"comment", "hint", "collation", "maxTimeMS"} & set(command)
+
+
+async def test_a_find_cursors_option_modifiers_reach_the_server(
+    monitored: tuple[Any, Commands],
+) -> None:
+    store, commands = monitored
+    commands.sent.clear()
+    cursor = (
+        store.collection("parts")
+        .find({"kind": "nut"}, comment="from-find")
+        .hint("_id_")
+        .comment("from-modifier")
+        .collation({"locale": "simple"})
+        .max_time_ms(60_000)
+        .allow_disk_use(True)
+    )
+    assert len(await cursor.to_list()) == 1
+    [command] = commands.named("find")
+    assert command["hint"] == "_id_"
+    assert command["comment"] == "from-modifier"
+    assert command["collation"] == {"locale": "simple"}
+    assert (command["maxTimeMS"], command["allowDiskUse"]) == (60_000, True)

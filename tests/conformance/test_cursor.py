@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lexigram_nosql import DocumentCursor, InvalidQueryError
+from lexigram_nosql import DocumentCursor, InvalidQueryError, UnsupportedQueryError
 from tests.conformance.support import seeded
 
 SHELVES = [{"_id": f"{n:024x}", "shelf": n} for n in range(1, 6)]
@@ -116,3 +116,72 @@ async def test_next_reads_one_document_then_stops(store: Any) -> None:
     assert [await cursor.next(), await cursor.next()] == SHELVES[3:]
     with pytest.raises(StopAsyncIteration):
         await cursor.next()
+
+
+async def test_option_modifiers_as_pymongo_chains_them(store: Any) -> None:
+    """``hint``, ``comment``, ``collation``, ``max_time_ms`` and ``allow_disk_use`` as
+    PyMongo's cursor takes them (MongoDB receives them; see test_mongodb_command_options)."""
+    collection = await seeded(store, SHELVES)
+    cursor = (
+        collection.find({"shelf": {"$gte": 4}})
+        .hint("_id_")
+        .comment({"job": "audit"})
+        .collation({"locale": "simple"})
+        .max_time_ms(60_000)
+        .allow_disk_use(True)
+        .sort("shelf", 1)
+    )
+    assert await cursor.to_list() == SHELVES[3:]
+    cleared = collection.find({}, hint=[("_id", 1)], max_time_ms=5).hint(None).max_time_ms(None)
+    assert len(await cleared.to_list()) == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "modify"),
+    [
+        ("hint", lambda c: c.hint(3)),
+        ("max_time_ms", lambda c: c.max_time_ms(-1)),
+        ("collation", lambda c: c.collation("en")),
+        ("allow_disk_use", lambda c: c.allow_disk_use("yes")),
+    ],
+    ids=["hint", "max_time_ms", "collation", "allow_disk_use"],
+)
+async def test_a_malformed_option_modifier_is_refused_by_name(
+    store: Any, name: str, modify: Any
+) -> None:
+    collection = await seeded(store, SHELVES)
+    with pytest.raises(InvalidQueryError, match=name):
+        modify(collection.find({}))
+
+
+async def test_a_case_insensitive_collation_modifier_is_mongodbs_or_refused(store: Any) -> None:
+    collection = await seeded(store, [{"_id": SHELVES[0]["_id"], "label": "Bolts"}])
+    cursor = collection.find({"label": "bolts"})
+    if store.driver != "mongodb":
+        with pytest.raises(UnsupportedQueryError, match="collation"):
+            cursor.collation({"locale": "en", "strength": 2})
+        return
+    found = await cursor.collation({"locale": "en", "strength": 2}).to_list()
+    assert [d["label"] for d in found] == ["Bolts"]
+
+
+async def test_an_option_modifier_after_the_first_read_is_refused(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF)
+    await anext(cursor)
+    with pytest.raises(InvalidQueryError, match=r"hint\(\) must come before"):
+        cursor.hint("_id_")
+
+
+async def test_an_aggregation_cursor_refuses_option_modifiers(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    with pytest.raises(InvalidQueryError, match="a find cursor's"):
+        collection.aggregate([{"$match": {}}]).hint("_id_")
+
+
+async def test_a_projection_given_as_a_list_of_fields(store: Any) -> None:
+    """PyMongo's list form: the fields to include (``_id`` too); an empty one, as PyMongo 4
+    sends it to the server as is, returns whole documents."""
+    collection = await seeded(store, [{**SHELVES[1], "label": "B"}])
+    assert await collection.find({}, ["shelf"]).to_list() == [SHELVES[1]]
+    assert await collection.find_one({}, projection=[]) == {**SHELVES[1], "label": "B"}

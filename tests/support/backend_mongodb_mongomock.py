@@ -8,7 +8,7 @@ tests it cannot take part in, in ``NOT_APPLICABLE``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lexigram_nosql.backends.bulk import run_steps
@@ -62,6 +62,36 @@ _NO_COLLATION = (
     "(NotImplementedError, or an unexpected keyword argument), and ignores it on find"
 )
 _NO_MAX_TIME = "mongomock's distinct takes no maxTimeMS; MongoDB's takes one"
+
+_FILTERED_COMMANDS = (
+    "find",
+    "find_one",
+    "count_documents",
+    "distinct",
+    "update_one",
+    "update_many",
+    "replace_one",
+    "delete_one",
+    "delete_many",
+)
+"""The calls with a filter that the option cases pass options to (in the suite's order)."""
+_COMMENTLESS = (
+    *_FILTERED_COMMANDS,
+    "insert_one",
+    "insert_many",
+    "estimated_document_count",
+    "bulk_write",
+)
+_COMMENTS = ("nightly-reindex", "comment1")
+
+
+def _option_cases(
+    test: str, calls: Iterable[str], values: Iterable[str], why: str
+) -> dict[str, str]:
+    """The cases ``{call}-{value}`` of ``test`` that mongomock gets wrong for ``why``."""
+    values = tuple(values)
+    return _cases((test,), {f"{call}-{value}": why for call in calls for value in values})
+
 
 # Filter cases run twice: by find and by count_documents.
 _FILTER_TESTS = ("test_filter", "test_count_documents_agrees_with_find")
@@ -295,71 +325,23 @@ KNOWN_GAPS: dict[str, str] = {
         "mongomock crashes (AttributeError) on $push to a non-array instead of refusing it"
     ),
     # PyMongo's per-command options, which MongoDB takes on every command
-    **_cases(
-        ("test_a_comment_changes_no_result",),
-        dict.fromkeys(
-            (
-                f"{call}-{comment}"
-                for call in (
-                    "find",
-                    "find_one",
-                    "count_documents",
-                    "distinct",
-                    "update_one",
-                    "update_many",
-                    "replace_one",
-                    "delete_one",
-                    "delete_many",
-                    "insert_one",
-                    "insert_many",
-                    "estimated_document_count",
-                    "bulk_write",
-                )
-                for comment in ("nightly-reindex", "comment1")
-            ),
-            _NO_COMMENT,
-        ),
-    ),
-    **_cases(
-        ("test_the_simple_collation_changes_no_result",),
-        dict.fromkeys(
-            (
-                f"{call}-collation0"
-                for call in (
-                    "count_documents",
-                    "distinct",
-                    "update_one",
-                    "update_many",
-                    "replace_one",
-                    "delete_one",
-                    "delete_many",
-                )
-            ),
-            _NO_COLLATION,
-        ),
+    **_option_cases("test_a_comment_changes_no_result", _COMMENTLESS, _COMMENTS, _NO_COMMENT),
+    **_option_cases(
+        "test_the_simple_collation_changes_no_result",
+        _FILTERED_COMMANDS[2:],
+        ("collation0",),
+        _NO_COLLATION,
     ),
     "test_a_case_insensitive_collation_is_mongodbs_or_refused_by_name": _NO_COLLATION,
+    "test_a_case_insensitive_collation_modifier_is_mongodbs_or_refused": _NO_COLLATION,
+    "test_option_modifiers_as_pymongo_chains_them": _NO_COMMENT,
     "test_a_time_bound_the_call_meets_changes_no_result[distinct-max_time_ms]": _NO_MAX_TIME,
     "test_a_time_bound_the_call_meets_changes_no_result[distinct-maxTimeMS]": _NO_MAX_TIME,
-    **_cases(
-        ("test_a_hint_changes_no_result",),
-        dict.fromkeys(
-            (
-                f"{call}-{hint}"
-                for call in (
-                    "find",
-                    "find_one",
-                    "distinct",
-                    "update_one",
-                    "update_many",
-                    "replace_one",
-                    "delete_one",
-                    "delete_many",
-                )
-                for hint in ("_id_", "hint1", "hint2")
-            ),
-            _NO_HINT,
-        ),
+    **_option_cases(
+        "test_a_hint_changes_no_result",
+        ("find", "find_one", "distinct", *_FILTERED_COMMANDS[4:]),
+        ("_id_", "hint1", "hint2"),
+        _NO_HINT,
     ),
     "test_bulk_models_take_a_hint_that_changes_no_result": _NO_HINT,
 }
