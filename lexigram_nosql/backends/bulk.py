@@ -267,6 +267,9 @@ async def _run_steps(
 
 
 async def _run_one(collection: BaseCollection[Any], index: int, step: Any, tally: _Tally) -> None:
+    options = step.query.options
+    if options is not None and options.hint is not None and not collection._sends_options:
+        await collection._check_hint(f"bulk_write operation {index}", options.hint)
     if isinstance(step, DeleteCall):
         tally.deleted += (await collection._delete(step.query, multi=step.multi)).deleted_count
         return

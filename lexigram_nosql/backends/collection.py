@@ -109,9 +109,12 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         """The store's per-operation wrapper for this collection: ``store.operation(name,
         collection)``, built here (a call less per operation); ``max_time_ms`` bounds it
         (on MongoDB too, behind the server's own bound)."""
-        if options is None or not options.max_time_ms:
+        if options is None:
             return OperationGuard(self._store, name, self._name)
-        return OperationGuard(self._store, name, self._name, self._time_bound(options))
+        timeout_s = self._time_bound(options) if options.max_time_ms else None
+        if options.hint is not None and not self._sends_options:
+            return self._hinted_operation(name, options, timeout_s)
+        return OperationGuard(self._store, name, self._name, timeout_s)
 
     def _backend_name(self) -> str:
         return self._store.driver
@@ -173,7 +176,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         )
         if opts is not None:
             call = call._replace(query=replace(call.query, options=opts))
-        async with self._operation("update_one"):
+        async with self._operation("update_one", opts):
             return await self._run_update(call)
 
     async def update_many(
@@ -190,7 +193,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         )
         if opts is not None:
             call = call._replace(query=replace(call.query, options=opts))
-        async with self._operation("update_many"):
+        async with self._operation("update_many", opts):
             return await self._run_update(call)
 
     async def replace_one(
@@ -206,21 +209,21 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         call = self._update_call("replace_one", filter, replacement, upsert=upsert, sort=sort)
         if opts is not None:
             call = call._replace(query=replace(call.query, options=opts))
-        async with self._operation("replace_one"):
+        async with self._operation("replace_one", opts):
             return await self._run_update(call)
 
     async def delete_one(
         self, filter: FilterDocument, **options: Unpack[WriteOptions]
     ) -> DeleteResult:
         query = self._delete_query("delete_one", filter, options)
-        async with self._operation("delete_one"):
+        async with self._operation("delete_one", query.options):
             return await self._delete(query, multi=False)
 
     async def delete_many(
         self, filter: FilterDocument, **options: Unpack[WriteOptions]
     ) -> DeleteResult:
         query = self._delete_query("delete_many", filter, options)
-        async with self._operation("delete_many"):
+        async with self._operation("delete_many", query.options):
             return await self._delete(query, multi=True)
 
     async def find_one_and_update(
@@ -518,7 +521,8 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         if size or disk is not None or opts is not None:
             parsed = replace(parsed, batch_size=size or None, allow_disk_use=disk, options=opts)
         guard = self._stream("aggregate", opts)
-        return DocumentCursor(guard.documents(lambda: self._aggregate(parsed)))
+        stages = self._open_hinted("aggregate", opts, lambda: self._aggregate(parsed))
+        return DocumentCursor(guard.documents(stages))
 
     def _find_stream(self, query: FindQuery) -> DocumentStream:
         """``find``'s stream inside the store's wrapper, each fetch bounded; a cursor opens it
@@ -528,8 +532,9 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
             self._honour("find", options)
         guard = self._stream("find", options)
         if self._finds_in_batches:
-            return guard.documents(lambda: self._find_batches(query), batches=True)
-        return guard.documents(lambda: self._find(query))
+            batches = self._open_hinted("find", options, lambda: self._find_batches(query))
+            return guard.documents(batches, batches=True)
+        return guard.documents(self._open_hinted("find", options, lambda: self._find(query)))
 
     # -- validation helpers --------------------------------------------------------------
 

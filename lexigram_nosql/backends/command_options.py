@@ -7,12 +7,12 @@ exactly, and nothing is silently different:
 
 - ``comment`` labels a command for MongoDB's tools: no other backend has a place for it, and
   it changes no result, so it is accepted and dropped there;
-- ``hint`` picks an index: validated in form; on the engine's backends a hint naming an index
-  the collection does not have is refused as MongoDB refuses it (``hints.py``);
+- ``hint`` picks an index: validated in form; on the engine's backends it is checked against
+  the collection's indexes as MongoDB checks it (``OptionMethods._check_hint``);
 - ``collation`` changes comparisons: the simple (binary) collation is what every other backend
   does, and any other is refused there by name (``UnsupportedQueryError``), never compared
   binary while the user asked for case-insensitive;
-- ``max_time_ms`` bounds the call: sent as ``maxTimeMS`` to MongoDB; elsewhere it shortens the
+- ``max_time_ms`` bounds the call: sent as ``maxTimeMS`` to MongoDB, and everywhere it shortens the
   operation's deadline, and running out raises ``OperationTimeoutError``;
 - ``session`` must be the one ``store.transaction()`` gave (``backends/sessions.py``);
 - ``let`` (variables for ``$expr`` and pipeline updates) changes results, and no backend here
@@ -25,11 +25,11 @@ their options to the backend: ``within`` holds them for the call's duration.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
-from lexigram_nosql.backends.guard import StreamGuard
+from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
 from lexigram_nosql.backends.sessions import check_session
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.requests import CommandOptions
@@ -43,6 +43,7 @@ from lexigram_nosql.types import (
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.store import BaseDocumentStore
+    from lexigram_nosql.contracts import IndexInfo
 
 __all__ = [
     "CommandOptions",
@@ -210,6 +211,52 @@ class OptionMethods(abc.ABC):
     def _backend_name(self) -> str:
         """The driver's name, for refusals."""
 
+    @abc.abstractmethod
+    async def _list_indexes(self) -> list[IndexInfo]: ...
+
+    def _hinted_operation(
+        self, name: str, options: CommandOptions, timeout_s: float | None
+    ) -> OperationGuard:
+        """The operation's wrapper, checking its ``hint`` first where the server would not."""
+        return _HintedGuard(
+            self._store, name, self._name, timeout_s, lambda: self._check_hint(name, options.hint)
+        )
+
+    async def _check_hint(self, method: str, hint: Any) -> None:
+        """Refuse a hint naming no index of this collection, as MongoDB does ("hint provided
+        does not correspond to an existing index"); a collection that does not exist has
+        none and plans nothing, so any hint goes there, as in MongoDB. A sparse or partial
+        index holds only some documents, and MongoDB's hinted read sees only those: the
+        engine cannot run that exactly, so such a hint is refused by name."""
+        indexes = await self._list_indexes()
+        named = next((index for index in indexes if _names(hint, index)), None)
+        if named is None and indexes:
+            raise InvalidQueryError(
+                f"{method}: hint provided does not correspond to an existing index of "
+                f"collection {self._name!r}: {hint!r} (its indexes: "
+                f"{', '.join(index.name for index in indexes)})",
+                operator="hint",
+                collection=self._name,
+            )
+        if named is not None and (named.sparse or named.partial_filter_expression is not None):
+            raise UnsupportedQueryError(
+                f"{method}: hint {named.name!r} names a sparse or partial index, through which "
+                "MongoDB reads only the documents the index holds; "
+                f"{self._backend_name()} reads every match, so it cannot run the hint "
+                "exactly: leave the hint out, or put the index's condition in the filter",
+                backend=self._backend_name(),
+                operator="hint",
+                collection=self._name,
+            )
+
+    async def _after_hint_check(
+        self, method: str, hint: Any, documents: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        """A stream's documents (or batches), once its hint is checked."""
+        await self._check_hint(method, hint)
+        async for item in documents:
+            yield item
+
     def _options(
         self, method: str, given: Mapping[str, Any], accepted: frozenset[str]
     ) -> CommandOptions | None:
@@ -227,6 +274,14 @@ class OptionMethods(abc.ABC):
         if not self._sends_options and not is_simple_collation(options.collation):
             refuse_collation(method, options.collation or {}, self._backend_name())
 
+    def _open_hinted(
+        self, method: str, options: CommandOptions | None, open_stream: Callable[[], Any]
+    ) -> Callable[[], Any]:
+        """``open_stream``, checking the hint first where the server would not."""
+        if options is None or options.hint is None or self._sends_options:
+            return open_stream
+        return lambda: self._after_hint_check(method, options.hint, open_stream())
+
     def _time_bound(self, options: CommandOptions) -> float:
         """The deadline in seconds: ``max_time_ms`` where shorter than the store's."""
         return time_bound(self._store.settings.operation_timeout_s, options)
@@ -236,3 +291,39 @@ class OptionMethods(abc.ABC):
         if options is None or not options.max_time_ms:
             return self._store.stream(name, self._name)
         return StreamGuard(self._store, name, self._name, self._time_bound(options))
+
+
+class _HintedGuard(OperationGuard):
+    """An operation whose hint is checked (``check``) once the operation has started."""
+
+    __slots__ = ("_check",)
+
+    def __init__(
+        self,
+        store: BaseDocumentStore[Any],
+        name: str,
+        collection: str,
+        timeout_s: float | None,
+        check: Callable[[], Awaitable[None]],
+    ) -> None:
+        super().__init__(store, name, collection, timeout_s)
+        self._check = check
+
+    def __aenter__(self) -> Awaitable[None]:
+        return self._enter_and_check()
+
+    async def _enter_and_check(self) -> None:
+        await OperationGuard.__aenter__(self)
+        try:
+            await self._check()
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+
+def _names(hint: Any, index: IndexInfo) -> bool:
+    """Whether ``hint`` (a name, or keys as pairs or a mapping) names ``index``."""
+    if isinstance(hint, str):
+        return hint == index.name
+    pairs = hint.items() if isinstance(hint, Mapping) else hint
+    return [(key, value) for key, value in pairs] == [tuple(key) for key in index.keys]

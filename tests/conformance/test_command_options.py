@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lexigram_nosql import (
+    BulkWriteError,
     DeleteMany,
     DeleteOne,
     InsertOne,
@@ -272,3 +273,59 @@ async def test_a_session_that_is_not_this_stores_open_transaction_is_refused(sto
     finally:
         await other.disconnect()
     assert by_id(await collect(collection.find({}))) == SEED
+
+
+@pytest.mark.parametrize("hint", ["no_such_index", [("qty", 1)]])
+@pytest.mark.parametrize("name", list(CALLS))
+async def test_a_hint_naming_no_index_is_refused_as_mongodb_refuses_it(
+    store: Any, name: str, hint: Any
+) -> None:
+    """MongoDB: "hint provided does not correspond to an existing index"; the engine's
+    backends check the hint against the collection's indexes, so code whose hint works in
+    tests works in production."""
+    collection = await seeded(store, SEED)
+    with pytest.raises(InvalidQueryError, match="hint"):
+        await CALLS[name](collection, {"hint": hint})
+    assert by_id(await collect(collection.find({}))) == SEED
+
+
+async def test_any_hint_goes_on_a_collection_that_does_not_exist(store: Any) -> None:
+    """No collection, no index and no plan: MongoDB reads nothing and refuses nothing."""
+    missing = store.collection("never_created")
+    assert await missing.find_one({}, hint="no_such_index") is None
+    assert await missing.count_documents({}, hint=[("qty", 1)]) == 0
+
+
+async def test_a_hint_naming_an_index_of_the_collection_is_taken(store: Any) -> None:
+    collection = await seeded(store, SEED)
+    name = await collection.create_index([("kind", 1)])
+    assert await collection.find_one({"kind": "nut"}, hint=name) == SEED[1]
+    assert await collection.count_documents({}, hint={"kind": 1}) == 2
+    assert (await collection.update_many({}, {"$set": {"n": 1}}, hint=name)).matched_count == 2
+
+
+async def test_a_bulk_models_hint_naming_no_index_fails_that_request(store: Any) -> None:
+    collection = await seeded(store, SEED)
+    with pytest.raises(BulkWriteError) as failed:
+        await collection.bulk_write(
+            [
+                UpdateOne({"_id": A}, {"$set": {"qty": 0}}, hint="_id_"),
+                DeleteOne({"_id": B}, hint="no_such_index"),
+            ]
+        )
+    assert [error.index for error in failed.value.errors] == [1]
+    assert isinstance(failed.value.errors[0].error, InvalidQueryError)
+    assert by_id(await collect(collection.find({}))) == [{**SEED[0], "qty": 0}, SEED[1]]
+
+
+async def test_a_hinted_sparse_index_reads_what_mongodb_reads_or_is_refused(store: Any) -> None:
+    """Through a hinted sparse (or partial) index MongoDB reads only the documents the index
+    holds; a backend that reads every match cannot run that hint exactly, and says so."""
+    collection = await seeded(store, [*SEED, {"_id": C, "kind": "pin"}])  # C: no qty
+    name = await collection.create_index("qty", sparse=True)
+    if store.driver == "mongodb":
+        assert await collection.count_documents({}, hint=name) == 2
+        return
+    with pytest.raises(UnsupportedQueryError, match="sparse or partial") as refused:
+        await collection.count_documents({}, hint=name)
+    assert (refused.value.operator, refused.value.backend) == ("hint", store.driver)

@@ -80,6 +80,18 @@ CONGODB_GAPS: dict[str, str] = {
         ),
         "CongoDB ignores a find's collation and compares binary; MongoDB honours it",
     ),
+    **dict.fromkeys(
+        (
+            "test_a_hint_naming_no_index_is_refused_as_mongodb_refuses_it",
+            "test_a_bulk_models_hint_naming_no_index_fails_that_request",
+        ),
+        'CongoDB ignores a hint naming no index; MongoDB refuses it ("hint provided does not '
+        'correspond to an existing index")',
+    ),
+    "test_a_hinted_sparse_index_reads_what_mongodb_reads_or_is_refused": (
+        "CongoDB ignores a count's hint and counts every document; MongoDB reads only what "
+        "the hinted sparse index holds"
+    ),
     "test_one_updates_new_fields_are_created_in_mongodbs_processing_order": (
         "CongoDB applies an update's fields in the order given; MongoDB 5.0+ applies them in "
         "the order of their names (numeric names numerically), which orders the new fields"

@@ -26,6 +26,7 @@ Factory = Callable[[Any, str], ours.NoSQLError]
 _DUPLICATE_KEY_CODES: Final = frozenset({11000, 11001, 12582})
 _TOO_LARGE_CODES: Final = frozenset({10334, 17419, 17420})
 _AUTH_FAILED: Final = 18
+_NO_SUCH_INDEX: Final = "hint provided does not correspond to an existing index"
 _MAX_TIME_MS_EXPIRED: Final = 50  # the call's maxTimeMS ran out on the server
 _IMMUTABLE_FIELD: Final = 66  # e.g. an update or replacement that would change _id
 _MISMATCH_CODES: Final = frozenset(
@@ -76,6 +77,10 @@ def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
         return refused
     if code in _TOO_LARGE_CODES:
         return ours.DocumentTooLargeError(f"Document too large: {message}", code=code)
+    if code in _MISMATCH_CODES and _NO_SUCH_INDEX in message:  # a read's hint naming no index
+        unknown = ours.InvalidQueryError(f"MongoDB refused the hint: {message}", operator="hint")
+        unknown.code = code
+        return unknown
     if code in _MISMATCH_CODES:
         return _mismatch(code, message)
     if code == _AUTH_FAILED:
@@ -102,7 +107,13 @@ def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
 
 
 def _mismatch(code: int, message: str) -> ours.UpdateMismatchError:
-    """The update does not fit the stored document: the engine's backends raise the same."""
+    """The update does not fit the stored document: the engine's backends raise the same.
+    A write's hint naming no index is BadValue too (still an ``InvalidQueryError``)."""
+    if _NO_SUCH_INDEX in message:
+        refused = ours.UpdateMismatchError(f"MongoDB refused the hint: {message}")
+        refused.operator = "hint"
+        refused.code = code
+        return refused
     refused = ours.UpdateMismatchError(f"The update does not fit the document: {message}")
     refused.code = code
     return refused
