@@ -187,7 +187,7 @@ async def test_the_direct_write_counts_and_stores_as_the_read_modify_write(
     collection = await seeded(store, {"_id": "direct", "v": stored}, {"_id": "read", "v": stored})
     one_commit = await collection.update_one({"_id": "direct"}, {"$set": {"v": written}})
 
-    async def read_first(*args: Any, **kwargs: Any) -> None:
+    def read_first(*args: Any, **kwargs: Any) -> None:
         return None
 
     monkeypatch.setattr(direct, "update_by_id", read_first)

@@ -83,6 +83,9 @@ _MAX_DEPTH: Final = 20
 #: Firestore's maximum document size.
 MAX_DOCUMENT_BYTES: Final = 1_048_576
 _ESCAPED: Final = re.compile("%(25|2F|00)")
+#: First characters of the string ids that are not their own document id: ``~`` (escaped),
+#: NUL (a tagged key), ``.`` (``.``/``..``) and ``_`` (``__reserved__``), by ``_needs_escape``.
+_ESCAPED_FIRST: Final = frozenset("~\x00._")
 
 
 def encode_id(value: Any, *, collection: str | None = None) -> str:
@@ -115,6 +118,14 @@ def stored_id(value: Any) -> Any:
 def id_from_value(value: Any) -> str | None:
     """The Firestore id a stored ``_id`` equal to ``value`` would have, or None when no
     document can have it (so a filter on it matches nothing)."""
+    if (
+        type(value) is str
+        and 0 < len(value) <= _MAX_ID_BYTES // 4  # within the limit whatever its UTF-8
+        and value[0] not in _ESCAPED_FIRST
+        and "/" not in value
+        and "\x00" not in value
+    ):
+        return value  # the usual string id: its own key text, nothing to escape
     try:
         encoded = _escape(key_text(value, backend=BACKEND))
     except UnsupportedQueryError:
@@ -184,10 +195,14 @@ def encode_fields(
     fields alone within the 1 MiB limit. Whether the whole document stays within it only
     Firestore knows then (``DocumentTooLargeError`` from its answer)."""
     stored: dict[str, Any] = {}
+    size = _string_size(str(document_id)) + 48
     for key, value in fields.items():
-        _check_key(key, key, collection)
-        stored[key] = _stored(value, key, collection, in_array=False)
-    size = storage_size(stored) + _string_size(str(document_id)) + 48
+        if key[:1] == "_":  # every reserved name starts with one
+            _check_key(key, key, collection)
+        if not _plain_scalar(value):
+            value = _stored(value, key, collection, in_array=False)
+        stored[key] = value
+        size += _string_size(key) + storage_size(value)
     if size > MAX_DOCUMENT_BYTES:
         raise too_large_error(document_id, collection, f"needs at least {size} bytes")
     return stored
@@ -204,6 +219,29 @@ def too_large_error(document_id: Any, collection: str | None, detail: str) -> Do
 
 def storage_size(value: Any) -> int:
     """Bytes Firestore counts for a value (its documented storage-size rules)."""
+    cls = type(value)
+    if cls is str:
+        return len(value) + 1 if value.isascii() else len(value.encode("utf-8")) + 1
+    fixed = _FIXED_SIZES.get(cls)
+    if fixed is not None:
+        return fixed
+    total = 0
+    if cls is dict:
+        for key, item in value.items():
+            total += _string_size(str(key)) + storage_size(item)
+        return total
+    if cls is list:
+        for item in value:
+            total += storage_size(item)
+        return total
+    return _general_storage_size(value)
+
+
+#: Sizes of the fixed-size values, by exact type (subclasses take the general way).
+_FIXED_SIZES: Final[dict[type, int]] = {type(None): 1, bool: 1, int: 8, float: 8, datetime: 8}
+
+
+def _general_storage_size(value: Any) -> int:
     if value is None or isinstance(value, bool):
         return 1
     if isinstance(value, (int, float, datetime)):
@@ -220,7 +258,7 @@ def storage_size(value: Any) -> int:
 
 
 def _string_size(text: str) -> int:
-    return len(text.encode("utf-8")) + 1
+    return len(text) + 1 if text.isascii() else len(text.encode("utf-8")) + 1
 
 
 def encodable(value: Any) -> bool:

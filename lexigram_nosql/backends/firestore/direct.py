@@ -32,76 +32,107 @@ collection group's ``_path`` is computed when read, and field names go out as qu
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from lexigram_nosql.backends.base import IndexSpec
 from lexigram_nosql.backends.firestore.codec import (
     decode_id,
     encode_fields,
+    id_from_value,
     reserved_field,
     too_large_error,
 )
 from lexigram_nosql.backends.firestore.errors import refused_for_size
 from lexigram_nosql.backends.firestore.guards import unique_specs
-from lexigram_nosql.backends.firestore.updates import FieldWrite
-from lexigram_nosql.backends.firestore.writes import field_updates
 from lexigram_nosql.contracts import UpdateResult
-from lexigram_nosql.query.ast import Condition, FilterNode, OperatorUpdate, Update, UpdateOp
+from lexigram_nosql.query.ast import (
+    Condition,
+    FieldOp,
+    FilterNode,
+    OperatorUpdate,
+    Update,
+    UpdateOp,
+)
 from lexigram_nosql.query.requests import FilterQuery
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.firestore.collection import FirestoreCollection
 
-__all__ = ["direct_writes", "update_by_id"]
+__all__ = ["update_by_id"]
 
 #: Leaf types Firestore stores and compares exactly as MongoDB would (exact types only).
 _PLAIN_LEAVES: Final = frozenset({str, int, float, bool, type(None), bytes, datetime})
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND: Final = timedelta(seconds=1)
 
 
-async def update_by_id(
+def update_by_id(
     coll: FirestoreCollection, query: FilterQuery, update: Update, *, upsert: bool
-) -> UpdateResult | None:
-    """The update done in one commit, or None when it needs the general read-modify-write
-    (see the module docstring for when)."""
-    from google.api_core import exceptions as gx
-
-    writes = None if upsert else direct_writes(update)
-    if writes is None or coll._transaction() is not None:
+) -> Coroutine[Any, Any, UpdateResult] | None:
+    """The coroutine doing the update in one commit, or None when it needs the general
+    read-modify-write (see the module docstring for when). Decided without a coroutine of
+    its own once the collection's unique indexes are loaded (the hot path)."""
+    if upsert:
+        return None
+    fields = _direct_fields(update)
+    if fields is None or coll._transaction() is not None:
         return None
     doc_id = _pinned_id(coll, query.node)
     if doc_id is None:
         return None
-    uniques = await unique_specs(coll._store, coll._name)
-    if any(_reads(spec, write.segments[0]) for spec in uniques for write in writes):
+    uniques = coll._store.known_unique_indexes(coll._name)
+    if uniques is None:
+        return _after_loading(coll, query, update, doc_id, fields)
+    if uniques and _guarded(uniques, fields):
         return None
-    document_id = decode_id(doc_id)
-    values = {write.segments[0]: write.value for write in writes if write.kind == "set"}
-    stored = encode_fields(values, document_id=document_id, collection=coll._name)
-    writes = [
-        FieldWrite(write.segments, "set", stored[write.segments[0]])
-        if write.kind == "set"
-        else write
-        for write in writes
-    ]
+    return _commit(coll, doc_id, _field_updates(coll, doc_id, fields))
+
+
+async def _after_loading(
+    coll: FirestoreCollection, query: FilterQuery, update: Update, doc_id: str, fields: _Fields
+) -> UpdateResult:
+    """The first write to the collection in this process: its unique indexes read first."""
+    from lexigram_nosql.backends.firestore import writes
+
+    if _guarded(await unique_specs(coll._store, coll._name), fields):
+        return await writes.update_matching(coll, query, update, multi=False, upsert=False)
+    return await _commit(coll, doc_id, _field_updates(coll, doc_id, fields))
+
+
+async def _commit(coll: FirestoreCollection, doc_id: str, updates: dict[str, Any]) -> UpdateResult:
     batch = coll._client.batch()
-    batch.update(coll._document(doc_id), field_updates(writes))  # carries exists=True
+    batch.update(coll._document(doc_id), updates)  # carries exists=True
     try:
         results = await batch.commit()
-    except gx.NotFound as exc:
-        if "to update" not in str(exc).lower():
-            raise  # not the precondition (a missing database): the operation maps it
-        return UpdateResult(0, 0)
-    except gx.InvalidArgument as exc:
-        if refused_for_size(str(exc)):
-            raise too_large_error(document_id, coll._name, "would not fit") from exc
-        raise
-    return UpdateResult(1, int(results[0].update_time == batch.commit_time))
+    except Exception as exc:
+        from google.api_core import exceptions as gx  # imported only when needed
+
+        if isinstance(exc, gx.NotFound) and "to update" in str(exc).lower():
+            return UpdateResult(0, 0)  # the precondition (not a missing database)
+        if isinstance(exc, gx.InvalidArgument) and refused_for_size(str(exc)):
+            raise too_large_error(decode_id(doc_id), coll._name, "would not fit") from exc
+        raise  # the operation maps it
+    return UpdateResult(1, int(_written_at(results[0], batch.commit_time)))
 
 
-def direct_writes(update: Update) -> list[FieldWrite] | None:
-    """The top-level field writes of a ``$set``/``$unset``-only update that needs no read, or
-    None."""
+def _written_at(result: Any, when: Any) -> bool:
+    """Whether a write result's update time is ``when`` (a ``DatetimeWithNanoseconds``),
+    compared on the raw timestamp: converting that to a datetime (``result.update_time``)
+    costs as much as the rest of the update's own work."""
+    stamp = type(result).pb(result).update_time
+    return bool(stamp.nanos == when.nanosecond and stamp.seconds == (when - _EPOCH) // _SECOND)
+
+
+_Fields = tuple[dict[str, Any], list[str]]
+"""The fields an update sets (name: value) and the ones it unsets."""
+
+
+def _direct_fields(update: Update) -> _Fields | None:
+    """The top-level fields a ``$set``/``$unset``-only update that needs no read sets and
+    unsets, or None."""
     if (
         not isinstance(update, OperatorUpdate)
         or not update.fields
@@ -111,24 +142,50 @@ def direct_writes(update: Update) -> list[FieldWrite] | None:
         or update.dollar_top_level
     ):
         return None
-    writes: list[FieldWrite] = []
+    sets: dict[str, Any] = {}
+    unsets: list[str] = []
     for field in update.fields:
         name = field.path
-        if not name or "." in name or name == "_id" or reserved_field(name):
+        if not name or "." in name or (name[0] == "_" and (name == "_id" or reserved_field(name))):
             return None
-        if field.op is UpdateOp.SET and _plain(field.operand):
-            writes.append(FieldWrite((name,), "set", field.operand))
+        if field.op is UpdateOp.SET:
+            value = field.operand
+            if type(value) not in _PLAIN_LEAVES and not _plain(value):
+                return None
+            sets[name] = value
         elif field.op is UpdateOp.UNSET:
-            writes.append(FieldWrite((name,), "delete"))
+            unsets.append(name)
         else:
             return None
-    return writes
+    return sets, unsets
+
+
+def _field_updates(coll: FirestoreCollection, doc_id: str, fields: _Fields) -> dict[str, Any]:
+    """The ``update()`` map: the values set in their stored form (checked storable and
+    within the size limit by ``encode_fields``), ``DELETE_FIELD`` for the ones unset."""
+    sets, unsets = fields
+    updates: dict[str, Any] = {}
+    if sets:
+        stored = encode_fields(sets, document_id=decode_id(doc_id), collection=coll._name)
+        for name, value in stored.items():
+            updates[_field_path(name)] = value
+    for name in unsets:
+        updates[_field_path(name)] = _delete_field()
+    return updates
+
+
+def _guarded(uniques: tuple[IndexSpec, ...], fields: _Fields) -> bool:
+    """Whether a unique index reads a field written (its guards must move: read first)."""
+    sets, unsets = fields
+    return any(_reads(spec, name) for spec in uniques for name in (*sets, *unsets))
 
 
 def _pinned_id(coll: FirestoreCollection, node: FilterNode) -> str | None:
     """The one document id a filter made only of an ``_id`` condition can match."""
     if not isinstance(node, Condition) or node.path != "_id":
         return None
+    if node.op is FieldOp.EQ:
+        return id_from_value(node.operand)  # what ``_id_lookup`` answers, without its list
     ids = coll._id_lookup(node)
     return ids[0] if ids is not None and len(ids) == 1 else None
 
@@ -147,3 +204,26 @@ def _plain(value: Any) -> bool:
     if kind is list:
         return all(_plain(item) for item in value)
     return False
+
+
+class _Unset:
+    __slots__ = ()
+
+
+_UNSET: Final = _Unset()
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_path(name: str) -> str:
+    """A top-level field's path for ``update()``, quoted when it must be (so any name reaches
+    its own field); rendered once per name."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    return str(FieldPath(name).to_api_repr())
+
+
+@functools.cache
+def _delete_field() -> Any:
+    from google.cloud.firestore_v1.transforms import DELETE_FIELD
+
+    return DELETE_FIELD

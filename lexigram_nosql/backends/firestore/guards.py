@@ -165,8 +165,11 @@ async def delete_guards(store: FirestoreDocumentStore, collection: str, index: s
 
 async def unique_specs(store: FirestoreDocumentStore, collection: str) -> tuple[IndexSpec, ...]:
     """The unique indexes a write to ``collection`` must keep guards for."""
-    specs = await store.loaded_indexes(collection)
-    return tuple(spec for spec in specs.values() if spec.unique)
+    known = store.known_unique_indexes(collection)
+    if known is None:
+        await store.loaded_indexes(collection)
+        known = store.known_unique_indexes(collection)
+    return known or ()
 
 
 def guard_reference(client: Any, guard: str) -> Any:

@@ -91,6 +91,9 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         # itself; composite indexes are deployed with gcloud/Terraform, see the docs).
         self._indexes: dict[str, dict[str, IndexSpec]] = {}
         self._indexes_loaded: set[str] = set()
+        # The unique ones among them, per loaded collection: derived from ``_indexes`` and
+        # dropped whenever that changes (every write reads them).
+        self._unique_indexes: dict[str, tuple[IndexSpec, ...]] = {}
         self._query_slots = asyncio.Semaphore(settings.firestore.max_parallel_queries)
         self._document_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -151,7 +154,19 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
             for name, spec in (await load_specs(self, collection)).items():
                 recorded.setdefault(name, spec)
             self._indexes_loaded.add(collection)
+            self._unique_indexes.pop(collection, None)
         return recorded
+
+    def known_unique_indexes(self, collection: str) -> tuple[IndexSpec, ...] | None:
+        """The unique indexes of ``collection`` once ``loaded_indexes`` has read them (None
+        before: the caller loads them), without a coroutine."""
+        if collection not in self._indexes_loaded:
+            return None
+        known = self._unique_indexes.get(collection)
+        if known is None:
+            specs = self.indexes(collection).values()
+            known = self._unique_indexes[collection] = tuple(s for s in specs if s.unique)
+        return known
 
     async def change_indexes(
         self,
@@ -163,6 +178,7 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
         recorded = await change_specs(self, collection, change)
         self._indexes[collection] = dict(recorded)
         self._indexes_loaded.add(collection)
+        self._unique_indexes.pop(collection, None)
         return self._indexes[collection]
 
     def map_exception(self, exc: BaseException) -> NoSQLError | None:
@@ -291,6 +307,7 @@ class FirestoreDocumentStore(BaseDocumentStore[FirestoreStoreSettings]):
             deleted += len(page)
         await delete_guards(self, name, None)
         self._indexes.pop(name, None)
+        self._unique_indexes.pop(name, None)
         await forget_specs(self, name)
         logger.debug("Dropped %s.%s (%d documents)", self.name, name, deleted)
 
