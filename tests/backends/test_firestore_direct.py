@@ -18,6 +18,7 @@ from lexigram_nosql import (
     DuplicateKeyError,
     UnsupportedQueryError,
     UpdateOne,
+    create_store,
 )
 from lexigram_nosql.backends.firestore import direct
 from tests.support import backend_firestore
@@ -107,6 +108,50 @@ async def test_fields_unique_indexes_read_are_written_with_their_guards(
     await collection.insert_one({"_id": "c", "email": "b@x"})  # outside the filter
     with pytest.raises(DuplicateKeyError):
         await collection.update_one({"_id": "c"}, {"$set": {"on": True}})
+
+
+async def test_the_unique_indexes_a_write_keeps_follow_index_changes(
+    store: Any, rpcs: list[str]
+) -> None:
+    """The unique indexes kept per collection are recomputed when an index is created or
+    dropped, or the collection dropped: never a stale list letting a duplicate in."""
+    collection = await seeded(store, {"_id": "a", "email": "a@x"}, {"_id": "b", "email": "b@x"})
+    await collection.create_index("email", unique=True)
+    with pytest.raises(DuplicateKeyError):
+        await collection.update_one({"_id": "b"}, {"$set": {"email": "a@x"}})
+    await collection.drop_index("email_1")
+    rpcs.clear()
+    assert counts(await collection.update_one({"_id": "b"}, {"$set": {"email": "a@x"}})) == (1, 1)
+    assert rpcs == ["commit"]  # no guard to move any more: one commit
+    await collection.update_one({"_id": "b"}, {"$set": {"email": "b@x"}})
+    await collection.create_index("email", unique=True)
+    await store.drop_collection("c")
+    await collection.insert_many([{"_id": "a", "email": "a@x"}, {"_id": "b", "email": "b@x"}])
+    rpcs.clear()
+    assert counts(await collection.update_one({"_id": "b"}, {"$set": {"email": "a@x"}})) == (1, 1)
+    assert rpcs == ["commit"]  # the dropped collection's index went with it
+
+
+async def test_the_first_write_of_a_process_reads_the_recorded_unique_indexes(
+    store: Any,
+) -> None:
+    collection = await seeded(store, {"_id": "a", "email": "a@x"}, {"_id": "b", "email": "b@x"})
+    await collection.create_index("email", unique=True)
+    other = create_store(  # as another process would: nothing loaded yet
+        {
+            "name": "other",
+            "driver": "firestore",
+            "firestore": {"project": store.client.project, "emulator_host": store.emulator_host},
+        }
+    )
+    await other.connect()
+    try:
+        same = other.collection("c")
+        with pytest.raises(DuplicateKeyError):
+            await same.update_one({"_id": "b"}, {"$set": {"email": "a@x"}})
+        assert counts(await same.update_one({"_id": "b"}, {"$set": {"n": 1}})) == (1, 1)
+    finally:
+        await other.disconnect()
 
 
 async def test_inside_a_transaction_the_write_is_buffered_after_a_read(
