@@ -18,11 +18,13 @@ from lexigram_nosql import reads
 from lexigram_nosql.backends.bulk import UpdateCall, run_bulk
 from lexigram_nosql.backends.command_options import (
     BULK_OPTIONS,
+    DISTINCT_OPTIONS,
     READ_OPTIONS,
     SESSION_OPTIONS,
     TIMED_OPTIONS,
     WRITE_OPTIONS,
     OptionMethods,
+    variables,
     within,
 )
 from lexigram_nosql.backends.guard import OperationGuard
@@ -44,6 +46,7 @@ from lexigram_nosql.cursor import DocumentCursor, DocumentStream
 from lexigram_nosql.errors import BulkWriteError, InvalidQueryError
 from lexigram_nosql.query.aggregate_parse import parse_pipeline
 from lexigram_nosql.query.ast import Update
+from lexigram_nosql.query.expressions import bind_variables
 from lexigram_nosql.query.limits import Limits, check_pipeline
 from lexigram_nosql.query.requests import (
     CommandOptions,
@@ -112,8 +115,8 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         if options is None:
             return OperationGuard(self._store, name, self._name)
         timeout_s = self._time_bound(options) if options.max_time_ms else None
-        if options.hint is not None and not self._sends_options:
-            return self._hinted_operation(name, options, timeout_s)
+        if (options.hint is not None or options.let is not None) and not self._sends_options:
+            return self._engine_operation(name, options, timeout_s)
         return OperationGuard(self._store, name, self._name, timeout_s)
 
     def _backend_name(self) -> str:
@@ -343,7 +346,10 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         if not options:
             return await run_bulk(self, operations, ordered=ordered)
         opts = self._options("bulk_write", options, BULK_OPTIONS)
-        return await within(opts, run_bulk(self, operations, ordered=ordered))
+        if opts is None or opts.let is None or self._sends_options:
+            return await within(opts, run_bulk(self, operations, ordered=ordered))
+        with bind_variables(variables("bulk_write", opts.let)):  # for the engine's evaluation
+            return await within(opts, run_bulk(self, operations, ordered=ordered))
 
     def _update_call(
         self,
@@ -486,7 +492,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         filter: FilterDocument | None = None,
         **options: Unpack[ReadOptions],
     ) -> list[Any]:
-        opts = self._options("distinct", options, READ_OPTIONS) if options else None
+        opts = self._options("distinct", options, DISTINCT_OPTIONS) if options else None
         if not isinstance(key, str) or not key or key.startswith("$"):
             raise InvalidQueryError(
                 f"distinct key must be a field path, got {key!r}", path=str(key)

@@ -15,8 +15,8 @@ exactly, and nothing is silently different:
 - ``max_time_ms`` bounds the call: sent as ``maxTimeMS`` to MongoDB, and everywhere it shortens the
   operation's deadline, and running out raises ``OperationTimeoutError``;
 - ``session`` must be the one ``store.transaction()`` gave (``backends/sessions.py``);
-- ``let`` (variables for ``$expr`` and pipeline updates) changes results, and no backend here
-  binds them, so it is refused by name rather than run without them.
+- ``let`` (variables for ``$expr``, pipeline updates and aggregation stages): each value is
+  evaluated once and bound (``push_variables``) while the engine evaluates the call.
 
 Calls without a filter (``insert_one``, ``bulk_write``...) have no request object to carry
 their options to the backend: ``within`` holds them for the call's duration.
@@ -32,6 +32,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
 from lexigram_nosql.backends.sessions import check_session
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
+from lexigram_nosql.query.expressions import (
+    evaluate,
+    parse_expression,
+    pop_variables,
+    push_variables,
+    valid_variable_name,
+)
 from lexigram_nosql.query.requests import CommandOptions
 from lexigram_nosql.types import (
     BulkOptions,
@@ -52,6 +59,7 @@ __all__ = [
     "TIMED_OPTIONS",
     "WRITE_OPTIONS",
     "check_hint",
+    "variables",
     "command_options",
     "current_call_options",
     "is_simple_collation",
@@ -68,6 +76,7 @@ TIMED_OPTIONS: Final = frozenset(TimedOptions.__optional_keys__)
 WRITE_OPTIONS: Final = frozenset(WriteOptions.__optional_keys__)
 READ_OPTIONS: Final = frozenset(ReadOptions.__optional_keys__)
 BULK_OPTIONS: Final = frozenset(BulkOptions.__optional_keys__)
+DISTINCT_OPTIONS: Final = READ_OPTIONS - {"let"}  # MongoDB's distinct takes no variables
 
 _call_options: ContextVar[CommandOptions | None] = ContextVar(
     "lexigram_nosql_call_options", default=None
@@ -84,11 +93,7 @@ def command_options(
             raise TypeError(f"{method}() got an unexpected keyword argument {name!r}")
     let = given.get("let")
     if let is not None:
-        raise InvalidQueryError(
-            f"{method}: let= (variables for $expr and pipeline updates) is not supported; "
-            "write the values into the filter or update instead",
-            operator="let",
-        )
+        variables(method, let)  # checked here, evaluated again where bound
     hint = given.get("hint")
     if hint is not None:
         check_hint(method, hint)
@@ -97,12 +102,32 @@ def command_options(
         collation = _collation(method, collation)
     max_time_ms = _max_time_ms(method, given.get("max_time_ms"), given.get("maxTimeMS"))
     options = CommandOptions(
-        given.get("comment"), hint, collation, max_time_ms, given.get("session")
+        given.get("comment"), hint, collation, max_time_ms, given.get("session"), let
     )
     return None if options == _NONE else options
 
 
 _NONE: Final = CommandOptions()
+
+
+def variables(method: str, let: Any) -> dict[str, Any]:
+    """The values of ``let``'s variables: each an expression evaluated once, with no
+    document (constants, ``$$NOW``, ``{"$add": [1, 2]}``...), as MongoDB evaluates them."""
+    if not isinstance(let, Mapping):
+        raise InvalidQueryError(
+            f"{method}: let must be a document of variables, got {let!r}", operator="let"
+        )
+    values: dict[str, Any] = {}
+    for name, expression in let.items():
+        if not isinstance(name, str) or not valid_variable_name(name):
+            raise InvalidQueryError(
+                f"{method}: let variable name {name!r} is not valid (it starts with a "
+                "lowercase letter or _, then letters, digits or _)",
+                operator="let",
+                path=str(name),
+            )
+        values[name] = evaluate(parse_expression(expression), {})
+    return values
 
 
 def check_hint(method: str, hint: Any) -> None:
@@ -214,13 +239,15 @@ class OptionMethods(abc.ABC):
     @abc.abstractmethod
     async def _list_indexes(self) -> list[IndexInfo]: ...
 
-    def _hinted_operation(
+    def _engine_operation(
         self, name: str, options: CommandOptions, timeout_s: float | None
     ) -> OperationGuard:
-        """The operation's wrapper, checking its ``hint`` first where the server would not."""
-        return _HintedGuard(
-            self._store, name, self._name, timeout_s, lambda: self._check_hint(name, options.hint)
-        )
+        """The operation's wrapper doing what the server would: check the ``hint``, bind
+        ``let``'s variables for the engine's evaluation."""
+        hint = options.hint
+        check = None if hint is None else (lambda: self._check_hint(name, hint))
+        bound = None if options.let is None else variables(name, options.let)
+        return _EngineGuard(self._store, name, self._name, timeout_s, check, bound)
 
     async def _check_hint(self, method: str, hint: Any) -> None:
         """Refuse a hint naming no index of this collection, as MongoDB does ("hint provided
@@ -249,12 +276,24 @@ class OptionMethods(abc.ABC):
                 collection=self._name,
             )
 
-    async def _after_hint_check(
-        self, method: str, hint: Any, documents: AsyncIterator[Any]
+    async def _as_the_server_would(
+        self, method: str, options: CommandOptions, documents: AsyncIterator[Any]
     ) -> AsyncIterator[Any]:
-        """A stream's documents (or batches), once its hint is checked."""
-        await self._check_hint(method, hint)
-        async for item in documents:
+        """A stream's documents (or batches), once its hint is checked, each fetched with
+        ``let``'s variables bound (set and reset within one fetch, in the reader's context)."""
+        if options.hint is not None:
+            await self._check_hint(method, options.hint)
+        bound = None if options.let is None else variables(method, options.let)
+        fetch = documents.__anext__
+        while True:
+            token = None if bound is None else push_variables(bound)
+            try:
+                item = await fetch()
+            except StopAsyncIteration:
+                return
+            finally:
+                if token is not None:
+                    pop_variables(token)
             yield item
 
     def _options(
@@ -277,10 +316,13 @@ class OptionMethods(abc.ABC):
     def _open_hinted(
         self, method: str, options: CommandOptions | None, open_stream: Callable[[], Any]
     ) -> Callable[[], Any]:
-        """``open_stream``, checking the hint first where the server would not."""
-        if options is None or options.hint is None or self._sends_options:
+        """``open_stream``, with its hint checked and its variables bound where the server
+        does not do it."""
+        if self._sends_options or options is None:
             return open_stream
-        return lambda: self._after_hint_check(method, options.hint, open_stream())
+        if options.hint is None and options.let is None:
+            return open_stream
+        return lambda: self._as_the_server_would(method, options, open_stream())
 
     def _time_bound(self, options: CommandOptions) -> float:
         """The deadline in seconds: ``max_time_ms`` where shorter than the store's."""
@@ -293,10 +335,11 @@ class OptionMethods(abc.ABC):
         return StreamGuard(self._store, name, self._name, self._time_bound(options))
 
 
-class _HintedGuard(OperationGuard):
-    """An operation whose hint is checked (``check``) once the operation has started."""
+class _EngineGuard(OperationGuard):
+    """An operation that, once started, checks its hint (``check``) and binds ``let``'s
+    variables (``bound``) for its duration."""
 
-    __slots__ = ("_check",)
+    __slots__ = ("_bound", "_check", "_variables_token")
 
     def __init__(
         self,
@@ -304,21 +347,33 @@ class _HintedGuard(OperationGuard):
         name: str,
         collection: str,
         timeout_s: float | None,
-        check: Callable[[], Awaitable[None]],
+        check: Callable[[], Awaitable[None]] | None,
+        bound: Mapping[str, Any] | None,
     ) -> None:
         super().__init__(store, name, collection, timeout_s)
         self._check = check
+        self._bound = bound
+        self._variables_token: Any = None
 
     def __aenter__(self) -> Awaitable[None]:
-        return self._enter_and_check()
+        return self._enter()
 
-    async def _enter_and_check(self) -> None:
+    async def _enter(self) -> None:
         await OperationGuard.__aenter__(self)
         try:
-            await self._check()
+            if self._check is not None:
+                await self._check()
         except BaseException as exc:
-            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            await OperationGuard.__aexit__(self, type(exc), exc, exc.__traceback__)
             raise
+        if self._bound is not None:
+            self._variables_token = push_variables(self._bound)
+
+    def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> Awaitable[None]:
+        if self._variables_token is not None:
+            pop_variables(self._variables_token)
+            self._variables_token = None
+        return OperationGuard.__aexit__(self, exc_type, exc, tb)
 
 
 def _names(hint: Any, index: IndexInfo) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
@@ -49,6 +49,8 @@ __all__ = [
     "bson_type_name",
     "compare",
     "current_variables",
+    "pop_variables",
+    "push_variables",
     "evaluate",
     "is_truthy",
     "parse_expression",
@@ -137,6 +139,16 @@ def bind_variables(variables: Mapping[str, Any]) -> Iterator[None]:
         yield
     finally:
         _BOUND.reset(token)
+
+
+def push_variables(variables: Mapping[str, Any]) -> Token[Mapping[str, Any]]:
+    """``bind_variables`` without its block, for a caller that spans an ``async with``:
+    hand the token to ``pop_variables`` in the same context."""
+    return _BOUND.set(MappingProxyType({**_BOUND.get(), **variables}))
+
+
+def pop_variables(token: Token[Mapping[str, Any]]) -> None:
+    _BOUND.reset(token)
 
 
 def current_variables() -> Mapping[str, Any]:

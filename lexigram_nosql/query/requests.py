@@ -30,6 +30,8 @@ class CommandOptions(NamedTuple):
     collation: Mapping[str, Any] | None = None
     max_time_ms: int | None = None
     session: Any = None
+    let: Mapping[str, Any] | None = None
+    """Variables for ``$expr`` and pipeline updates (``$$name``), as the user gave them."""
 
     def driver_kwargs(self, max_time: str = "maxTimeMS") -> dict[str, Any]:
         """The options PyMongo's collection methods take, those given only: the time bound
@@ -44,6 +46,8 @@ class CommandOptions(NamedTuple):
             sent["collation"] = dict(self.collation)
         if self.max_time_ms:
             sent[max_time] = self.max_time_ms
+        if self.let is not None:
+            sent["let"] = dict(self.let)
         return sent
 
 

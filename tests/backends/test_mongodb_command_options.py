@@ -4,6 +4,7 @@ user's ``comment``, ``hint``, ``collation`` and ``maxTimeMS``."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from pymongo import monitoring
 
-from lexigram_nosql import DeleteOne, InsertOne, ReturnDocument, UpdateOne
+from lexigram_nosql import DeleteOne, InsertOne, NoSQLError, ReturnDocument, UpdateOne
 from lexigram_nosql.backends.mongodb import MongoDocumentStore
 from lexigram_nosql.backends.mongodb.client import make_driver
 from lexigram_nosql.config.stores import parse_store_settings
@@ -217,3 +218,15 @@ async def test_a_find_cursors_option_modifiers_reach_the_server(
     assert command["comment"] == "from-modifier"
     assert command["collation"] == {"locale": "simple"}
     assert (command["maxTimeMS"], command["allowDiskUse"]) == (60_000, True)
+
+
+@pytest.mark.parametrize("name", [n for n in FILTERED if n != "distinct"])
+async def test_let_reaches_the_server(monitored: tuple[Any, Commands], name: str) -> None:
+    """Whatever the server does with them (CongoDB binds none), the variables are sent."""
+    store, commands = monitored
+    call, command_name, _ = FILTERED[name]
+    commands.sent.clear()
+    with contextlib.suppress(NoSQLError):
+        await call(store.collection("parts"), {"let": {"unused": 1}})
+    [command] = commands.named(command_name)
+    assert command["let"] == {"unused": 1}

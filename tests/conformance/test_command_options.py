@@ -70,12 +70,6 @@ COMMENT_ONLY: dict[str, Call] = {
     ),
 }
 
-LET_CALLS = {
-    name: call
-    for name, call in CALLS.items()
-    if name not in ("count_documents", "distinct")  # PyMongo takes no let there
-} | {"bulk_write": COMMENT_ONLY["bulk_write"]}
-
 
 async def _run_both(store: Any, call: Call, options: dict[str, Any]) -> None:
     plain = await seeded(store, SEED)
@@ -136,14 +130,108 @@ async def test_a_bulk_model_with_a_malformed_hint_is_refused_before_any_write(st
     assert by_id(await collect(collection.find({}))) == SEED
 
 
-@pytest.mark.parametrize("name", list(LET_CALLS))
-async def test_let_is_refused_by_name_before_anything_is_written(store: Any, name: str) -> None:
-    """Variables for ``$expr`` change results, and no backend here binds them: a call that
-    passes them must fail loudly, not run as if they were absent."""
+BY_VARIABLE = {"$expr": {"$eq": ["$kind", "$$wanted"]}}
+LET = {"wanted": "nut", "n": {"$add": [3, 4]}}
+"""Variables as MongoDB takes them: constants and expressions evaluated once."""
+
+SET_N = [{"$set": {"qty": "$$n"}}]
+
+LET_PAIRS: dict[str, tuple[Call, Call]] = {
+    "find": (
+        lambda c, o: _listed(c.find({"kind": "nut"})),
+        lambda c, o: _listed(c.find(BY_VARIABLE, **o)),
+    ),
+    "find_one": (
+        lambda c, o: c.find_one({"kind": "nut"}),
+        lambda c, o: c.find_one(BY_VARIABLE, **o),
+    ),
+    "count_documents": (
+        lambda c, o: c.count_documents({"kind": "nut"}),
+        lambda c, o: c.count_documents(BY_VARIABLE, **o),
+    ),
+    "aggregate": (
+        lambda c, o: _listed(c.aggregate([{"$match": {"kind": "nut"}}, {"$set": {"n": 7}}])),
+        lambda c, o: _listed(c.aggregate([{"$match": BY_VARIABLE}, {"$set": {"n": "$$n"}}], **o)),
+    ),
+    "update_one": (
+        lambda c, o: c.update_one({"kind": "nut"}, {"$set": {"qty": 7}}),
+        lambda c, o: c.update_one(BY_VARIABLE, SET_N, **o),
+    ),
+    "update_many": (
+        lambda c, o: c.update_many({"kind": "nut"}, {"$set": {"qty": 7}}),
+        lambda c, o: c.update_many(BY_VARIABLE, SET_N, **o),
+    ),
+    "replace_one": (
+        lambda c, o: c.replace_one({"kind": "nut"}, {"kind": "washer"}),
+        lambda c, o: c.replace_one(BY_VARIABLE, {"kind": "washer"}, **o),
+    ),
+    "delete_one": (
+        lambda c, o: c.delete_one({"kind": "nut"}),
+        lambda c, o: c.delete_one(BY_VARIABLE, **o),
+    ),
+    "delete_many": (
+        lambda c, o: c.delete_many({"kind": "nut"}),
+        lambda c, o: c.delete_many(BY_VARIABLE, **o),
+    ),
+    "find_one_and_update": (
+        lambda c, o: c.find_one_and_update(
+            {"kind": "nut"}, {"$set": {"qty": 7}}, return_document=ReturnDocument.AFTER
+        ),
+        lambda c, o: c.find_one_and_update(
+            BY_VARIABLE, SET_N, return_document=ReturnDocument.AFTER, **o
+        ),
+    ),
+    "find_one_and_replace": (
+        lambda c, o: c.find_one_and_replace({"kind": "nut"}, {"kind": "washer"}),
+        lambda c, o: c.find_one_and_replace(BY_VARIABLE, {"kind": "washer"}, **o),
+    ),
+    "find_one_and_delete": (
+        lambda c, o: c.find_one_and_delete({"kind": "nut"}),
+        lambda c, o: c.find_one_and_delete(BY_VARIABLE, **o),
+    ),
+    "bulk_write": (
+        lambda c, o: c.bulk_write(
+            [UpdateOne({"kind": "nut"}, {"$set": {"qty": 7}}), DeleteOne({"kind": "nut"})]
+        ),
+        lambda c, o: c.bulk_write([UpdateOne(BY_VARIABLE, SET_N), DeleteOne(BY_VARIABLE)], **o),
+    ),
+}
+"""Each call PyMongo gives ``let``: with literal values, and with ``$$`` variables."""
+
+
+@pytest.mark.parametrize("name", list(LET_PAIRS))
+async def test_let_binds_the_variables_of_expr_and_pipeline_updates(store: Any, name: str) -> None:
+    """``let=`` gives ``$$name`` its value in ``$expr`` filters, pipeline updates and
+    aggregation stages: the call does what the same call with the values written in does."""
+    literal, with_variables = LET_PAIRS[name]
+    plain = await seeded(store, SEED)
+    bound = await seeded(store, SEED)
+    assert await with_variables(bound, {"let": LET}) == await literal(plain, {})
+    assert by_id(await collect(bound.find({}))) == by_id(await collect(plain.find({})))
+
+
+@pytest.mark.parametrize(
+    ("let", "message"),
+    [
+        ("wanted", "let must be a document"),
+        ({"Wanted": "nut"}, "let variable name 'Wanted' is not valid"),
+        ({"wanted": {"$noSuchOperator": 1}}, "noSuchOperator"),
+    ],
+    ids=["not-a-document", "bad-name", "bad-expression"],
+)
+async def test_malformed_let_is_refused_before_anything_is_written(
+    store: Any, let: Any, message: str
+) -> None:
     collection = await seeded(store, SEED)
-    with pytest.raises(InvalidQueryError, match="let="):
-        await LET_CALLS[name](collection, {"let": {"wanted": "nut"}})
+    with pytest.raises(InvalidQueryError, match=message):
+        await collection.update_many(BY_VARIABLE, SET_N, let=let)
     assert by_id(await collect(collection.find({}))) == SEED
+
+
+async def test_distinct_takes_no_let_as_pymongos_does_not(store: Any) -> None:
+    collection = await seeded(store, SEED)
+    with pytest.raises(TypeError, match="'let'"):
+        await collection.distinct("kind", BY_VARIABLE, let=LET)  # type: ignore[call-arg]
 
 
 TIMED = {

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -39,7 +41,9 @@ class Worker:
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
             self._thread.start()
-        self._jobs.put((loop, future, function))
+        # In the caller's context, as asyncio.to_thread runs it (the engine reads the
+        # variables a call binds, ``let``, from a context variable).
+        self._jobs.put((loop, future, functools.partial(contextvars.copy_context().run, function)))
         return future
 
     def submit(self, function: Callable[[], Any]) -> None:
