@@ -38,6 +38,7 @@ class UpdateOne:
     array_filters: Sequence[Mapping[str, Any]] | None = None
     sort: SortSpec | None = None
     hint: Any = None
+    collation: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class UpdateMany:
     upsert: bool = False
     array_filters: Sequence[Mapping[str, Any]] | None = None
     hint: Any = None
+    collation: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class ReplaceOne:
     upsert: bool = False
     sort: SortSpec | None = None
     hint: Any = None
+    collation: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ class DeleteOne:
 
     filter: FilterDocument
     hint: Any = None
+    collation: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,7 @@ class DeleteMany:
 
     filter: FilterDocument
     hint: Any = None
+    collation: Mapping[str, Any] | None = None
 
 
 WriteOperation = InsertOne | UpdateOne | UpdateMany | ReplaceOne | DeleteOne | DeleteMany

@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from lexigram_nosql.backends.command_options import check_hint
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
@@ -35,7 +34,7 @@ from lexigram_nosql.errors import (
     WriteError,
 )
 from lexigram_nosql.query.ast import Update
-from lexigram_nosql.query.requests import CommandOptions, FilterQuery
+from lexigram_nosql.query.requests import FilterQuery
 from lexigram_nosql.types import Document
 
 if TYPE_CHECKING:
@@ -145,6 +144,8 @@ class _Tally:
 
 
 _KNOWN = (InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne, DeleteMany)
+_PER_MODEL: Final = frozenset({"hint", "collation"})
+"""The options PyMongo's request models take besides their filter and update."""
 
 
 def _prepare(collection: BaseCollection[Any], index: int, op: Any) -> Any:
@@ -159,14 +160,18 @@ def _prepare(collection: BaseCollection[Any], index: int, op: Any) -> Any:
         if isinstance(op, InsertOne):
             return collection._check_document(op.document)
         step = _validated(collection, op)
-        if op.hint is None:
+        if op.hint is None and op.collation is None:
             return step
-        check_hint(type(op).__name__, op.hint)  # and MongoDB receives it with the request
-        query = dataclasses.replace(step.query, options=CommandOptions(hint=op.hint))
+        # Checked as the calls check them, and MongoDB receives them with the request.
+        given = {"hint": op.hint, "collation": op.collation}
+        options = collection._options(
+            type(op).__name__, {k: v for k, v in given.items() if v is not None}, _PER_MODEL
+        )
+        query = dataclasses.replace(step.query, options=options)
         if isinstance(step, DeleteCall):
             return dataclasses.replace(step, query=query)
         return step._replace(query=query)
-    except InvalidQueryError as exc:
+    except QueryError as exc:
         exc.message = f"bulk_write operation {index} ({type(op).__name__}): {exc.message}"
         exc.args = (exc.message,)
         raise

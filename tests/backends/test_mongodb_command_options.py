@@ -176,7 +176,9 @@ async def test_a_bulk_sends_its_comment_and_each_models_hint(
     await store.collection("parts").bulk_write(
         [
             InsertOne({"kind": "pin"}),
-            UpdateOne({"_id": A}, {"$inc": {"qty": 1}}, hint="_id_"),
+            UpdateOne(
+                {"_id": A}, {"$inc": {"qty": 1}}, hint="_id_", collation={"locale": "simple"}
+            ),
             DeleteOne({"_id": B}, hint=[("_id", 1)]),
         ],
         comment="bulk",
@@ -186,6 +188,7 @@ async def test_a_bulk_sends_its_comment_and_each_models_hint(
     [delete] = commands.named("delete")
     assert insert["comment"] == update["comment"] == delete["comment"] == "bulk"
     assert update["updates"][0]["hint"] == "_id_"
+    assert update["updates"][0]["collation"] == {"locale": "simple"}
     assert dict(delete["deletes"][0]["hint"]) == {"_id": 1}
 
 

@@ -417,3 +417,35 @@ async def test_a_hinted_sparse_index_reads_what_mongodb_reads_or_is_refused(stor
     with pytest.raises(UnsupportedQueryError, match="sparse or partial") as refused:
         await collection.count_documents({}, hint=name)
     assert (refused.value.operator, refused.value.backend) == ("hint", store.driver)
+
+
+async def test_bulk_models_take_the_simple_collation(store: Any) -> None:
+    simple = {"locale": "simple"}
+    await _run_both(
+        store,
+        lambda c, o: c.bulk_write(
+            [
+                UpdateOne({"_id": A}, {"$inc": {"qty": 1}}, **o),
+                ReplaceOne({"_id": B}, {"kind": "washer"}, **o),
+                DeleteMany({"qty": {"$gt": 100}}, **o),
+            ]
+        ),
+        {"collation": simple},
+    )
+
+
+async def test_a_bulk_models_other_collation_is_mongodbs_or_refused_before_any_write(
+    store: Any,
+) -> None:
+    collection = await seeded(store, SEED)
+    models = [
+        InsertOne({"_id": C, "kind": "pin"}),
+        DeleteOne({"kind": "NUT"}, collation=CASE_INSENSITIVE),
+    ]
+    if store.driver == "mongodb":
+        result = await collection.bulk_write(models)
+        assert (result.inserted_count, result.deleted_count) == (1, 1)
+        return
+    with pytest.raises(UnsupportedQueryError, match=r"operation 1 \(DeleteOne\).*collation"):
+        await collection.bulk_write(models)
+    assert by_id(await collect(collection.find({}))) == SEED

@@ -334,6 +334,8 @@ KNOWN_GAPS: dict[str, str] = {
     ),
     "test_a_case_insensitive_collation_is_mongodbs_or_refused_by_name": _NO_COLLATION,
     "test_a_case_insensitive_collation_modifier_is_mongodbs_or_refused": _NO_COLLATION,
+    "test_a_bulk_models_other_collation_is_mongodbs_or_refused_before_any_write": _NO_COLLATION,
+    "test_bulk_models_take_the_simple_collation": _NO_COLLATION,
     "test_option_modifiers_as_pymongo_chains_them": _NO_COMMENT,
     "test_a_time_bound_the_call_meets_changes_no_result[distinct-max_time_ms]": _NO_MAX_TIME,
     "test_a_time_bound_the_call_meets_changes_no_result[distinct-maxTimeMS]": _NO_MAX_TIME,

@@ -520,9 +520,12 @@ def _sent_kwargs(query: FilterQuery) -> dict[str, Any]:
 
 
 def _hinted(query: FilterQuery) -> dict[str, Any]:
-    """A bulk request's hint, as the driver's request models take it."""
-    hint = None if query.options is None else query.options.hint
-    return {} if hint is None else {"hint": hint}
+    """A bulk request's hint and collation, as the driver's request models take them."""
+    options = query.options
+    if options is None:
+        return {}
+    given = {"hint": options.hint, "collation": options.collation}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _call_kwargs() -> dict[str, Any]:
