@@ -146,7 +146,7 @@ class DocumentCursor(AsyncIterator[Document]):
     def _with_option(self, name: str, value: Any) -> DocumentCursor:
         """The find's options with ``name`` set to ``value``, checked as ``find`` checks
         them (the collection honours or refuses them when the stream is reopened)."""
-        from lexigram_nosql.backends.command_options import command_options
+        from lexigram_nosql.query.options import command_options
 
         if self._query is None:
             return self._refined(name)  # refused: an aggregation's cursor

@@ -16,17 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, cast
 
 from lexigram_nosql import reads
 from lexigram_nosql.backends.bulk import UpdateCall, run_bulk
-from lexigram_nosql.backends.command_options import (
-    BULK_OPTIONS,
-    DISTINCT_OPTIONS,
-    READ_OPTIONS,
-    SESSION_OPTIONS,
-    TIMED_OPTIONS,
-    WRITE_OPTIONS,
-    OptionMethods,
-    variables,
-    within,
-)
+from lexigram_nosql.backends.command_options import OptionMethods, within
 from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_spec import IndexSpec
 from lexigram_nosql.backends.indexing import IndexMethods
@@ -48,6 +38,15 @@ from lexigram_nosql.query.aggregate_parse import parse_pipeline
 from lexigram_nosql.query.ast import Update
 from lexigram_nosql.query.expressions import bind_variables
 from lexigram_nosql.query.limits import Limits, check_pipeline
+from lexigram_nosql.query.options import (
+    BULK_OPTIONS,
+    DISTINCT_OPTIONS,
+    READ_OPTIONS,
+    SESSION_OPTIONS,
+    TIMED_OPTIONS,
+    WRITE_OPTIONS,
+    variables,
+)
 from lexigram_nosql.query.requests import (
     CommandOptions,
     FilterQuery,
