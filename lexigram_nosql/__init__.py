@@ -65,6 +65,7 @@ from lexigram_nosql.errors import (
 if TYPE_CHECKING:
     from lexigram_nosql.backends import SUPPORTED_BACKENDS, create_store
     from lexigram_nosql.backends.index_model import IndexModel
+    from lexigram_nosql.backends.sessions import TransactionSession
     from lexigram_nosql.config.loader import load_config
     from lexigram_nosql.config.settings import HealthSettings, NoSQLSettings
     from lexigram_nosql.di import Container, Named, Resolution
@@ -137,6 +138,7 @@ _LAZY: dict[str, str] = {
     "FieldRegex": "lexigram_nosql.specification",
     "HealthReport": "lexigram_nosql.health",
     "IndexModel": "lexigram_nosql.backends.index_model",
+    "TransactionSession": "lexigram_nosql.backends.sessions",
     "Operation": "lexigram_nosql.operations",
     "OperationObserver": "lexigram_nosql.operations",
     "add_operation_observer": "lexigram_nosql.operations",
@@ -261,6 +263,7 @@ __all__ = [
     "StoreStateError",
     "StoreUnavailableError",
     "TransactionError",
+    "TransactionSession",
     "UnsupportedQueryError",
     "UpdateMany",
     "UpdateMismatchError",

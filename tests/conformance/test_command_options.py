@@ -21,6 +21,7 @@ from lexigram_nosql import (
     OperationTimeoutError,
     ReplaceOne,
     ReturnDocument,
+    TransactionSession,
     UnsupportedQueryError,
     UpdateMany,
     UpdateOne,
@@ -328,7 +329,7 @@ async def test_a_session_from_the_stores_transaction_is_taken(store: Any) -> Non
 
     async def in_transaction() -> Any:
         async with store.transaction() as session:
-            assert session.in_transaction
+            assert isinstance(session, TransactionSession) and session.in_transaction
             await collection.insert_one({"_id": C, "kind": "pin", "qty": 1}, session=session)
             await collection.update_one({"_id": A}, {"$inc": {"qty": 1}}, session=session)
             return await collection.find_one({"_id": A}, session=session)
