@@ -153,16 +153,21 @@ class OptionMethods(abc.ABC):
             await self._check_hint(method, options.hint)
         bound = None if options.let is None else variables(method, options.let)
         fetch = documents.__anext__
-        while True:
-            token = None if bound is None else push_variables(bound)
-            try:
-                item = await fetch()
-            except StopAsyncIteration:
-                return
-            finally:
-                if token is not None:
-                    pop_variables(token)
-            yield item
+        try:
+            while True:
+                token = None if bound is None else push_variables(bound)
+                try:
+                    item = await fetch()
+                except StopAsyncIteration:
+                    return
+                finally:
+                    if token is not None:
+                        pop_variables(token)
+                yield item
+        finally:  # a reader that stops early closes the backend's stream now, not at GC
+            aclose = getattr(documents, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def _options(
         self, method: str, given: Mapping[str, Any], accepted: frozenset[str]

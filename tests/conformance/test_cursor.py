@@ -185,3 +185,14 @@ async def test_a_projection_given_as_a_list_of_fields(store: Any) -> None:
     collection = await seeded(store, [{**SHELVES[1], "label": "B"}])
     assert await collection.find({}, ["shelf"]).to_list() == [SHELVES[1]]
     assert await collection.find_one({}, projection=[]) == {**SHELVES[1], "label": "B"}
+
+
+async def test_a_cursor_with_options_closed_early_reads_nothing_more(store: Any) -> None:
+    """Where the engine checks the hint and binds ``let``, closing still ends the read."""
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find(
+        {"$expr": {"$gte": ["$shelf", "$$low"]}}, hint="_id_", let={"low": 2}, sort=BY_SHELF
+    )
+    assert await cursor.to_list(1) == SHELVES[1:2]
+    await cursor.close()
+    assert await cursor.to_list() == []
