@@ -34,13 +34,14 @@ from lexigram_nosql.types import (
     Document,
     FilterDocument,
     IndexKeys,
+    InsertOptions,
     Pipeline,
     ProjectionSpec,
     ReadOptions,
-    SessionOptions,
     SortSpec,
     TimedOptions,
     UpdateDocument,
+    UpdateOptions,
     WriteOptions,
 )
 
@@ -387,14 +388,14 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
     table, a Firestore collection)."""
 
     async def insert_one(
-        self, document: Document, **options: Unpack[SessionOptions]
+        self, document: Document, **options: Unpack[InsertOptions]
     ) -> InsertOneResult: ...
 
     async def insert_many(
         self,
         documents: Iterable[Document],
         ordered: bool = True,
-        **options: Unpack[SessionOptions],
+        **options: Unpack[InsertOptions],
     ) -> InsertManyResult: ...
 
     async def update_one(
@@ -405,7 +406,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         *,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
         sort: SortSpec | None = None,
-        **options: Unpack[WriteOptions],
+        **options: Unpack[UpdateOptions],
     ) -> UpdateResult: ...
 
     async def update_many(
@@ -414,7 +415,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         update: UpdateDocument,
         upsert: bool = False,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
-        **options: Unpack[WriteOptions],
+        **options: Unpack[UpdateOptions],
     ) -> UpdateResult: ...
 
     async def replace_one(
@@ -424,7 +425,7 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         upsert: bool = False,
         *,
         sort: SortSpec | None = None,
-        **options: Unpack[WriteOptions],
+        **options: Unpack[UpdateOptions],
     ) -> UpdateResult: ...
 
     async def delete_one(

@@ -10,6 +10,7 @@ __all__ = [
     "Document",
     "FilterDocument",
     "IndexKeys",
+    "InsertOptions",
     "Pipeline",
     "ProjectionSpec",
     "ReadOptions",
@@ -17,6 +18,7 @@ __all__ = [
     "SortSpec",
     "TimedOptions",
     "UpdateDocument",
+    "UpdateOptions",
     "WriteOptions",
 ]
 
@@ -56,8 +58,14 @@ class SessionOptions(TypedDict, total=False):
     session: Any
 
 
-class BulkOptions(SessionOptions, total=False):
-    """``bulk_write``'s: variables besides (refused, see ``command_options.py``)."""
+class InsertOptions(SessionOptions, total=False):
+    """``insert_one``'s and ``insert_many``'s: MongoDB's document validation may be skipped."""
+
+    bypass_document_validation: bool
+
+
+class BulkOptions(InsertOptions, total=False):
+    """``bulk_write``'s: variables besides (for ``$expr`` and pipeline updates)."""
 
     let: Mapping[str, Any] | None
 
@@ -75,6 +83,12 @@ class WriteOptions(SessionOptions, total=False):
     hint: Any
     collation: Mapping[str, Any] | None
     let: Mapping[str, Any] | None
+
+
+class UpdateOptions(WriteOptions, total=False):
+    """Updates' and replacements' options (deletes have no document to validate)."""
+
+    bypass_document_validation: bool
 
 
 class ReadOptions(WriteOptions, TimedOptions, total=False):

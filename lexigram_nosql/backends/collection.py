@@ -41,9 +41,10 @@ from lexigram_nosql.query.limits import Limits, check_pipeline
 from lexigram_nosql.query.options import (
     BULK_OPTIONS,
     DISTINCT_OPTIONS,
+    INSERT_OPTIONS,
     READ_OPTIONS,
-    SESSION_OPTIONS,
     TIMED_OPTIONS,
+    UPDATE_OPTIONS,
     WRITE_OPTIONS,
     variables,
 )
@@ -61,13 +62,14 @@ from lexigram_nosql.types import (
     BulkOptions,
     Document,
     FilterDocument,
+    InsertOptions,
     Pipeline,
     ProjectionSpec,
     ReadOptions,
-    SessionOptions,
     SortSpec,
     TimedOptions,
     UpdateDocument,
+    UpdateOptions,
     WriteOptions,
 )
 
@@ -124,10 +126,10 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
     # -- writes --------------------------------------------------------------------------
 
     async def insert_one(
-        self, document: Document, **options: Unpack[SessionOptions]
+        self, document: Document, **options: Unpack[InsertOptions]
     ) -> InsertOneResult:
         doc = self._check_document(document)
-        opts = self._options("insert_one", options, SESSION_OPTIONS) if options else None
+        opts = self._options("insert_one", options, INSERT_OPTIONS) if options else None
         async with self._operation("insert_one"):
             ids = await (self._insert([doc]) if opts is None else within(opts, self._insert([doc])))
         return InsertOneResult(ids[0])
@@ -136,7 +138,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         self,
         documents: Iterable[Document],
         ordered: bool = True,
-        **options: Unpack[SessionOptions],
+        **options: Unpack[InsertOptions],
     ) -> InsertManyResult:
         """Insert in order (an empty list is refused). A refused document raises
         ``BulkWriteError`` carrying what was written: ordered, the documents after it are not
@@ -150,7 +152,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
                 "insert_many takes a non-empty list of documents", collection=self._name
             )
         docs = [self._check_document(d) for d in documents]
-        opts = self._options("insert_many", options, SESSION_OPTIONS) if options else None
+        opts = self._options("insert_many", options, INSERT_OPTIONS) if options else None
         async with self._operation("insert_many"):
             inserting = self._insert_all(docs, ordered=ordered)
             ids, failures = await (inserting if opts is None else within(opts, inserting))
@@ -170,9 +172,9 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         *,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
         sort: SortSpec | None = None,
-        **options: Unpack[WriteOptions],
+        **options: Unpack[UpdateOptions],
     ) -> UpdateResult:
-        opts = self._options("update_one", options, WRITE_OPTIONS) if options else None
+        opts = self._options("update_one", options, UPDATE_OPTIONS) if options else None
         call = self._update_call(
             "update_one", filter, update, upsert=upsert, array_filters=array_filters, sort=sort
         )
@@ -187,9 +189,9 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         update: UpdateDocument,
         upsert: bool = False,
         array_filters: Sequence[Mapping[str, Any]] | None = None,
-        **options: Unpack[WriteOptions],
+        **options: Unpack[UpdateOptions],
     ) -> UpdateResult:
-        opts = self._options("update_many", options, WRITE_OPTIONS) if options else None
+        opts = self._options("update_many", options, UPDATE_OPTIONS) if options else None
         call = self._update_call(
             "update_many", filter, update, upsert=upsert, array_filters=array_filters, multi=True
         )
@@ -205,9 +207,9 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         upsert: bool = False,
         *,
         sort: SortSpec | None = None,
-        **options: Unpack[WriteOptions],
+        **options: Unpack[UpdateOptions],
     ) -> UpdateResult:
-        opts = self._options("replace_one", options, WRITE_OPTIONS) if options else None
+        opts = self._options("replace_one", options, UPDATE_OPTIONS) if options else None
         call = self._update_call("replace_one", filter, replacement, upsert=upsert, sort=sort)
         if opts is not None:
             call = call._replace(query=replace(call.query, options=opts))

@@ -11,18 +11,22 @@ from lexigram_nosql.query.expressions import evaluate, parse_expression, valid_v
 from lexigram_nosql.query.requests import CommandOptions
 from lexigram_nosql.types import (
     BulkOptions,
+    InsertOptions,
     ReadOptions,
     SessionOptions,
     TimedOptions,
+    UpdateOptions,
     WriteOptions,
 )
 
 __all__ = [
     "BULK_OPTIONS",
     "DISTINCT_OPTIONS",
+    "INSERT_OPTIONS",
     "READ_OPTIONS",
     "SESSION_OPTIONS",
     "TIMED_OPTIONS",
+    "UPDATE_OPTIONS",
     "WRITE_OPTIONS",
     "check_hint",
     "command_options",
@@ -34,6 +38,8 @@ SESSION_OPTIONS: Final = frozenset(SessionOptions.__optional_keys__)
 TIMED_OPTIONS: Final = frozenset(TimedOptions.__optional_keys__)
 WRITE_OPTIONS: Final = frozenset(WriteOptions.__optional_keys__)
 READ_OPTIONS: Final = frozenset(ReadOptions.__optional_keys__)
+INSERT_OPTIONS: Final = frozenset(InsertOptions.__optional_keys__)
+UPDATE_OPTIONS: Final = frozenset(UpdateOptions.__optional_keys__)
 BULK_OPTIONS: Final = frozenset(BulkOptions.__optional_keys__)
 DISTINCT_OPTIONS: Final = READ_OPTIONS - {"let"}  # MongoDB's distinct takes no variables
 
@@ -56,8 +62,14 @@ def command_options(
     if collation is not None:
         collation = _collation(method, collation)
     max_time_ms = _max_time_ms(method, given.get("max_time_ms"), given.get("maxTimeMS"))
+    bypass = given.get("bypass_document_validation")
+    if bypass is not None and not isinstance(bypass, bool):
+        raise InvalidQueryError(
+            f"{method}: bypass_document_validation must be True or False, got {bypass!r}",
+            operator="bypass_document_validation",
+        )
     options = CommandOptions(
-        given.get("comment"), hint, collation, max_time_ms, given.get("session"), let
+        given.get("comment"), hint, collation, max_time_ms, given.get("session"), let, bypass
     )
     return None if options == _NONE else options
 

@@ -32,6 +32,7 @@ class CommandOptions(NamedTuple):
     session: Any = None
     let: Mapping[str, Any] | None = None
     """Variables for ``$expr`` and pipeline updates (``$$name``), as the user gave them."""
+    bypass_document_validation: bool | None = None
 
     def driver_kwargs(self, max_time: str = "maxTimeMS") -> dict[str, Any]:
         """The options PyMongo's collection methods take, those given only: the time bound
@@ -48,6 +49,8 @@ class CommandOptions(NamedTuple):
             sent[max_time] = self.max_time_ms
         if self.let is not None:
             sent["let"] = dict(self.let)
+        if self.bypass_document_validation is not None:
+            sent["bypass_document_validation"] = self.bypass_document_validation
         return sent
 
 

@@ -233,3 +233,16 @@ async def test_let_reaches_the_server(monitored: tuple[Any, Commands], name: str
         await call(store.collection("parts"), {"let": {"unused": 1}})
     [command] = commands.named(command_name)
     assert command["let"] == {"unused": 1}
+
+
+async def test_bypass_document_validation_reaches_the_server(
+    monitored: tuple[Any, Commands],
+) -> None:
+    store, commands = monitored
+    parts = store.collection("parts")
+    commands.sent.clear()
+    await parts.insert_one({"kind": "pin"}, bypass_document_validation=True)
+    await parts.update_one({"_id": A}, {"$inc": {"qty": 1}}, bypass_document_validation=True)
+    await parts.bulk_write([InsertOne({"kind": "cog"})], bypass_document_validation=True)
+    sent = commands.named("insert") + commands.named("update")
+    assert [command["bypassDocumentValidation"] for command in sent] == [True, True, True]

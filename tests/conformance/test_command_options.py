@@ -450,3 +450,34 @@ async def test_a_bulk_models_other_collation_is_mongodbs_or_refused_before_any_w
     with pytest.raises(UnsupportedQueryError, match=r"operation 1 \(DeleteOne\).*collation"):
         await collection.bulk_write(models)
     assert by_id(await collect(collection.find({}))) == SEED
+
+
+VALIDATED_WRITES = {
+    name: {**CALLS, **COMMENT_ONLY}[name]
+    for name in (
+        "insert_one",
+        "insert_many",
+        "update_one",
+        "update_many",
+        "replace_one",
+        "bulk_write",
+    )
+}
+"""The calls PyMongo gives ``bypass_document_validation``."""
+
+
+@pytest.mark.parametrize("bypass", [True, False])
+@pytest.mark.parametrize("name", list(VALIDATED_WRITES))
+async def test_bypass_document_validation_changes_no_result_without_a_validator(
+    store: Any, name: str, bypass: bool
+) -> None:
+    """Only MongoDB has document validators (receiving the flag); elsewhere there is nothing
+    to bypass."""
+    await _run_both(store, VALIDATED_WRITES[name], {"bypass_document_validation": bypass})
+
+
+async def test_a_malformed_bypass_document_validation_is_refused(store: Any) -> None:
+    collection = await seeded(store, SEED)
+    with pytest.raises(InvalidQueryError, match="bypass_document_validation must be True"):
+        await collection.insert_one({"_id": C}, bypass_document_validation="yes")  # type: ignore[typeddict-item]
+    assert by_id(await collect(collection.find({}))) == SEED
