@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from lexigram_nosql.backends.collection import BaseCollection, IndexSpec
 from lexigram_nosql.backends.names import group_of
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
-from lexigram_nosql.errors import InvalidQueryError
+from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.ast import MatchAll, ParsedPipeline, Update
 from lexigram_nosql.query.filter import matches
 from lexigram_nosql.query.ordering import document_sort_key
@@ -330,6 +330,19 @@ class CollectionGroup(BaseCollection[Any]):
 
     async def _list_indexes(self) -> list[IndexInfo]:
         raise self._read_only("list_indexes")
+
+    async def _check_hint(self, method: str, hint: Any) -> None:
+        """A group reads several collections, each planning its own read: only the index
+        every one of them has, on ``_id``, can be hinted."""
+        if hint == "_id_" or hint == {"_id": 1} or list(hint) in ([("_id", 1)], [["_id", 1]]):
+            return
+        raise UnsupportedQueryError(
+            f"{method}: collection group {self._name!r} reads several collections, each with "
+            f"its own indexes; hint only '_id_' on a group, or {hint!r} on each collection",
+            backend=self._backend_name(),
+            operator="hint",
+            store=self._store.name,
+        )
 
     async def _drop_index(self, name: str) -> None:
         raise self._read_only("drop_index")

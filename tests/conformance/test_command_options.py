@@ -481,3 +481,16 @@ async def test_a_malformed_bypass_document_validation_is_refused(store: Any) -> 
     with pytest.raises(InvalidQueryError, match="bypass_document_validation must be True"):
         await collection.insert_one({"_id": C}, bypass_document_validation="yes")  # type: ignore[typeddict-item]
     assert by_id(await collect(collection.find({}))) == SEED
+
+
+async def test_a_collection_group_takes_the_options_but_hints_only_the_id_index(
+    store: Any,
+) -> None:
+    """A group reads several collections, each planning its own read with its own indexes."""
+    await seeded(store, SEED, name="parts")
+    group = store.collection_group("parts")
+    assert await group.count_documents({}, hint="_id_", comment="audit", max_time_ms=60_000) == 2
+    assert await group.find_one({"kind": "nut"}, hint=[("_id", 1)]) == SEED[1]
+    with pytest.raises(UnsupportedQueryError, match="hint only '_id_'") as refused:
+        await group.find_one({}, hint="kind_1")
+    assert refused.value.operator == "hint"
