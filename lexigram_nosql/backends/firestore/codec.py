@@ -77,6 +77,7 @@ ORDER: Final = HIDDEN_PREFIX + "o"
 """The field names of the document (or of a map whose keys are not sorted), in order, joined
 by NUL."""
 _TOP_LEVEL_HIDDEN: Final = (ORDER, FLOAT_ID)
+_FLOAT_ID_SIZE: Final = len(FLOAT_ID) + 1 + 1  # its name and a boolean
 _SEPARATOR: Final = "\x00"
 _MAX_DEPTH: Final = 20
 """Firestore's deepest nesting of maps and arrays in a document."""
@@ -97,6 +98,8 @@ def encode_id(value: Any, *, collection: str | None = None) -> str:
     or holding a NUL (every non-string key) is stored as ``~`` + the text with ``%``, ``/``
     and NUL percent-encoded. ``decode_id`` reverses both steps.
     """
+    if type(value) is str and _own_id(value):
+        return value
     check_stored_id(value, backend=BACKEND)
     encoded = _escape(key_text(value, backend=BACKEND))
     if len(encoded.encode("utf-8")) > _MAX_ID_BYTES:
@@ -118,14 +121,8 @@ def stored_id(value: Any) -> Any:
 def id_from_value(value: Any) -> str | None:
     """The Firestore id a stored ``_id`` equal to ``value`` would have, or None when no
     document can have it (so a filter on it matches nothing)."""
-    if (
-        type(value) is str
-        and 0 < len(value) <= _MAX_ID_BYTES // 4  # within the limit whatever its UTF-8
-        and value[0] not in _ESCAPED_FIRST
-        and "/" not in value
-        and "\x00" not in value
-    ):
-        return value  # the usual string id: its own key text, nothing to escape
+    if type(value) is str and _own_id(value):
+        return value
     try:
         encoded = _escape(key_text(value, backend=BACKEND))
     except UnsupportedQueryError:
@@ -146,6 +143,18 @@ def _unescape(match: re.Match[str]) -> str:
 
 _EMPTY_STRING_KEY: Final = key_text("", backend=BACKEND)
 _UNESCAPES: Final = {"25": "%", "2F": "/", "00": "\x00"}
+
+
+def _own_id(text: str) -> bool:
+    """Whether a string ``_id`` is its own document id (the usual case, decided without
+    building its key text): nothing to tag or escape, and within the limit whatever its
+    UTF-8."""
+    return (
+        0 < len(text) <= _MAX_ID_BYTES // 4
+        and text[0] not in _ESCAPED_FIRST
+        and "/" not in text
+        and "\x00" not in text
+    )
 
 
 def _escape(text: str) -> str:
@@ -169,22 +178,46 @@ def _needs_escape(text: str) -> bool:
 
 def encode_body(document: Mapping[str, Any], *, collection: str | None = None) -> dict[str, Any]:
     """The document without ``_id``, every value checked storable and the whole within
-    Firestore's 1 MiB document limit (``DocumentTooLargeError`` before anything is sent)."""
+    Firestore's 1 MiB document limit (``DocumentTooLargeError`` before anything is sent).
+    One pass: the common leaves are sized where they are checked."""
     body: dict[str, Any] = {}
+    size = 0
     for key, value in document.items():
-        if key != "_id":
+        if key == "_id":
+            continue
+        if key[:1] == "_":  # every reserved name starts with one
             _check_key(key, key, collection)
-            body[key] = (
-                value if _plain_scalar(value) else _stored(value, key, collection, in_array=False)
-            )
+        cls = type(value)
+        if cls is str:
+            size += len(value) + 1 if value.isascii() else len(value.encode("utf-8")) + 1
+        elif (cls is int and _INT64_MIN <= value <= _INT64_MAX) or cls is float:
+            size += 8
+        elif cls is bool or value is None:
+            size += 1
+        else:
+            value = _stored(value, key, collection, in_array=False)
+            size += storage_size(value)
+        body[key] = value
+        size += len(key) + 1 if key.isascii() else len(key.encode("utf-8")) + 1
     if body:
-        body[ORDER] = order_text(tuple(body))
-    if integral_float(document.get("_id")):
+        text, order_size = _order_entry(tuple(body))
+        body[ORDER] = text
+        size += order_size
+    _id = document.get("_id")
+    if type(_id) is float and integral_float(_id):
         body[FLOAT_ID] = True  # the document id reads back as an int: mark the float
-    size = storage_size(body) + _string_size(str(document.get("_id", ""))) + 48
+        size += _FLOAT_ID_SIZE
+    size += _string_size(_id if type(_id) is str else str(document.get("_id", ""))) + 48
     if size > MAX_DOCUMENT_BYTES:
         raise too_large_error(document.get("_id"), collection, f"needs about {size} bytes")
     return body
+
+
+@functools.lru_cache(maxsize=4096)
+def _order_entry(names: tuple[str, ...]) -> tuple[str, int]:
+    """A document order's stored text and the bytes its field takes (once per shape)."""
+    text = order_text(names)
+    return text, _string_size(ORDER) + _string_size(text)
 
 
 def encode_fields(
@@ -306,6 +339,9 @@ def _stored(
     value: Any, path: str, collection: str | None, *, in_array: bool, depth: int = 1
 ) -> Any:
     """``value`` as stored (maps with their order where it is not sorted), checked."""
+    cls = type(value)
+    if cls is list and not in_array and depth <= _MAX_DEPTH:  # the common container first
+        return _stored_items(value, path, collection, depth)
     if _plain_scalar(value):
         return value
     if isinstance(value, (bool, float)) or (isinstance(value, str) and not bson_class(value)):
@@ -368,12 +404,7 @@ def _stored(
                 path=path,
                 collection=collection,
             )
-        return [
-            item
-            if _plain_scalar(item)
-            else _stored(item, f"{path}.{index}", collection, in_array=True, depth=depth + 1)
-            for index, item in enumerate(value)
-        ]
+        return _stored_items(value, path, collection, depth)
     raise UnsupportedQueryError(
         f"Field {path!r} holds a {type(value).__name__}, which Firestore cannot store "
         "(it stores None, bool, int, float, str, bytes, datetime, list and dict; store a "
@@ -382,6 +413,16 @@ def _stored(
         path=path,
         collection=collection,
     )
+
+
+def _stored_items(value: Sequence[Any], path: str, collection: str | None, depth: int) -> list[Any]:
+    """An array's items as stored (none of them an array)."""
+    return [
+        item
+        if _plain_scalar(item)
+        else _stored(item, f"{path}.{index}", collection, in_array=True, depth=depth + 1)
+        for index, item in enumerate(value)
+    ]
 
 
 def _plain_scalar(value: Any) -> bool:

@@ -95,12 +95,17 @@ def precondition(coll: FirestoreCollection, update_time: Any) -> Any:
 
 async def insert_documents(coll: FirestoreCollection, documents: list[Document]) -> list[Any]:
     prepared: list[tuple[str, Document, dict[str, Any]]] = []
+    name = coll._name
     for document in documents:
         if "_id" not in document:
-            document = {"_id": new_object_id(), **document}
-        doc_id = encode_id(document["_id"], collection=coll._name)
-        document = {**document, "_id": stored_id(document["_id"])}
-        prepared.append((doc_id, document, encode_body(document, collection=coll._name)))
+            document = {"_id": new_object_id(), **document}  # a string: reads back as itself
+            doc_id = encode_id(document["_id"], collection=name)
+        else:
+            # The id checked as given (a Decimal128 reads back as a number), then a copy:
+            # the caller's dict is never kept (a transaction keeps the document).
+            doc_id = encode_id(document["_id"], collection=name)
+            document = {**document, "_id": stored_id(document["_id"])}
+        prepared.append((doc_id, document, encode_body(document, collection=name)))
     inserted = [document["_id"] for _, document, _ in prepared]
     handle = coll._transaction()
     if handle is not None:
@@ -120,10 +125,11 @@ async def insert_documents(coll: FirestoreCollection, documents: list[Document])
     from google.api_core import exceptions as gx
 
     done = 0
+    reference = coll._reference()
     for chunk in batches(prepared):
         batch = coll._client.batch()
         for doc_id, _, body in chunk:
-            batch.create(coll._document(doc_id), body)
+            batch.create(reference.document(doc_id), body)
         try:
             await batch.commit()
         except (gx.AlreadyExists, gx.InvalidArgument):
