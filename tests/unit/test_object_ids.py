@@ -10,7 +10,11 @@ import time
 
 import pytest
 
-from lexigram_nosql.backends.object_ids import new_object_id, new_object_id_bytes
+from lexigram_nosql.backends.object_ids import (
+    new_object_id,
+    new_object_id_bytes,
+    new_object_ids_bytes,
+)
 
 
 def test_ids_are_distinct_24_hex_strings_in_creation_order_of_seconds() -> None:
@@ -22,6 +26,19 @@ def test_ids_are_distinct_24_hex_strings_in_creation_order_of_seconds() -> None:
     assert len({i[8:18] for i in ids}) == 1  # one random part per process
     counters = [int(i[18:], 16) for i in ids]
     assert all((b - a) % 2**24 == 1 for a, b in itertools.pairwise(counters))
+
+
+def test_ids_made_at_once_are_laid_out_as_those_made_one_by_one() -> None:
+    """``insert_many``'s ids, made together: distinct, the same process part, counters
+    following on from (and followed by) those of single ids."""
+    before = new_object_id_bytes()
+    batch = new_object_ids_bytes(1000)
+    after = new_object_id_bytes()
+    assert len(batch) == len(set(batch)) == 1000
+    assert all(len(made) == 12 and made[4:9] == before[4:9] for made in batch)
+    counters = [int.from_bytes(made[9:], "big") for made in [before, *batch, after]]
+    assert all((b - a) % 2**24 == 1 for a, b in itertools.pairwise(counters))
+    assert new_object_ids_bytes(0) == []
 
 
 def test_the_bytes_are_an_object_id() -> None:

@@ -26,7 +26,7 @@ from lexigram_nosql.backends.mongodb.ids import (
     pipeline_to_server,
     update_to_server,
 )
-from lexigram_nosql.backends.object_ids import new_object_id_bytes
+from lexigram_nosql.backends.object_ids import new_object_ids_bytes
 from lexigram_nosql.contracts import (
     BulkWriteFailure,
     BulkWriteResult,
@@ -546,13 +546,14 @@ def _for_server(documents: list[Document]) -> tuple[list[dict[str, Any]], list[A
     given), each ``_id`` converted or made; and the ids as the caller sees them."""
     sent: list[dict[str, Any]] = []
     ids: list[Any] = []
+    fresh = iter(new_object_ids_bytes(len(documents) - sum("_id" in d for d in documents)))
     for document in documents:
         if "_id" in document:
             identity = id_to_server(document["_id"])
             sent.append({**document, "_id": identity})
             ids.append(id_from_server(identity))
         else:
-            made = new_object_id_bytes()
+            made = next(fresh)
             sent.append({"_id": ObjectId(made), **document})
             ids.append(made.hex())
     return sent, ids
