@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, cast
 
 from lexigram_nosql import reads
-from lexigram_nosql.backends.bulk import UpdateCall, run_bulk
+from lexigram_nosql.backends.bulk import UpdateCall, checked_documents, run_bulk
 from lexigram_nosql.backends.command_options import OptionMethods, within
 from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_spec import IndexSpec
@@ -151,7 +151,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
             raise InvalidQueryError(
                 "insert_many takes a non-empty list of documents", collection=self._name
             )
-        docs = [self._check_document(d) for d in documents]
+        docs = checked_documents(self, documents)
         opts = self._options("insert_many", options, INSERT_OPTIONS) if options else None
         async with self._operation("insert_many"):
             inserting = self._insert_all(docs, ordered=ordered)

@@ -27,6 +27,7 @@ __all__ = [
     "check_field_name",
     "check_nesting",
     "copy_value",
+    "is_plain_document",
     "is_nan",
     "is_number",
     "to_python_number",
@@ -361,6 +362,67 @@ def _stored_leaf(value: Any, where: str, path: str, depth: int = 0) -> Any:
     )
 
 
+def is_plain_document(value: dict[Any, Any], depth: int = 1) -> bool:
+    """Whether ``check_document`` would return ``value`` itself (``value`` at nesting
+    ``depth``), found the quick way for the commonest documents; ``False`` means only that
+    ``check_document`` must look (it names what is wrong, or normalises a datetime).
+
+    Plain: a dict of fields named as stored names must be, holding str, float, bool, None,
+    bytes, 64-bit ints, and dicts and lists of those, exact types only (a subclass, a tuple
+    or a datetime is ``check_document``'s to copy or convert). One look per value: names
+    already checked in an earlier document are known (``_CHECKED_NAMES``), and an array of
+    plain leaves, the usual one, is looked through without a call.
+    """
+    if depth > MAX_STORED_NESTING:
+        return False
+    if not _CHECKED_NAMES.issuperset(value) and not _remember_names(value):
+        return False
+    for item in value.values():
+        kind = type(item)
+        if kind in _STORED_AS_IS or (kind is int and _INT64_MIN <= item <= _INT64_MAX):
+            continue
+        if kind is list:
+            for leaf in item:
+                kind = type(leaf)
+                if kind in _STORED_AS_IS or (kind is int and _INT64_MIN <= leaf <= _INT64_MAX):
+                    continue
+                break
+            else:
+                continue
+            if _plain_array(item, depth + 1):
+                continue
+        elif kind is dict and is_plain_document(item, depth + 1):
+            continue
+        return False
+    return True
+
+
+def _plain_array(value: list[Any], depth: int) -> bool:
+    if depth > MAX_STORED_NESTING:
+        return False
+    for item in value:
+        kind = type(item)
+        if kind in _STORED_AS_IS or (kind is int and _INT64_MIN <= item <= _INT64_MAX):
+            continue
+        if kind is list and _plain_array(item, depth + 1):
+            continue
+        if kind is dict and is_plain_document(item, depth + 1):
+            continue
+        return False
+    return True
+
+
+def _remember_names(value: dict[Any, Any]) -> bool:
+    """Whether every name in ``value`` may be stored; if so, they are known from now on."""
+    for name in value:
+        if type(name) is not str or not name or "\x00" in name:
+            return False
+    if len(_CHECKED_NAMES) > _CHECKED_NAMES_LIMIT:
+        _CHECKED_NAMES.clear()  # bounded: names that are data (ids, dates) churn it
+    _CHECKED_NAMES.update(value)
+    return True
+
+
 def _too_deep(where: str, path: str | None) -> InvalidQueryError:
     return InvalidQueryError(
         f"{where[:1].upper()}{where[1:]} nests documents and arrays more than "
@@ -371,6 +433,11 @@ def _too_deep(where: str, path: str | None) -> InvalidQueryError:
 
 MAX_STORED_NESTING: Final = 100
 """The deepest nesting of documents and arrays MongoDB stores (each one adds a level)."""
+
+_CHECKED_NAMES: Final[set[str]] = set()
+"""Field names found fit to store (strings, not empty, no NUL) in an earlier document: a
+document's names are most often those of the documents before it."""
+_CHECKED_NAMES_LIMIT: Final = 10_000
 
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1

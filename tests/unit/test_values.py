@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.dates import utc_millis
-from lexigram_nosql.query.values import MAX_STORED_NESTING, check_document
+from lexigram_nosql.query.values import MAX_STORED_NESTING, check_document, is_plain_document
 
 bson = pytest.importorskip("bson")
 
@@ -152,6 +152,99 @@ def test_check_document_is_the_value_model(document: dict[Any, Any]) -> None:
         if same(document, expected):
             assert result is document
     assert same(document, before)
+
+
+_plain_leaves = st.one_of(
+    st.text(max_size=3),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.binary(max_size=2),
+)
+_plain_names = st.text(min_size=1, max_size=3).filter(lambda name: "\x00" not in name)
+plain_documents = st.dictionaries(
+    _plain_names,
+    st.recursive(
+        _plain_leaves,
+        lambda children: st.one_of(
+            st.dictionaries(_plain_names, children, max_size=4), st.lists(children, max_size=4)
+        ),
+        max_leaves=12,
+    ),
+    max_size=5,
+)
+# Mostly plain documents (insert_many's usual ones), with now and then anything at all.
+_mostly_plain = st.dictionaries(
+    st.one_of(_plain_names, names),
+    st.recursive(
+        st.one_of(_plain_leaves, leaves),
+        lambda children: st.one_of(
+            st.dictionaries(st.one_of(_plain_names, names), children, max_size=4),
+            st.lists(children, max_size=4),
+            _containers(children),
+        ),
+        max_leaves=12,
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(plain_documents)
+def test_documents_of_plain_values_are_plain(document: dict[str, Any]) -> None:
+    assert is_plain_document(document)
+    assert check_document(document, where="the document") is document
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(documents, _mostly_plain))
+def test_a_plain_document_is_one_check_document_returns_as_it_is(document: dict[Any, Any]) -> None:
+    """``is_plain_document``, insert_many's quick way, answers True only for a document
+    ``check_document`` accepts and returns itself (names seen in earlier examples included:
+    the names it remembers persist between examples)."""
+    if is_plain_document(document):
+        assert check_document(document, where="the document") is document
+
+
+def test_the_usual_documents_are_plain() -> None:
+    """The quick way is taken for the documents applications insert most (else it only
+    adds cost): flat fields, arrays of scalars, embedded documents, arrays of documents."""
+    assert is_plain_document({"n": 1, "name": "user 1", "tags": ["a", "b"], "score": 0.5})
+    assert is_plain_document({"a": {"b": [1, {"c": None}], "d": b"x"}, "e": [[True], []]})
+    assert is_plain_document({"big": 2**63 - 1, "small": -(2**63), "f": float("nan")})
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"": 1},
+        {"a\x00": 1},
+        {1: 1},
+        {"n": 2**63},
+        {"n": [-(2**63) - 1]},
+        {"when": datetime(2024, 1, 1)},
+        {"a": (1, 2)},
+        {"a": [1, OrderedDict(b=1)]},
+        {"a": {"b": {1, 2}}},
+        {"a": Items([1])},
+        {"a": [["x", Decimal(1)]]},
+    ],
+)
+def test_anything_check_document_refuses_or_converts_is_not_plain(document: Any) -> None:
+    assert not is_plain_document(document)
+
+
+@pytest.mark.parametrize("container", ["dict", "list"])
+def test_plain_documents_stop_at_mongodb_depth(container: str) -> None:
+    def nested(levels: int) -> Any:
+        value: Any = 1
+        for _ in range(levels - 1):
+            value = {"a": value} if container == "dict" else [value]
+        return {"a": value}
+
+    assert is_plain_document(nested(MAX_STORED_NESTING))
+    assert not is_plain_document(nested(MAX_STORED_NESTING + 1))
 
 
 @pytest.mark.parametrize("kind", [list, tuple, Items, lambda items: Pair(*items)])
