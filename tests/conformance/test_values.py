@@ -150,6 +150,39 @@ async def test_a_field_name_holding_a_null_character_is_refused(store: Any) -> N
     assert [d async for d in collection.find({})] == [{"_id": "keep", "n": 1}]
 
 
+# insert_many of documents without _id (its usual input) checks most of them the quick way.
+WITHOUT_IDS_REFUSED: list[tuple[Any, str]] = [
+    ({"n": 2**63}, "n"),
+    ({"tags": ["a", {1, 2}]}, "tags.1"),
+    ({"sub": {"x\x00": 1}}, "sub.x\x00"),
+    ({"sub": {"deep": [Decimal("1.5")]}}, "sub.deep.0"),
+]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+async def test_insert_many_without_ids_refuses_before_writing_anything(
+    store: Any, ordered: bool
+) -> None:
+    """Plain documents before and after a refused one: the refusal names its path and
+    nothing is written, ordered or not (the quick check and the full one agree)."""
+    collection = store.collection("values")
+    plain = [{"n": i, "tags": ["a", "b"], "sub": {"x": 0.5, "deep": [i]}} for i in range(3)]
+    for bad, path in WITHOUT_IDS_REFUSED:
+        with pytest.raises(InvalidQueryError) as info:
+            await collection.insert_many([*plain, bad, *plain], ordered=ordered)
+        assert info.value.path == path
+    assert await collection.count_documents({}) == 0
+    when = datetime(2024, 5, 1, 12, 0, 0, 123999, tzinfo=timezone(timedelta(hours=2)))
+    result = await collection.insert_many([*plain, {"at": when}], ordered=ordered)
+    back = await collection.find_one({"_id": result.inserted_ids[-1]}, projection={"_id": 0})
+    assert back == {"at": AT_UTC}
+    assert [d["n"] async for d in collection.find({"n": {"$exists": True}}, sort=[("n", 1)])] == [
+        0,
+        1,
+        2,
+    ]
+
+
 async def test_documents_nested_deeper_than_mongodb_allows_are_refused(store: Any) -> None:
     collection = store.collection("values")
     deep: Any = "leaf"
