@@ -19,9 +19,23 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-__all__ = ["BreakerState", "CircuitBreaker"]
+__all__ = ["BreakerState", "CircuitBreaker", "is_settled", "settle"]
 
 logger = logging.getLogger("lexigram_nosql")
+
+
+_SETTLED = "_lexigram_breaker_settled"
+
+
+def settle(error: BaseException) -> None:
+    """Mark ``error`` as needing no breaker count: counted once already (an error that passes
+    through nested operations), or saying nothing of the server's health (a time bound the
+    caller chose, such as ``max_time_ms``)."""
+    setattr(error, _SETTLED, True)
+
+
+def is_settled(error: BaseException) -> bool:
+    return getattr(error, _SETTLED, False)
 
 
 class BreakerState(enum.Enum):

@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from lexigram_nosql import operations, reads
+from lexigram_nosql.backends.breaker import is_settled, settle
 from lexigram_nosql.backends.deadlines import Deadline
 from lexigram_nosql.errors import NoSQLConnectionError
 from lexigram_nosql.operations import Operation, OperationEnd
@@ -138,8 +139,8 @@ class _Guarded(Deadline):
             error = store.translate(error, collection=self._collection)
         if breaker is not None:
             if isinstance(error, NoSQLConnectionError):
-                if not getattr(error, "_lexigram_counted", False):
-                    error._lexigram_counted = True  # type: ignore[attr-defined]
+                if not is_settled(error):
+                    settle(error)
                     breaker.failed(self._trial, store.cause(error))
                 if error.retry_after is None:
                     error.retry_after = breaker.retry_after()

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
-from lexigram_nosql.backends.breaker import CircuitBreaker
+from lexigram_nosql.backends.breaker import CircuitBreaker, settle
 from lexigram_nosql.backends.causes import short_cause
 from lexigram_nosql.backends.deadlines import Deadlines
 from lexigram_nosql.backends.group import CollectionGroup, GroupSource, ListedCollections
@@ -304,7 +304,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
             driver=self.driver,
         )
         if own:  # a bound the caller chose says nothing of the server's health
-            error._lexigram_counted = True  # type: ignore[attr-defined]  # (the breaker's flag)
+            settle(error)
         return error
 
     def translate(self, exc: BaseException, *, collection: str | None = None) -> BaseException:

@@ -15,6 +15,7 @@ import bson.errors
 import pymongo.errors as pm
 
 from lexigram_nosql import errors as ours
+from lexigram_nosql.backends.breaker import settle
 from lexigram_nosql.backends.mongodb.duplicates import duplicate_key_error
 
 __all__ = ["EXCEPTION_MAP", "map_mongo_exception"]
@@ -93,7 +94,7 @@ def _server_error(exc: pm.OperationFailure, message: str) -> ours.NoSQLError:
             timeout_s=0.0,
         )
         timeout.code = code
-        timeout._lexigram_counted = True  # type: ignore[attr-defined]  # not the server's health
+        settle(timeout)  # the caller's bound: not the server's health
         return timeout
     if "TransientTransactionError" in labels:
         return ours.TransactionError(
