@@ -204,22 +204,15 @@ def _validated(collection: BaseCollection[Any], op: Any) -> Any:
         return collection._update_call(
             "ReplaceOne", op.filter, op.replacement, upsert=op.upsert, sort=op.sort
         )
-    if isinstance(op, UpdateOne):
-        return collection._update_call(
-            "UpdateOne",
-            op.filter,
-            op.update,
-            upsert=op.upsert,
-            array_filters=op.array_filters,
-            sort=op.sort,
-        )
+    one = isinstance(op, UpdateOne)
     return collection._update_call(
-        "UpdateMany",
+        "UpdateOne" if one else "UpdateMany",
         op.filter,
         op.update,
         upsert=op.upsert,
         array_filters=op.array_filters,
-        multi=True,
+        sort=op.sort if one else None,
+        multi=not one,
     )
 
 
