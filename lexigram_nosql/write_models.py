@@ -1,5 +1,10 @@
 """The bulk-write models ``bulk_write`` takes, shaped like PyMongo's (``pymongo.operations``):
-``InsertOne``, ``UpdateOne``, ``UpdateMany``, ``ReplaceOne``, ``DeleteOne``, ``DeleteMany``."""
+``InsertOne``, ``UpdateOne``, ``UpdateMany``, ``ReplaceOne``, ``DeleteOne``, ``DeleteMany``.
+
+Their fields are in PyMongo's positional order, so ``UpdateOne(filter, update, True,
+collation)`` means here what it means to PyMongo. ``namespace`` is the target of PyMongo's
+client-level ``MongoClient.bulk_write``; a collection's ``bulk_write`` refuses it by name
+(PyMongo's ignores it, writing into the collection at hand rather than the one named)."""
 
 from __future__ import annotations
 
@@ -25,20 +30,22 @@ class InsertOne:
     """Bulk operation: insert one document."""
 
     document: Document
+    namespace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateOne:
     """Bulk operation: update the first matching document (the first in ``sort`` order when
-    given, as MongoDB 8.0 does)."""
+    given, as MongoDB 8.0 does). ``upsert`` None is False, as in PyMongo."""
 
     filter: FilterDocument
     update: UpdateDocument
-    upsert: bool = False
-    array_filters: Sequence[Mapping[str, Any]] | None = None
-    sort: SortSpec | None = None
-    hint: Any = None
+    upsert: bool | None = False
     collation: Mapping[str, Any] | None = None
+    array_filters: Sequence[Mapping[str, Any]] | None = None
+    hint: Any = None
+    namespace: str | None = None
+    sort: SortSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +54,11 @@ class UpdateMany:
 
     filter: FilterDocument
     update: UpdateDocument
-    upsert: bool = False
+    upsert: bool | None = False
+    collation: Mapping[str, Any] | None = None
     array_filters: Sequence[Mapping[str, Any]] | None = None
     hint: Any = None
-    collation: Mapping[str, Any] | None = None
+    namespace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +68,11 @@ class ReplaceOne:
 
     filter: FilterDocument
     replacement: Document
-    upsert: bool = False
-    sort: SortSpec | None = None
-    hint: Any = None
+    upsert: bool | None = False
     collation: Mapping[str, Any] | None = None
+    hint: Any = None
+    namespace: str | None = None
+    sort: SortSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +80,9 @@ class DeleteOne:
     """Bulk operation: delete the first matching document."""
 
     filter: FilterDocument
-    hint: Any = None
     collation: Mapping[str, Any] | None = None
+    hint: Any = None
+    namespace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +90,9 @@ class DeleteMany:
     """Bulk operation: delete every matching document."""
 
     filter: FilterDocument
-    hint: Any = None
     collation: Mapping[str, Any] | None = None
+    hint: Any = None
+    namespace: str | None = None
 
 
 WriteOperation = InsertOne | UpdateOne | UpdateMany | ReplaceOne | DeleteOne | DeleteMany

@@ -175,6 +175,8 @@ def _prepare(collection: BaseCollection[Any], index: int, op: Any) -> Any:
             collection=collection.name,
         )
     try:
+        if op.namespace is not None:
+            _refuse_namespace(collection, op.namespace)
         if isinstance(op, InsertOne):
             return collection._check_document(op.document)
         step = _validated(collection, op)
@@ -195,6 +197,19 @@ def _prepare(collection: BaseCollection[Any], index: int, op: Any) -> Any:
         raise
 
 
+def _refuse_namespace(collection: BaseCollection[Any], namespace: Any) -> None:
+    """PyMongo's ``namespace`` targets its client-level ``MongoClient.bulk_write``; a
+    collection's ``bulk_write`` writes into its own collection, so the request is refused
+    rather than written where the user did not name (PyMongo's collection ignores it)."""
+    raise InvalidQueryError(
+        f"namespace={namespace!r} is for MongoClient.bulk_write (a bulk across collections); "
+        f"collection {collection.name!r}'s bulk_write writes only into itself: leave "
+        "namespace out, or call bulk_write on the collection it names",
+        operator="namespace",
+        collection=collection.name,
+    )
+
+
 def _validated(collection: BaseCollection[Any], op: Any) -> Any:
     """A delete's, update's or replacement's validated form (``DeleteCall``/``UpdateCall``)."""
     if isinstance(op, (DeleteOne, DeleteMany)):
@@ -202,18 +217,23 @@ def _validated(collection: BaseCollection[Any], op: Any) -> Any:
         return DeleteCall(query, multi=isinstance(op, DeleteMany))
     if isinstance(op, ReplaceOne):
         return collection._update_call(
-            "ReplaceOne", op.filter, op.replacement, upsert=op.upsert, sort=op.sort
+            "ReplaceOne", op.filter, op.replacement, upsert=_upsert(op), sort=op.sort
         )
     one = isinstance(op, UpdateOne)
     return collection._update_call(
         "UpdateOne" if one else "UpdateMany",
         op.filter,
         op.update,
-        upsert=op.upsert,
+        upsert=_upsert(op),
         array_filters=op.array_filters,
         sort=op.sort if one else None,
         multi=not one,
     )
+
+
+def _upsert(op: UpdateOne | UpdateMany | ReplaceOne) -> Any:
+    """The model's ``upsert``, None (PyMongo's default) meaning False."""
+    return False if op.upsert is None else op.upsert
 
 
 async def run_bulk(

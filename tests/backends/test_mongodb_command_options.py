@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from pymongo import monitoring
 
-from lexigram_nosql import DeleteOne, InsertOne, NoSQLError, ReturnDocument, UpdateOne
+from lexigram_nosql import (
+    DeleteOne,
+    InsertOne,
+    NoSQLError,
+    ReplaceOne,
+    ReturnDocument,
+    UpdateMany,
+    UpdateOne,
+)
 from lexigram_nosql.backends.mongodb import MongoDocumentStore
 from lexigram_nosql.backends.mongodb.client import make_driver
 from lexigram_nosql.config.stores import parse_store_settings
@@ -190,6 +198,37 @@ async def test_a_bulk_sends_its_comment_and_each_models_hint(
     assert update["updates"][0]["hint"] == "_id_"
     assert update["updates"][0]["collation"] == {"locale": "simple"}
     assert dict(delete["deletes"][0]["hint"]) == {"_id": 1}
+
+
+async def test_positional_bulk_models_send_each_option_in_its_place(
+    monitored: tuple[Any, Commands],
+) -> None:
+    """PyMongo's positional order: collation, then array filters, then hint."""
+    store, commands = monitored
+    parts = store.collection("parts")
+    simple = {"locale": "simple"}
+    models = [
+        UpdateOne({"_id": A}, {"$set": {"a.$[e]": 1}}, False, simple, [{"e": 0}], "_id_"),
+        UpdateMany({"_id": A}, {"$set": {"a.$[e]": 1}}, True, simple, [{"e": 0}], "_id_"),
+        ReplaceOne({"_id": B}, {"kind": "washer"}, False, simple, "_id_"),
+        DeleteOne({"_id": B}, simple, "_id_"),
+    ]
+    commands.sent.clear()
+    for model in models:  # whatever the server makes of them: what is sent is checked
+        with contextlib.suppress(NoSQLError):
+            await parts.bulk_write([model])
+    one, many, replace = (command["updates"][0] for command in commands.named("update"))
+    for update in (one, many):
+        assert (update["collation"], update["arrayFilters"]) == (simple, [{"e": 0}])
+        assert update["hint"] == "_id_"
+    assert (one.get("multi", False), many["multi"], many["upsert"]) == (False, True, True)
+    assert (replace["collation"], replace["hint"], replace["u"]) == (
+        simple,
+        "_id_",
+        {"kind": "washer"},
+    )
+    [delete] = commands.named("delete")
+    assert (delete["deletes"][0]["collation"], delete["deletes"][0]["hint"]) == (simple, "_id_")
 
 
 async def test_calls_without_options_send_none(monitored: tuple[Any, Commands]) -> None:

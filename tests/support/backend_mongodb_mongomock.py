@@ -310,6 +310,7 @@ KNOWN_GAPS: dict[str, str] = {
     "test_filtered_positional_on_embedded_fields": _ARRAY_FILTERS,
     "test_nested_all_and_filtered_positional": _ARRAY_FILTERS,
     "test_bulk_write_with_array_filters": _ARRAY_FILTERS,
+    "test_bulk_update_models_take_array_filters_by_position": _ARRAY_FILTERS,
     "test_find_one_and_update_with_array_filters": _ARRAY_FILTERS,
     "test_array_filters_with_or": _ARRAY_FILTERS,
     "test_an_upsert_with_all_positional_needs_the_array_in_the_filter": _POSITIONAL,
@@ -336,6 +337,7 @@ KNOWN_GAPS: dict[str, str] = {
     "test_a_case_insensitive_collation_modifier_is_mongodbs_or_refused": _NO_COLLATION,
     "test_a_bulk_models_other_collation_is_mongodbs_or_refused_before_any_write": _NO_COLLATION,
     "test_bulk_models_take_the_simple_collation": _NO_COLLATION,
+    "test_a_bulk_models_positional_collation_is_a_collation": _NO_COLLATION,
     "test_option_modifiers_as_pymongo_chains_them": _NO_COMMENT,
     "test_a_time_bound_the_call_meets_changes_no_result[distinct-max_time_ms]": _NO_MAX_TIME,
     "test_a_time_bound_the_call_meets_changes_no_result[distinct-maxTimeMS]": _NO_MAX_TIME,
@@ -346,6 +348,7 @@ KNOWN_GAPS: dict[str, str] = {
         _NO_HINT,
     ),
     "test_bulk_models_take_a_hint_that_changes_no_result": _NO_HINT,
+    "test_bulk_models_take_hint_by_position": _NO_HINT,
     "test_a_cursor_with_options_closed_early_reads_nothing_more": _NO_HINT,
     "test_a_collection_group_takes_the_options_but_hints_only_the_id_index": _NO_COMMENT,
     "test_let_binds_the_variables_of_expr_and_pipeline_updates": (
