@@ -3,7 +3,8 @@ that also has the cursor methods code ported from PyMongo's async API or Motor c
 ``to_list``, ``next``, ``close``, ``await`` (PyMongo's async ``aggregate`` is awaited for its
 cursor: ``async for doc in await orders.aggregate(pipeline)``), and on a ``find`` the
 modifiers ``sort``, ``skip``, ``limit`` and ``batch_size``
-(``await users.find(query).sort("joined", -1).limit(20).to_list()``).
+(``await users.find(query).sort("joined", -1).limit(20).to_list()``), and ``clone``,
+``rewind`` and ``explain``.
 
 ``async for`` reads the underlying stream directly (``__aiter__`` returns it), so a cursor
 adds nothing per document. A modifier, allowed only before the first read as in PyMongo,
@@ -13,8 +14,8 @@ replaces the not yet started stream with one of the changed query.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Generator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.types import Document
@@ -27,24 +28,38 @@ __all__ = ["DocumentCursor", "DocumentStream"]
 DocumentStream = AsyncGenerator[Document, None]
 """A guarded stream of documents (``StreamGuard.documents``), which a cursor reads."""
 
-Reopen = Callable[["FindQuery"], DocumentStream]
+
+class FindSource(Protocol):
+    """What a ``find`` cursor reads from: its collection."""
+
+    def _find_stream(self, query: FindQuery) -> DocumentStream:
+        """The find's stream, guarded: opened again when a modifier changes the query."""
+
+    async def _explain(self, query: FindQuery) -> Document:
+        """How the collection runs ``query`` (the cursor's ``explain``)."""
 
 
 class DocumentCursor(AsyncIterator[Document]):
     """The documents of one ``find`` or ``aggregate``, read once, in order."""
 
-    __slots__ = ("_documents", "_query", "_reopen", "_started")
+    __slots__ = ("_documents", "_query", "_source", "_started")
 
     def __init__(
         self,
         documents: AsyncGenerator[Document, None],
         query: FindQuery | None = None,
-        reopen: Reopen | None = None,
+        source: FindSource | None = None,
     ) -> None:
         self._documents = documents
         self._query = query
-        self._reopen = reopen
+        self._source = source
         self._started = False
+
+    @property
+    def collection(self) -> Any:
+        """The collection a ``find`` cursor reads (PyMongo's ``Cursor.collection``); None for
+        an aggregation's cursor."""
+        return self._source
 
     def __aiter__(self) -> AsyncGenerator[Document, None]:
         self._started = True
@@ -88,6 +103,52 @@ class DocumentCursor(AsyncIterator[Document]):
     async def aclose(self) -> None:
         """``close()`` under the name async generators use (``contextlib.aclosing``)."""
         await self._documents.aclose()
+
+    # -- a find's cursor as a whole ------------------------------------------------------
+
+    def clone(self) -> DocumentCursor:
+        """A fresh, unread cursor of the same query and modifiers (PyMongo's ``clone``),
+        whatever this one has read."""
+        query, source = self._find("clone")
+        return DocumentCursor(source._find_stream(query), query, source)
+
+    def __copy__(self) -> DocumentCursor:
+        return self.clone()
+
+    async def rewind(self) -> DocumentCursor:
+        """Back to the unread state (PyMongo's ``rewind``): the current read is closed, and
+        the next one runs the query again, modifiers kept."""
+        query, source = self._find("rewind")
+        await self._documents.aclose()
+        self._documents = source._find_stream(query)
+        self._started = False
+        return self
+
+    async def explain(self) -> Document:
+        """How the query runs: MongoDB's own explain document (as PyMongo's ``explain``,
+        verbosity ``allPlansExecution``); elsewhere the plan the backend reports (the
+        ``ReadReport`` of ``lexigram_nosql.reads``), after running the query, with its
+        counts. This cursor is not read."""
+        query, source = self._find("explain")
+        return await source._explain(query)
+
+    def where(self, code: Any) -> DocumentCursor:
+        """PyMongo's ``$where`` filter, which runs JavaScript: refused on every backend, as
+        a filter's ``$where`` is."""
+        self._find("where")
+        raise InvalidQueryError(
+            "where() adds a $where filter, which runs JavaScript, which lexigram-nosql refuses "
+            "everywhere: write the condition as a filter ($expr compares fields)",
+            operator="$where",
+        )
+
+    def _find(self, method: str) -> tuple[FindQuery, FindSource]:
+        """The find's query and collection; an aggregation's cursor has neither."""
+        if self._query is None or self._source is None:
+            raise InvalidQueryError(
+                f"{method}() is a find cursor's; an aggregation's cursor is read once"
+            )
+        return self._query, self._source
 
     # -- modifiers of a find, before its first read (PyMongo's Cursor methods) ---------
 
@@ -161,7 +222,7 @@ class DocumentCursor(AsyncIterator[Document]):
         return self._refined(name, filter=filter)
 
     def _refined(self, method: str, **changes: Any) -> DocumentCursor:
-        if self._query is None or self._reopen is None:
+        if self._query is None or self._source is None:
             raise InvalidQueryError(
                 f"{method}() is a find cursor's; an aggregation orders and limits with its "
                 "$sort, $skip and $limit stages"
@@ -169,5 +230,5 @@ class DocumentCursor(AsyncIterator[Document]):
         if self._started:
             raise InvalidQueryError(f"{method}() must come before the cursor is first read")
         self._query = dataclasses.replace(self._query, **changes)
-        self._documents = self._reopen(self._query)
+        self._documents = self._source._find_stream(self._query)
         return self

@@ -456,7 +456,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         )
         if opts is not None:
             query = replace(query, filter=replace(query.filter, options=opts))
-        return DocumentCursor(self._find_stream(query), query, self._find_stream)
+        return DocumentCursor(self._find_stream(query), query, self)
 
     async def count_documents(
         self,

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from lexigram_nosql import reads
 from lexigram_nosql.backends import fallbacks
 from lexigram_nosql.backends.bulk import UpdateCall, insert_batch, run_steps
 from lexigram_nosql.backends.retry import LostRace, retry_lost_races
@@ -55,6 +56,39 @@ class CollectionPrimitives(abc.ABC):
 
     def _aggregate(self, pipeline: ParsedPipeline) -> AsyncIterator[Document]:
         return fallbacks.aggregate(pipeline, self._find, self._lookup_source)
+
+    async def _explain(self, query: FindQuery) -> Document:
+        """A find cursor's ``explain``: the query run to its end with a ``ReadReport``
+        current, which the backend fills as it reads (its plan, the index it used, the items
+        it read); MongoDB's explain document is the server's own (its override)."""
+        collection = _base(self)
+        options = query.filter.options
+        if options is not None:
+            collection._honour("explain", options)
+        report = reads.ReadReport()
+        returned = 0
+        async with collection._operation("explain", options):
+            token = reads.reporting(report)  # over the observers' report, for this body
+            try:
+                documents = collection._open_hinted("explain", options, lambda: self._find(query))()
+                try:
+                    async for _ in documents:
+                        returned += 1
+                finally:
+                    aclose = getattr(documents, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+            finally:
+                reads.done(token)
+        return {
+            "queryPlanner": {
+                "namespace": collection.name,
+                "backend": collection.store.driver,
+                "plan": report.plan,
+                "index": report.index,
+            },
+            "executionStats": {"nReturned": returned, "totalDocsExamined": report.items_read},
+        }
 
     @abc.abstractmethod
     async def _insert(self, documents: list[Document]) -> list[Any]:

@@ -262,6 +262,29 @@ async def test_a_find_cursors_option_modifiers_reach_the_server(
     assert (command["maxTimeMS"], command["allowDiskUse"]) == (60_000, True)
 
 
+async def test_a_cursors_explain_sends_its_find_to_the_explain_command(
+    monitored: tuple[Any, Commands],
+) -> None:
+    """As PyMongo's ``cursor.explain()``: the find, its modifiers and options inside, a hard
+    limit; whatever the server makes of it (CongoDB has no explain command)."""
+    store, commands = monitored
+    cursor = store.collection("parts").find({"kind": "nut"}, {"_id": 0}).sort("qty", -1)
+    cursor = cursor.limit(3).comment("why")
+    commands.sent.clear()
+    with contextlib.suppress(NoSQLError):
+        await cursor.explain()
+    [command] = commands.named("explain")
+    find = command["explain"]
+    assert (find["find"], find["filter"], find["projection"]) == (
+        "parts",
+        {"kind": "nut"},
+        {"_id": 0},
+    )
+    assert (dict(find["sort"]), find["limit"], find["singleBatch"]) == ({"qty": -1}, 3, True)
+    assert find["comment"] == "why"
+    assert not commands.named("find")
+
+
 @pytest.mark.parametrize("name", [n for n in FILTERED if n != "distinct"])
 async def test_let_reaches_the_server(monitored: tuple[Any, Commands], name: str) -> None:
     """Whatever the server does with them (CongoDB binds none), the variables are sent."""

@@ -3,6 +3,7 @@ methods code ported from PyMongo's async API or Motor calls (``to_list``, ``clos
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -196,3 +197,68 @@ async def test_a_cursor_with_options_closed_early_reads_nothing_more(store: Any)
     assert await cursor.to_list(1) == SHELVES[1:2]
     await cursor.close()
     assert await cursor.to_list() == []
+
+
+async def test_clone_is_a_fresh_cursor_of_the_same_query_and_modifiers(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({"shelf": {"$gte": 2}}, {"_id": 0}).sort("shelf", -1).skip(1).limit(2)
+    assert await cursor.to_list() == [{"shelf": 4}, {"shelf": 3}]
+    clone = cursor.clone()
+    assert clone is not cursor and clone.collection is collection
+    assert await clone.to_list() == [{"shelf": 4}, {"shelf": 3}]
+    assert await cursor.to_list() == []  # the original stays read
+    copied = copy.copy(collection.find({}, sort=BY_SHELF).limit(1))
+    assert await copied.to_list() == SHELVES[:1]
+
+
+async def test_a_clone_takes_its_own_modifiers(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF)
+    assert await cursor.to_list(1) == SHELVES[:1]
+    clone = cursor.clone().limit(2)  # the original, read, refuses modifiers; its clone not
+    assert await clone.to_list() == SHELVES[:2]
+    assert await cursor.to_list() == SHELVES[1:]
+
+
+async def test_rewind_reads_the_query_again(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF).limit(3)
+    assert await cursor.to_list(2) == SHELVES[:2]
+    assert await cursor.rewind() is cursor
+    assert await cursor.to_list() == SHELVES[:3]
+
+
+async def test_where_runs_javascript_and_is_refused_as_a_filters_where_is(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    with pytest.raises(InvalidQueryError, match="JavaScript") as refused:
+        collection.find({}).where("this.shelf > 2")
+    assert refused.value.operator == "$where"
+    with pytest.raises(InvalidQueryError, match="JavaScript") as by_filter:
+        collection.find({"$where": "this.shelf > 2"})
+    assert by_filter.value.operator == "$where"
+
+
+async def test_explain_describes_the_query_without_reading_the_cursor(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({"shelf": {"$gte": 2}}, sort=BY_SHELF).limit(2)
+    explained = await cursor.explain()
+    assert isinstance(explained, dict) and "queryPlanner" in explained
+    if store.driver != "mongodb":  # MongoDB's is the server's own document
+        planner, stats = explained["queryPlanner"], explained["executionStats"]
+        assert (planner["namespace"], planner["backend"]) == (collection.name, store.driver)
+        assert planner["plan"] in ("native", "residual", "scan", None)
+        assert stats["nReturned"] == 2
+    assert await cursor.to_list() == SHELVES[1:3]
+
+
+@pytest.mark.parametrize("method", ["clone", "rewind", "explain", "where"])
+async def test_an_aggregation_cursor_refuses_the_find_cursors_methods(
+    store: Any, method: str
+) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.aggregate([{"$match": {}}])
+    with pytest.raises(InvalidQueryError, match=f"{method}\\(\\) is a find cursor's"):
+        call = getattr(cursor, method)
+        result = call("this.x") if method == "where" else call()
+        if hasattr(result, "__await__"):
+            await result

@@ -349,6 +349,9 @@ KNOWN_GAPS: dict[str, str] = {
     ),
     "test_bulk_models_take_a_hint_that_changes_no_result": _NO_HINT,
     "test_bulk_models_take_hint_by_position": _NO_HINT,
+    "test_explain_describes_the_query_without_reading_the_cursor": (
+        "mongomock's cursor has no explain(); PyMongo's runs MongoDB's explain command"
+    ),
     "test_a_cursor_with_options_closed_early_reads_nothing_more": _NO_HINT,
     "test_a_collection_group_takes_the_options_but_hints_only_the_id_index": _NO_COMMENT,
     "test_let_binds_the_variables_of_expr_and_pipeline_updates": (

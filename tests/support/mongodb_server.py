@@ -98,6 +98,10 @@ CONGODB_GAPS: dict[str, str] = {
         'CongoDB does not implement let= ("Use of undefined variable") nor pipeline '
         "updates; MongoDB 5.0+ binds the variables",
     ),
+    "test_explain_describes_the_query_without_reading_the_cursor": (
+        "CongoDB has no explain command (\"no such command: 'explain'\"); MongoDB explains "
+        "a find"
+    ),
     "test_a_hinted_sparse_index_reads_what_mongodb_reads_or_is_refused": (
         "CongoDB ignores a count's hint and counts every document; MongoDB reads only what "
         "the hinted sparse index holds"

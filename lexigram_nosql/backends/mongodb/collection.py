@@ -356,6 +356,12 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             self._collection, stages, session=self._store.current_transaction(), **options
         )
 
+    async def _explain(self, query: FindQuery) -> Document:
+        """PyMongo's ``cursor.explain()``: the server's explain of the find, as it returns it."""
+        async with self._operation("explain", query.filter.options):
+            cursor = await self._open_find(query)
+            return dict(await cursor.explain())
+
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
         return self._documents(lambda: self._open_find(query), query.batch_size)
 
