@@ -29,6 +29,11 @@ DocumentStream = AsyncGenerator[Document, None]
 """A guarded stream of documents (``StreamGuard.documents``), which a cursor reads."""
 
 
+_NO_TIMEOUT, _PARTIAL, _OPLOG_REPLAY = 16, 128, 8
+_CURSOR_TYPE_BITS = 2 | 32 | 64
+_KNOWN_FLAGS = _CURSOR_TYPE_BITS | _NO_TIMEOUT | _PARTIAL | _OPLOG_REPLAY | 4
+
+
 class FindSource(Protocol):
     """What a ``find`` cursor reads from: its collection."""
 
@@ -203,6 +208,75 @@ class DocumentCursor(AsyncIterator[Document]):
     def max_time_ms(self, max_time_ms: int | None) -> DocumentCursor:
         """A time bound in milliseconds, as ``find(max_time_ms=)``; None clears it."""
         return self._with_option("max_time_ms", max_time_ms)
+
+    def min(self, spec: Any) -> DocumentCursor:
+        """The inclusive lower bound of the hinted index's keys (``[("field", value)]``), as
+        ``find(min=)``: MongoDB's; refused by name elsewhere."""
+        return self._with_cursor_option("min", {"min": spec})
+
+    def max(self, spec: Any) -> DocumentCursor:
+        """The exclusive upper bound of the hinted index's keys, as ``find(max=)``."""
+        return self._with_cursor_option("max", {"max": spec})
+
+    def max_scan(self, max_scan: int | None) -> DocumentCursor:
+        """At most ``max_scan`` documents scanned, as ``find(max_scan=)`` (PyMongo's,
+        deprecated: MongoDB 4.2 removed it); None or 0 clears it."""
+        return self._with_cursor_option("max_scan", {"max_scan": max_scan})
+
+    def add_option(self, mask: int) -> DocumentCursor:
+        """Set PyMongo's query flags by bit mask (``CursorType`` bits, 16 no cursor timeout,
+        128 partial results, 8 oplog replay; 4, secondary okay, is what read preferences
+        say now and changes nothing). The cursor is returned, and awaiting it gives it too,
+        as PyMongo's async ``add_option`` is awaited."""
+        return self._flags("add_option", mask, add=True)
+
+    def remove_option(self, mask: int) -> DocumentCursor:
+        """Unset PyMongo's query flags by bit mask (see ``add_option``)."""
+        return self._flags("remove_option", mask, add=False)
+
+    def _flags(self, method: str, mask: Any, *, add: bool) -> DocumentCursor:
+        from lexigram_nosql.query.options import CURSOR_TYPES
+
+        if isinstance(mask, bool) or not isinstance(mask, int) or mask & ~_KNOWN_FLAGS:
+            raise InvalidQueryError(
+                f"{method}: mask must be an int of PyMongo's query flags (2 tailable, 4 "
+                "secondary okay, 8 oplog replay, 16 no cursor timeout, 32 await data, 64 "
+                f"exhaust, 128 partial), got {mask!r}",
+                operator=method,
+            )
+        query, _ = self._find(method)
+        current = query.cursor
+        flags = 0
+        if current is not None:
+            flags = current.cursor_type
+            flags |= _NO_TIMEOUT if current.no_cursor_timeout else 0
+            flags |= _PARTIAL if current.allow_partial_results else 0
+            flags |= _OPLOG_REPLAY if current.oplog_replay else 0
+        flags = flags | mask if add else flags & ~mask
+        cursor_type = flags & _CURSOR_TYPE_BITS
+        if cursor_type not in CURSOR_TYPES:
+            raise InvalidQueryError(
+                f"{method}: the flags {flags:#x} make no cursor type of PyMongo's "
+                f"({', '.join(f'{v} ({k})' for k, v in CURSOR_TYPES.items())})",
+                operator="cursor_type",
+            )
+        return self._with_cursor_option(
+            method,
+            {
+                "cursor_type": cursor_type,
+                "no_cursor_timeout": bool(flags & _NO_TIMEOUT),
+                "allow_partial_results": bool(flags & _PARTIAL),
+                "oplog_replay": bool(flags & _OPLOG_REPLAY),
+            },
+        )
+
+    def _with_cursor_option(self, method: str, given: dict[str, Any]) -> DocumentCursor:
+        """The find's cursor options with ``given`` changed, checked as ``find`` checks
+        them (refused where the backend cannot honour them when the stream is reopened)."""
+        from lexigram_nosql.query.options import cursor_options
+
+        query, _ = self._find(method)
+        return self._refined(method, cursor=cursor_options(method, given, query.cursor))
 
     def _with_option(self, name: str, value: Any) -> DocumentCursor:
         """The find's options with ``name`` set to ``value``, checked as ``find`` checks

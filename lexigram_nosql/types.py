@@ -9,6 +9,7 @@ __all__ = [
     "BulkOptions",
     "Document",
     "FilterDocument",
+    "FindOptions",
     "IndexKeys",
     "InsertOptions",
     "Pipeline",
@@ -93,3 +94,18 @@ class UpdateOptions(WriteOptions, total=False):
 
 class ReadOptions(WriteOptions, TimedOptions, total=False):
     """Reads' and ``find_one_and_*``'s options."""
+
+
+class FindOptions(ReadOptions, total=False):
+    """``find``'s besides: PyMongo's cursor flags and its index-bound query modifiers."""
+
+    no_cursor_timeout: bool
+    cursor_type: int
+    allow_partial_results: bool
+    oplog_replay: bool
+    max_scan: int | None
+    max: Any
+    min: Any
+    return_key: bool | None
+    show_record_id: bool | None
+    snapshot: bool | None

@@ -62,6 +62,7 @@ from lexigram_nosql.types import (
     BulkOptions,
     Document,
     FilterDocument,
+    FindOptions,
     InsertOptions,
     Pipeline,
     ProjectionSpec,
@@ -81,6 +82,7 @@ __all__ = ["BaseCollection", "IndexSpec"]
 
 logger = logging.getLogger("lexigram_nosql")
 _new_tuple = tuple.__new__
+_NO_FIND_OPTIONS: tuple[None, None] = (None, None)
 
 StoreT = TypeVar("StoreT", bound="BaseDocumentStore[Any]")
 
@@ -436,12 +438,12 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         sort: SortSpec | None = None,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
-        **options: Unpack[ReadOptions],
+        **options: Unpack[FindOptions],
     ) -> DocumentCursor:
         """Stream matching documents. Arguments are validated here, before iteration starts.
         As in PyMongo, a negative ``limit`` returns at most that many documents, and
         ``allow_disk_use`` reaches MongoDB (the other backends sort without a memory cap)."""
-        opts = self._options("find", options, READ_OPTIONS) if options else None
+        opts, cursor = self._find_call_options(options) if options else _NO_FIND_OPTIONS
         if type(limit) is int and limit < 0:
             limit = -limit  # PyMongo: a limit that closes the cursor after one batch
         query = FindQuery.build(
@@ -456,6 +458,8 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         )
         if opts is not None:
             query = replace(query, filter=replace(query.filter, options=opts))
+        if cursor is not None:
+            query = replace(query, cursor=cursor)
         return DocumentCursor(self._find_stream(query), query, self)
 
     async def count_documents(
@@ -534,14 +538,17 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
     def _find_stream(self, query: FindQuery) -> DocumentStream:
         """``find``'s stream inside the store's wrapper, each fetch bounded; a cursor opens it
         again when its modifiers change the query before it is read."""
-        options = query.filter.options
+        options, cursor = query.filter.options, query.cursor
         if options is not None:  # a cursor's modifier may have set them
             self._honour("find", options)
+        if cursor is not None:
+            self._honour_cursor("find", cursor)
         guard = self._stream("find", options)
         if self._finds_in_batches:
-            batches = self._open_hinted("find", options, lambda: self._find_batches(query))
+            batches = self._open_hinted("find", options, lambda: self._find_batches(query), cursor)
             return guard.documents(batches, batches=True)
-        return guard.documents(self._open_hinted("find", options, lambda: self._find(query)))
+        stream = self._open_hinted("find", options, lambda: self._find(query), cursor)
+        return guard.documents(stream)
 
     # -- validation helpers --------------------------------------------------------------
 

@@ -27,18 +27,22 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from lexigram_nosql.backends.guard import OperationGuard, StreamGuard
 from lexigram_nosql.backends.sessions import check_session
 from lexigram_nosql.errors import InvalidQueryError, UnsupportedQueryError
 from lexigram_nosql.query.expressions import pop_variables, push_variables
 from lexigram_nosql.query.options import (
+    CURSOR_OPTIONS,
+    CURSOR_TYPES,
+    FIND_OPTIONS,
     command_options,
+    cursor_options,
     is_simple_collation,
     variables,
 )
-from lexigram_nosql.query.requests import CommandOptions
+from lexigram_nosql.query.requests import CommandOptions, CursorOptions
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.store import BaseDocumentStore
@@ -181,16 +185,62 @@ class OptionMethods(abc.ABC):
             self._honour(method, options)
         return options
 
+    def _find_call_options(
+        self, given: Mapping[str, Any]
+    ) -> tuple[CommandOptions | None, CursorOptions | None]:
+        """``find``'s options: the per-command ones (``_options``) and the cursor's."""
+        if not CURSOR_OPTIONS.intersection(given):
+            return self._options("find", given, FIND_OPTIONS), None
+        command = {k: v for k, v in given.items() if k not in CURSOR_OPTIONS}
+        options = self._options("find", command, FIND_OPTIONS) if command else None
+        return options, cursor_options("find", given)
+
+    def _honour_cursor(self, method: str, cursor: CursorOptions) -> None:
+        """Refuse the cursor options that would change the result where the server does not
+        take them: ``no_cursor_timeout``, ``allow_partial_results`` and ``oplog_replay``
+        change none (no cursor is reaped for idling, no shard is missing, MongoDB 4.4+
+        ignores the last)."""
+        if self._sends_options:
+            return
+        backend = self._backend_name()
+        if cursor.cursor_type:
+            raise UnsupportedQueryError(
+                f"{method}: cursor_type {CURSOR_TYPES[cursor.cursor_type]} is MongoDB's (a "
+                f"tailable cursor on a capped collection, or an exhaust stream); {backend} "
+                "reads with CursorType.NON_TAILABLE only",
+                backend=backend,
+                operator="cursor_type",
+                collection=self._name,
+            )
+        for name in ("min", "max", "max_scan", "return_key", "show_record_id", "snapshot"):
+            if getattr(cursor, name):
+                raise UnsupportedQueryError(
+                    f"{method}: {name} is MongoDB's ({_CURSOR_MEANINGS[name]}); {backend} "
+                    "cannot run it exactly, so it is refused rather than ignored",
+                    backend=backend,
+                    operator=name,
+                    collection=self._name,
+                )
+
     def _honour(self, method: str, options: CommandOptions) -> None:
         """Refuse what this backend cannot honour (a collation other than the simple one)."""
         if not self._sends_options and not is_simple_collation(options.collation):
             refuse_collation(method, options.collation or {}, self._backend_name())
 
     def _open_hinted(
-        self, method: str, options: CommandOptions | None, open_stream: Callable[[], Any]
+        self,
+        method: str,
+        options: CommandOptions | None,
+        open_stream: Callable[[], Any],
+        cursor: CursorOptions | None = None,
     ) -> Callable[[], Any]:
         """``open_stream``, with its hint checked and its variables bound where the server
-        does not do it."""
+        does not do it. A cursor's ``min``/``max`` need a hint, checked at the first read
+        as PyMongo checks it (a cursor's modifiers may give the hint after them)."""
+        if cursor is not None and (options is None or options.hint is None):
+            bound = "min" if cursor.min is not None else "max" if cursor.max is not None else None
+            if bound is not None:
+                return lambda: _refuse_unhinted_bounds(method, bound, self._name)
         if self._sends_options or options is None:
             return open_stream
         if options.hint is None and options.let is None:
@@ -247,6 +297,25 @@ class _EngineGuard(OperationGuard):
             pop_variables(self._variables_token)
             self._variables_token = None
         return OperationGuard.__aexit__(self, exc_type, exc, tb)
+
+
+def _refuse_unhinted_bounds(method: str, bound: str, collection: str) -> NoReturn:
+    raise InvalidQueryError(
+        f"{method}: min and max bound an index's keys, so they need a hint naming that "
+        "index, as PyMongo requires",
+        operator=bound,
+        collection=collection,
+    )
+
+
+_CURSOR_MEANINGS = {
+    "min": "the inclusive lower bound of the hinted index's keys",
+    "max": "the exclusive upper bound of the hinted index's keys",
+    "max_scan": "at most that many documents scanned, a partial result",
+    "return_key": "the index keys instead of the documents",
+    "show_record_id": "each document's storage record id added as $recordId",
+    "snapshot": "a snapshot read mode MongoDB 4.0 removed",
+}
 
 
 def _names(hint: Any, index: IndexInfo) -> bool:

@@ -8,9 +8,10 @@ from typing import Any, Final
 
 from lexigram_nosql.errors import InvalidQueryError
 from lexigram_nosql.query.expressions import evaluate, parse_expression, valid_variable_name
-from lexigram_nosql.query.requests import CommandOptions
+from lexigram_nosql.query.requests import CommandOptions, CursorOptions
 from lexigram_nosql.types import (
     BulkOptions,
+    FindOptions,
     InsertOptions,
     ReadOptions,
     SessionOptions,
@@ -21,7 +22,10 @@ from lexigram_nosql.types import (
 
 __all__ = [
     "BULK_OPTIONS",
+    "CURSOR_OPTIONS",
+    "CURSOR_TYPES",
     "DISTINCT_OPTIONS",
+    "FIND_OPTIONS",
     "INSERT_OPTIONS",
     "READ_OPTIONS",
     "SESSION_OPTIONS",
@@ -30,6 +34,7 @@ __all__ = [
     "WRITE_OPTIONS",
     "check_hint",
     "command_options",
+    "cursor_options",
     "is_simple_collation",
     "variables",
 ]
@@ -42,6 +47,15 @@ INSERT_OPTIONS: Final = frozenset(InsertOptions.__optional_keys__)
 UPDATE_OPTIONS: Final = frozenset(UpdateOptions.__optional_keys__)
 BULK_OPTIONS: Final = frozenset(BulkOptions.__optional_keys__)
 DISTINCT_OPTIONS: Final = READ_OPTIONS - {"let"}  # MongoDB's distinct takes no variables
+FIND_OPTIONS: Final = frozenset(FindOptions.__optional_keys__)
+CURSOR_OPTIONS: Final = FIND_OPTIONS - READ_OPTIONS
+"""``find``'s cursor options (``CursorOptions``), besides the per-command ones."""
+
+CURSOR_TYPES: Final = {0: "NON_TAILABLE", 2: "TAILABLE", 34: "TAILABLE_AWAIT", 64: "EXHAUST"}
+"""PyMongo's ``CursorType`` values, by name."""
+
+_FLAGS: Final = ("no_cursor_timeout", "allow_partial_results", "oplog_replay")
+_OPTIONAL_FLAGS: Final = ("return_key", "show_record_id", "snapshot")
 
 
 def command_options(
@@ -75,6 +89,73 @@ def command_options(
 
 
 _NONE: Final = CommandOptions()
+
+
+def cursor_options(
+    method: str, given: Mapping[str, Any], current: CursorOptions | None = None
+) -> CursorOptions | None:
+    """Check the cursor options ``given`` (over ``current``, a cursor's modifiers); None when
+    all are PyMongo's defaults. Checked in form as PyMongo checks them, on every backend."""
+    for name in _FLAGS:
+        if name in given and not isinstance(given[name], bool):
+            raise InvalidQueryError(
+                f"{method}: {name} must be True or False, got {given[name]!r}", operator=name
+            )
+    for name in _OPTIONAL_FLAGS:
+        value = given.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise InvalidQueryError(
+                f"{method}: {name} must be True, False or None, got {value!r}", operator=name
+            )
+    if "cursor_type" in given and (
+        isinstance(given["cursor_type"], bool) or given["cursor_type"] not in CURSOR_TYPES
+    ):
+        raise InvalidQueryError(
+            f"{method}: cursor_type must be one of PyMongo's CursorType values "
+            f"({', '.join(f'{v} ({k})' for k, v in CURSOR_TYPES.items())}), got "
+            f"{given['cursor_type']!r}",
+            operator="cursor_type",
+        )
+    max_scan = given.get("max_scan")
+    if max_scan is not None and (
+        isinstance(max_scan, bool) or not isinstance(max_scan, int) or max_scan < 0
+    ):
+        raise InvalidQueryError(
+            f"{method}: max_scan must be a non-negative integer, got {max_scan!r}",
+            operator="max_scan",
+        )
+    changes = {name: value for name, value in given.items() if name in CURSOR_OPTIONS}
+    for bound in ("min", "max"):
+        if changes.get(bound) is not None:
+            changes[bound] = _index_bound(method, bound, changes[bound])
+    if changes.get("max_scan") == 0:
+        changes["max_scan"] = None  # PyMongo sends no maxScan for 0
+    options = (current or _DEFAULT_CURSOR)._replace(**changes)
+    return None if options == _DEFAULT_CURSOR else options
+
+
+_DEFAULT_CURSOR: Final = CursorOptions()
+
+
+def _index_bound(method: str, name: str, spec: Any) -> dict[str, Any]:
+    """``min``/``max``: index keys and their bound, as pairs or a document (PyMongo's
+    modifiers take pairs, its ``find`` sends what it is given)."""
+    if isinstance(spec, Mapping):
+        pairs = list(spec.items())
+    elif isinstance(spec, (list, tuple)):
+        pairs = list(spec)
+    else:
+        pairs = []
+    if not pairs or not all(
+        isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
+        for pair in pairs
+    ):
+        raise InvalidQueryError(
+            f"{method}: {name} must be an index's fields with their bound ([('field', value)] "
+            f"or {{'field': value}}), got {spec!r}",
+            operator=name,
+        )
+    return {field: value for field, value in pairs}
 
 
 def variables(method: str, let: Any) -> dict[str, Any]:

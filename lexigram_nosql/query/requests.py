@@ -19,7 +19,14 @@ from lexigram_nosql.query.projection import Projection, parse_projection
 from lexigram_nosql.records import builder, fast_init
 from lexigram_nosql.types import ProjectionSpec, SortSpec
 
-__all__ = ["CommandOptions", "FilterQuery", "FindQuery", "filter_query", "parse_sort"]
+__all__ = [
+    "CommandOptions",
+    "CursorOptions",
+    "FilterQuery",
+    "FindQuery",
+    "filter_query",
+    "parse_sort",
+]
 
 
 class CommandOptions(NamedTuple):
@@ -54,6 +61,35 @@ class CommandOptions(NamedTuple):
         return sent
 
 
+class CursorOptions(NamedTuple):
+    """A ``find``'s checked cursor options (PyMongo's ``Cursor`` parameters past the
+    per-command ones), at PyMongo's defaults when not given."""
+
+    no_cursor_timeout: bool = False
+    cursor_type: int = 0
+    """PyMongo's ``CursorType``: ``NON_TAILABLE`` (0), ``TAILABLE``, ``TAILABLE_AWAIT``,
+    ``EXHAUST``."""
+    allow_partial_results: bool = False
+    oplog_replay: bool = False
+    max_scan: int | None = None
+    max: Mapping[str, Any] | None = None
+    min: Mapping[str, Any] | None = None
+    return_key: bool | None = None
+    show_record_id: bool | None = None
+    snapshot: bool | None = None
+
+    def driver_kwargs(self) -> dict[str, Any]:
+        """PyMongo's ``find`` keywords, those that differ from its defaults."""
+        return {
+            name: value
+            for name, value, default in zip(self._fields, self, _CURSOR_DEFAULTS, strict=True)
+            if value != default
+        }
+
+
+_CURSOR_DEFAULTS: Final = tuple(CursorOptions())
+
+
 @fast_init
 @dataclass(frozen=True, slots=True)
 class FilterQuery:
@@ -83,6 +119,8 @@ class FindQuery:
     limit: int = 0
     batch_size: int | None = None
     allow_disk_use: bool | None = None
+    cursor: CursorOptions | None = None
+    """The cursor options given (None: PyMongo's defaults)."""
 
     @classmethod
     def build(

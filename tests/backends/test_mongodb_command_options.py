@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from pymongo import monitoring
 
 from lexigram_nosql import (
@@ -283,6 +284,40 @@ async def test_a_cursors_explain_sends_its_find_to_the_explain_command(
     assert (dict(find["sort"]), find["limit"], find["singleBatch"]) == ({"qty": -1}, 3, True)
     assert find["comment"] == "why"
     assert not commands.named("find")
+
+
+async def test_a_finds_cursor_options_reach_the_server(monitored: tuple[Any, Commands]) -> None:
+    """As PyMongo sends them: flags as the find command's fields, bounds as documents."""
+    store, commands = monitored
+    parts = store.collection("parts")
+    commands.sent.clear()
+    await parts.find(
+        {},
+        no_cursor_timeout=True,
+        allow_partial_results=True,
+        oplog_replay=True,
+        hint=[("_id", 1)],
+        min=[("_id", A)],
+        max={"_id": B},
+        return_key=True,
+        show_record_id=True,
+        max_scan=10,
+        snapshot=False,
+    ).to_list()
+    cursor = parts.find({}, sort=[("_id", 1)]).min([("_id", A)]).max([("_id", B)])
+    with contextlib.suppress(NoSQLError):  # a tailable cursor needs a capped collection
+        await (await cursor.hint("_id_").add_option(2 | 32)).to_list()
+    first, second = commands.named("find")
+    assert (first["noCursorTimeout"], first["allowPartialResults"], first["oplogReplay"]) == (
+        True,
+        True,
+        True,
+    )
+    assert (first["min"], first["max"]) == ({"_id": ObjectId(A)}, {"_id": ObjectId(B)})
+    assert (first["returnKey"], first["showRecordId"]) == (True, True)
+    assert (first["maxScan"], first["snapshot"]) == (10, False)
+    assert (second["tailable"], second["awaitData"], second["hint"]) == (True, True, "_id_")
+    assert (second["min"], second["max"]) == ({"_id": ObjectId(A)}, {"_id": ObjectId(B)})
 
 
 @pytest.mark.parametrize("name", [n for n in FILTERED if n != "distinct"])

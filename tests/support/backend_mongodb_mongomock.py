@@ -349,6 +349,8 @@ KNOWN_GAPS: dict[str, str] = {
     ),
     "test_bulk_models_take_a_hint_that_changes_no_result": _NO_HINT,
     "test_bulk_models_take_hint_by_position": _NO_HINT,
+    "test_min_and_max_bound_the_hinted_index_on_mongodb": _NO_HINT,
+    "test_return_key_gives_the_index_keys_on_mongodb": _NO_HINT,
     "test_explain_describes_the_query_without_reading_the_cursor": (
         "mongomock's cursor has no explain(); PyMongo's runs MongoDB's explain command"
     ),

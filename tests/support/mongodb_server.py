@@ -98,6 +98,14 @@ CONGODB_GAPS: dict[str, str] = {
         'CongoDB does not implement let= ("Use of undefined variable") nor pipeline '
         "updates; MongoDB 5.0+ binds the variables",
     ),
+    **dict.fromkeys(
+        (
+            "test_min_and_max_bound_the_hinted_index_on_mongodb",
+            "test_return_key_gives_the_index_keys_on_mongodb",
+        ),
+        "CongoDB ignores a find's min, max and returnKey and returns every document whole; "
+        "MongoDB bounds the hinted index's keys and returns them",
+    ),
     "test_explain_describes_the_query_without_reading_the_cursor": (
         "CongoDB has no explain command (\"no such command: 'explain'\"); MongoDB explains "
         "a find"

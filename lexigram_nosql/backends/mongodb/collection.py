@@ -18,6 +18,7 @@ from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.bulk import DeleteCall, UpdateCall
 from lexigram_nosql.backends.command_options import current_call_options
 from lexigram_nosql.backends.mongodb.errors import bulk_write_errors
+from lexigram_nosql.backends.mongodb.find_options import cursor_kwargs, tails
 from lexigram_nosql.backends.mongodb.ids import (
     document_from_server,
     filter_to_server,
@@ -299,7 +300,10 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
     # -- reads ---------------------------------------------------------------------------
 
     async def _batches(
-        self, open_cursor: Callable[[], Awaitable[Any]], chunk: int | None = None
+        self,
+        open_cursor: Callable[[], Awaitable[Any]],
+        chunk: int | None = None,
+        tailable: bool = False,
     ) -> AsyncGenerator[list[Document], None]:
         """The cursor's documents with their ids converted, ``chunk`` at a time; the cursor
         is always closed.
@@ -308,13 +312,18 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         and the server's batch size (101 first, MongoDB's default, or the ``batch_size``
         asked), so a chunk is what the server already sent and the next batch is asked for
         when iterating would ask for it. The base class's stream around this translates
-        driver errors and checks readiness."""
+        driver errors and checks readiness. A ``tailable`` cursor, on which Motor refuses
+        ``to_list``, is read as ``async for`` reads it, one document at a time."""
         report = current_report()
         if report is not None:
             report.note("native")  # the server runs the whole query
         cursor = await open_cursor()
         size = chunk or _FIRST_BATCH
         try:
+            if tailable:
+                async for document in cursor:
+                    yield [document_from_server(document)]
+                return
             while True:
                 documents = await cursor.to_list(size)
                 if not documents:
@@ -325,9 +334,13 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
                 await cursor.close()
 
     async def _documents(
-        self, open_cursor: Callable[[], Awaitable[Any]], chunk: int | None = None
+        self,
+        open_cursor: Callable[[], Awaitable[Any]],
+        chunk: int | None = None,
+        tailable: bool = False,
     ) -> AsyncIterator[Document]:
-        async with contextlib.aclosing(self._batches(open_cursor, chunk)) as batches:
+        batches = self._batches(open_cursor, chunk, tailable)
+        async with contextlib.aclosing(batches):
             async for batch in batches:
                 for document in batch:
                     yield document
@@ -342,6 +355,8 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             options["batch_size"] = query.batch_size
         if query.allow_disk_use is not None:
             options["allow_disk_use"] = query.allow_disk_use
+        if query.cursor is not None:  # PyMongo's cursor flags and modifiers, as given
+            options.update(cursor_kwargs(query.cursor))
         return self._collection.find(filter_to_server(query.filter.raw), **options)
 
     async def _open_aggregate(self, pipeline: ParsedPipeline) -> Any:
@@ -363,12 +378,12 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             return dict(await cursor.explain())
 
     def _find(self, query: FindQuery) -> AsyncIterator[Document]:
-        return self._documents(lambda: self._open_find(query), query.batch_size)
+        return self._documents(lambda: self._open_find(query), query.batch_size, tails(query))
 
     _finds_in_batches = True
 
     def _find_batches(self, query: FindQuery) -> AsyncIterator[list[Document]]:
-        return self._batches(lambda: self._open_find(query), query.batch_size)
+        return self._batches(lambda: self._open_find(query), query.batch_size, tails(query))
 
     async def _find_one(self, query: FindQuery) -> Document | None:
         filter = filter_to_server(query.filter.raw)
