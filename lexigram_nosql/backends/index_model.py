@@ -52,7 +52,6 @@ _MONGODB_ONLY: Final = frozenset(
         "clustered",
         "commitQuorum",
         "maxTimeMS",
-        "session",
         "v",
     }
 )
@@ -72,13 +71,9 @@ def index_spec(
         if option in _TAKEN:
             continue
         if option in _MONGODB_ONLY:
-            why = (
-                "operations join a transaction by running inside `async with store.transaction()`"
-                if option == "session"
-                else "it could hold only on MongoDB"
-            )
             raise UnsupportedQueryError(
-                f"The index option {option!r} is not supported ({why}); supported: {_SUPPORTED}",
+                f"The index option {option!r} is not supported (it could hold only on "
+                f"MongoDB); supported: {_SUPPORTED}",
                 backend=backend,
                 operator=option,
             )

@@ -368,8 +368,11 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         async with self.operation("list_collections"):
             return sorted(await self._list_collections())
 
-    async def drop_collection(self, name: str) -> None:
+    async def drop_collection(self, name: str, session: Any = None, comment: Any = None) -> None:
+        """PyMongo's ``drop_collection``; ``session`` as every call's, and, inside a
+        transaction, refused where the drop would outlive a rollback (``IndexMethods``)."""
         coll = self.collection(name)
+        coll._catalog_change("drop_collection", session)
         async with self.operation("drop_collection", name):
             await self._drop_collection(coll.name)
 

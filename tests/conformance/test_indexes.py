@@ -463,7 +463,6 @@ async def test_the_id_index_cannot_expire_documents(store: Any) -> None:
     [
         pytest.param("k", {"collation": {"locale": "fr"}}, "collation", id="collation"),
         pytest.param("k", {"hidden": True}, "hidden", id="hidden"),
-        pytest.param("k", {"session": object()}, "session", id="session"),
         pytest.param([("k", "text")], {}, "text", id="text-key"),
         pytest.param({"k": "2dsphere"}, {}, "2dsphere", id="geo-key"),
     ],

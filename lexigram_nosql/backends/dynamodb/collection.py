@@ -34,6 +34,8 @@ class DynamoCollection(DynamoWrites):
     """One collection, stored as the table ``{table_prefix}{name}`` (name encoded where
     DynamoDB would refuse it)."""
 
+    _catalog_in_transactions = False  # tables, their indexes and guard builds: outside one
+
     _KEY_INDEXES = frozenset({"_id_", "primary"})  # "primary": a configured key, not _id
 
     # -- reading (reading.py) ------------------------------------------------------------

@@ -66,6 +66,8 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
     """One Firestore collection (or subcollection, for a path name); ``_id`` is the
     document id."""
 
+    _catalog_in_transactions = False  # index and guard builds, collection drops: outside one
+
     _cached_reference: tuple[Any, Any] | None = None
 
     # -- plumbing ------------------------------------------------------------------------
