@@ -5,7 +5,8 @@ Each ``benchmarks/overhead_backends/<backend>.py`` exposes::
 
     async def run(n_insert, n_find, n_get, n_update) -> list[tuple[str, Timing, str]] | None
 
-returning ``(operation, timing, reason)`` rows (``timing``: what ``_timing.alternate``
+returning ``(operation, timing, reason)`` rows (``n_get``/``n_update``: the module's ``CALLS``
+when it sets one, else ``CALLS`` here) (``timing``: what ``_timing.alternate``
 measured, each side's seconds, the paired ratio and the requests each side sends per
 operation; ``reason``: why a row may stay above the target, or ""), or None when its server
 is not reachable (start the servers with ``scripts/services.sh up``). This driver prints each
@@ -29,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 1.10
+CALLS = 2_000
+"""Calls per side of the single-document rows (``find_one``, ``update_one``), unless the
+backend's module sets its own ``CALLS``: enough that a row's ratio is stable from run to run."""
 
 
 def load_services_env() -> None:
@@ -51,8 +55,14 @@ def main() -> int:
     parser.add_argument("backends", nargs="*", help="default: every overhead_backends module")
     parser.add_argument("--n-insert", type=int, default=10_000, help="documents in insert_many")
     parser.add_argument("--n-find", type=int, default=10_000, help="documents read by find")
-    parser.add_argument("--n-get", type=int, default=2_000, help="find_one calls by _id")
-    parser.add_argument("--n-update", type=int, default=2_000, help="update_one calls by _id")
+    parser.add_argument(
+        "--n-get", type=int, help=f"find_one calls by _id (default: the backend's CALLS, {CALLS})"
+    )
+    parser.add_argument(
+        "--n-update",
+        type=int,
+        help=f"update_one calls by _id (default: the backend's CALLS, {CALLS})",
+    )
     parser.add_argument("--check", action="store_true", help=f"exit 1 if a ratio > {TARGET}")
     args = parser.parse_args()
 
@@ -67,7 +77,9 @@ def main() -> int:
     )
     for name in args.backends or available_backends():
         module = importlib.import_module(f"benchmarks.overhead_backends.{name}")
-        rows = asyncio.run(module.run(args.n_insert, args.n_find, args.n_get, args.n_update))
+        calls = getattr(module, "CALLS", CALLS)
+        n_get, n_update = args.n_get or calls, args.n_update or calls
+        rows = asyncio.run(module.run(args.n_insert, args.n_find, n_get, n_update))
         if rows is None:
             print(f"{name:<10} skipped: its test server is not reachable (scripts/services.sh up)")
             continue

@@ -25,6 +25,12 @@ from urllib.parse import urlsplit
 from ._timing import Timing, alternate
 
 ROUNDS = 20
+CALL_ROUNDS = 50  # rounds of the single-document rows
+CALLS = 10_000
+"""Single-document calls per side (``overhead.py``'s default is 2,000). A call to a local
+server takes ~0.4 ms, so 2,000 calls are under a second per side: on a shared 2-core host
+such a row's ratio moved by up to 0.14 between runs (1.06-1.20 for ``update_one``), more
+than the gap being measured. Ten thousand calls, in 50 paired rounds, take ~10 s a row."""
 KEYED = 100  # documents in the collection that lookups and updates by _id address
 
 
@@ -153,7 +159,7 @@ async def _rows_for(
         ours_ids = (await store.collection("small").insert_many(docs[:KEYED])).inserted_ids
         raw_ids = (await raw_db["small"].insert_many([dict(d) for d in docs[:KEYED]])).inserted_ids
 
-        per_round = max(n_get // ROUNDS, 1)
+        per_round = max(n_get // CALL_ROUNDS, 1)
 
         async def ours_get(r: int) -> None:
             coll = store.collection("small")
@@ -165,10 +171,12 @@ async def _rows_for(
             for i in range(r * per_round, (r + 1) * per_round):
                 await coll.find_one({"_id": raw_ids[i % len(raw_ids)]})
 
-        timed = await counted(ours_get, raw_get, split=True, operations=per_round)
-        rows.append((f"find_one by _id x{per_round * ROUNDS} {label}", timed, ""))
+        timed = await counted(
+            ours_get, raw_get, rounds=CALL_ROUNDS, split=True, operations=per_round
+        )
+        rows.append((f"find_one by _id x{per_round * CALL_ROUNDS} {label}", timed, ""))
 
-        per_round = max(n_update // ROUNDS, 1)
+        per_round = max(n_update // CALL_ROUNDS, 1)
 
         async def ours_update(r: int) -> None:
             coll = store.collection("small")
@@ -180,8 +188,10 @@ async def _rows_for(
             for i in range(r * per_round, (r + 1) * per_round):
                 await coll.update_one({"_id": raw_ids[i % len(raw_ids)]}, {"$inc": {"n": 1}})
 
-        timed = await counted(ours_update, raw_update, split=True, operations=per_round)
-        rows.append((f"update_one $inc x{per_round * ROUNDS} {label}", timed, ""))
+        timed = await counted(
+            ours_update, raw_update, rounds=CALL_ROUNDS, split=True, operations=per_round
+        )
+        rows.append((f"update_one $inc x{per_round * CALL_ROUNDS} {label}", timed, ""))
         assert isinstance(raw_ids[0], ObjectId)
     finally:
         await raw_client.drop_database(f"bench_raw_{tag}")
