@@ -8,9 +8,10 @@ is one context-variable lookup that returns None, and nothing else runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 __all__ = ["PlanKind", "ReadReport", "current_report", "done", "reporting"]
 
@@ -66,9 +67,9 @@ _RANK: dict[str, int] = {"native": 0, "residual": 1, "scan": 2}
 _current: ContextVar[ReadReport | None] = ContextVar("lexigram_nosql_read_report", default=None)
 
 
-def current_report() -> ReadReport | None:
-    """The report of the observed operation running in this context, or None."""
-    return _current.get()
+current_report: Final[Callable[[], ReadReport | None]] = _current.get
+"""The report of the observed operation running in this context, or None (the context
+variable's own ``get``, no Python call: it is read after every ``find_one``)."""
 
 
 def reporting(report: ReadReport | None) -> Token[ReadReport | None]:

@@ -54,6 +54,7 @@ from lexigram_nosql.query.requests import (
     FindQuery,
     check_server_hints,
     filter_query,
+    find_query,
     one_spelling,
     parse_sort,
 )
@@ -413,9 +414,7 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         if filter is not None and type(filter) is not dict and not isinstance(filter, Mapping):
             filter = {"_id": filter}
         opts = self._options("find_one", options, READ_OPTIONS) if options else None
-        query = FindQuery.build(
-            filter, projection=projection, sort=sort, skip=skip, limit=1, limits=self._limits
-        )
+        query = find_query(filter, projection, sort, skip, 1, None, None, self._limits)
         if opts is not None:
             query = replace(query, filter=replace(query.filter, options=opts))
         async with self._operation("find_one", opts):

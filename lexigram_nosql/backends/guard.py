@@ -19,14 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from asyncio import current_task, get_running_loop
+from asyncio import get_running_loop
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from lexigram_nosql import operations, reads
 from lexigram_nosql.backends.breaker import is_settled, settle
-from lexigram_nosql.backends.deadlines import Deadline
+from lexigram_nosql.backends.deadlines import Deadline, current_task
 from lexigram_nosql.errors import NoSQLConnectionError
 from lexigram_nosql.operations import Operation, OperationEnd
 from lexigram_nosql.reads import ReadReport

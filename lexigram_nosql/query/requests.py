@@ -25,6 +25,7 @@ __all__ = [
     "FilterQuery",
     "FindQuery",
     "filter_query",
+    "find_query",
     "parse_sort",
 ]
 
@@ -135,21 +136,7 @@ class FindQuery:
         allow_disk_use: bool | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> FindQuery:
-        if type(skip) is not int or skip < 0:  # the checks in full only when needed
-            check_count("skip", skip)
-        if type(limit) is not int or limit < 0:
-            check_count("limit", limit)
-        if batch_size is not None or allow_disk_use is not None:
-            check_server_hints(batch_size, allow_disk_use)
-        return _find_query(
-            filter_query(filter, limits),
-            None if projection is None else parse_projection(projection),
-            () if sort is None else parse_sort(sort),
-            skip,
-            limit,
-            batch_size or None,  # 0, as in PyMongo: the server's default
-            allow_disk_use,
-        )
+        return find_query(filter, projection, sort, skip, limit, batch_size, allow_disk_use, limits)
 
 
 _filter_query: Final = builder(FilterQuery)
@@ -165,6 +152,35 @@ def filter_query(filter: Mapping[str, Any] | None, limits: Limits) -> FilterQuer
         check_filter(filter, limits)
         node = parse_filter(filter)
     return _filter_query(node, filter)
+
+
+def find_query(
+    filter: Mapping[str, Any] | None,
+    projection: ProjectionSpec | None,
+    sort: SortSpec | None,
+    skip: int,
+    limit: int,
+    batch_size: int | None,
+    allow_disk_use: bool | None,
+    limits: Limits,
+) -> FindQuery:
+    """``FindQuery.build``, positional (on the path of every ``find_one``: a classmethod
+    with keywords costs a bound method and a mapping of its arguments per call)."""
+    if type(skip) is not int or skip < 0:  # the checks in full only when needed
+        check_count("skip", skip)
+    if type(limit) is not int or limit < 0:
+        check_count("limit", limit)
+    if batch_size is not None or allow_disk_use is not None:
+        check_server_hints(batch_size, allow_disk_use)
+    return _find_query(
+        filter_query(filter, limits),
+        None if projection is None else parse_projection(projection),
+        () if sort is None else parse_sort(sort),
+        skip,
+        limit,
+        batch_size or None,  # 0, as in PyMongo: the server's default
+        allow_disk_use,
+    )
 
 
 def check_count(name: str, value: Any) -> None:

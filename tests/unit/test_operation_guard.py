@@ -384,3 +384,25 @@ def test_the_breaker_is_closed_field_follows_its_state() -> None:
     breaker.succeeded(True)
     assert breaker.state is BreakerState.CLOSED and breaker.is_closed
     assert breaker.consecutive_failures == 0
+
+
+def test_the_deadlines_task_lookup_is_asyncios_current_task() -> None:
+    """``deadlines.current_task`` (on Python 3.11 a direct read of asyncio's running tasks) is
+    the task a timeout cancels: the one running the operation, and none in a loop callback."""
+    from lexigram_nosql.backends.deadlines import current_task
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert current_task(loop) is asyncio.current_task() is not None
+        seen: list[object] = []
+        loop.call_soon(lambda: seen.append(current_task(loop)))
+        await asyncio.sleep(0)
+        assert seen == [None]
+
+        async def child() -> object:
+            return current_task(loop)
+
+        spawned = asyncio.ensure_future(child())
+        assert await spawned is spawned
+
+    asyncio.run(main())
