@@ -53,6 +53,7 @@ __all__ = [
     "current_call_options",
     "refuse_collation",
     "time_bound",
+    "with_comment",
     "within",
 ]
 
@@ -82,6 +83,13 @@ async def within(options: CommandOptions | None, call: Awaitable[T]) -> T:
         return await call
     finally:
         _call_options.reset(token)
+
+
+def with_comment(comment: Any, call: Awaitable[T]) -> Awaitable[T]:
+    """``call`` labelled with ``comment`` where given (calls whose only option it is: the
+    index calls, ``drop_collection``); MongoDB sends it, the other backends have no place
+    for it."""
+    return call if comment is None else within(CommandOptions(comment=comment), call)
 
 
 def time_bound(timeout_s: float, options: CommandOptions) -> float:

@@ -10,7 +10,8 @@ only on a new, empty collection, and lists or drops none there). The memory and 
 change indexes within their transactions, rolled back with them; DynamoDB's and Firestore's
 index changes cannot be (a table's indexes, guard items built outside the transaction), so
 there an index change inside a transaction is refused by name rather than left standing after
-a rollback. ``comment`` labels MongoDB's command in its logs: accepted, and changes nothing.
+a rollback. ``comment`` labels the command: MongoDB receives it as PyMongo sends it; the other
+backends have no place for it, and it changes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import abc
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lexigram_nosql.backends.command_options import with_comment
 from lexigram_nosql.backends.guard import OperationGuard
 from lexigram_nosql.backends.index_model import IndexModel, index_spec
 from lexigram_nosql.backends.index_spec import IndexSpec, default_index_name, index_keys
@@ -64,7 +66,7 @@ class IndexMethods(abc.ABC):
         self._catalog_change("create_index", session)
         async with self._operation("create_index"):  # it names the collection in errors
             spec = index_spec(keys, kwargs, backend=self._backend_name())
-            return await self._create_index(spec)
+            return await with_comment(comment, self._create_index(spec))
 
     async def create_indexes(
         self, indexes: Sequence[Any], session: Any = None, comment: Any = None
@@ -74,7 +76,7 @@ class IndexMethods(abc.ABC):
         specs = [_spec_of(model, self._backend_name()) for model in indexes]
         self._catalog_change("create_indexes", session)
         async with self._operation("create_indexes"):
-            return [await self._create_index(spec) for spec in specs]
+            return [await with_comment(comment, self._create_index(spec)) for spec in specs]
 
     async def list_indexes(self, session: Any = None, comment: Any = None) -> IndexList:
         """The collection's indexes, ``_id_`` first (none when the collection does not
@@ -82,7 +84,7 @@ class IndexMethods(abc.ABC):
         if session is not None:
             check_session(self._store, session, "list_indexes")
         async with self._operation("list_indexes"):
-            return IndexList(await self._list_indexes())
+            return IndexList(await with_comment(comment, self._list_indexes()))
 
     async def index_information(
         self, session: Any = None, comment: Any = None
@@ -92,7 +94,8 @@ class IndexMethods(abc.ABC):
         ``partialFilterExpression`` where set)."""
         if session is not None:
             check_session(self._store, session, "index_information")
-        return {info.name: info.document() for info in await self.list_indexes()}
+        indexes = await self.list_indexes(comment=comment)
+        return {info.name: info.document() for info in indexes}
 
     def _catalog_change(self, method: str, session: Any) -> None:
         """Check ``session``; refuse an index or collection change inside a transaction
@@ -127,7 +130,7 @@ class IndexMethods(abc.ABC):
         else:
             name = default_index_name(index_keys(index_or_name))
         if name == "*":
-            await self.drop_indexes(session)
+            await self.drop_indexes(session, comment)
             return
         self._catalog_change("drop_index", session)
         async with self._operation("drop_index"):
@@ -135,15 +138,18 @@ class IndexMethods(abc.ABC):
                 raise InvalidQueryError(
                     "The _id index cannot be dropped (as in MongoDB)", operator="drop_index"
                 )
-            await self._drop_index(name)
+            await with_comment(comment, self._drop_index(name))
 
     async def drop_indexes(self, session: Any = None, comment: Any = None) -> None:
         """PyMongo's ``drop_indexes``: every index but the one on ``_id``."""
         self._catalog_change("drop_indexes", session)
         async with self._operation("drop_indexes"):
-            for info in await self._list_indexes():
-                if info.name not in self._KEY_INDEXES:
-                    await self._drop_index(info.name)
+            await with_comment(comment, self._drop_all_indexes())
+
+    async def _drop_all_indexes(self) -> None:
+        for info in await self._list_indexes():
+            if info.name not in self._KEY_INDEXES:
+                await self._drop_index(info.name)
 
     @abc.abstractmethod
     async def _create_index(self, spec: IndexSpec) -> str: ...

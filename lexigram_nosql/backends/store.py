@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from lexigram_nosql.backends.breaker import CircuitBreaker, settle
 from lexigram_nosql.backends.causes import short_cause
+from lexigram_nosql.backends.command_options import with_comment
 from lexigram_nosql.backends.deadlines import Deadlines
 from lexigram_nosql.backends.group import CollectionGroup, GroupSource, ListedCollections
 from lexigram_nosql.backends.guard import ADMIN_OPERATIONS, OperationGuard, StreamGuard
@@ -374,7 +375,7 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         coll = self.collection(name)
         coll._catalog_change("drop_collection", session)
         async with self.operation("drop_collection", name):
-            await self._drop_collection(coll.name)
+            await with_comment(comment, self._drop_collection(coll.name))
 
     # -- transactions --------------------------------------------------------------------
 

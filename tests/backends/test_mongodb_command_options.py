@@ -15,6 +15,7 @@ from pymongo import monitoring
 
 from lexigram_nosql import (
     DeleteOne,
+    IndexModel,
     InsertOne,
     NoSQLError,
     ReplaceOne,
@@ -199,6 +200,24 @@ async def test_a_bulk_sends_its_comment_and_each_models_hint(
     assert update["updates"][0]["hint"] == "_id_"
     assert update["updates"][0]["collation"] == {"locale": "simple"}
     assert dict(delete["deletes"][0]["hint"]) == {"_id": 1}
+
+
+async def test_index_calls_and_drop_collection_send_their_comment(
+    monitored: tuple[Any, Commands],
+) -> None:
+    store, commands = monitored
+    parts = store.collection("parts")
+    commands.sent.clear()
+    await parts.create_index("kind", None, "create")
+    await parts.create_indexes([IndexModel("qty")], comment="create-many")
+    await parts.index_information(comment="list")
+    await parts.drop_index("kind_1", comment="drop")
+    await parts.drop_indexes(comment="drop-all")
+    await store.drop_collection("parts", comment="gone")
+    assert [c["comment"] for c in commands.named("createIndexes")] == ["create", "create-many"]
+    assert [c["comment"] for c in commands.named("listIndexes")][0] == "list"
+    assert [c["comment"] for c in commands.named("dropIndexes")] == ["drop", "drop-all"]
+    assert [c["comment"] for c in commands.named("drop")] == ["gone"]
 
 
 async def test_positional_bulk_models_send_each_option_in_its_place(

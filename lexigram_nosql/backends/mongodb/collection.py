@@ -438,13 +438,17 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         if spec.partial_filter is not None:
             options["partialFilterExpression"] = filter_to_server(spec.partial_filter)
         name: str = await self._collection.create_index(
-            keys, name=spec.name, session=self._store.current_transaction(), **options
+            keys,
+            name=spec.name,
+            session=self._store.current_transaction(),
+            **options,
+            **_call_kwargs(),
         )
         return name
 
     async def _list_indexes(self) -> list[IndexInfo]:
         cursor = await self._store._driver.list_indexes(
-            self._collection, session=self._store.current_transaction()
+            self._collection, session=self._store.current_transaction(), **_call_kwargs()
         )
         indexes = []
         async for index in cursor:
@@ -463,7 +467,9 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
         return indexes
 
     async def _drop_index(self, name: str) -> None:
-        await self._collection.drop_index(name, session=self._store.current_transaction())
+        await self._collection.drop_index(
+            name, session=self._store.current_transaction(), **_call_kwargs()
+        )
 
 
 def _partial_from_server(index: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 from pymongo.errors import OperationFailure, PyMongoError
 
 from lexigram_nosql.backends.base import BaseCollection, BaseDocumentStore
+from lexigram_nosql.backends.command_options import current_call_options
 from lexigram_nosql.backends.mongodb.client import Driver, client_options, make_driver
 from lexigram_nosql.backends.mongodb.collection import MongoCollection
 from lexigram_nosql.backends.mongodb.errors import map_mongo_exception
@@ -199,7 +200,12 @@ class MongoDocumentStore(BaseDocumentStore[MongoDBStoreSettings]):
         return [n for n in names if not n.startswith("system.")]
 
     async def _drop_collection(self, name: str) -> None:
-        await self.database.drop_collection(name, session=self.current_transaction())
+        options = current_call_options()  # a comment
+        await self.database.drop_collection(
+            name,
+            session=self.current_transaction(),
+            **({} if options is None else options.driver_kwargs()),
+        )
 
     # -- transactions --------------------------------------------------------------------
 
