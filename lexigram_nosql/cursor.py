@@ -14,11 +14,11 @@ replaces the not yet started stream with one of the changed query.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Generator
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Generator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from lexigram_nosql.errors import InvalidQueryError
-from lexigram_nosql.types import Document
+from lexigram_nosql.types import Document, ReadOptions
 
 if TYPE_CHECKING:  # the query engine loads on first use, not with the package
     from lexigram_nosql.query.requests import FindQuery
@@ -43,6 +43,11 @@ class FindSource(Protocol):
     async def _explain(self, query: FindQuery) -> Document:
         """How the collection runs ``query`` (the cursor's ``explain``)."""
 
+    async def distinct(
+        self, key: str, filter: Mapping[str, Any] | None = None, **options: Unpack[ReadOptions]
+    ) -> list[Any]:
+        """The collection's ``distinct`` (the cursor's)."""
+
 
 class DocumentCursor(AsyncIterator[Document]):
     """The documents of one ``find`` or ``aggregate``, read once, in order."""
@@ -59,6 +64,18 @@ class DocumentCursor(AsyncIterator[Document]):
         self._query = query
         self._source = source
         self._started = False
+
+    @property
+    def alive(self) -> bool:
+        """Whether the cursor may give more documents (PyMongo's ``alive``): False once it
+        is read to its end or closed."""
+        return getattr(self._documents, "ag_frame", None) is not None
+
+    @property
+    def session(self) -> Any:
+        """The ``session=`` the find was given (PyMongo's ``Cursor.session``), or None."""
+        options = None if self._query is None else self._query.filter.options
+        return None if options is None else options.session
 
     @property
     def collection(self) -> Any:
@@ -136,6 +153,19 @@ class DocumentCursor(AsyncIterator[Document]):
         counts. This cursor is not read."""
         query, source = self._find("explain")
         return await source._explain(query)
+
+    async def distinct(self, key: str) -> list[Any]:
+        """The distinct values of ``key`` among the find's matches (PyMongo's cursor
+        ``distinct``: its filter, collation, comment, time bound and session; as there,
+        skip, limit and sort do not apply)."""
+        query, source = self._find("distinct")
+        options = query.filter.options
+        given: dict[str, Any] = {}
+        if options is not None:
+            kept = ("comment", "collation", "max_time_ms", "session")
+            given = {name: getattr(options, name) for name in kept}
+            given = {name: value for name, value in given.items() if value is not None}
+        return await source.distinct(key, query.filter.raw, **given)
 
     def where(self, code: Any) -> DocumentCursor:
         """PyMongo's ``$where`` filter, which runs JavaScript: refused on every backend, as

@@ -202,6 +202,23 @@ async def test_a_bulk_sends_its_comment_and_each_models_hint(
     assert dict(delete["deletes"][0]["hint"]) == {"_id": 1}
 
 
+async def test_a_cursors_distinct_sends_its_filter_and_options(
+    monitored: tuple[Any, Commands],
+) -> None:
+    """As PyMongo's cursor ``distinct``: filter, comment, collation and time bound."""
+    store, commands = monitored
+    cursor = store.collection("parts").find({"qty": {"$gt": 0}}, comment="why", max_time_ms=9000)
+    commands.sent.clear()
+    assert await cursor.collation({"locale": "simple"}).limit(1).distinct("kind") == ["bolt", "nut"]
+    [command] = commands.named("distinct")
+    assert (command["key"], command["query"], command["comment"]) == (
+        "kind",
+        {"qty": {"$gt": 0}},
+        "why",
+    )
+    assert (command["collation"], command["maxTimeMS"]) == ({"locale": "simple"}, 9000)
+
+
 async def test_index_calls_and_drop_collection_send_their_comment(
     monitored: tuple[Any, Commands],
 ) -> None:

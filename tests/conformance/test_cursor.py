@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lexigram_nosql import DocumentCursor, InvalidQueryError, UnsupportedQueryError
-from tests.conformance.support import seeded
+from tests.conformance.support import TRANSACTIONS, attempt, seeded
 
 SHELVES = [{"_id": f"{n:024x}", "shelf": n} for n in range(1, 6)]
 """ObjectId-shaped ids, which every backend (CongoDB included) stores."""
@@ -251,7 +251,7 @@ async def test_explain_describes_the_query_without_reading_the_cursor(store: Any
     assert await cursor.to_list() == SHELVES[1:3]
 
 
-@pytest.mark.parametrize("method", ["clone", "rewind", "explain", "where"])
+@pytest.mark.parametrize("method", ["clone", "rewind", "explain", "where", "distinct"])
 async def test_an_aggregation_cursor_refuses_the_find_cursors_methods(
     store: Any, method: str
 ) -> None:
@@ -259,6 +259,40 @@ async def test_an_aggregation_cursor_refuses_the_find_cursors_methods(
     cursor = collection.aggregate([{"$match": {}}])
     with pytest.raises(InvalidQueryError, match=f"{method}\\(\\) is a find cursor's"):
         call = getattr(cursor, method)
-        result = call("this.x") if method == "where" else call()
+        result = call("this.x") if method in ("where", "distinct") else call()
         if hasattr(result, "__await__"):
             await result
+
+
+async def test_distinct_reads_the_finds_matches_without_skip_or_limit(store: Any) -> None:
+    """As PyMongo's cursor ``distinct``: the find's filter; skip, limit and sort left out."""
+    collection = await seeded(store, [*SHELVES, {"_id": f"{9:024x}", "shelf": 2}])
+    cursor = collection.find({"shelf": {"$gte": 2}}).sort("shelf", -1).skip(1).limit(1)
+    assert await cursor.distinct("shelf") == [2, 3, 4, 5]
+    assert await cursor.to_list() == [SHELVES[3]]  # the cursor itself is not read
+
+
+async def test_alive_until_read_to_the_end_or_closed(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF)
+    assert cursor.alive
+    assert await cursor.to_list(2) == SHELVES[:2]
+    assert cursor.alive
+    assert await cursor.to_list() == SHELVES[2:]
+    assert not cursor.alive
+    closed = collection.find({})
+    await closed.close()
+    assert not closed.alive
+
+
+async def test_session_is_the_one_the_find_was_given(store: Any) -> None:
+    collection = await seeded(store, SHELVES)
+    assert collection.find({}).session is None
+
+    async def in_transaction() -> None:
+        async with store.transaction() as session:
+            cursor = collection.find({"shelf": 1}, session=session)
+            assert cursor.session is session and cursor.clone().session is session
+            assert await cursor.to_list() == SHELVES[:1]
+
+    await attempt(store, [TRANSACTIONS], in_transaction)
