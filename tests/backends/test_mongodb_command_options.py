@@ -232,7 +232,7 @@ async def test_index_calls_and_drop_collection_send_their_comment(
     await parts.drop_indexes(comment="drop-all")
     await store.drop_collection("parts", comment="gone")
     assert [c["comment"] for c in commands.named("createIndexes")] == ["create", "create-many"]
-    assert [c["comment"] for c in commands.named("listIndexes")][0] == "list"
+    assert commands.named("listIndexes")[0]["comment"] == "list"
     assert [c["comment"] for c in commands.named("dropIndexes")] == ["drop", "drop-all"]
     assert [c["comment"] for c in commands.named("drop")] == ["gone"]
 
