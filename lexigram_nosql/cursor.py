@@ -30,6 +30,7 @@ DocumentStream = AsyncGenerator[Document, None]
 
 
 _NO_TIMEOUT, _PARTIAL, _OPLOG_REPLAY = 16, 128, 8
+_TAILABLE_AWAIT = 2 | 32
 _CURSOR_TYPE_BITS = 2 | 32 | 64
 _KNOWN_FLAGS = _CURSOR_TYPE_BITS | _NO_TIMEOUT | _PARTIAL | _OPLOG_REPLAY | 4
 
@@ -252,6 +253,25 @@ class DocumentCursor(AsyncIterator[Document]):
         """At most ``max_scan`` documents scanned, as ``find(max_scan=)`` (PyMongo's,
         deprecated: MongoDB 4.2 removed it); None or 0 clears it."""
         return self._with_cursor_option("max_scan", {"max_scan": max_scan})
+
+    def max_await_time_ms(self, max_await_time_ms: int | None) -> DocumentCursor:
+        """How long MongoDB waits for new documents per batch of a ``TAILABLE_AWAIT``
+        cursor; as in PyMongo, ignored unless the cursor is one when this is called (so
+        everywhere but MongoDB, which alone has tailable cursors)."""
+        from lexigram_nosql.query.requests import CursorOptions
+
+        value = max_await_time_ms
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidQueryError(
+                f"max_await_time_ms must be an integer of milliseconds or None, got {value!r}",
+                operator="max_await_time_ms",
+            )
+        query, _ = self._find("max_await_time_ms")
+        current = query.cursor or CursorOptions()
+        if current.cursor_type != _TAILABLE_AWAIT:
+            return self._refined("max_await_time_ms")
+        cursor = current._replace(max_await_time_ms=value)
+        return self._refined("max_await_time_ms", cursor=cursor)
 
     def add_option(self, mask: int) -> DocumentCursor:
         """Set PyMongo's query flags by bit mask (``CursorType`` bits, 16 no cursor timeout,

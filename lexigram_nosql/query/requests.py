@@ -78,13 +78,16 @@ class CursorOptions(NamedTuple):
     return_key: bool | None = None
     show_record_id: bool | None = None
     snapshot: bool | None = None
+    max_await_time_ms: int | None = None
+    """A tailable-await cursor's wait per ``getMore`` (the cursor's modifier only)."""
 
     def driver_kwargs(self) -> dict[str, Any]:
-        """PyMongo's ``find`` keywords, those that differ from its defaults."""
+        """PyMongo's ``find`` keywords, those that differ from its defaults (not
+        ``max_await_time_ms``, which only its cursor's modifier takes)."""
         return {
             name: value
             for name, value, default in zip(self._fields, self, _CURSOR_DEFAULTS, strict=True)
-            if value != default
+            if value != default and name != "max_await_time_ms"
         }
 
 

@@ -379,3 +379,19 @@ async def test_bypass_document_validation_reaches_the_server(
     await parts.bulk_write([InsertOne({"kind": "cog"})], bypass_document_validation=True)
     sent = commands.named("insert") + commands.named("update")
     assert [command["bypassDocumentValidation"] for command in sent] == [True, True, True]
+
+
+async def test_max_await_time_ms_reaches_a_tailable_await_cursor(
+    monitored: tuple[Any, Commands],
+) -> None:
+    """PyMongo's modifier, set on the driver's cursor, which sends it with each getMore."""
+    store, _ = monitored
+    parts = store.collection("parts")
+    cursor = parts.find({}).add_option(2 | 32).max_await_time_ms(250)
+    assert cursor._query is not None and cursor._query.cursor is not None
+    assert cursor._query.cursor.max_await_time_ms == 250
+    found = await parts._open_find(cursor._query)
+    assert getattr(found, "delegate", found)._max_await_time_ms == 250  # Motor wraps PyMongo
+    await found.close()
+    ignored = parts.find({}).max_await_time_ms(250)  # not tailable-await: ignored, as PyMongo
+    assert ignored._query is not None and ignored._query.cursor is None

@@ -175,3 +175,32 @@ async def test_a_cursor_option_modifier_after_the_first_read_is_refused(store: A
     assert await cursor.to_list(1) == SHELVES[:1]
     with pytest.raises(InvalidQueryError, match="before the cursor is first read"):
         cursor.add_option(16)
+
+
+async def test_a_collection_group_takes_the_cursor_options_or_refuses_them_by_name(
+    store: Any,
+) -> None:
+    """A group reads several collections: the flags that change no result are taken on
+    every backend, MongoDB's query modifiers refused by name (MongoDB's included)."""
+    await seeded(store, SHELVES, name="shelves")
+    group = store.collection_group("shelves")
+    found = group.find({}, sort=BY_SHELF, no_cursor_timeout=True, allow_partial_results=True)
+    assert await found.to_list() == SHELVES
+    for options, named in (
+        ({"cursor_type": CursorType.TAILABLE}, "cursor_type"),
+        ({"return_key": True}, "return_key"),
+    ):
+        with pytest.raises(UnsupportedQueryError, match=named) as refused:
+            group.find({}, **options)
+        assert refused.value.operator == named
+
+
+async def test_max_await_time_ms_is_taken_and_ignored_unless_tailable_await(store: Any) -> None:
+    """As PyMongo: it bounds a ``TAILABLE_AWAIT`` cursor's wait, and is ignored on any
+    other (so everywhere but MongoDB, the only backend with tailable cursors)."""
+    collection = await seeded(store, SHELVES)
+    cursor = collection.find({}, sort=BY_SHELF).max_await_time_ms(100).max_await_time_ms(None)
+    assert await cursor.to_list() == SHELVES
+    with pytest.raises(InvalidQueryError, match="max_await_time_ms") as refused:
+        collection.find({}).max_await_time_ms(1.5)  # type: ignore[arg-type]
+    assert refused.value.operator == "max_await_time_ms"

@@ -355,9 +355,14 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             options["batch_size"] = query.batch_size
         if query.allow_disk_use is not None:
             options["allow_disk_use"] = query.allow_disk_use
-        if query.cursor is not None:  # PyMongo's cursor flags and modifiers, as given
-            options.update(cursor_kwargs(query.cursor))
-        return self._collection.find(filter_to_server(query.filter.raw), **options)
+        cursor = query.cursor
+        if cursor is None:
+            return self._collection.find(filter_to_server(query.filter.raw), **options)
+        options.update(cursor_kwargs(cursor))  # PyMongo's cursor flags and modifiers, as given
+        found = self._collection.find(filter_to_server(query.filter.raw), **options)
+        if cursor.max_await_time_ms is not None:
+            found = found.max_await_time_ms(cursor.max_await_time_ms)
+        return found
 
     async def _open_aggregate(self, pipeline: ParsedPipeline) -> Any:
         stages = pipeline_to_server([stage.raw for stage in pipeline.stages])
