@@ -407,16 +407,17 @@ class BaseCollection(IndexMethods, CollectionPrimitives, OptionMethods, Generic[
         skip: int = 0,
         *,
         sort: SortSpec | None = None,
-        **options: Unpack[ReadOptions],
+        **options: Unpack[FindOptions],
     ) -> Document | None:
         """The first match. As in PyMongo, a ``filter`` that is not a document is an ``_id``:
         ``find_one("u1")`` is ``find_one({"_id": "u1"})``."""
         if filter is not None and type(filter) is not dict and not isinstance(filter, Mapping):
             filter = {"_id": filter}
-        opts = self._options("find_one", options, READ_OPTIONS) if options else None
         query = find_query(filter, projection, sort, skip, 1, None, None, self._limits)
-        if opts is not None:
-            query = replace(query, filter=replace(query.filter, options=opts))
+        opts = None
+        if options:  # find's, as PyMongo's find_one passes them on
+            query = self._with_find_options("find_one", query, options)
+            opts = query.filter.options
         async with self._operation("find_one", opts):
             if skip:  # backends' fast paths (a get by _id) have no notion of skipping
                 document = await BaseCollection._find_one(self, query)

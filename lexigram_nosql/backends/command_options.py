@@ -25,6 +25,7 @@ their options to the backend: ``within`` holds them for the call's duration.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
@@ -42,7 +43,7 @@ from lexigram_nosql.query.options import (
     is_simple_collation,
     variables,
 )
-from lexigram_nosql.query.requests import CommandOptions, CursorOptions
+from lexigram_nosql.query.requests import CommandOptions, CursorOptions, FindQuery
 
 if TYPE_CHECKING:
     from lexigram_nosql.backends.store import BaseDocumentStore
@@ -194,14 +195,33 @@ class OptionMethods(abc.ABC):
         return options
 
     def _find_call_options(
-        self, given: Mapping[str, Any]
+        self, given: Mapping[str, Any], method: str = "find"
     ) -> tuple[CommandOptions | None, CursorOptions | None]:
         """``find``'s options: the per-command ones (``_options``) and the cursor's."""
         if not CURSOR_OPTIONS.intersection(given):
-            return self._options("find", given, FIND_OPTIONS), None
+            return self._options(method, given, FIND_OPTIONS), None
         command = {k: v for k, v in given.items() if k not in CURSOR_OPTIONS}
-        options = self._options("find", command, FIND_OPTIONS) if command else None
-        return options, cursor_options("find", given)
+        options = self._options(method, command, FIND_OPTIONS) if command else None
+        return options, cursor_options(method, given)
+
+    def _with_find_options(
+        self, method: str, query: FindQuery, given: Mapping[str, Any]
+    ) -> FindQuery:
+        """``query`` with a one-shot read's options (``find_one``, which takes ``find``'s
+        as PyMongo's does), all checked now: there is no cursor to chain a hint onto."""
+        options, cursor = self._find_call_options(given, method)
+        if options is not None:
+            query = dataclasses.replace(
+                query, filter=dataclasses.replace(query.filter, options=options)
+            )
+        if cursor is None:
+            return query
+        self._honour_cursor(method, cursor)
+        if (cursor.min is not None or cursor.max is not None) and (
+            options is None or options.hint is None
+        ):
+            _refuse_unhinted_bounds(method, "min" if cursor.min is not None else "max", self._name)
+        return dataclasses.replace(query, cursor=cursor)
 
     def _honour_cursor(self, method: str, cursor: CursorOptions) -> None:
         """Refuse the cursor options that would change the result where the server does not

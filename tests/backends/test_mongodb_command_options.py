@@ -353,6 +353,10 @@ async def test_a_finds_cursor_options_reach_the_server(monitored: tuple[Any, Com
     assert (first["returnKey"], first["showRecordId"]) == (True, True)
     assert (first["maxScan"], first["snapshot"]) == (10, False)
     assert (second["tailable"], second["awaitData"], second["hint"]) == (True, True, "_id_")
+    commands.sent.clear()
+    await parts.find_one({}, no_cursor_timeout=True, return_key=True, hint="_id_")
+    [one] = commands.named("find")
+    assert (one["noCursorTimeout"], one["returnKey"], one["limit"]) == (True, True, 1)
     assert (second["min"], second["max"]) == ({"_id": ObjectId(A)}, {"_id": ObjectId(B)})
 
 

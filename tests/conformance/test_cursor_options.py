@@ -204,3 +204,20 @@ async def test_max_await_time_ms_is_taken_and_ignored_unless_tailable_await(stor
     with pytest.raises(InvalidQueryError, match="max_await_time_ms") as refused:
         collection.find({}).max_await_time_ms(1.5)  # type: ignore[arg-type]
     assert refused.value.operator == "max_await_time_ms"
+
+
+async def test_find_one_takes_finds_cursor_options_as_pymongos_does(store: Any) -> None:
+    """PyMongo's ``find_one`` passes its arguments on to ``find``."""
+    collection = await seeded(store, SHELVES)
+    found = await collection.find_one({}, sort=BY_SHELF, no_cursor_timeout=True, oplog_replay=True)
+    assert found == SHELVES[0]
+    with pytest.raises(InvalidQueryError, match="allow_partial_results"):
+        await collection.find_one({}, allow_partial_results="yes")
+    if store.driver == "mongodb":
+        with pytest.raises(InvalidQueryError, match="need a hint") as unhinted:
+            await collection.find_one({}, min={"_id": SHELVES[1]["_id"]})
+        assert unhinted.value.operator == "min"
+        return
+    with pytest.raises(UnsupportedQueryError, match="return_key") as refused:
+        await collection.find_one({}, return_key=True, hint=BY_ID)
+    assert (refused.value.operator, refused.value.backend) == ("return_key", store.driver)

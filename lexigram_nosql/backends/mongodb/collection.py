@@ -90,6 +90,8 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             options["projection"] = dict(query.projection.raw)
         if query.sort:
             options["sort"] = list(query.sort)
+        if query.cursor is not None:  # PyMongo's cursor flags and modifiers, as given
+            options.update(cursor_kwargs(query.cursor))
         return options
 
     # -- writes --------------------------------------------------------------------------
@@ -355,12 +357,9 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             options["batch_size"] = query.batch_size
         if query.allow_disk_use is not None:
             options["allow_disk_use"] = query.allow_disk_use
-        cursor = query.cursor
-        if cursor is None:
-            return self._collection.find(filter_to_server(query.filter.raw), **options)
-        options.update(cursor_kwargs(cursor))  # PyMongo's cursor flags and modifiers, as given
         found = self._collection.find(filter_to_server(query.filter.raw), **options)
-        if cursor.max_await_time_ms is not None:
+        cursor = query.cursor
+        if cursor is not None and cursor.max_await_time_ms is not None:
             found = found.max_await_time_ms(cursor.max_await_time_ms)
         return found
 
@@ -398,6 +397,7 @@ class MongoCollection(BaseCollection["MongoDocumentStore"]):
             and query.projection is None
             and not query.sort
             and not query.filter.options
+            and query.cursor is None
         ):
             found = await self._collection.find_one(filter)  # by far the most usual
         else:
