@@ -29,7 +29,7 @@ from lexigram_nosql.backends.deadlines import Deadlines
 from lexigram_nosql.backends.group import CollectionGroup, GroupSource, ListedCollections
 from lexigram_nosql.backends.guard import ADMIN_OPERATIONS, OperationGuard, StreamGuard
 from lexigram_nosql.backends.names import check_collection_name, check_group_name
-from lexigram_nosql.backends.sessions import TransactionSession
+from lexigram_nosql.backends.sessions import TransactionSession, check_session
 from lexigram_nosql.config.base import StoreSettingsBase
 from lexigram_nosql.contracts import (
     Capabilities,
@@ -365,9 +365,14 @@ class BaseDocumentStore(abc.ABC, Generic[SettingsT]):
         store; a backend with native group queries overrides this."""
         return ListedCollections(self, name)
 
-    async def list_collections(self) -> list[str]:
+    async def list_collections(self, session: Any = None, comment: Any = None) -> list[str]:
+        """The collections' names, sorted (PyMongo's ``list_collection_names``); ``session``
+        checked as every call's. The list is the store's, not a transaction's: MongoDB lists
+        no collections inside one, so this reads outside it there."""
+        if session is not None:
+            check_session(self, session, "list_collections")
         async with self.operation("list_collections"):
-            return sorted(await self._list_collections())
+            return sorted(await with_comment(comment, self._list_collections()))
 
     async def drop_collection(self, name: str, session: Any = None, comment: Any = None) -> None:
         """PyMongo's ``drop_collection``; ``session`` as every call's, and, inside a

@@ -230,7 +230,9 @@ async def test_index_calls_and_drop_collection_send_their_comment(
     await parts.index_information(comment="list")
     await parts.drop_index("kind_1", comment="drop")
     await parts.drop_indexes(comment="drop-all")
+    await store.list_collections(comment="names")
     await store.drop_collection("parts", comment="gone")
+    assert [c["comment"] for c in commands.named("listCollections")] == ["names"]
     assert [c["comment"] for c in commands.named("createIndexes")] == ["create", "create-many"]
     assert commands.named("listIndexes")[0]["comment"] == "list"
     assert [c["comment"] for c in commands.named("dropIndexes")] == ["drop", "drop-all"]

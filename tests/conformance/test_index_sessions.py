@@ -26,6 +26,7 @@ CALLS: dict[str, Call] = {
     "list_indexes": lambda store, c, s: c.list_indexes(s),
     "index_information": lambda store, c, s: c.index_information(session=s),
     "drop_collection": lambda store, c, s: store.drop_collection(c.name, session=s),
+    "list_collections": lambda store, c, s: store.list_collections(session=s),
 }
 """Every index call and ``drop_collection``, with PyMongo's ``session`` (by position where
 PyMongo takes it so)."""
@@ -67,6 +68,19 @@ async def test_a_session_whose_block_has_ended_is_refused(store: Any, name: str)
 
     await attempt(store, [TRANSACTIONS], stale)
     assert await _state(collection) == before
+
+
+async def test_list_collections_takes_the_transactions_session(store: Any) -> None:
+    """The store's list, read outside the transaction (MongoDB lists none inside one)."""
+    collection = await _indexed(store)
+
+    async def listed() -> list[str]:
+        async with store.transaction() as session:
+            names: list[str] = await store.list_collections(session=session)
+            return names
+
+    names = await attempt(store, [TRANSACTIONS], listed)
+    assert names is REFUSED or collection.name in names
 
 
 @pytest.mark.parametrize("name", ["list_indexes", "index_information"])

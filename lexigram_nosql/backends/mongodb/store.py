@@ -196,7 +196,10 @@ class MongoDocumentStore(BaseDocumentStore[MongoDBStoreSettings]):
     async def _list_collections(self) -> list[str]:
         # Outside any open transaction: MongoDB refuses listCollections inside one, and a
         # collection group lists its members even when read inside store.transaction().
-        names = await self.database.list_collection_names()
+        options = current_call_options()  # a comment
+        names = await self.database.list_collection_names(
+            **({} if options is None else options.driver_kwargs())
+        )
         return [n for n in names if not n.startswith("system.")]
 
     async def _drop_collection(self, name: str) -> None:
