@@ -33,6 +33,7 @@ from lexigram_nosql.types import (
     BulkOptions,
     Document,
     FilterDocument,
+    FindOptions,
     IndexKeys,
     InsertOptions,
     Pipeline,
@@ -336,7 +337,7 @@ class ReadableCollectionProtocol(Protocol):
         skip: int = 0,
         *,
         sort: SortSpec | None = None,
-        **options: Unpack[ReadOptions],
+        **options: Unpack[FindOptions],
     ) -> Document | None: ...
 
     def find(
@@ -349,7 +350,7 @@ class ReadableCollectionProtocol(Protocol):
         sort: SortSpec | None = None,
         batch_size: int | None = None,
         allow_disk_use: bool | None = None,
-        **options: Unpack[ReadOptions],
+        **options: Unpack[FindOptions],
     ) -> DocumentCursor: ...
 
     async def count_documents(
@@ -471,17 +472,25 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
         **options: Unpack[ReadOptions],
     ) -> Document | None: ...
 
-    async def create_index(self, keys: IndexKeys, **kwargs: Any) -> str: ...
+    async def create_index(
+        self, keys: IndexKeys, session: Any = None, comment: Any = None, **kwargs: Any
+    ) -> str: ...
 
-    async def create_indexes(self, indexes: Sequence[Any]) -> list[str]: ...
+    async def create_indexes(
+        self, indexes: Sequence[Any], session: Any = None, comment: Any = None
+    ) -> list[str]: ...
 
-    async def list_indexes(self) -> IndexList: ...
+    async def list_indexes(self, session: Any = None, comment: Any = None) -> IndexList: ...
 
-    async def index_information(self) -> dict[str, dict[str, Any]]: ...
+    async def index_information(
+        self, session: Any = None, comment: Any = None
+    ) -> dict[str, dict[str, Any]]: ...
 
-    async def drop_index(self, index_or_name: str | IndexKeys) -> None: ...
+    async def drop_index(
+        self, index_or_name: str | IndexKeys, session: Any = None, comment: Any = None
+    ) -> None: ...
 
-    async def drop_indexes(self) -> None: ...
+    async def drop_indexes(self, session: Any = None, comment: Any = None) -> None: ...
 
     async def bulk_write(
         self,
@@ -532,9 +541,11 @@ class DocumentStoreProtocol(Protocol):
         self, name: str, *, path_field: str | None = None
     ) -> CollectionGroupProtocol: ...
 
-    async def list_collections(self) -> list[str]: ...
+    async def list_collections(self, session: Any = None, comment: Any = None) -> list[str]: ...
 
-    async def drop_collection(self, name: str) -> None: ...
+    async def drop_collection(
+        self, name: str, session: Any = None, comment: Any = None
+    ) -> None: ...
 
     def transaction(self) -> AbstractAsyncContextManager[Any]: ...
 

@@ -173,8 +173,8 @@ class DocumentCursor(AsyncIterator[Document]):
         a filter's ``$where`` is."""
         self._find("where")
         raise InvalidQueryError(
-            "where() adds a $where filter, which runs JavaScript, which lexigram-nosql refuses "
-            "everywhere: write the condition as a filter ($expr compares fields)",
+            "where() adds a $where filter, and $where runs JavaScript, which lexigram-nosql "
+            "refuses everywhere: write the condition as a filter ($expr compares fields)",
             operator="$where",
         )
 
