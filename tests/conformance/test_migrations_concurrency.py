@@ -71,17 +71,18 @@ async def test_a_held_lock_makes_others_wait_then_give_up(store: DocumentStorePr
 async def test_the_lease_is_renewed_while_a_long_migration_runs(
     store: DocumentStoreProtocol,
 ) -> None:
-    """With a 1s lease and a 3s migration, a second migrator must still wait: without renewal
-    it would take the lock over and run the migration a second time. (The lease is long
-    enough for a renewal's round trip to a busy DynamoDB Local to fit in a third of it.)"""
+    """With a 1.5 s lease and a 4 s migration, a second migrator must still wait: without
+    renewal it would take the lock over and run the migration a second time. (A renewal is
+    due every third of the lease: the 1 s lease this test had left ~0.66 s for a renewal's
+    round trip, and a busy Firestore emulator once took longer.)"""
     runs: Counter[str] = Counter()
 
     async def slow(ctx: MigrationContext) -> None:
         runs["slow"] += 1
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(4.0)
 
     def build(owner: str) -> MigrationManager:
-        return MigrationManager(store=store, lock_ttl=1.0, owner=owner).add(slow, id=1)
+        return MigrationManager(store=store, lock_ttl=1.5, owner=owner).add(slow, id=1)
 
     first = asyncio.create_task(build("first").apply())
     await asyncio.sleep(0.1)
