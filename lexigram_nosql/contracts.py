@@ -492,6 +492,8 @@ class CollectionProtocol(ReadableCollectionProtocol, Protocol):
 
     async def drop_indexes(self, session: Any = None, comment: Any = None) -> None: ...
 
+    async def drop(self, session: Any = None, comment: Any = None) -> None: ...
+
     async def bulk_write(
         self,
         operations: Sequence[WriteOperation],

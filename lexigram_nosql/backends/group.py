@@ -295,6 +295,9 @@ class CollectionGroup(BaseCollection[Any]):
     async def list_indexes(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise self._read_only("list_indexes")
 
+    async def drop(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only("drop")
+
     # ... and by the primitives, for any write method added later.
 
     async def _insert(self, documents: list[Document]) -> list[Any]:

@@ -1,6 +1,6 @@
 """The index methods of every collection (``create_index``, ``create_indexes``,
-``list_indexes``, ``index_information``, ``drop_index``, ``drop_indexes``) with PyMongo's
-signatures, validated once; backends implement the ``_`` primitives. A mixin of
+``list_indexes``, ``index_information``, ``drop_index``, ``drop_indexes``), and ``drop``, with
+PyMongo's signatures, validated once; backends implement the ``_`` primitives. A mixin of
 ``BaseCollection`` (``collection.py``).
 
 Each takes PyMongo's ``session`` and ``comment``. The session, as every call's, must be the one
@@ -145,6 +145,11 @@ class IndexMethods(abc.ABC):
         self._catalog_change("drop_indexes", session)
         async with self._operation("drop_indexes"):
             await with_comment(comment, self._drop_all_indexes())
+
+    async def drop(self, session: Any = None, comment: Any = None) -> None:
+        """PyMongo's ``Collection.drop``: ``store.drop_collection(name)``, its documents and
+        indexes gone."""
+        await self._store.drop_collection(self._name, session, comment)
 
     async def _drop_all_indexes(self) -> None:
         for info in await self._list_indexes():

@@ -26,12 +26,20 @@ CALLS: dict[str, Call] = {
     "list_indexes": lambda store, c, s: c.list_indexes(s),
     "index_information": lambda store, c, s: c.index_information(session=s),
     "drop_collection": lambda store, c, s: store.drop_collection(c.name, session=s),
+    "drop": lambda store, c, s: c.drop(s),
     "list_collections": lambda store, c, s: store.list_collections(session=s),
 }
 """Every index call and ``drop_collection``, with PyMongo's ``session`` (by position where
 PyMongo takes it so)."""
 
-CHANGES = ("create_index", "create_indexes", "drop_index", "drop_indexes", "drop_collection")
+CHANGES = (
+    "create_index",
+    "create_indexes",
+    "drop_index",
+    "drop_indexes",
+    "drop_collection",
+    "drop",
+)
 
 
 async def _indexed(store: Any) -> Any:
@@ -68,6 +76,19 @@ async def test_a_session_whose_block_has_ended_is_refused(store: Any, name: str)
 
     await attempt(store, [TRANSACTIONS], stale)
     assert await _state(collection) == before
+
+
+async def test_drop_drops_the_collection_as_drop_collection_does(store: Any) -> None:
+    collection = await _indexed(store)
+    other = await seeded(store, SEED)
+    await collection.drop()
+    assert await collection.count_documents({}) == 0
+    assert [index.name for index in await collection.list_indexes()] in ([], ["_id_"])
+    names = await store.list_collections()
+    assert collection.name not in names and other.name in names
+    with pytest.raises(InvalidQueryError, match="read-only view") as refused:
+        await store.collection_group(other.name).drop()
+    assert refused.value.operator == "drop"
 
 
 async def test_list_collections_takes_the_transactions_session(store: Any) -> None:
@@ -119,7 +140,8 @@ async def test_a_change_inside_a_transaction_is_rolled_back_with_it_or_refused(
     if store.driver in ("dynamodb", "firestore"):
         with pytest.raises(UnsupportedQueryError, match="stay after a rollback") as refused:
             await change_then_abort()
-        assert (refused.value.operator, refused.value.backend) == (name, store.driver)
+        called = "drop_collection" if name == "drop" else name  # drop is drop_collection
+        assert (refused.value.operator, refused.value.backend) == (called, store.driver)
     elif store.driver == "mongodb" and store.capabilities.transactions:
         # MongoDB changes no index of an existing, non-empty collection in a transaction,
         # and drops nothing there (OperationNotSupportedInTransaction)
