@@ -107,8 +107,7 @@ CONGODB_GAPS: dict[str, str] = {
         "MongoDB bounds the hinted index's keys and returns them",
     ),
     "test_explain_describes_the_query_without_reading_the_cursor": (
-        "CongoDB has no explain command (\"no such command: 'explain'\"); MongoDB explains "
-        "a find"
+        "CongoDB has no explain command (\"no such command: 'explain'\"); MongoDB explains a find"
     ),
     "test_a_hinted_sparse_index_reads_what_mongodb_reads_or_is_refused": (
         "CongoDB ignores a count's hint and counts every document; MongoDB reads only what "
