@@ -37,6 +37,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT_ENV = "LEXIGRAM_NOSQL_TEST_DYNAMODB_ENDPOINT"
 CREDENTIALS = {"aws_access_key_id": "lexigrambench", "aws_secret_access_key": "lexigrambench"}
 ROUNDS = 9
+CALL_ROUNDS = 30  # rounds of the single-document rows
+CALLS = 6_000
+"""Single-document calls per side (``overhead.py``'s default is 2,000):
+a GetItem or UpdateItem to DynamoDB Local takes ~1.5 ms, and at 2,000 calls in 9 rounds a row moved
+by ~0.1 between runs on a shared 2-core host (DynamoDB ``update_one``: 1.01-1.12); 6,000 in 30
+paired rounds take ~9 s a side."""
 KEYED = 100  # documents that lookups and updates by _id address
 
 
@@ -193,7 +199,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
             for document in keyed:
                 await client.put_item(TableName=raw_small, Item=encode(document))
 
-            per_round = max(n_get // ROUNDS, 1)
+            per_round = max(n_get // CALL_ROUNDS, 1)
 
             async def ours_get(r: int) -> None:
                 for i in range(r * per_round, (r + 1) * per_round):
@@ -208,10 +214,10 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                     )
                     decode(response["Item"])
 
-            timed = await counted(ours_get, raw_get, operations=per_round)
-            rows.append((f"find_one by _id x{per_round * ROUNDS}", timed, ""))
+            timed = await counted(ours_get, raw_get, rounds=CALL_ROUNDS, operations=per_round)
+            rows.append((f"find_one by _id x{per_round * CALL_ROUNDS}", timed, ""))
 
-            per_round = max(n_update // ROUNDS, 1)
+            per_round = max(n_update // CALL_ROUNDS, 1)
 
             async def ours_update(r: int) -> None:
                 for i in range(r * per_round, (r + 1) * per_round):
@@ -228,8 +234,8 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
                         ExpressionAttributeValues={":one": {"N": "1"}},
                     )
 
-            timed = await counted(ours_update, raw_update, operations=per_round)
-            rows.append((f"update_one $inc x{per_round * ROUNDS}", timed, ""))
+            timed = await counted(ours_update, raw_update, rounds=CALL_ROUNDS, operations=per_round)
+            rows.append((f"update_one $inc x{per_round * CALL_ROUNDS}", timed, ""))
             for table in tables:
                 await client.delete_table(TableName=table)
     finally:

@@ -28,6 +28,12 @@ from typing import Any
 from ._timing import Timing, alternate, firestore_counter
 
 ROUNDS = 9
+CALL_ROUNDS = 30  # rounds of the single-document rows
+CALLS = 6_000
+"""Single-document calls per side (``overhead.py``'s default is 2,000):
+a call to the Firestore emulator takes ~1.2-1.5 ms, and at 2,000 calls in 9 rounds a row moved
+by ~0.1 between runs on a shared 2-core host (``update_one`` ``$set``: 1.02-1.10); 6,000 in 30
+paired rounds take ~9 s a side."""
 EMULATOR_ENV = "LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST"
 
 
@@ -114,7 +120,7 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
         timed = await counted(ours_find, raw_find, operations=1)
         rows.append((f"find {n_find} docs", timed, ""))
 
-        per_round = max(n_get // ROUNDS, 1)
+        per_round = max(n_get // CALL_ROUNDS, 1)
 
         async def ours_get(r: int) -> None:
             coll = store.collection("data")
@@ -126,10 +132,12 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
             for i in range(r * per_round, (r + 1) * per_round):
                 (await coll.document(raw_ids[i % len(raw_ids)]).get()).to_dict()
 
-        timed = await counted(ours_get, raw_get, split=True, operations=per_round)
-        rows.append((f"find_one by _id x{per_round * ROUNDS}", timed, ""))
+        timed = await counted(
+            ours_get, raw_get, rounds=CALL_ROUNDS, split=True, operations=per_round
+        )
+        rows.append((f"find_one by _id x{per_round * CALL_ROUNDS}", timed, ""))
 
-        per_round = max(n_update // ROUNDS, 1)
+        per_round = max(n_update // CALL_ROUNDS, 1)
 
         async def ours_update(r: int) -> None:
             coll = store.collection("data")
@@ -141,8 +149,10 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
             for i in range(r * per_round, (r + 1) * per_round):
                 await coll.document(raw_ids[i % len(raw_ids)]).update({"n": firestore.Increment(1)})
 
-        timed = await counted(ours_update, raw_update, split=True, operations=per_round)
-        rows.append((f"update_one $inc x{per_round * ROUNDS}", timed, UPDATE_REASON))
+        timed = await counted(
+            ours_update, raw_update, rounds=CALL_ROUNDS, split=True, operations=per_round
+        )
+        rows.append((f"update_one $inc x{per_round * CALL_ROUNDS}", timed, UPDATE_REASON))
 
         async def ours_set(r: int) -> None:
             coll = store.collection("data")
@@ -156,8 +166,10 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
             for i in range(r * per_round, (r + 1) * per_round):
                 await coll.document(raw_ids[i % len(raw_ids)]).update({"name": f"user {i} {r}"})
 
-        timed = await counted(ours_set, raw_set, split=True, operations=per_round)
-        rows.append((f"update_one $set x{per_round * ROUNDS}", timed, ""))
+        timed = await counted(
+            ours_set, raw_set, rounds=CALL_ROUNDS, split=True, operations=per_round
+        )
+        rows.append((f"update_one $set x{per_round * CALL_ROUNDS}", timed, ""))
     finally:
         for project in (f"bench-ours-{tag}", f"bench-raw-{tag}"):
             await asyncio.to_thread(_clear, host, project)
