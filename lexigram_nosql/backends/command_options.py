@@ -217,10 +217,9 @@ class OptionMethods(abc.ABC):
         if cursor is None:
             return query
         self._honour_cursor(method, cursor)
-        if (cursor.min is not None or cursor.max is not None) and (
-            options is None or options.hint is None
-        ):
-            _refuse_unhinted_bounds(method, "min" if cursor.min is not None else "max", self._name)
+        bound = _unhinted_bound(options, cursor)
+        if bound is not None:
+            _refuse_unhinted_bounds(method, bound, self._name)
         return dataclasses.replace(query, cursor=cursor)
 
     def _honour_cursor(self, method: str, cursor: CursorOptions) -> None:
@@ -265,10 +264,9 @@ class OptionMethods(abc.ABC):
         """``open_stream``, with its hint checked and its variables bound where the server
         does not do it. A cursor's ``min``/``max`` need a hint, checked at the first read
         as PyMongo checks it (a cursor's modifiers may give the hint after them)."""
-        if cursor is not None and (options is None or options.hint is None):
-            bound = "min" if cursor.min is not None else "max" if cursor.max is not None else None
-            if bound is not None:
-                return lambda: _refuse_unhinted_bounds(method, bound, self._name)
+        bound = None if cursor is None else _unhinted_bound(options, cursor)
+        if bound is not None:
+            return lambda: _refuse_unhinted_bounds(method, bound, self._name)
         if self._sends_options or options is None:
             return open_stream
         if options.hint is None and options.let is None:
@@ -325,6 +323,14 @@ class _EngineGuard(OperationGuard):
             pop_variables(self._variables_token)
             self._variables_token = None
         return OperationGuard.__aexit__(self, exc_type, exc, tb)
+
+
+def _unhinted_bound(options: CommandOptions | None, cursor: CursorOptions) -> str | None:
+    """``"min"`` or ``"max"`` when the cursor bounds an index's keys without a hint naming the
+    index (PyMongo refuses it), else None."""
+    if options is not None and options.hint is not None:
+        return None
+    return "min" if cursor.min is not None else "max" if cursor.max is not None else None
 
 
 def _refuse_unhinted_bounds(method: str, bound: str, collection: str) -> NoReturn:
