@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from bson import ObjectId
-from bson.errors import InvalidId
 
 __all__ = [
     "id_from_server",
@@ -42,9 +41,13 @@ def id_to_server(value: Any) -> Any:
     """The ObjectId a 24-hex string spells; any other value unchanged."""
     if type(value) is str and len(value) == 24:
         try:
-            return ObjectId(value)  # parses the hex itself, refusing anything else
-        except InvalidId:
+            binary = bytes.fromhex(value)
+        except ValueError:
             return value
+        # fromhex skips whitespace: 24 characters may spell fewer than 12 bytes. The
+        # ObjectId is built from its bytes, its constructor's shortest path (every call by
+        # id makes one).
+        return ObjectId(binary) if len(binary) == 12 else value
     return value
 
 
