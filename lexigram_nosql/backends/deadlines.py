@@ -7,6 +7,12 @@ per store wakes at the earliest due time (about once per timeout while calls are
 cancels the tasks whose time is up, and re-arms. The operation's exit turns that
 cancellation into ``OperationTimeoutError`` (``Deadline.timed_out``), as ``asyncio.timeout``
 turns its own into ``TimeoutError``.
+
+Unlike ``asyncio.timeout``, an expired operation that is still running is cancelled again
+every ``RECANCEL_S``: a driver can lose one cancellation. PyMongo's connect runs in
+``asyncio.wait_for``, which on Python 3.11 returns the inner result, here the refused
+connection, in place of a cancellation that arrives as the inner call ends; server selection
+then retried to its own 5 s timeout, past a 3 s deadline.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from asyncio import get_running_loop
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["Deadline", "Deadlines", "current_task"]
+__all__ = ["RECANCEL_S", "Deadline", "Deadlines", "current_task"]
+
+RECANCEL_S: Final = 0.1
+"""How soon an expired operation that is still running is cancelled again."""
 
 
 def _current_task_lookup() -> Callable[[asyncio.AbstractEventLoop], asyncio.Task[object] | None]:
@@ -39,21 +48,28 @@ class Deadline:
     """One operation's (or one stream's) due time; ``due`` is ``inf`` while a stream is not
     fetching."""
 
-    __slots__ = ("_cancelling", "due", "expired", "task")
+    __slots__ = ("_cancelling", "_cancels", "due", "expired", "task")
 
     def __init__(self) -> None:
         self.task: asyncio.Task[object] | None = None
         self.due = math.inf
         self.expired = False
         self._cancelling = 0
+        self._cancels = 0
 
-    def expire(self) -> None:
-        self.expired = True
-        self.due = math.inf
+    def expire(self, now: float) -> None:
+        """Cancel the task, and come back in ``RECANCEL_S`` should it still run."""
         task = self.task
-        if task is not None and not task.done():
-            self._cancelling = task.cancelling()
-            task.cancel()
+        if not self.expired:
+            self.expired = True
+            self._cancels = 0
+            self._cancelling = 0 if task is None else task.cancelling()
+        if task is None or task.done():
+            self.due = math.inf
+            return
+        task.cancel()
+        self._cancels += 1
+        self.due = now + RECANCEL_S
 
     def timed_out(self, exc: BaseException | None) -> bool:
         """Called once at the operation's exit: did our cancellation end it? Removes our
@@ -64,7 +80,10 @@ class Deadline:
         task = self.task
         if task is None:
             return False
-        only_ours = task.uncancel() <= self._cancelling
+        remaining = task.cancelling()
+        for _ in range(self._cancels):
+            remaining = task.uncancel()
+        only_ours = remaining <= self._cancelling
         return only_ours and isinstance(exc, asyncio.CancelledError)
 
 
@@ -138,8 +157,8 @@ class Deadlines:
         earliest = math.inf
         for deadline in list(self.inflight):
             if deadline.due <= now:
-                deadline.expire()
-            elif deadline.due < earliest:
+                deadline.expire(now)
+            if deadline.due < earliest:
                 earliest = deadline.due
         if earliest < math.inf:
             self.arm(loop, earliest)
