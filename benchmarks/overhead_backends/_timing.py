@@ -56,10 +56,12 @@ async def alternate(
     split: bool = False,
     counters: tuple[Counter, Counter] | None = None,
     operations: int | None = None,
+    untimed: Callable[[int], Awaitable[None]] | None = None,
 ) -> Timing:
     """Run ``rounds`` rounds of both sides, alternating which goes first. Seconds are for the
     whole workload: the fastest round, times ``rounds`` when each round does 1/rounds of the
-    calls (``split``).
+    calls (``split``). ``untimed(round)`` runs after each round, outside the timing: a write
+    row drops what its round wrote, so that more rounds do not mean more data on the server.
 
     With ``counters`` (ours, raw) and the ``operations`` one round performs, the requests
     each side sent per operation are counted (else None)."""
@@ -79,6 +81,8 @@ async def alternate(
             times[side].append(time.perf_counter() - began)
             if counters:
                 sent[side] += counters[side]() - before
+        if untimed is not None:
+            await untimed(round_)
     scale = rounds if split else 1
     requests = None
     if counters and operations:
