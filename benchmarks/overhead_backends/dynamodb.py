@@ -14,8 +14,10 @@ Operations, each side doing the same work over the wire:
 
 Requests per operation are counted on each client with botocore's event hooks.
 
-Sides alternate which goes first over several rounds; the ratio is the median of the rounds'
-paired ratios, so load from other processes on the machine does not decide it (``_timing``).
+The bulk rows alternate which side goes first over several rounds, the single-document rows
+interleave the sides call by call; the ratio is the median of the paired ratios, so load from
+other processes on the machine does not decide it (``_timing``). The raw ``find_one`` timed
+against itself (A/A) shows the harness's noise.
 
     python benchmarks/overhead.py dynamodb
 """
@@ -31,18 +33,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._timing import Timing, alternate, botocore_counter
+from ._timing import A_A, Timing, alternate, botocore_counter, interleave
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT_ENV = "LEXIGRAM_NOSQL_TEST_DYNAMODB_ENDPOINT"
 CREDENTIALS = {"aws_access_key_id": "lexigrambench", "aws_secret_access_key": "lexigrambench"}
 ROUNDS = 9
-CALL_ROUNDS = 30  # rounds of the single-document rows
 CALLS = 6_000
-"""Single-document calls per side (``overhead.py``'s default is 2,000):
-a GetItem or UpdateItem to DynamoDB Local takes ~1.5 ms, and at 2,000 calls in 9 rounds a row moved
-by ~0.1 between runs on a shared 2-core host (DynamoDB ``update_one``: 1.01-1.12); 6,000 in 30
-paired rounds take ~9 s a side."""
+"""Single-document calls per side (``overhead.py``'s default is 2,000), interleaved with the
+raw client's call by call (``_timing.interleave``): a GetItem or UpdateItem to DynamoDB Local
+takes ~1.2-1.5 ms, 6,000 take ~7-9 s a side."""
 KEYED = 100  # documents that lookups and updates by _id address
 
 
@@ -199,43 +199,37 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
             for document in keyed:
                 await client.put_item(TableName=raw_small, Item=encode(document))
 
-            per_round = max(n_get // CALL_ROUNDS, 1)
+            calls = functools.partial(interleave, counters=counters)
 
-            async def ours_get(r: int) -> None:
-                for i in range(r * per_round, (r + 1) * per_round):
-                    await ours_small.find_one({"_id": f"k{i % KEYED}"})
+            async def ours_get(i: int) -> None:
+                await ours_small.find_one({"_id": f"k{i % KEYED}"})
 
-            async def raw_get(r: int) -> None:
-                for i in range(r * per_round, (r + 1) * per_round):
-                    response = await client.get_item(
-                        TableName=raw_small,
-                        Key={"_id": {"S": f"k{i % KEYED}"}},
-                        ConsistentRead=True,
-                    )
-                    decode(response["Item"])
+            async def raw_get(i: int) -> None:
+                response = await client.get_item(
+                    TableName=raw_small, Key={"_id": {"S": f"k{i % KEYED}"}}, ConsistentRead=True
+                )
+                decode(response["Item"])
 
-            timed = await counted(ours_get, raw_get, rounds=CALL_ROUNDS, operations=per_round)
-            rows.append((f"find_one by _id x{per_round * CALL_ROUNDS}", timed, ""))
+            timed = await calls(ours_get, raw_get, calls=n_get)
+            rows.append((f"find_one by _id x{n_get}", timed, ""))
+            timed = await interleave(raw_get, raw_get, calls=n_get)
+            rows.append((f"find_one by _id x{n_get}, raw vs raw", timed, A_A))
 
-            per_round = max(n_update // CALL_ROUNDS, 1)
+            async def ours_update(i: int) -> None:
+                await ours_small.update_one({"_id": f"k{i % KEYED}"}, {"$inc": {"n": 1}})
 
-            async def ours_update(r: int) -> None:
-                for i in range(r * per_round, (r + 1) * per_round):
-                    await ours_small.update_one({"_id": f"k{i % KEYED}"}, {"$inc": {"n": 1}})
+            async def raw_update(i: int) -> None:
+                await client.update_item(
+                    TableName=raw_small,
+                    Key={"_id": {"S": f"k{i % KEYED}"}},
+                    UpdateExpression="ADD #n :one",
+                    ConditionExpression="attribute_exists(#k)",
+                    ExpressionAttributeNames={"#n": "n", "#k": "_id"},
+                    ExpressionAttributeValues={":one": {"N": "1"}},
+                )
 
-            async def raw_update(r: int) -> None:
-                for i in range(r * per_round, (r + 1) * per_round):
-                    await client.update_item(
-                        TableName=raw_small,
-                        Key={"_id": {"S": f"k{i % KEYED}"}},
-                        UpdateExpression="ADD #n :one",
-                        ConditionExpression="attribute_exists(#k)",
-                        ExpressionAttributeNames={"#n": "n", "#k": "_id"},
-                        ExpressionAttributeValues={":one": {"N": "1"}},
-                    )
-
-            timed = await counted(ours_update, raw_update, rounds=CALL_ROUNDS, operations=per_round)
-            rows.append((f"update_one $inc x{per_round * CALL_ROUNDS}", timed, ""))
+            timed = await calls(ours_update, raw_update, calls=n_update)
+            rows.append((f"update_one $inc x{n_update}", timed, ""))
             for table in tables:
                 await client.delete_table(TableName=table)
     finally:

@@ -5,8 +5,10 @@
 Operations: ``insert_many`` of n_insert documents (raw: batches of 500 ``set``), ``find``
 streaming n_find documents, n_get ``find_one`` by ``_id`` (raw: ``document(id).get()``),
 n_update ``update_one`` by ``_id`` with ``$inc`` (raw: ``update({"n": Increment(1)})``) and
-as many with ``$set`` of a top-level field (raw: ``update({"name": ...})``). Rounds alternate
-which side goes first; the ratio is the median of the rounds' paired ratios (``_timing``).
+as many with ``$set`` of a top-level field (raw: ``update({"name": ...})``). The bulk rows
+alternate rounds, the single-document rows calls; the ratio is the median of the paired
+ratios (``_timing``). The raw ``find_one`` timed against itself (A/A) shows the harness's
+noise.
 
 ``update_one`` with ``$inc`` reads the document before writing it (MongoDB semantics: a
 ``$inc`` on a string is an error, where Firestore's ``Increment`` overwrites it), so it costs
@@ -25,7 +27,7 @@ import os
 import uuid
 from typing import Any
 
-from ._timing import Timing, alternate, firestore_counter
+from ._timing import A_A, Timing, alternate, firestore_counter, interleave
 
 ROUNDS = 9
 FIND_ROUNDS = 25
@@ -33,12 +35,10 @@ FIND_ROUNDS = 25
 host's two cores, and one round's paired ratio ranges 0.73-1.36 (15 rounds, one run): in 9
 rounds the row measured 0.98-1.06 in most runs and 1.165 in one, in 15 rounds 1.03-1.14. The
 median's spread shrinks as the square root of the rounds; 25 take ~100 s."""
-CALL_ROUNDS = 30  # rounds of the single-document rows
 CALLS = 6_000
-"""Single-document calls per side (``overhead.py``'s default is 2,000):
-a call to the Firestore emulator takes ~1.2-1.5 ms, and at 2,000 calls in 9 rounds a row moved
-by ~0.1 between runs on a shared 2-core host (``update_one`` ``$set``: 1.02-1.10); 6,000 in 30
-paired rounds take ~9 s a side."""
+"""Single-document calls per side (``overhead.py``'s default is 2,000), interleaved with the
+raw client's call by call (``_timing.interleave``): a call to the Firestore emulator takes
+~0.7-1.5 ms, 6,000 take ~4-9 s a side."""
 EMULATOR_ENV = "LEXIGRAM_NOSQL_TEST_FIRESTORE_EMULATOR_HOST"
 
 
@@ -83,9 +83,8 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
     raw = firestore.AsyncClient(project=f"bench-raw-{tag}", credentials=AnonymousCredentials())
     raw._emulator_host = host  # the same channel setup as ours, without touching os.environ
     rows: list[Row] = []
-    counted = functools.partial(
-        _alternate, counters=(firestore_counter(store.client), firestore_counter(raw))
-    )
+    counters = (firestore_counter(store.client), firestore_counter(raw))
+    counted = functools.partial(_alternate, counters=counters)
     try:
         docs = [
             {"n": i, "name": f"user {i}", "tags": ["a", "b"], "score": i * 0.5}
@@ -125,56 +124,39 @@ async def run(n_insert: int, n_find: int, n_get: int, n_update: int) -> list[Row
         timed = await counted(ours_find, raw_find, operations=1, rounds=FIND_ROUNDS)
         rows.append((f"find {n_find} docs", timed, ""))
 
-        per_round = max(n_get // CALL_ROUNDS, 1)
+        ours_data, raw_data = store.collection("data"), raw.collection("data")
+        calls = functools.partial(interleave, counters=counters)
 
-        async def ours_get(r: int) -> None:
-            coll = store.collection("data")
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.find_one({"_id": ours_ids[i % len(ours_ids)]})
+        async def ours_get(i: int) -> None:
+            await ours_data.find_one({"_id": ours_ids[i % len(ours_ids)]})
 
-        async def raw_get(r: int) -> None:
-            coll = raw.collection("data")
-            for i in range(r * per_round, (r + 1) * per_round):
-                (await coll.document(raw_ids[i % len(raw_ids)]).get()).to_dict()
+        async def raw_get(i: int) -> None:
+            (await raw_data.document(raw_ids[i % len(raw_ids)]).get()).to_dict()
 
-        timed = await counted(
-            ours_get, raw_get, rounds=CALL_ROUNDS, split=True, operations=per_round
+        rows.append((f"find_one by _id x{n_get}", await calls(ours_get, raw_get, calls=n_get), ""))
+        timed = await interleave(raw_get, raw_get, calls=n_get)
+        rows.append((f"find_one by _id x{n_get}, raw vs raw", timed, A_A))
+
+        async def ours_update(i: int) -> None:
+            await ours_data.update_one({"_id": ours_ids[i % len(ours_ids)]}, {"$inc": {"n": 1}})
+
+        async def raw_update(i: int) -> None:
+            await raw_data.document(raw_ids[i % len(raw_ids)]).update({"n": firestore.Increment(1)})
+
+        timed = await calls(ours_update, raw_update, calls=n_update)
+        rows.append((f"update_one $inc x{n_update}", timed, UPDATE_REASON))
+
+        async def ours_set(i: int) -> None:
+            await ours_data.update_one(
+                {"_id": ours_ids[i % len(ours_ids)]}, {"$set": {"name": f"user {i}"}}
+            )
+
+        async def raw_set(i: int) -> None:
+            await raw_data.document(raw_ids[i % len(raw_ids)]).update({"name": f"user {i}"})
+
+        rows.append(
+            (f"update_one $set x{n_update}", await calls(ours_set, raw_set, calls=n_update), "")
         )
-        rows.append((f"find_one by _id x{per_round * CALL_ROUNDS}", timed, ""))
-
-        per_round = max(n_update // CALL_ROUNDS, 1)
-
-        async def ours_update(r: int) -> None:
-            coll = store.collection("data")
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.update_one({"_id": ours_ids[i % len(ours_ids)]}, {"$inc": {"n": 1}})
-
-        async def raw_update(r: int) -> None:
-            coll = raw.collection("data")
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.document(raw_ids[i % len(raw_ids)]).update({"n": firestore.Increment(1)})
-
-        timed = await counted(
-            ours_update, raw_update, rounds=CALL_ROUNDS, split=True, operations=per_round
-        )
-        rows.append((f"update_one $inc x{per_round * CALL_ROUNDS}", timed, UPDATE_REASON))
-
-        async def ours_set(r: int) -> None:
-            coll = store.collection("data")
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.update_one(
-                    {"_id": ours_ids[i % len(ours_ids)]}, {"$set": {"name": f"user {i} {r}"}}
-                )
-
-        async def raw_set(r: int) -> None:
-            coll = raw.collection("data")
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.document(raw_ids[i % len(raw_ids)]).update({"name": f"user {i} {r}"})
-
-        timed = await counted(
-            ours_set, raw_set, rounds=CALL_ROUNDS, split=True, operations=per_round
-        )
-        rows.append((f"update_one $set x{per_round * CALL_ROUNDS}", timed, ""))
     finally:
         for project in (f"bench-ours-{tag}", f"bench-raw-{tag}"):
             await asyncio.to_thread(_clear, host, project)

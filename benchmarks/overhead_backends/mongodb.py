@@ -5,10 +5,11 @@ in the same run (a real MongoDB from ``LEXIGRAM_NOSQL_TEST_MONGODB_URI``, else C
 
 Operations: ``insert_many`` of n_insert documents, ``find`` reading n_find documents,
 n_get ``find_one`` by ``_id`` (ours given the hex string, raw given the ObjectId) and
-n_update ``update_one`` by ``_id`` with ``$inc``, over a collection of 100 documents. Each
-is measured in alternating rounds (ours then raw, then raw then ours...); the ratio is the
-median of the rounds' paired ratios, so that load from other processes on the machine does
-not decide it (``_timing``).
+n_update ``update_one`` by ``_id`` with ``$inc``, over a collection of 100 documents. The
+bulk rows are measured in alternating rounds (ours then raw, then raw then ours...), the
+single-document rows call by call; the ratio is the median of the paired ratios, so that
+load from other processes on the machine does not decide it (``_timing``). The raw
+``find_one`` timed against itself (A/A) shows the harness's noise.
 
     python benchmarks/overhead.py mongodb
 """
@@ -22,19 +23,17 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._timing import Timing, alternate
+from ._timing import A_A, Timing, alternate, interleave
 
 ROUNDS = 60
 """Rounds of the ``insert_many`` and ``find`` rows: a round writes or reads 10,000 documents
 in ~60 ms, and in 20 rounds a burst of a neighbour's load moved a row above 1.10 in one run
 (``find`` from 1.01-1.07 to 1.13, Motor's ``insert_many`` from 1.01 to 1.17); 60 rounds take
 ~8 s a row and client. Each insert round's collections are dropped, untimed, after it."""
-CALL_ROUNDS = 50  # rounds of the single-document rows
 CALLS = 10_000
-"""Single-document calls per side (``overhead.py``'s default is 2,000). A call to a local
-server takes ~0.4 ms, so 2,000 calls are under a second per side: on a shared 2-core host
-such a row's ratio moved by up to 0.14 between runs (1.06-1.20 for ``update_one``), more
-than the gap being measured. Ten thousand calls, in 50 paired rounds, take ~10 s a row."""
+"""Single-document calls per side (``overhead.py``'s default is 2,000), interleaved with the
+raw driver's call by call (``_timing.interleave``). A call to a local server takes ~0.5 ms:
+ten thousand take ~5 s a side."""
 KEYED = 100  # documents in the collection that lookups and updates by _id address
 
 
@@ -123,10 +122,8 @@ async def _rows_for(
     raw_db = raw_client[f"bench_raw_{tag}"]
     rows: list[Row] = []
     label = f"({client_name})"
-    counted = functools.partial(
-        _alternate,
-        counters=(commands.counter(f"bench_ours_{tag}"), commands.counter(f"bench_raw_{tag}")),
-    )
+    counters = (commands.counter(f"bench_ours_{tag}"), commands.counter(f"bench_raw_{tag}"))
+    counted = functools.partial(_alternate, counters=counters)
     try:
         docs = [
             {"n": i, "name": f"user {i}", "tags": ["a", "b"], "score": i * 0.5}
@@ -167,39 +164,29 @@ async def _rows_for(
         ours_ids = (await store.collection("small").insert_many(docs[:KEYED])).inserted_ids
         raw_ids = (await raw_db["small"].insert_many([dict(d) for d in docs[:KEYED]])).inserted_ids
 
-        per_round = max(n_get // CALL_ROUNDS, 1)
+        ours_small, raw_small = store.collection("small"), raw_db["small"]
+        calls = functools.partial(interleave, counters=counters)
 
-        async def ours_get(r: int) -> None:
-            coll = store.collection("small")
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.find_one({"_id": ours_ids[i % len(ours_ids)]})
+        async def ours_get(i: int) -> None:
+            await ours_small.find_one({"_id": ours_ids[i % KEYED]})
 
-        async def raw_get(r: int) -> None:
-            coll = raw_db["small"]
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.find_one({"_id": raw_ids[i % len(raw_ids)]})
+        async def raw_get(i: int) -> None:
+            await raw_small.find_one({"_id": raw_ids[i % KEYED]})
 
-        timed = await counted(
-            ours_get, raw_get, rounds=CALL_ROUNDS, split=True, operations=per_round
-        )
-        rows.append((f"find_one by _id x{per_round * CALL_ROUNDS} {label}", timed, ""))
+        timed = await calls(ours_get, raw_get, calls=n_get)
+        rows.append((f"find_one by _id x{n_get} {label}", timed, ""))
+        if client_name == "pymongo":  # the harness's noise, once
+            timed = await interleave(raw_get, raw_get, calls=n_get)
+            rows.append((f"find_one by _id x{n_get} {label}, raw vs raw", timed, A_A))
 
-        per_round = max(n_update // CALL_ROUNDS, 1)
+        async def ours_update(i: int) -> None:
+            await ours_small.update_one({"_id": ours_ids[i % KEYED]}, {"$inc": {"n": 1}})
 
-        async def ours_update(r: int) -> None:
-            coll = store.collection("small")
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.update_one({"_id": ours_ids[i % len(ours_ids)]}, {"$inc": {"n": 1}})
+        async def raw_update(i: int) -> None:
+            await raw_small.update_one({"_id": raw_ids[i % KEYED]}, {"$inc": {"n": 1}})
 
-        async def raw_update(r: int) -> None:
-            coll = raw_db["small"]
-            for i in range(r * per_round, (r + 1) * per_round):
-                await coll.update_one({"_id": raw_ids[i % len(raw_ids)]}, {"$inc": {"n": 1}})
-
-        timed = await counted(
-            ours_update, raw_update, rounds=CALL_ROUNDS, split=True, operations=per_round
-        )
-        rows.append((f"update_one $inc x{per_round * CALL_ROUNDS} {label}", timed, ""))
+        timed = await calls(ours_update, raw_update, calls=n_update)
+        rows.append((f"update_one $inc x{n_update} {label}", timed, ""))
         assert isinstance(raw_ids[0], ObjectId)
     finally:
         await raw_client.drop_database(f"bench_raw_{tag}")
