@@ -72,7 +72,7 @@ def main() -> int:
     load_services_env()
     over = False
     print(
-        f"{'backend':<10} {'operation':<34} {'ours s':>9} {'raw s':>9} {'ratio':>7} {'+ms':>8} "
+        f"{'backend':<10} {'operation':<46} {'ours s':>9} {'raw s':>9} {'ratio':>7} {'+ms':>8} "
         f"{'req/op ours raw':>16}"
     )
     for name in args.backends or available_backends():
@@ -97,12 +97,12 @@ def main() -> int:
                 baseline=raw,
                 target=f"<= {TARGET}",
                 met=ratio <= TARGET,
-                note=f"fastest round: ours {ours:.3f} s, raw {raw:.3f} s"
+                note=f"ours {ours:.3f} s, raw {raw:.3f} s"
                 + (f", requests/op {requests[0]:.2f} vs {requests[1]:.2f}" if requests else "")
                 + (f"; {reason}" if reason else ""),
             )
             print(
-                f"{name:<10} {operation:<34} {ours:>9.3f} {raw:>9.3f} {ratio:>7.3f} "
+                f"{name:<10} {operation:<46} {ours:>9.3f} {raw:>9.3f} {ratio:>7.3f} "
                 f"{(ratio - 1) * raw * 1000:>8.1f} {sent}{flag}"
             )
     print(f"target: ratio <= {TARGET}")
