@@ -95,9 +95,12 @@ class Deadlines:
     store's ``loop`` (``move`` to the running one first when it is not), it sets its task
     and its due time from ``clock``, enters ``inflight`` and ``arm``s the timer when due
     before ``timer_due``. It leaves ``inflight`` at its exit (``stop``). A stream holds its
-    deadline from ``stream`` on and sets it per batch fetch (``fetching``)."""
+    deadline from ``stream`` on and sets it per batch fetch (``fetching``).
 
-    __slots__ = ("_timer", "clock", "inflight", "loop", "ready", "timer_due")
+    ``operating`` holds the task of each operation in flight, so that a call nested in one
+    (in the same task) passes through."""
+
+    __slots__ = ("_timer", "clock", "inflight", "loop", "operating", "ready", "timer_due")
 
     ready: asyncio.Future[None]
     """A done future of ``loop``, from the first ``move`` on: awaiting it returns at once (an
@@ -105,6 +108,7 @@ class Deadlines:
 
     def __init__(self) -> None:
         self.inflight: dict[Deadline, None] = {}
+        self.operating: dict[asyncio.Task[object] | None, None] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.clock: Callable[[], float] = time.monotonic
         """``loop.time``; ``time.monotonic`` itself (no method call) when that is what it
@@ -139,6 +143,7 @@ class Deadlines:
         self.loop = loop
         self.clock = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
         self.inflight = {d: None for d in self.inflight if not (d.task and d.task.done())}
+        self.operating = {t: None for t in self.operating if t is not None and not t.done()}
         self.ready = loop.create_future()
         self.ready.set_result(None)
 

@@ -345,6 +345,33 @@ async def test_calls_nested_in_an_operation_still_raise_our_errors(
     assert sorted([d["_id"] async for d in coll.find({})]) == ["a", "b", "c"]
 
 
+async def test_a_task_started_inside_an_operation_runs_operations_of_its_own(
+    store: BaseDocumentStore[Any],
+) -> None:
+    """Nesting is per task: a task an operation starts (the SQLite store's TTL sweeper,
+    started by ``create_index``) is not inside that operation, and its calls are guarded,
+    bounded and observed. A context variable, copied into the new task, made them nested
+    forever."""
+    coll = store.collection("spawner")
+    original = coll._count
+    spawned: list[asyncio.Task[int]] = []
+
+    async def count(query: Any) -> int:
+        if not spawned:
+            spawned.append(asyncio.create_task(coll.count_documents({})))
+        return await original(query)
+
+    coll._count = count  # type: ignore[method-assign]
+    seen: list[tuple[str, str | None]] = []
+    remove = add_operation_observer(lambda op: seen.append((op.name, op.collection)))
+    try:
+        assert await coll.count_documents({}) == 0
+        assert await spawned[0] == 0
+    finally:
+        remove()
+    assert seen == [("count_documents", "spawner"), ("count_documents", "spawner")]
+
+
 async def test_a_failed_lazy_connect_leaves_the_next_call_guarded() -> None:
     """The lazy connect runs inside the operation: when it fails, the operation is over and
     the next call in the same context is an operation of its own, not a nested one."""
