@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -16,6 +16,8 @@ from lexigram_nosql import (
     UnsupportedQueryError,
     create_store,
 )
+from lexigram_nosql.backends.firestore import collection as collection_module
+from lexigram_nosql.backends.firestore import wire
 from lexigram_nosql.backends.firestore.collection import FirestoreCollection
 from tests.support import backend_firestore
 
@@ -81,19 +83,20 @@ async def test_find_one_by_id_is_a_direct_get_and_in_a_batched_get(
         raise AssertionError("a query ran for an _id lookup")
 
     monkeypatch.setattr(FirestoreCollection, "_run_plan", no_queries)
-    batched: list[int] = []
-    get_all = store.client.get_all
+    api = store.client._firestore_api
+    batch_get = api.batch_get_documents
+    requested: list[int] = []  # the documents each BatchGetDocuments asked for
 
-    def counting_get_all(references: list[Any], **kwargs: Any) -> Any:
-        batched.append(len(references))
-        return get_all(references, **kwargs)
+    def counting(*args: Any, request: Any, **kwargs: Any) -> Any:
+        requested.append(len(request["documents"]))
+        return batch_get(*args, request=request, **kwargs)
 
-    monkeypatch.setattr(store.client, "get_all", counting_get_all)
+    monkeypatch.setattr(api, "batch_get_documents", counting)
     assert await coll.find_one({"_id": "d3"}) == {"_id": "d3", "n": 3}
-    assert batched == [], "one id is a plain get"
+    assert requested == [1], "one id is one get"
     found = [d async for d in coll.find({"_id": {"$in": ["d1", "d4", "nope"]}, "n": {"$gt": 1}})]
     assert found == [{"_id": "d4", "n": 4}]
-    assert batched == [3]
+    assert requested == [1, 3], "several ids are one batched get"
 
 
 # -- values ------------------------------------------------------------------------------
@@ -368,14 +371,8 @@ async def test_emulator_host_from_config_does_not_touch_the_environment(
 
 
 class NeedsIndex:
-    """A query production Firestore refuses for want of an index (the emulator never does)."""
-
-    def stream(self, **kwargs: Any) -> Any:
-        async def refuse() -> Any:
-            raise _missing_index()
-            yield
-
-        return refuse()
+    """A query production Firestore refuses for want of an index (the emulator never does),
+    whether it is run (see ``refuse_for_want_of_an_index``), counted or read."""
 
     def count(self, **kwargs: Any) -> Any:
         return self
@@ -390,6 +387,30 @@ def _missing_index() -> Exception:
     return gx.FailedPrecondition("The query requires an index. Create it here: ...")
 
 
+def refuse_for_want_of_an_index(
+    monkeypatch: pytest.MonkeyPatch, reader: type[Any], needs_index: Callable[[Any], bool]
+) -> None:
+    """``reader``'s queries on the branches ``needs_index`` picks fail as production
+    Firestore fails them without their composite index."""
+    build = reader._query
+
+    def query(self: Any, branch: Any) -> Any:
+        return NeedsIndex() if needs_index(branch) else build(self, branch)
+
+    def run_query(query: Any, transaction: Any, key: Any) -> Any:
+        if not isinstance(query, NeedsIndex):
+            return wire.run_query(query, transaction, key)
+
+        async def refuse() -> Any:
+            raise _missing_index()
+            yield
+
+        return refuse()
+
+    monkeypatch.setattr(reader, "_query", query)
+    monkeypatch.setattr(collection_module, "run_query", run_query)
+
+
 async def test_a_query_needing_a_missing_composite_index_falls_back_to_one_field(
     store: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -399,12 +420,7 @@ async def test_a_query_needing_a_missing_composite_index_falls_back_to_one_field
     await coll.insert_many(
         [{"_id": "hit", "a": 1, "b": 5}, {"_id": "miss", "a": 1, "b": 0}, {"_id": "o", "a": 2}]
     )
-    build = FirestoreCollection._query
-
-    def query(self: Any, branch: Any) -> Any:
-        return NeedsIndex() if len(branch) > 1 else build(self, branch)
-
-    monkeypatch.setattr(FirestoreCollection, "_query", query)
+    refuse_for_want_of_an_index(monkeypatch, FirestoreCollection, lambda branch: len(branch) > 1)
     with caplog.at_level("WARNING", logger="lexigram_nosql"):
         found = [d["_id"] async for d in coll.find({"a": 1, "b": {"$gt": 2}})]
     assert found == ["hit"]

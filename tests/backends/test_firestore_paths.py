@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lexigram_nosql.backends.firestore.group import FirestoreGroupReader
-from tests.backends.test_firestore import NeedsIndex, store
+from tests.backends.test_firestore import refuse_for_want_of_an_index, store
 
 __all__ = ["store"]
 
@@ -80,12 +80,7 @@ async def test_a_group_query_missing_its_index_reads_the_whole_group_exactly(
     index on the field; the emulator never does, so the refusal is simulated."""
     await store.collection("orders").insert_many([{"_id": "t1", "n": 1}, {"_id": "t2", "n": 7}])
     await store.collection("users/u1/orders").insert_one({"_id": "a1", "n": 9})
-    build = FirestoreGroupReader._query
-
-    def query(self: Any, branch: Any) -> Any:
-        return NeedsIndex() if branch else build(self, branch)
-
-    monkeypatch.setattr(FirestoreGroupReader, "_query", query)
+    refuse_for_want_of_an_index(monkeypatch, FirestoreGroupReader, bool)
     group = store.collection_group("orders")
     with caplog.at_level("WARNING", logger="lexigram_nosql"):
         found = [d["_id"] async for d in group.find({"n": {"$gt": 5}})]

@@ -29,6 +29,7 @@ import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any, Final
 
@@ -45,6 +46,7 @@ from lexigram_nosql.query.values import bson_class
 
 __all__ = [
     "BACKEND",
+    "FLOAT_ID",
     "ORDER",
     "decode_document",
     "decode_id",
@@ -54,6 +56,7 @@ __all__ = [
     "encode_fields",
     "encode_id",
     "encodable",
+    "field_order",
     "id_from_value",
     "is_plain_number",
     "order_text",
@@ -441,7 +444,7 @@ def decode_document(doc_id: str, data: Mapping[str, Any] | None) -> dict[str, An
         for name in _TOP_LEVEL_HIDDEN:
             if name in data:
                 hidden += 1
-        for key in _field_order(data, hidden):
+        for key in field_order(data.get(ORDER), data.keys(), hidden):
             document[key] = decode_value(data[key])
         if FLOAT_ID in data:
             document["_id"] = float(document["_id"])
@@ -463,7 +466,7 @@ def decode_value(value: Any) -> Any:
     """Firestore's Python values as plain ones (``DatetimeWithNanoseconds`` -> ``datetime``),
     maps in their order (their list, else sorted as Firestore keeps them)."""
     if isinstance(value, dict):
-        names = _field_order(value, 1) if ORDER in value else sorted(value)
+        names = field_order(value[ORDER], value.keys(), 1) if ORDER in value else sorted(value)
         return {key: decode_value(value[key]) for key in names}
     if isinstance(value, list):
         return [decode_value(item) for item in value]
@@ -485,23 +488,18 @@ def _listed(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
     return names, frozenset(names)
 
 
-def _field_order(data: Mapping[str, Any], hidden: int) -> Sequence[str]:
-    """The user's names of a stored map (``hidden`` of its names are the backend's) in
-    their order: as its order holds them, then any it does not hold, sorted (see the module
-    docstring); all sorted without an order."""
-    order = data.get(ORDER)
+def field_order(order: Any, stored: AbstractSet[str], hidden: int) -> Sequence[str]:
+    """The user's names of a stored map (its ``stored`` names, ``hidden`` of them the
+    backend's) in their order: as ``order`` (its ORDER field) holds them, then any it does not
+    hold, sorted (see the module docstring); all sorted without an order."""
     if type(order) is not str:
-        return sorted(n for n in data if not n.startswith(HIDDEN_PREFIX))
+        return sorted(n for n in stored if not n.startswith(HIDDEN_PREFIX))
     listed, distinct = _listed(order)
-    if (
-        len(distinct) == len(listed)
-        and len(listed) + hidden == len(data)
-        and distinct <= data.keys()
-    ):
+    if len(distinct) == len(listed) and len(listed) + hidden == len(stored) and distinct <= stored:
         return listed  # the usual case: the order holds every field, once
-    names = [n for n in dict.fromkeys(listed) if n in data]
+    names = [n for n in dict.fromkeys(listed) if n in stored]
     placed = set(names)
-    names.extend(sorted(n for n in data if n not in placed and not n.startswith(HIDDEN_PREFIX)))
+    names.extend(sorted(n for n in stored if n not in placed and not n.startswith(HIDDEN_PREFIX)))
     return names
 
 

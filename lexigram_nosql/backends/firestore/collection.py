@@ -1,7 +1,8 @@
 """``FirestoreCollection``: CRUD on one Firestore collection, exact whatever the filter.
 
-Reads (here) run the planner's branches (``planner.py``) in parallel, merge them by document
-id and re-check each document with the shared engine's ``matches``; sort is done here (a
+Reads (here) run the planner's branches (``planner.py``) in parallel (their results decoded
+from the wire messages, ``wire.py``), merge them by document id and re-check each document
+with the shared engine's ``matches``; sort is done here (a
 bounded top-k when a limit is given, since Firestore's ``order_by`` drops documents missing the
 field and orders types differently from MongoDB). Writes (``writes.py``) outside a transaction
 are atomic per document: each is guarded by the update time of the version that was read (or,
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lexigram_nosql.backends.base import BaseCollection, IndexSpec
 from lexigram_nosql.backends.firestore import direct, indexes, writes
-from lexigram_nosql.backends.firestore.codec import decode_snapshot, id_from_value
+from lexigram_nosql.backends.firestore.codec import id_from_value
 from lexigram_nosql.backends.firestore.merge import merge
 from lexigram_nosql.backends.firestore.names import collection_path
 from lexigram_nosql.backends.firestore.planner import (
@@ -33,6 +34,7 @@ from lexigram_nosql.backends.firestore.planner import (
     plan_filter,
 )
 from lexigram_nosql.backends.firestore.transaction import FirestoreTransaction
+from lexigram_nosql.backends.firestore.wire import get_documents, run_query
 from lexigram_nosql.contracts import DeleteResult, IndexInfo, ReturnDocument, UpdateResult
 from lexigram_nosql.query.ast import Condition, FieldOp, FilterNode, MatchAll, Update
 from lexigram_nosql.query.filter import matches
@@ -108,9 +110,10 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
         return plan_filter(node)
 
     @staticmethod
-    def _key(snapshot: Any) -> str:
-        """A read document's key: unique among what this reader returns."""
-        return str(snapshot.id)
+    def _key(name: str) -> str:
+        """The key of the document a query returned, from its resource name: unique among
+        what this reader returns (here the document id)."""
+        return name.rpartition("/")[2]
 
     @staticmethod
     def _without_index(branch: Branch) -> Branch | None:
@@ -164,23 +167,13 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
     async def _get_many(
         self, ids: list[str], transaction: Any
     ) -> AsyncGenerator[tuple[str, Any, Document], None]:
-        """A direct get (one id) or a batched get (several), in id order."""
+        """The documents of ``ids`` that exist (one batched get), in id order."""
         if not ids:
             return
-        references = [self._document(doc_id) for doc_id in sorted(ids)]
-        if len(references) == 1:
-            snapshot = await references[0].get(transaction=transaction)
-            snapshots = [snapshot]
-        else:
-            snapshots = [s async for s in self._client.get_all(references, transaction=transaction)]
-            snapshots.sort(key=lambda s: s.id)
-        for snapshot in snapshots:
-            if snapshot.exists:
-                yield (
-                    snapshot.id,
-                    snapshot.update_time,
-                    decode_snapshot(snapshot),
-                )
+        references = [self._document(doc_id) for doc_id in ids]
+        found = await get_documents(self._client, references, transaction)
+        for item in sorted(found, key=lambda item: item[0]):
+            yield item
 
     def _query(self, branch: Branch) -> Any:
         from google.cloud.firestore_v1.base_query import FieldFilter
@@ -232,13 +225,9 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
         yielded = False
         try:
             async with self._store.query_slots:
-                async for snapshot in query.stream(transaction=transaction):
+                async for found in run_query(query, transaction, self._key):
                     yielded = True
-                    yield (
-                        self._key(snapshot),
-                        snapshot.update_time,
-                        decode_snapshot(snapshot),
-                    )
+                    yield found
         except gx.FailedPrecondition as exc:
             # Production Firestore wants a composite index for some conjunctions: fall back
             # to a broader query that needs none (a superset, re-checked).
@@ -252,13 +241,8 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
                 self._name,
                 self._store.redact(str(exc)),
             )
-            broader = self._query(fallback)
-            async for snapshot in broader.stream(transaction=transaction):
-                yield (
-                    self._key(snapshot),
-                    snapshot.update_time,
-                    decode_snapshot(snapshot),
-                )
+            async for found in run_query(self._query(fallback), transaction, self._key):
+                yield found
 
     async def _select(self, query: FindQuery) -> list[Match]:
         """The matches of a sorted query, skip and limit applied (a bounded top-k)."""
@@ -299,11 +283,8 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
             doc_id = id_from_value(node.operand)
             if doc_id is None:
                 return None
-            snapshot = await self._document(doc_id).get()
-            if not snapshot.exists:
-                return None
-            document = decode_snapshot(snapshot)
-            return apply_projection(query.projection, document)
+            found = await get_documents(self._client, [self._document(doc_id)], None)
+            return apply_projection(query.projection, found[0][2]) if found else None
         return await super()._find_one(query)
 
     async def _first(self, query: FindQuery) -> Match | None:

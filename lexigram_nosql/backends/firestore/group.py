@@ -63,8 +63,8 @@ class FirestoreGroupReader(FirestoreCollection):
         return QueryPlan(tuple(branches), sound=False, disjoint=False)
 
     @staticmethod
-    def _key(snapshot: Any) -> str:
-        return str(snapshot.reference.path)
+    def _key(name: str) -> str:
+        return name.partition("/documents/")[2]  # the document's path in the database
 
     @staticmethod
     def _without_index(branch: Branch) -> Branch | None:
