@@ -113,3 +113,24 @@ async def test_a_collection_groups_documents_are_keyed_by_their_path(store: Any)
     await store.collection("u/2/posts").insert_one({"_id": "p", "n": 2})
     found = await store.collection_group("posts").find({}).to_list()
     assert sorted(d["n"] for d in found) == [1, 2]
+
+
+async def test_a_read_that_stops_early_cancels_the_servers_stream(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter the server cannot apply is checked here: the first match ends the read, and
+    the server stops sending the rest at once (not when the stream is garbage collected)."""
+    await store.collection("c").insert_many([{"n": i} for i in range(300)])
+    api = store.client._firestore_api
+    run_query = api.run_query
+    calls: list[Any] = []
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        calls.append(await run_query(*args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(api, "run_query", recording)
+    assert (await store.collection("c").find_one({"n": {"$mod": [7, 3]}}))["n"] == 3
+    assert calls[0].cancelled()
+    assert len(await store.collection("c").find({}).to_list()) == 300
+    assert not calls[1].cancelled(), "a stream read to its end is not cancelled"

@@ -224,8 +224,11 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
             query = query.limit(limit_hint)
         yielded = False
         try:
-            async with self._store.query_slots:
-                async for found in run_query(query, transaction, self._key):
+            async with (
+                self._store.query_slots,
+                contextlib.aclosing(run_query(query, transaction, self._key)) as stream,
+            ):
+                async for found in stream:
                     yielded = True
                     yield found
         except gx.FailedPrecondition as exc:
@@ -241,8 +244,10 @@ class FirestoreCollection(BaseCollection["FirestoreDocumentStore"]):
                 self._name,
                 self._store.redact(str(exc)),
             )
-            async for found in run_query(self._query(fallback), transaction, self._key):
-                yield found
+            broader = run_query(self._query(fallback), transaction, self._key)
+            async with contextlib.aclosing(broader) as stream:
+                async for found in stream:
+                    yield found
 
     async def _select(self, query: FindQuery) -> list[Match]:
         """The matches of a sorted query, skip and limit applied (a bounded top-k)."""

@@ -55,12 +55,15 @@ async def run_query(
     responses = await client._firestore_api.run_query(
         request=request, metadata=client._rpc_metadata, **options
     )
-    async for response in responses:
-        message = response._pb
-        if not message.HasField("document"):
-            continue  # a response carrying only progress (read time, skipped results)
-        found = message.document
-        yield key(found.name), found.update_time, decode_message(found, client)
+    try:
+        async for response in responses:
+            message = response._pb
+            if not message.HasField("document"):
+                continue  # a response carrying only progress (read time, skipped results)
+            found = message.document
+            yield key(found.name), found.update_time, decode_message(found, client)
+    finally:
+        responses.cancel()  # a reader that stopped early: the server stops sending
 
 
 async def get_documents(
