@@ -9,8 +9,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from lexigram_nosql.backends.base import IndexSpec
-from lexigram_nosql.backends.firestore.codec import BACKEND, decode_snapshot
+from lexigram_nosql.backends.firestore.codec import BACKEND
 from lexigram_nosql.backends.firestore.guards import delete_guards, guard_changes, guard_reference
+from lexigram_nosql.backends.firestore.wire import run_query
 from lexigram_nosql.backends.firestore.writes import batches
 from lexigram_nosql.backends.unique import duplicate_error, find_duplicates
 from lexigram_nosql.contracts import IndexInfo
@@ -57,7 +58,8 @@ async def _build_guards(coll: FirestoreCollection, spec: IndexSpec) -> None:
     """The guards of every stored document, or ``DuplicateKeyError`` naming the values
     several documents share, with nothing written."""
     documents = [
-        (snapshot.id, decode_snapshot(snapshot)) async for snapshot in coll._reference().stream()
+        (doc_id, document)
+        async for doc_id, _, document in run_query(coll._reference(), None, coll._key)
     ]
     duplicates = find_duplicates(spec, documents)
     if duplicates:
