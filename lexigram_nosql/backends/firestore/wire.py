@@ -3,9 +3,9 @@
 The client makes a ``DocumentSnapshot`` of every ``RunQuery`` and ``BatchGetDocuments``
 response, converting each field through proto-plus, and ``codec.decode_document`` then walks
 the result a second time. On the emulator that conversion was about 70 % of a ``find``'s
-client CPU (10,000 five-field documents: 1.4-2.6 s decoded here, 5.3-7.4 s through
-snapshots, same run). Here the protobuf ``Value`` messages are read directly, in one pass,
-with the codec's field order and ``_id`` rules.
+client CPU (10,000 five-field documents: 1.4-2.6 s decoded here, 5.3-7.4 s for the raw
+client's own ``stream()`` and ``to_dict()``, same run). Here the protobuf ``Value``
+messages are read directly, in one pass, with the codec's field order and ``_id`` rules.
 
 What this costs: five names the client does not publish (``Query._prep_stream`` and
 ``Client._prep_get_all``, which build the requests exactly as ``stream()`` and ``get_all()``
